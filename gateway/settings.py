@@ -1,0 +1,341 @@
+"""Settings: read once from ``GATEWAY_*`` environment variables into frozen dataclasses.
+
+A missing or bad value stops the boot with a :class:`SettingsError` naming the
+variable. Secrets are wrapped in :class:`Secret`, whose ``repr`` and ``str`` never show
+the value.
+
+Embedded defaults: with nothing set, the gateway keeps its state under
+``GATEWAY_DATA_DIR`` (``./var``): an SQLite file, and generated keys in
+``keys.json`` (mode 0600) for the callback secret, the phone-number hash key and the
+subscriber-number encryption key. Production sets all three explicitly.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PREFIX = "GATEWAY_"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+class Secret:
+    """A string that never shows itself in a repr, a str or a log line."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def reveal_bytes(self) -> bytes:
+        return self._value.encode()
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and secrets.compare_digest(
+            self._value.encode(), other._value.encode()
+        )
+
+    def __hash__(self) -> int:
+        return hash(("Secret", self._value))
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+@dataclass(frozen=True)
+class SMSCSettings:
+    """One SMSC the gateway binds to (from ``GATEWAY_SMSC``, a JSON list)."""
+
+    name: str
+    host: str
+    port: int
+    system_id: str
+    password: Secret
+    system_type: str = ""
+    bind_mode: str = "transceiver"  # transceiver | transmitter | receiver
+    binds: int = 1
+    window: int = 10
+    tps: float = 50.0
+    tls: bool = False
+    ussd_profile: str = "3gpp"
+    service_code: str = ""
+    source_addr: str = ""
+    enquire_link_interval: float = 30.0
+    response_timeout: float = 10.0
+    split_mode: str = "udh"  # udh | sar | payload
+    request_dlr: bool = True
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = PROJECT_ROOT / "var"
+    menus: Path = PROJECT_ROOT / "menus"
+    content: Path = PROJECT_ROOT / "content"
+    redis_url: str | None = None
+    db: str = ""  # sqlite file path, or a postgresql:// URL; "" = data_dir/gateway.db
+    callback_secret: Secret = field(default_factory=lambda: Secret(""))
+    hash_key: Secret = field(default_factory=lambda: Secret(""))
+    encryption_key: Secret = field(default_factory=lambda: Secret(""))
+    session_ttl: int = 180
+    resume_window: int = 120
+    screen_limit: int = 182
+    default_language: str = "en"
+    log_format: str = "auto"  # auto | json | console
+    log_level: str = "info"
+    at_username: str = "sandbox"
+    at_api_key: Secret = field(default_factory=lambda: Secret(""))
+    at_sms_url: str = "https://api.sandbox.africastalking.com/version1/messaging"
+    at_sender_id: str = ""
+    sms_channel: str = "auto"  # auto | smpp | africastalking | none
+    sms_prefix: str = "Info:"
+    smsc: tuple[SMSCSettings, ...] = ()
+    console_secure_cookies: bool = False
+    console_idle_timeout: int = 1800
+    console_absolute_timeout: int = 43200
+    stale_after_days: int = 90
+    retention_delivery_days: int = 30
+    retention_optout_days: int = 7
+    broadcast_tps: float = 50.0
+
+    @property
+    def db_url(self) -> str:
+        return self.db or str(self.data_dir / "gateway.db")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = dict(os.environ if environ is None else environ)
+        reader = _Reader(env)
+        data_dir = reader.path("DATA_DIR", cls.data_dir)
+        values: dict[str, Any] = {
+            "host": reader.text("HOST", cls.host),
+            "port": reader.integer("PORT", cls.port, low=1, high=65535),
+            "data_dir": data_dir,
+            "menus": reader.path("MENUS", cls.menus),
+            "content": reader.path("CONTENT", cls.content),
+            "redis_url": reader.optional_url("REDIS_URL", ("redis://", "rediss://", "unix://")),
+            "db": reader.text("DB", ""),
+            "session_ttl": reader.integer("SESSION_TTL", cls.session_ttl, low=10, high=3600),
+            "resume_window": reader.integer("RESUME_WINDOW", cls.resume_window, low=0, high=3600),
+            "screen_limit": reader.integer("SCREEN_LIMIT", cls.screen_limit, low=60, high=182),
+            "default_language": reader.text("DEFAULT_LANGUAGE", cls.default_language),
+            "log_format": reader.choice("LOG_FORMAT", cls.log_format, ("auto", "json", "console")),
+            "log_level": reader.choice(
+                "LOG_LEVEL", cls.log_level, ("debug", "info", "warning", "error")
+            ),
+            "at_username": reader.text("AT_USERNAME", cls.at_username),
+            "at_api_key": Secret(reader.text("AT_API_KEY", "")),
+            "at_sms_url": reader.text("AT_SMS_URL", cls.at_sms_url),
+            "at_sender_id": reader.text("AT_SENDER_ID", ""),
+            "sms_channel": reader.choice(
+                "SMS_CHANNEL", cls.sms_channel, ("auto", "smpp", "africastalking", "none")
+            ),
+            "sms_prefix": reader.text("SMS_PREFIX", cls.sms_prefix),
+            "smsc": reader.smsc_list("SMSC"),
+            "console_secure_cookies": reader.boolean("CONSOLE_SECURE_COOKIES", False),
+            "console_idle_timeout": reader.integer("CONSOLE_IDLE_TIMEOUT", 1800, low=60),
+            "console_absolute_timeout": reader.integer("CONSOLE_ABSOLUTE_TIMEOUT", 43200, low=60),
+            "stale_after_days": reader.integer("STALE_AFTER_DAYS", 90, low=1),
+            "retention_delivery_days": reader.integer("RETENTION_DELIVERY_DAYS", 30, low=1),
+            "retention_optout_days": reader.integer("RETENTION_OPTOUT_DAYS", 7, low=0),
+            "broadcast_tps": reader.number("BROADCAST_TPS", 50.0, low=0.1),
+        }
+        keys = _KeySource(env, data_dir)
+        values["callback_secret"] = keys.secret("CALLBACK_SECRET", min_length=16)
+        values["hash_key"] = keys.secret("HASH_KEY", min_length=32)
+        values["encryption_key"] = keys.fernet_key("ENCRYPTION_KEY")
+        return cls(**values)
+
+
+class _Reader:
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+
+    def raw(self, name: str) -> str | None:
+        value = self.env.get(PREFIX + name)
+        if value is None or value.strip() == "":
+            return None
+        return value.strip()
+
+    def text(self, name: str, default: str) -> str:
+        value = self.raw(name)
+        return default if value is None else value
+
+    def path(self, name: str, default: Path) -> Path:
+        value = self.raw(name)
+        return default if value is None else Path(value).expanduser()
+
+    def integer(
+        self, name: str, default: int, low: int | None = None, high: int | None = None
+    ) -> int:
+        value = self.raw(name)
+        if value is None:
+            return default
+        try:
+            number = int(value)
+        except ValueError:
+            raise SettingsError(f"{PREFIX}{name} must be a whole number, got {value!r}") from None
+        _check_range(name, number, low, high)
+        return number
+
+    def number(self, name: str, default: float, low: float | None = None) -> float:
+        value = self.raw(name)
+        if value is None:
+            return default
+        try:
+            number = float(value)
+        except ValueError:
+            raise SettingsError(f"{PREFIX}{name} must be a number, got {value!r}") from None
+        _check_range(name, number, low, None)
+        return number
+
+    def boolean(self, name: str, default: bool) -> bool:
+        value = self.raw(name)
+        if value is None:
+            return default
+        lowered = value.lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise SettingsError(f"{PREFIX}{name} must be true or false, got {value!r}")
+
+    def choice(self, name: str, default: str, allowed: tuple[str, ...]) -> str:
+        value = self.raw(name)
+        if value is None:
+            return default
+        if value.lower() not in allowed:
+            raise SettingsError(
+                f"{PREFIX}{name} must be one of {', '.join(allowed)}, got {value!r}"
+            )
+        return value.lower()
+
+    def optional_url(self, name: str, schemes: tuple[str, ...]) -> str | None:
+        value = self.raw(name)
+        if value is not None and not value.startswith(schemes):
+            raise SettingsError(f"{PREFIX}{name} must start with one of {', '.join(schemes)}")
+        return value
+
+    def smsc_list(self, name: str) -> tuple[SMSCSettings, ...]:
+        value = self.raw(name)
+        if value is None:
+            return ()
+        if value.startswith("@"):
+            try:
+                value = Path(value[1:]).read_text(encoding="utf-8")
+            except OSError as exc:
+                raise SettingsError(f"{PREFIX}{name}: cannot read {value[1:]}: {exc}") from exc
+        try:
+            items = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise SettingsError(f"{PREFIX}{name} must be a JSON list of SMSCs: {exc}") from exc
+        if not isinstance(items, list):
+            raise SettingsError(f"{PREFIX}{name} must be a JSON list of SMSCs")
+        return tuple(_smsc_from_json(name, index, item) for index, item in enumerate(items))
+
+
+def _check_range(name: str, number: float, low: float | None, high: float | None) -> None:
+    if low is not None and number < low:
+        raise SettingsError(f"{PREFIX}{name} must be at least {low}, got {number}")
+    if high is not None and number > high:
+        raise SettingsError(f"{PREFIX}{name} must be at most {high}, got {number}")
+
+
+_SMSC_FIELDS = {f for f in SMSCSettings.__dataclass_fields__}
+
+
+def _smsc_from_json(name: str, index: int, item: object) -> SMSCSettings:
+    where = f"{PREFIX}{name}[{index}]"
+    if not isinstance(item, dict):
+        raise SettingsError(f"{where} must be an object")
+    unknown = set(item) - _SMSC_FIELDS
+    if unknown:
+        raise SettingsError(f"{where} has unknown keys: {', '.join(sorted(unknown))}")
+    missing = {"name", "host", "port", "system_id", "password"} - set(item)
+    if missing:
+        raise SettingsError(f"{where} is missing: {', '.join(sorted(missing))}")
+    values = dict(item)
+    values["password"] = Secret(str(values["password"]))
+    try:
+        smsc = SMSCSettings(**values)
+    except TypeError as exc:
+        raise SettingsError(f"{where}: {exc}") from exc
+    if smsc.bind_mode not in ("transceiver", "transmitter", "receiver"):
+        raise SettingsError(f"{where}.bind_mode must be transceiver, transmitter or receiver")
+    if smsc.split_mode not in ("udh", "sar", "payload"):
+        raise SettingsError(f"{where}.split_mode must be udh, sar or payload")
+    if not (1 <= smsc.window <= 1000) or smsc.tps <= 0 or smsc.binds < 1:
+        raise SettingsError(f"{where}: window must be 1..1000, tps > 0, binds >= 1")
+    return smsc
+
+
+class _KeySource:
+    """Secrets from the environment, else generated once into ``data_dir/keys.json``."""
+
+    def __init__(self, env: Mapping[str, str], data_dir: Path) -> None:
+        self.env = env
+        self.file = data_dir / "keys.json"
+        self._stored: dict[str, str] | None = None
+
+    def _load(self) -> dict[str, str]:
+        if self._stored is None:
+            try:
+                self._stored = dict(json.loads(self.file.read_text(encoding="utf-8")))
+            except FileNotFoundError:
+                self._stored = {}
+            except (OSError, ValueError) as exc:
+                raise SettingsError(f"cannot read generated keys in {self.file}: {exc}") from exc
+        return self._stored
+
+    def _generated(self, name: str, make: str) -> str:
+        stored = self._load()
+        if name not in stored:
+            stored[name] = make
+            self.file.parent.mkdir(parents=True, exist_ok=True)
+            temporary = self.file.with_suffix(".tmp")
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(stored, handle)
+            temporary.replace(self.file)
+        return stored[name]
+
+    def secret(self, name: str, min_length: int) -> Secret:
+        value = self.env.get(PREFIX + name, "").strip()
+        if not value:
+            value = self._generated(name, secrets.token_urlsafe(32))
+        if len(value) < min_length:
+            raise SettingsError(f"{PREFIX}{name} must be at least {min_length} characters long")
+        return Secret(value)
+
+    def fernet_key(self, name: str) -> Secret:
+        value = self.env.get(PREFIX + name, "").strip()
+        if not value:
+            value = self._generated(name, base64.urlsafe_b64encode(os.urandom(32)).decode())
+        try:
+            raw = base64.urlsafe_b64decode(value.encode())
+        except ValueError:
+            raw = b""
+        if len(raw) != 32:
+            raise SettingsError(
+                f"{PREFIX}{name} must be 32 bytes in url-safe base64 (a Fernet key)"
+            )
+        return Secret(value)

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs everything the test suite needs on a fresh Debian machine, idempotently:
+# the Python package with its test extras, redis-server, Node.js + the pinned SMSC
+# simulator (node-smpp), Chromium for the console's browser tests, PostgreSQL.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+apt_updated=0
+apt_install() {
+    if [ "$apt_updated" = 0 ]; then
+        apt-get update -qq
+        apt_updated=1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+}
+
+need_apt=()
+command -v redis-server >/dev/null || need_apt+=(redis-server)
+command -v node >/dev/null || need_apt+=(nodejs)
+command -v npm >/dev/null || need_apt+=(npm)
+command -v chromium >/dev/null || need_apt+=(chromium)
+command -v pg_ctlcluster >/dev/null || need_apt+=(postgresql)
+command -v wrk >/dev/null || need_apt+=(wrk)
+if [ "${#need_apt[@]}" -gt 0 ]; then
+    echo "install.sh: apt-get install ${need_apt[*]}"
+    apt_install "${need_apt[@]}"
+fi
+
+python3 -m pip install --quiet --disable-pip-version-check -e ".[test]"
+
+if [ -f tests/smsc/package-lock.json ]; then
+    (cd tests/smsc && npm ci --silent --no-audit --no-fund)
+fi
+echo "install.sh: ready"
