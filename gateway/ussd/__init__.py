@@ -1,0 +1,1 @@
+"""USSD: the channel-neutral service and the channel dialects that feed it."""
