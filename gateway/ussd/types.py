@@ -8,6 +8,7 @@ for a :class:`USSDReply`, and renders that back in its own dialect.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -30,8 +31,7 @@ class USSDReply:
     screen_id: str = ""
 
 
-class USSDHandler:
-    """Structural type for whatever answers USSD requests (the service, a test twin)."""
+class USSDHandler(Protocol):
+    """Whatever answers USSD requests: the service, or a test twin."""
 
-    async def handle(self, request: USSDRequest) -> USSDReply:  # pragma: no cover
-        raise NotImplementedError
+    async def handle(self, request: USSDRequest) -> USSDReply: ...
