@@ -226,7 +226,10 @@ class InboundRouter:
             reply = USSDReply(USSD_FAILURE_TEXT, end=True)
         if reply.end:
             self._sessions.pop(key, None)
-        bind.submit(self._ussd_reply(pdu, reply, indication.session_info), urgent=True)
+        # The reply goes out after the deliver_sm_resp, which the bind writes as soon as
+        # this coroutine returns: call_soon runs after that.
+        answer = self._ussd_reply(pdu, reply, indication.session_info)
+        asyncio.get_running_loop().call_soon(lambda: bind.submit(answer, urgent=True))
         return 0
 
     def _ussd_reply(self, pdu: DeliverSM, reply: USSDReply, session_info: int | None) -> SubmitSM:
