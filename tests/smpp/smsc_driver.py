@@ -7,8 +7,14 @@ import contextlib
 import itertools
 import json
 import signal
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from gateway.messages import DeliveryReport, InboundSMS
+from gateway.settings import Secret, SMSCSettings
+from gateway.smpp.esme import LinkTuning
+from gateway.ussd.types import USSDReply, USSDRequest
 
 SIMULATOR_DIR = Path(__file__).resolve().parent.parent / "smsc"
 SCRIPT = SIMULATOR_DIR / "simulator.js"
@@ -57,14 +63,14 @@ class Simulator:
             if not future.done():
                 future.set_exception(ConnectionError("simulator exited"))
 
-    async def command(self, cmd: str, timeout: float = 30.0, **fields: Any) -> dict[str, Any]:
+    async def command(self, cmd: str, wait: float = 30.0, **fields: Any) -> dict[str, Any]:
         assert self.process.stdin is not None
         ident = next(self._ids)
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._waiting[ident] = future
         self.process.stdin.write(json.dumps({"id": ident, "cmd": cmd, **fields}).encode() + b"\n")
         await self.process.stdin.drain()
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(wait):
             reply = await future
         assert reply.get("ok"), reply
         return reply
@@ -97,3 +103,63 @@ class Simulator:
             except TimeoutError:
                 pass
         await self.kill()
+
+
+FAST = LinkTuning(
+    reconnect_initial=0.05,
+    reconnect_max=0.5,
+    connect_timeout=3.0,
+    bind_timeout=3.0,
+    throttle_pause=0.02,
+    throttle_pause_max=0.2,
+    temporary_pause=0.02,
+    submit_deadline=20.0,
+    tick_interval=0.05,
+)
+
+
+def smsc_settings(port: int, **overrides: Any) -> SMSCSettings:
+    base = SMSCSettings(
+        name="sim",
+        host="127.0.0.1",
+        port=port,
+        system_id="gateway",
+        password=Secret("secret"),
+        tps=100_000.0,
+        source_addr="InfoLine",
+        enquire_link_interval=30.0,
+        response_timeout=5.0,
+    )
+    return replace(base, **overrides)
+
+
+@dataclass
+class RecordingSink:
+    """An InboundSink that keeps what it got, like the store would (dedup by id)."""
+
+    messages: list[InboundSMS] = field(default_factory=list)
+    reports: list[DeliveryReport] = field(default_factory=list)
+    calls: int = 0
+    delay: float = 0.0
+
+    async def on_inbound_sms(self, message: InboundSMS) -> None:
+        self.calls += 1
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        self.messages.append(message)
+
+    async def on_delivery_report(self, report: DeliveryReport) -> None:
+        self.reports.append(report)
+
+
+class EchoMenu:
+    """A two-screen USSD handler: a menu, then an END echoing the choice."""
+
+    def __init__(self) -> None:
+        self.requests: list[USSDRequest] = []
+
+    async def handle(self, request: USSDRequest) -> USSDReply:
+        self.requests.append(request)
+        if request.user_input is None:
+            return USSDReply("Welcome\n1. Hotlines\n2. Safe routes", end=False)
+        return USSDReply(f"You chose {request.user_input}. Stay safe €", end=True)
