@@ -163,3 +163,15 @@ class EchoMenu:
         if request.user_input is None:
             return USSDReply("Welcome\n1. Hotlines\n2. Safe routes", end=False)
         return USSDReply(f"You chose {request.user_input}. Stay safe €", end=True)
+
+
+async def eventually(check: Any, within: float = 10.0, every: float = 0.02) -> None:
+    """Poll ``check`` (sync or async, returning truthy) until it holds; fail after ``within``."""
+    for _ in range(max(1, int(within / every))):
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        await asyncio.sleep(every)
+    raise AssertionError(f"condition not met within {within} s")
