@@ -33,8 +33,9 @@ _TLV_HEADER = struct.Struct(">HH")
 _NETWORK_ERROR_CODE = TAGS["network_error_code"]
 
 
-def encode(pdu: PDU) -> bytes:
-    """The wire bytes of ``pdu``. A value that cannot go on the wire is our bug."""
+def encode(pdu: PDU, sequence: int | None = None) -> bytes:
+    """The wire bytes of ``pdu`` (with ``sequence`` in the header instead of
+    ``pdu.sequence`` when given). A value that cannot go on the wire is our bug."""
     parts: list[bytes] = []
     try:
         for name, kind in pdu.LAYOUT:
@@ -57,7 +58,9 @@ def encode(pdu: PDU) -> bytes:
             parts.append(_TLV_HEADER.pack(item.tag, len(item.value)))
             parts.append(item.value)
         body = b"".join(parts)
-        return HEADER.pack(HEADER_SIZE + len(body), pdu.COMMAND_ID, pdu.status, pdu.sequence) + body
+        if sequence is None:
+            sequence = pdu.sequence
+        return HEADER.pack(HEADER_SIZE + len(body), pdu.COMMAND_ID, pdu.status, sequence) + body
     except (UnicodeEncodeError, ValueError, struct.error) as exc:
         raise LocalProtocolError(f"cannot encode {type(pdu).__name__}: {exc}") from exc
 

@@ -198,24 +198,30 @@ class SMPPConnection:
 
     # --- outgoing --------------------------------------------------------------------
 
-    def send(self, pdu: PDU) -> bytes:
-        """Check ``pdu`` against the state and return its bytes. Requests need a sequence
-        from :meth:`next_sequence`; responses must answer a request the peer sent."""
+    def send(self, pdu: PDU, sequence: int | None = None) -> bytes:
+        """Check ``pdu`` against the state and return its bytes.
+
+        A request needs a sequence from :meth:`next_sequence`, in ``pdu`` or given as
+        ``sequence`` (which then overrides ``pdu.sequence``: a queued PDU is sent
+        without copying it). A response must answer a request the peer sent.
+        """
         cls = type(pdu)
+        if sequence is None:
+            sequence = pdu.sequence
         if pdu.is_response:
-            owed = self._owed.pop(pdu.sequence, None)
+            owed = self._owed.pop(sequence, None)
             if cls is not GenericNack and (owed is None or RESPONSE_FOR[owed] is not cls):
                 self.state = CLOSED
                 raise LocalProtocolError(f"{cls.__name__} answers no request of the peer")
         else:
-            if pdu.sequence in self._outstanding or pdu.sequence <= 0:
-                raise LocalProtocolError(f"sequence {pdu.sequence} is not fresh")
+            if sequence in self._outstanding or sequence <= 0:
+                raise LocalProtocolError(f"sequence {sequence} is not fresh")
             if cls in WINDOWED and self._windowed >= self.window:
                 raise LocalProtocolError("window full")
         self._transition(self.role, pdu)
-        data = codec.encode(pdu)
+        data = codec.encode(pdu, sequence)
         if not pdu.is_response:
-            self._outstanding[pdu.sequence] = (cls, None)
+            self._outstanding[sequence] = (cls, None)
             if cls in WINDOWED:
                 self._windowed += 1
         return data

@@ -25,7 +25,7 @@ import random
 import ssl
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -266,7 +266,10 @@ class ESMEBind:
                 attempt = 0
                 self._down_since = None
                 await self._link_down.wait()
-                log.warning("smpp_link_lost", smsc=self.settings.name, bind=self.index)
+                if self._stopping:
+                    log.info("smpp_unbound", smsc=self.settings.name, bind=self.index)
+                else:
+                    log.warning("smpp_link_lost", smsc=self.settings.name, bind=self.index)
             except (OSError, TimeoutError, SMPPError) as exc:
                 self.stats.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning(
@@ -564,7 +567,7 @@ class ESMEBind:
                 break
             job = queue.popleft()
             sequence = conn.next_sequence()
-            out.append(conn.send(replace(job.pdu, sequence=sequence)))
+            out.append(conn.send(job.pdu, sequence))
             self._inflight[sequence] = job
         if out:
             self._write(b"".join(out))

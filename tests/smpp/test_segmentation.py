@@ -159,3 +159,12 @@ def test_parts_from_two_senders_with_the_same_reference_stay_apart() -> None:
     assert reassembler.add("s1", Concatenation(7, 2, 1), 0, b"A1", 0.0) is None
     assert reassembler.add("s2", Concatenation(7, 2, 2), 0, b"B2", 0.0) is None
     assert reassembler.add("s1", Concatenation(7, 2, 2), 0, b"A2", 0.0) == (b"A1A2", 0)
+
+
+@settings(max_examples=300)
+@given(texts)
+def test_the_fast_whole_text_encoding_equals_the_reference_one(text: str) -> None:
+    from gateway.segmentation import encode_whole
+
+    alphabet = encoding.alphabet_for(text)
+    assert encode_whole(text) == (alphabet, encoding.encode(text, alphabet))

@@ -36,6 +36,7 @@ const config = {
   silent_after_bind: false, // after bind_resp, answer nothing at all
   close_mid_pdu_after: 0, // after N submits, write half a PDU and drop the socket
   record_bodies: true,
+  no_delay: false, // TCP_NODELAY on accepted sockets (as a production SMSC would)
 };
 
 const sessions = new Set();
@@ -244,6 +245,9 @@ function onBind(mode, session, pdu) {
 
 const server = smpp.createServer(function (session) {
   sessions.add(session);
+  if (config.no_delay) {
+    session.socket.setNoDelay(true);
+  }
   session.on('error', function () {});
   session.on('close', function () {
     sessions.delete(session);
