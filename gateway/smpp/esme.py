@@ -35,7 +35,7 @@ from gateway.messages import SendOutcome
 from gateway.settings import SMSCSettings
 from gateway.smpp import codec
 from gateway.smpp.connection import Role, SMPPConnection, State
-from gateway.smpp.errors import LinkError, SMPPError, SMPPProtocolError
+from gateway.smpp.errors import LinkError, LocalProtocolError, SMPPError, SMPPProtocolError
 from gateway.smpp.events import (
     BindRejected,
     Bound,
@@ -536,9 +536,13 @@ class ESMEBind:
             job.future.set_result(PartResult(SendOutcome.FAILED, status=status))
 
     def _requeue(self, job: _Job) -> None:
-        if not job.future.done():
-            self._queue.appendleft(job)
-            self._pump()
+        if job.future.done():
+            return
+        if self._stopping:
+            job.future.set_result(PartResult(SendOutcome.RETRY, status=-1))
+            return
+        self._queue.appendleft(job)
+        self._pump()
 
     def _pump(self) -> None:
         """Send queued jobs while the window, the rate cap and any pause allow."""
@@ -567,7 +571,12 @@ class ESMEBind:
                 break
             job = queue.popleft()
             sequence = conn.next_sequence()
-            out.append(conn.send(job.pdu, sequence))
+            try:
+                out.append(conn.send(job.pdu, sequence))
+            except LocalProtocolError as exc:  # this message cannot be encoded: ours to fix
+                log.error("smpp_unsendable", smsc=self.settings.name, error=str(exc))
+                job.future.set_result(PartResult(SendOutcome.FAILED, status=-1))
+                continue
             self._inflight[sequence] = job
         if out:
             self._write(b"".join(out))

@@ -8,8 +8,9 @@ once; the digest is also the message_id handed to the sink, so the store can dro
 re-delivery that arrives after a restart. The cost: the same person sending the
 very same text twice inside that window counts once.
 
-Phone numbers are keyed by a keyed BLAKE2b hash with a per-process key; the number
-itself only travels inside the InboundSMS / USSDRequest handed over.
+Phone numbers are keyed by ``number_key`` (the gateway's PhoneHasher, else a BLAKE2b
+with a per-process key); the number itself only travels inside the InboundSMS /
+USSDRequest handed over.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import hashlib
 import secrets
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -49,8 +51,8 @@ _SAR_REF, _SAR_TOTAL, _SAR_SEQ = (
 USSD_FAILURE_TEXT = "Sorry, the service is not available right now. Please try again later."
 
 
-def number_key(number: str) -> str:
-    """A stable, non-reversible key for a phone number, valid for this process."""
+def process_number_key(number: str) -> str:
+    """A non-reversible key for a phone number, stable for this process only."""
     return hashlib.blake2b(number.encode(), key=_PROCESS_KEY, digest_size=16).hexdigest()
 
 
@@ -72,7 +74,12 @@ class InboundRouter:
         *,
         dedup_window: float = 600.0,
         dedup_capacity: int = 100_000,
+        number_key: Callable[[str], str] = process_number_key,
     ) -> None:
+        # Pass PhoneHasher.hash as ``number_key`` so the message ids of MO SMS stay the
+        # same across restarts (and the store can drop a re-delivery after one).
+        self.number_key = number_key
+        self.transmitters: list[ESMEBind] = []
         self.settings = settings
         self.channel = f"smpp:{settings.name}"
         self.sink = sink
@@ -115,7 +122,7 @@ class InboundRouter:
     async def _mobile_originated(self, pdu: DeliverSM) -> int:
         if self.sink is None:
             return int(consts.SMPP_ESME_RX_T_APPN)
-        sender = number_key(pdu.source_addr)
+        sender = self.number_key(pdu.source_addr)
         payload = pdu.tlv(_MESSAGE_PAYLOAD)
         body = payload if payload is not None else pdu.short_message
         part: Concatenation | None = None
@@ -191,7 +198,7 @@ class InboundRouter:
         if indication is None or self.ussd_handler is None:
             return int(consts.SMPP_ESME_RX_P_APPN)
         self.stats["ussd"] += 1
-        key = (number_key(pdu.source_addr), indication.session_number)
+        key = (self.number_key(pdu.source_addr), indication.session_number)
         action = indication.action
         if action is None:
             log.warning("smpp_ussd_unknown_op", smsc=self.settings.name, op=indication.op)
@@ -229,8 +236,16 @@ class InboundRouter:
         # The reply goes out after the deliver_sm_resp, which the bind writes as soon as
         # this coroutine returns: call_soon runs after that.
         answer = self._ussd_reply(pdu, reply, indication.session_info)
-        asyncio.get_running_loop().call_soon(lambda: bind.submit(answer, urgent=True))
+        via = self._reply_bind(bind)
+        asyncio.get_running_loop().call_soon(lambda: via.submit(answer, urgent=True))
         return 0
+
+    def _reply_bind(self, bind: ESMEBind) -> ESMEBind:
+        """A receiver bind cannot submit: answer through a transmitter of the same SMSC."""
+        if bind.can_transmit:
+            return bind
+        bound = [other for other in self.transmitters if other.is_bound]
+        return min(bound or self.transmitters or [bind], key=lambda other: other.load)
 
     def _ussd_reply(self, pdu: DeliverSM, reply: USSDReply, session_info: int | None) -> SubmitSM:
         alphabet = encoding.alphabet_for(reply.text)

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import structlog
@@ -21,11 +22,15 @@ from gateway.messages import InboundSink, OutboundSMS, SendOutcome, SendResult
 from gateway.segmentation import SegmentationError, SMSPart, SplitMode, plan
 from gateway.settings import SMSCSettings
 from gateway.smpp.esme import ESMEBind, LinkTuning, PartResult
-from gateway.smpp.inbound import InboundRouter
+from gateway.smpp.inbound import InboundRouter, process_number_key
 from gateway.smpp.pdu import TAGS, TLV, SubmitSM, integer_tlv
+from gateway.smpp.receipts import ReceiptTracker
 from gateway.ussd.types import USSDHandler
 
 log = structlog.get_logger(__name__)
+
+# An address SMPP can carry: digits, an optional leading "+", at most 20 octets.
+_RECIPIENT = re.compile(r"\+?[0-9]{3,20}")
 
 
 class SMPPPool:
@@ -36,16 +41,27 @@ class SMPPPool:
         ussd_handler: USSDHandler | None = None,
         *,
         tuning: LinkTuning | None = None,
+        number_key: Callable[[str], str] = process_number_key,
     ) -> None:
         self.routers: dict[str, InboundRouter] = {}
         self.binds: list[ESMEBind] = []
+        # Entries that reach the same account (a receiver entry and a transmitter entry,
+        # say) share receipts and transmitters: a receipt or a USSD request may arrive
+        # on the receiver bind for a message the transmitter bind sent.
+        shared: dict[tuple[str, int, str], tuple[ReceiptTracker, list[ESMEBind]]] = {}
         for smsc in smscs:
-            router = InboundRouter(smsc, sink, ussd_handler)
+            tracker, transmitters = shared.setdefault(
+                (smsc.host, smsc.port, smsc.system_id), (ReceiptTracker(), [])
+            )
+            router = InboundRouter(smsc, sink, ussd_handler, number_key=number_key)
+            router.receipts = tracker
+            router.transmitters = transmitters
             self.routers[smsc.name] = router
             for index in range(smsc.binds):
-                self.binds.append(
-                    ESMEBind(smsc, index, on_deliver=router.on_deliver, tuning=tuning)
-                )
+                bind = ESMEBind(smsc, index, on_deliver=router.on_deliver, tuning=tuning)
+                self.binds.append(bind)
+                if bind.can_transmit:
+                    transmitters.append(bind)
         self._references = itertools.count(1)
 
     async def start(self) -> None:
@@ -70,6 +86,9 @@ class SMPPPool:
             if not transmitters:
                 pending.append((message, None, []))
                 continue
+            if not _RECIPIENT.fullmatch(message.recipient):
+                pending.append((message, None, []))
+                continue
             bind = min(transmitters, key=lambda b: (not b.is_bound, b.load))
             try:
                 parts = plan(
@@ -85,6 +104,11 @@ class SMPPPool:
             pending.append((message, bind, futures))
         results: list[SendResult] = []
         for message, chosen, futures in pending:
+            if chosen is None and not _RECIPIENT.fullmatch(message.recipient):
+                results.append(
+                    SendResult(message.reference, SendOutcome.FAILED, error="bad recipient")
+                )
+                continue
             if chosen is None:
                 results.append(SendResult(message.reference, SendOutcome.RETRY, error="no bind"))
                 continue

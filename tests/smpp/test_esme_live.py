@@ -293,3 +293,21 @@ async def test_several_binds_and_several_smscs_share_the_load() -> None:
     ]
     assert all(s["submitted"] > 0 for s in status)
     assert len(got_one) + len(got_two) == 400
+
+
+async def test_one_bad_recipient_fails_alone(smsc: Simulator) -> None:
+    pool = await started(SMPPPool([smsc_settings(smsc.port)], RecordingSink(), tuning=FAST))
+    try:
+        results = await pool.send(
+            [
+                OutboundSMS("bad", "not-a-number", "x"),
+                OutboundSMS("good", "+254700000001", "y"),
+            ]
+        )
+    finally:
+        await pool.stop()
+    assert [(r.reference, r.outcome) for r in results] == [
+        ("bad", SendOutcome.FAILED),
+        ("good", SendOutcome.ACCEPTED),
+    ]
+    assert (await smsc.stats())["submits"] == 1

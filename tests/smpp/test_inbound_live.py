@@ -257,3 +257,42 @@ async def test_receipts_for_a_long_message_give_one_status(smsc: Simulator) -> N
     assert len(sink.reports) == 1
     assert sink.reports[0].message_id == result.message_ids[0]
     assert sink.reports[0].state is DeliveryState.DELIVERED
+
+
+async def test_receiver_and_transmitter_entries_share_receipts_and_ussd_replies(
+    smsc: Simulator,
+) -> None:
+    from gateway.messages import DeliveryState, OutboundSMS
+
+    await smsc.configure(dlr=True)
+    sink, menu = RecordingSink(), EchoMenu()
+    pool = SMPPPool(
+        [
+            smsc_settings(smsc.port, name="rx", bind_mode="receiver"),
+            smsc_settings(smsc.port, name="tx", bind_mode="transmitter"),
+        ],
+        sink,
+        menu,
+        tuning=FAST,
+    )
+    await pool.start()
+    try:
+        async with asyncio.timeout(10):
+            await pool.wait_bound()
+        (sent,) = await pool.send([OutboundSMS("r1", "254700000001", "via tx")])
+        await eventually(lambda: len(sink.reports) == 1)
+        reply = await smsc.command(
+            "ussd",
+            source=SENDER,
+            dest=SHORT_CODE,
+            ussd_op=1,
+            session_info=0x0300,
+            hex=encoding.encode_gsm7("*384#").hex(),
+        )
+    finally:
+        await pool.stop()
+    assert sink.reports[0].message_id == sent.message_ids[0]
+    assert sink.reports[0].state is DeliveryState.DELIVERED
+    assert sink.reports[0].channel == "smpp:rx"  # it came in on the receiver bind
+    assert reply["reply"]["op"] == 2  # answered through the transmitter bind
+    assert [s["mode"] for s in pool.status()] == ["receiver", "transmitter"]
