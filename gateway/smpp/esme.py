@@ -98,6 +98,8 @@ class LinkTuning:
     rate_margin: float = 0.05
     max_pdu_length: int = 4096
     unbind_timeout: float = 2.0
+    # For SMSCs with ``tls`` on: None verifies against the system's trust store.
+    ssl_context: ssl.SSLContext | None = None
 
 
 @dataclass(frozen=True)
@@ -305,7 +307,9 @@ class ESMEBind:
     async def _connect_and_bind(self) -> None:
         loop = asyncio.get_running_loop()
         settings = self.settings
-        context = ssl.create_default_context() if settings.tls else None
+        context = None
+        if settings.tls:
+            context = self.tuning.ssl_context or ssl.create_default_context()
         self._link_down.clear()
         self._unbound.clear()
         _transport, wire = await asyncio.wait_for(
