@@ -174,7 +174,7 @@ def _option_keys(tree: Tree) -> list[Problem]:
                     _problem(tree, screen, f"duplicate option key {option.key!r}", option.line)
                 )
             seen.add(option.key)
-            if not option.key.isdigit():
+            if not (option.key.isascii() and option.key.isdigit()):
                 problems.append(
                     _problem(tree, screen, f"option key {option.key!r} is not digits", option.line)
                 )
