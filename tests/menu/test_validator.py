@@ -153,3 +153,14 @@ def test_a_content_screen_naming_a_missing_entry_is_reported(tmp_path: Path) -> 
 def test_invalid_yaml_reports_its_line(tmp_path: Path) -> None:
     problem = only(check(tmp_path, GOOD + "  broken: [\n"))
     assert "not valid YAML" in problem.message and problem.line > 0
+
+
+def test_an_input_error_text_must_fit_one_screen(tmp_path: Path) -> None:
+    tree = GOOD.replace(
+        '    type: text\n    text: {en: "Some info", fr: "Des infos"}',
+        "    type: input\n    validate: digits\n    goto: main\n"
+        '    text: {en: "Type a number", fr: "Un nombre"}\n'
+        '    error: {en: "' + "no " * 70 + '", fr: "Non"}',
+    )
+    problem = only(check(tmp_path, tree))
+    assert problem.screen == "info" and "[en] the error text must fit one screen" in problem.message

@@ -56,7 +56,10 @@ async def redis_app(
 
 async def test_a_full_walk_through_the_sample_tree(redis_app: Any, redis_url: str) -> None:
     client, effects = redis_app
-    assert await post(client, form("")) == (200, "CON Language / Langue\n1 English\n2 Français")
+    assert await post(client, form("")) == (
+        200,
+        "CON Language / Langue\n1 English\n2 Français\n3 العربية\n4 Soomaali",
+    )
     status, body = await post(client, form("1"))
     assert status == 200 and body.startswith("CON Safe journey info\n1 Hotlines")
     status, body = await post(client, form("1*1"))

@@ -56,7 +56,7 @@ def test_validate_command_reports_ok_and_problems(tmp_path: Path) -> None:
     bad_tree.write_text(
         (ROOT / "menus" / "safe-journey.yaml")
         .read_text(encoding="utf-8")
-        .replace("goto: warnings,", "goto: warningz,"),
+        .replace("goto: warnings\n", "goto: warningz\n", 1),
         encoding="utf-8",
     )
     bad = subprocess.run(
