@@ -29,7 +29,7 @@ SECRET = "bench-callback-secret-0123456789"
 def wrk(port: int, seconds: int, connections: int) -> dict[str, float]:
     out = subprocess.run(
         [
-            "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
+            "wrk", f"-t{connections}", f"-c{connections}", f"-d{seconds}s", "--latency",
             "-s", str(ROOT / "bench" / "ussd.lua"), f"http://127.0.0.1:{port}",
         ],
         capture_output=True, text=True, env=dict(os.environ, BENCH_SECRET=SECRET),
