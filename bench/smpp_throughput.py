@@ -20,13 +20,12 @@ from pathlib import Path
 import structlog
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "smpp")]
-
-from smsc_driver import RecordingSink, Simulator, smsc_settings  # noqa: E402
+sys.path.insert(0, str(ROOT))
 
 from gateway.messages import OutboundSMS, SendOutcome  # noqa: E402
 from gateway.smpp.esme import LinkTuning  # noqa: E402
 from gateway.smpp.pool import SMPPPool  # noqa: E402
+from tests.smpp.smsc_driver import RecordingSink, Simulator, smsc_settings  # noqa: E402
 
 
 def messages(count: int, tag: str) -> list[OutboundSMS]:

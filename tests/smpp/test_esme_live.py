@@ -8,11 +8,10 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
-from smsc_driver import FAST, RecordingSink, Simulator, eventually, smsc_settings
-
 from gateway import encoding
 from gateway.messages import DeliveryState, OutboundSMS, SendOutcome
 from gateway.smpp.pool import SMPPPool
+from tests.smpp.smsc_driver import FAST, RecordingSink, Simulator, eventually, smsc_settings
 
 
 async def started(pool: SMPPPool) -> SMPPPool:

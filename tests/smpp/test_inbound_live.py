@@ -5,12 +5,18 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from smsc_driver import FAST, EchoMenu, RecordingSink, Simulator, eventually, smsc_settings
-
 from gateway import encoding
 from gateway.segmentation import SplitMode, plan
 from gateway.smpp.pool import SMPPPool
 from gateway.ussd.types import USSDHandler
+from tests.smpp.smsc_driver import (
+    FAST,
+    EchoMenu,
+    RecordingSink,
+    Simulator,
+    eventually,
+    smsc_settings,
+)
 
 SENDER = "254711000111"
 SHORT_CODE = "3030"
