@@ -159,6 +159,11 @@ class SMPPConnection:
         return self.window - self._windowed
 
     @property
+    def may_submit(self) -> bool:
+        """Bound as a transmitter or transceiver."""
+        return self.state is TX or self.state is TRX
+
+    @property
     def outstanding(self) -> dict[int, type[PDU]]:
         return {seq: entry[0] for seq, entry in self._outstanding.items()}
 

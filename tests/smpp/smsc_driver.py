@@ -13,7 +13,7 @@ from typing import Any
 
 from gateway.messages import DeliveryReport, InboundSMS
 from gateway.settings import Secret, SMSCSettings
-from gateway.smpp.esme import LinkTuning
+from gateway.smpp.tuning import LinkTuning
 from gateway.ussd.types import USSDReply, USSDRequest
 
 SIMULATOR_DIR = Path(__file__).resolve().parent.parent / "smsc"
