@@ -131,6 +131,7 @@ class ESMEBind:
         self._tick_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._down_since: float | None = None
+        self._outgoing: list[bytes] = []
 
     # --- public ----------------------------------------------------------------------
 
@@ -280,6 +281,7 @@ class ESMEBind:
         """Forget the link; what was in flight goes back to the head of the queue."""
         self._bound.clear()
         self.submits.link_down()
+        self._outgoing.clear()  # bytes meant for the old link never go to the next one
         if self._conn is not None:
             self._conn.close()
         self._conn = None
@@ -303,8 +305,20 @@ class ESMEBind:
     # --- bytes in and out ------------------------------------------------------------
 
     def _write(self, data: bytes) -> None:
-        if self._wire is not None and self._wire.transport is not None:
-            self._wire.transport.write(data)
+        """Queue ``data`` for the socket. Everything written in one turn of the event
+        loop leaves in one send: many deliver_sm_resp finish in the same turn, and one
+        system call each would cost more than the rest of their handling."""
+        if self._wire is None:
+            return
+        if not self._outgoing:
+            asyncio.get_running_loop().call_soon(self._flush, self._wire)
+        self._outgoing.append(data)
+
+    def _flush(self, wire: _Wire) -> None:
+        data = b"".join(self._outgoing)
+        self._outgoing.clear()
+        if wire is self._wire and wire.transport is not None:
+            wire.transport.write(data)
 
     def _on_lost(self, wire: _Wire) -> None:
         if wire is self._wire:
