@@ -36,12 +36,13 @@ import structlog
 from smpplib import consts
 
 from gateway import encoding
-from gateway.messages import DeliveryReport, InboundSink, InboundSMS
+from gateway.messages import DeliveryReport, InboundSink, InboundSMS, SendOutcome
 from gateway.segmentation import Concatenation, Reassembler, parse_udh
 from gateway.settings import SMSCSettings
 from gateway.smpp import ussd
 from gateway.smpp.pdu import TAGS, TLV, DeliverSM, SubmitSM
 from gateway.smpp.receipts import ReceiptTracker, is_receipt, parse_receipt
+from gateway.smpp.submits import PartResult
 from gateway.ussd.types import USSDHandler, USSDReply, USSDRequest
 
 if TYPE_CHECKING:
@@ -262,8 +263,21 @@ class InboundRouter:
         # this coroutine returns: call_soon runs after that.
         answer = self._ussd_reply(pdu, reply, indication.session_info)
         via = self._reply_bind(bind)
-        asyncio.get_running_loop().call_soon(lambda: via.submit(answer, urgent=True))
+        asyncio.get_running_loop().call_soon(self._send_reply, via, answer)
         return 0
+
+    def _send_reply(self, bind: ESMEBind, answer: SubmitSM) -> None:
+        def check(future: asyncio.Future[PartResult]) -> None:
+            result = future.result()
+            if result.outcome is not SendOutcome.ACCEPTED:
+                log.warning(
+                    "smpp_ussd_reply_not_accepted",
+                    smsc=self.settings.name,
+                    outcome=result.outcome.value,
+                    status=result.status,
+                )
+
+        bind.submit(answer, urgent=True).add_done_callback(check)
 
     def _reply_bind(self, bind: ESMEBind) -> ESMEBind:
         """A receiver bind cannot submit: answer through a transmitter of the same SMSC."""
