@@ -1,0 +1,337 @@
+"""USSD session storage: a small port, an in-process store and a Redis store.
+
+Keys are keyed hashes (see :mod:`gateway.privacy`), never phone numbers or the
+aggregator's raw session id. Every key expires: sessions after the session
+lifetime, the resume point after the resume window, the remembered language after
+30 days.
+
+One round trip per request: a session's record carries a version (its hop count).
+The service works from the record it last wrote (a local cache) and commits the
+next one with a compare-and-set (one Lua script). If another worker moved the
+session on in between, the script refuses and returns the current record in the
+same round trip; the service runs the pure engine again on it. Only a session's
+first request on a worker reads first (one ``MGET`` of the session, the caller's
+resume point and remembered language).
+
+Errors: the stores raise only :class:`SessionStoreError`, which the service turns
+into a polite closing screen. The Redis client has short timeouts so a dead Redis
+costs a request a fraction of a second, never a hang; redis-py reconnects by
+itself on the next command once Redis is back.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from gateway.menu.engine import SessionState
+from gateway.ussd.types import USSDReply
+
+KEY_PREFIX = "gw:ussd:"
+SESSION_PREFIX = KEY_PREFIX + "s:"
+RESUME_PREFIX = KEY_PREFIX + "r:"
+LANGUAGE_PREFIX = KEY_PREFIX + "l:"
+LANGUAGE_TTL = 30 * 24 * 3600
+
+
+class SessionStoreError(Exception):
+    """The session store cannot be reached or answered with something unreadable."""
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """A live session: engine state, and the last request and reply (for replays)."""
+
+    state: SessionState
+    replay_key: str
+    reply: USSDReply
+    hops: int = 1
+
+    def dumps(self) -> str:
+        return f"{self.hops}|" + json.dumps(
+            {
+                "st": self.state.to_dict(),
+                "k": self.replay_key,
+                "t": self.reply.text,
+                "e": self.reply.end,
+                "id": self.reply.screen_id,
+                "n": self.hops,
+            },
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def loads(cls, raw: str | bytes) -> SessionRecord:
+        text = raw.decode() if isinstance(raw, bytes) else raw
+        _, _, body = text.partition("|")
+        data = json.loads(body)
+        return cls(
+            state=SessionState.from_dict(data["st"]),
+            replay_key=str(data["k"]),
+            reply=USSDReply(str(data["t"]), bool(data["e"]), str(data.get("id", ""))),
+            hops=int(data.get("n", 1)),
+        )
+
+
+@dataclass(frozen=True)
+class CallerView:
+    """What one read returns: the session (if any) and the caller's saved context."""
+
+    session: SessionRecord | None
+    resume: SessionState | None
+    language: str | None
+
+
+@dataclass(frozen=True)
+class SessionWrite:
+    session_key: str
+    caller_key: str
+    record: SessionRecord  # its ``hops`` is the new version
+    resume: SessionState | None  # None: forget the resume point
+    language: str
+    session_ttl: int
+    resume_ttl: int
+
+    @property
+    def expected_version(self) -> int:
+        """The version the stored record must still have: the one this write follows."""
+        return self.record.hops - 1
+
+
+class Conflict(Exception):
+    """The session moved on since the record a write was computed from."""
+
+    def __init__(self, current: SessionRecord | None) -> None:
+        super().__init__("session changed underneath")
+        self.current = current
+
+
+class SessionStore(Protocol):
+    def cached(self, session_key: str) -> SessionRecord | None:
+        """The record this process last saw for the session; may be stale (the commit
+        checks), None when it has none."""
+
+    async def read(self, session_key: str, caller_key: str) -> CallerView:
+        """The session, resume point and language, from the source of truth."""
+
+    async def commit(self, write: SessionWrite) -> None:
+        """Store ``write`` if the session is still at ``write.expected_version``; else
+        raise :class:`Conflict` carrying the current record."""
+
+    async def session(self, session_key: str) -> SessionRecord | None: ...
+
+    async def ping(self) -> bool: ...
+
+    async def close(self) -> None: ...
+
+
+def _decode(raw: Any, parse: Callable[[Any], Any]) -> Any:
+    if raw is None:
+        return None
+    try:
+        return parse(raw)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise SessionStoreError(f"unreadable session data: {type(exc).__name__}") from exc
+
+
+def _state(raw: Any) -> SessionState:
+    return SessionState.from_dict(json.loads(raw))
+
+
+class RecentRecords:
+    """A bounded, expiring map of the session records this process wrote last."""
+
+    def __init__(self, size: int = 100_000, clock: Callable[[], float] = time.monotonic) -> None:
+        self._size = size
+        self._clock = clock
+        self._items: OrderedDict[str, tuple[float, SessionRecord]] = OrderedDict()
+
+    def get(self, key: str) -> SessionRecord | None:
+        item = self._items.get(key)
+        if item is None:
+            return None
+        if item[0] <= self._clock():
+            del self._items[key]
+            return None
+        return item[1]
+
+    def put(self, key: str, record: SessionRecord | None, ttl: int) -> None:
+        if record is None:
+            self._items.pop(key, None)
+            return
+        self._items[key] = (self._clock() + ttl, record)
+        self._items.move_to_end(key)
+        while len(self._items) > self._size:
+            self._items.popitem(last=False)
+
+
+class MemorySessionStore:
+    """The embedded default: one process, nothing shared, same semantics as Redis."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._items: dict[str, tuple[float, str]] = {}
+
+    def _get(self, key: str) -> str | None:
+        item = self._items.get(key)
+        if item is None:
+            return None
+        if item[0] <= self._clock():
+            del self._items[key]
+            return None
+        return item[1]
+
+    def _set(self, key: str, value: str, ttl: int) -> None:
+        self._items[key] = (self._clock() + ttl, value)
+        if len(self._items) > 10_000 and len(self._items) % 1000 == 0:
+            now = self._clock()
+            self._items = {k: v for k, v in self._items.items() if v[0] > now}
+
+    def cached(self, session_key: str) -> SessionRecord | None:
+        record: SessionRecord | None = _decode(
+            self._get(SESSION_PREFIX + session_key), SessionRecord.loads
+        )
+        return record
+
+    async def read(self, session_key: str, caller_key: str) -> CallerView:
+        return CallerView(
+            session=self.cached(session_key),
+            resume=_decode(self._get(RESUME_PREFIX + caller_key), _state),
+            language=self._get(LANGUAGE_PREFIX + caller_key),
+        )
+
+    async def commit(self, write: SessionWrite) -> None:
+        current = self.cached(write.session_key)
+        if (current.hops if current else 0) != write.expected_version:
+            raise Conflict(current)
+        self._set(SESSION_PREFIX + write.session_key, write.record.dumps(), write.session_ttl)
+        resume_key = RESUME_PREFIX + write.caller_key
+        if write.resume is None or write.resume_ttl <= 0:
+            self._items.pop(resume_key, None)
+        else:
+            self._set(resume_key, json.dumps(write.resume.to_dict()), write.resume_ttl)
+        self._set(LANGUAGE_PREFIX + write.caller_key, write.language, LANGUAGE_TTL)
+
+    async def session(self, session_key: str) -> SessionRecord | None:
+        return self.cached(session_key)
+
+    def keys(self) -> list[str]:
+        return list(self._items)
+
+    async def ping(self) -> bool:
+        return True
+
+    async def close(self) -> None:
+        self._items.clear()
+
+
+# Compare-and-set of a session record, with the caller's resume point and language.
+# Returns nil when written; otherwise the current record ("" when there is none).
+_COMMIT = """
+local current = redis.call('GET', KEYS[1])
+local version = 0
+if current then version = tonumber(string.match(current, '^(%d+)|')) or -1 end
+if version ~= tonumber(ARGV[1]) then return current or '' end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+if ARGV[4] == '' then
+  redis.call('DEL', KEYS[2])
+else
+  redis.call('SET', KEYS[2], ARGV[4], 'EX', ARGV[5])
+end
+redis.call('SET', KEYS[3], ARGV[6], 'EX', ARGV[7])
+return false
+"""
+
+
+class RedisSessionStore:
+    """Sessions in Redis, shared by every gateway worker."""
+
+    def __init__(self, client: aioredis.Redis, cache_size: int = 100_000) -> None:
+        self._redis = client
+        self._commit = client.register_script(_COMMIT)
+        self._recent = RecentRecords(cache_size)
+
+    @classmethod
+    def from_url(cls, url: str, timeout: float = 0.5) -> RedisSessionStore:
+        client = aioredis.Redis.from_url(
+            url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry_on_timeout=False,
+            decode_responses=True,
+            max_connections=256,
+        )
+        return cls(client)
+
+    def cached(self, session_key: str) -> SessionRecord | None:
+        return self._recent.get(session_key)
+
+    async def read(self, session_key: str, caller_key: str) -> CallerView:
+        keys = (
+            SESSION_PREFIX + session_key,
+            RESUME_PREFIX + caller_key,
+            LANGUAGE_PREFIX + caller_key,
+        )
+        try:
+            session, resume, language = await self._redis.mget(keys)
+        except (RedisError, OSError) as exc:
+            raise SessionStoreError(f"redis read failed: {type(exc).__name__}") from exc
+        return CallerView(
+            session=_decode(session, SessionRecord.loads),
+            resume=_decode(resume, _state),
+            language=None if language is None else str(language),
+        )
+
+    async def commit(self, write: SessionWrite) -> None:
+        resume = "" if write.resume is None or write.resume_ttl <= 0 else write.resume
+        try:
+            current = await self._commit(
+                keys=(
+                    SESSION_PREFIX + write.session_key,
+                    RESUME_PREFIX + write.caller_key,
+                    LANGUAGE_PREFIX + write.caller_key,
+                ),
+                args=(
+                    write.expected_version,
+                    write.record.dumps(),
+                    write.session_ttl,
+                    resume if isinstance(resume, str) else json.dumps(resume.to_dict()),
+                    max(write.resume_ttl, 1),
+                    write.language,
+                    LANGUAGE_TTL,
+                ),
+            )
+        except (RedisError, OSError) as exc:
+            self._recent.put(write.session_key, None, 0)
+            raise SessionStoreError(f"redis write failed: {type(exc).__name__}") from exc
+        if current is None:
+            self._recent.put(write.session_key, write.record, write.session_ttl)
+            return
+        fresh: SessionRecord | None = _decode(current or None, SessionRecord.loads)
+        self._recent.put(write.session_key, fresh, write.session_ttl)
+        raise Conflict(fresh)
+
+    async def session(self, session_key: str) -> SessionRecord | None:
+        try:
+            raw = await self._redis.get(SESSION_PREFIX + session_key)
+        except (RedisError, OSError) as exc:
+            raise SessionStoreError(f"redis read failed: {type(exc).__name__}") from exc
+        record: SessionRecord | None = _decode(raw, SessionRecord.loads)
+        return record
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self._redis.ping())
+        except (RedisError, OSError):
+            return False
+
+    async def close(self) -> None:
+        await self._redis.aclose()
