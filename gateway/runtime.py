@@ -1,14 +1,11 @@
 """The running gateway's parts, opened in order and closed in reverse.
 
 :func:`open_runtime` builds everything ``gateway serve`` needs from the settings: the
-store, the privacy primitives, the subscription and keyword services, the SMS channel
-(an SMPP pool, Africa's Talking, or none), the inbox for inbound SMS and receipts, the
-USSD service, and an in-process broadcast worker. The web app and the SMPP pool are
-two doors into the same services; there is no second path to the data.
-
-The SMPP pool needs the services that also send through it (the inbox answers
-keywords by SMS, "send me this by SMS" sends), so they are given a
-:class:`LateSender` that the channel is attached to once it exists.
+messaging services (store, subscriptions, keywords, inbox, receipts, alerts; see
+:func:`gateway.broadcast.messaging.open_messaging`), the SMS channel (an SMPP pool,
+Africa's Talking, or none; :func:`gateway.channels.factory.open_sms_sender`), the USSD
+service, and an in-process broadcast worker. The web app and the SMPP pool are two
+doors into the same services; there is no second path to the data.
 """
 
 from __future__ import annotations
@@ -16,50 +13,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-import aiohttp
 import structlog
 
-from gateway.broadcast.effects import StoreEffectHandler
-from gateway.broadcast.inbox import SMSInbox
-from gateway.broadcast.keyword_service import KeywordService
-from gateway.broadcast.receipts import ReceiptRecorder
-from gateway.broadcast.service import AlertService
-from gateway.broadcast.subscriptions import SubscriptionService
+from gateway.broadcast.messaging import Messaging, open_messaging
 from gateway.broadcast.worker import BroadcastWorker, WorkerOptions
-from gateway.channels.africastalking_sms import AfricasTalkingSMS
+from gateway.channels.factory import open_sms_sender
 from gateway.effects import EffectHandler
-from gateway.keywords import load_catalog
 from gateway.live_tree import LiveTree, tree_file
 from gateway.menu.pages import Limit
 from gateway.menu.validator import load_valid_tree
-from gateway.messages import OutboundSMS, SendOutcome, SendResult, SMSSender
-from gateway.privacy import NumberVault, PhoneHasher
+from gateway.messages import SMSSender
 from gateway.sessions import MemorySessionStore, RedisSessionStore, SessionStore
 from gateway.settings import Settings
 from gateway.smpp.pool import SMPPPool
 from gateway.store.port import Store
-from gateway.store.sqlite import SQLiteStore
 from gateway.ussd.service import ServiceOptions, USSDService
 
 log = structlog.get_logger("gateway.runtime")
-
-
-class LateSender:
-    """An :class:`SMSSender` whose channel is attached after it is handed out."""
-
-    def __init__(self) -> None:
-        self.target: SMSSender | None = None
-
-    async def send(self, messages: Sequence[OutboundSMS]) -> list[SendResult]:
-        if self.target is None:
-            return [
-                SendResult(m.reference, SendOutcome.RETRY, error="no SMS channel configured")
-                for m in messages
-            ]
-        return await self.target.send(messages)
 
 
 class StoreDropOff:
@@ -79,30 +52,34 @@ class StoreDropOff:
 @dataclass
 class Runtime:
     settings: Settings
-    store: Store
+    messaging: Messaging
     live_tree: LiveTree
-    hasher: PhoneHasher
-    vault: NumberVault
-    subscriptions: SubscriptionService
-    inbox: SMSInbox
-    effects: EffectHandler
-    sender: LateSender
-    channel: str  # "smpp" | "africastalking" | "none"
     sessions: SessionStore
     ussd: USSDService
-    alerts: AlertService
     dropoff: StoreDropOff
-    smpp: SMPPPool | None = None
+    channel: str  # "smpp" | "africastalking" | "none"
+    sender: SMSSender | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def store(self) -> Store:
+        return self.messaging.store
+
+    @property
+    def smpp(self) -> SMPPPool | None:
+        return self.sender if isinstance(self.sender, SMPPPool) else None
 
     def link_status(self) -> list[dict[str, object]]:
         return list(self.smpp.status()) if self.smpp is not None else []
 
 
-def channel_for(settings: Settings) -> str:
-    if settings.sms_channel != "auto":
-        return settings.sms_channel
-    return "smpp" if settings.smsc else "africastalking" if settings.at_api_key else "none"
+def wants_channel(settings: Settings) -> bool:
+    """Embedded defaults send no SMS: a channel needs SMSCs, an AT API key, or a choice."""
+    if settings.sms_channel == "none":
+        return False
+    if settings.sms_channel == "auto":
+        return bool(settings.smsc) or bool(settings.at_api_key)
+    return True
 
 
 @contextlib.asynccontextmanager
@@ -115,74 +92,50 @@ async def open_runtime(
 ) -> AsyncIterator[Runtime]:
     limit = Limit(settings.screen_limit)
     live = LiveTree(load_valid_tree(tree_file(settings), settings.content, limit))
-    store: Store = await SQLiteStore.open(settings.db_url)
-    sessions = session_store or (
-        RedisSessionStore.from_url(settings.redis_url)
-        if settings.redis_url
-        else MemorySessionStore()
-    )
     async with contextlib.AsyncExitStack() as stack:
-        stack.push_async_callback(store.close)
+        messaging = await stack.enter_async_context(open_messaging(settings))
+        sessions = session_store or (
+            RedisSessionStore.from_url(settings.redis_url)
+            if settings.redis_url
+            else MemorySessionStore()
+        )
         stack.push_async_callback(sessions.close)
-        hasher = PhoneHasher(settings.hash_key)
-        vault = NumberVault(settings.encryption_key)
-        sender = LateSender()
-        subscriptions = SubscriptionService(store, hasher, vault)
-        keywords = KeywordService(subscriptions, load_catalog(settings.content))
-        inbox = SMSInbox(store, subscriptions, keywords, ReceiptRecorder(store), sender)
-        handler = effects or StoreEffectHandler(subscriptions, sender, settings.sms_prefix)
         service = USSDService(
             live,
             sessions,
-            hasher,
-            handler,
+            messaging.hasher,
+            effects or messaging.effects,
             ServiceOptions(limit, settings.session_ttl, settings.resume_window),
         )
         runtime = Runtime(
             settings=settings,
-            store=store,
+            messaging=messaging,
             live_tree=live,
-            hasher=hasher,
-            vault=vault,
-            subscriptions=subscriptions,
-            inbox=inbox,
-            effects=handler,
-            sender=sender,
-            channel=channel_for(settings),
             sessions=sessions,
             ussd=service,
-            alerts=AlertService(store, [topic.code for topic in keywords.catalog.topics]),
-            dropoff=StoreDropOff(store),
+            dropoff=StoreDropOff(messaging.store),
+            channel="none",
         )
-        if runtime.channel == "smpp":
-            pool = SMPPPool(settings.smsc, sink=inbox, ussd_handler=service)
-            await pool.start()
-            stack.push_async_callback(pool.stop)
-            runtime.smpp = pool
-            sender.target = pool
-        elif runtime.channel == "africastalking":
-            session = await stack.enter_async_context(aiohttp.ClientSession())
-            sender.target = AfricasTalkingSMS(
-                session,
-                settings.at_sms_url,
-                settings.at_username,
-                settings.at_api_key,
-                settings.at_sender_id,
+        if wants_channel(settings):
+            channel, sender = await stack.enter_async_context(
+                open_sms_sender(settings, messaging.inbox, messaging.hasher.hash, service)
             )
-        if broadcast_worker and sender.target is not None:
-            worker = BroadcastWorker(
-                store,
-                sender,
-                vault,
-                WorkerOptions(
-                    channel=runtime.channel,
-                    tps=_channel_tps(settings, runtime.channel),
-                    sms_prefix=settings.sms_prefix,
-                ),
-            )
-            task = asyncio.create_task(worker.run(), name="broadcast-worker")
-            runtime.tasks.append(task)
-            stack.push_async_callback(_cancel, task)
+            runtime.channel, runtime.sender = channel, sender
+            messaging.use_sender(sender)
+            if broadcast_worker:
+                worker = BroadcastWorker(
+                    messaging.store,
+                    sender,
+                    messaging.vault,
+                    WorkerOptions(
+                        channel=runtime.channel,
+                        tps=_channel_tps(settings, runtime.channel),
+                        sms_prefix=settings.sms_prefix,
+                    ),
+                )
+                task = asyncio.create_task(worker.run(), name="broadcast-worker")
+                runtime.tasks.append(task)
+                stack.push_async_callback(_cancel, task)
         log.info(
             "gateway.runtime",
             channel=runtime.channel,

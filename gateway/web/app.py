@@ -13,7 +13,6 @@ import contextlib
 import structlog
 from aiohttp import web
 
-from gateway.channels.africastalking_callbacks import create_sms_routes
 from gateway.effects import EffectHandler
 from gateway.live_tree import LiveTree
 from gateway.runtime import Runtime, open_runtime
@@ -62,7 +61,7 @@ async def create_app(
     app.router.add_routes(
         ussd_routes(runtime.ussd, settings.callback_secret, runtime.live_tree, runtime.dropoff)
     )
-    app.router.add_routes(create_sms_routes(runtime.inbox, settings.callback_secret))
+    app.router.add_routes(runtime.messaging.sms_routes())
     app.router.add_get("/healthz", _healthz)
 
     async def close(_: web.Application) -> None:
