@@ -48,7 +48,6 @@ NAMESPACE = "gateway"
 # are dense below one second.
 USSD_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0)
 
-BROADCAST_STATES = ("pending", "claimed", "submitted", "delivered", "failed", "expired")
 
 
 class Metrics:
