@@ -49,7 +49,6 @@ NAMESPACE = "gateway"
 USSD_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0)
 
 
-
 class Metrics:
     """Every metric of one gateway process, in a registry of its own."""
 
