@@ -21,7 +21,7 @@ with a JSON body naming each probe's result and no further detail.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -54,6 +54,7 @@ class Metrics:
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
+        self._refreshers: list[Callable[[], None]] = []
         r = self.registry
         ns = NAMESPACE
         self.ussd_requests = Counter(
@@ -225,8 +226,29 @@ class Metrics:
     def db_error(self, operation: str) -> None:
         self.db_errors.labels(operation=operation).inc()
 
+    def add_refresher(self, refresh: Callable[[], None]) -> None:
+        """Run ``refresh`` before each exposition (gauges read from live objects)."""
+        self._refreshers.append(refresh)
+
+    def follow_smpp_status(self, status: Callable[[], Iterable[Mapping[str, Any]]]) -> None:
+        """Keep the link and window gauges in step with ``SMPPPool.status()`` entries
+        (keys ``smsc``, ``bind``, ``bound``, ``in_flight``), read at each scrape."""
+
+        def refresh() -> None:
+            for entry in status():
+                smsc, bind = str(entry["smsc"]), int(entry["bind"])
+                self.link_state(smsc, bind, up=bool(entry.get("bound")))
+                self.window_in_use(smsc, bind, int(entry.get("in_flight", 0)))
+
+        self.add_refresher(refresh)
+
     def exposition(self) -> bytes:
         """The registry in Prometheus text format."""
+        for refresh in self._refreshers:
+            try:
+                refresh()
+            except Exception as exc:  # a broken source must not take /metrics down
+                log.warning("metrics_refresh_failed", error=type(exc).__name__)
         return generate_latest(self.registry)
 
     def names(self) -> list[str]:
@@ -347,6 +369,17 @@ def flag_check(name: str, is_set: Callable[[], bool]) -> ReadinessCheck:
 
     async def probe() -> bool:
         return is_set()
+
+    return ReadinessCheck(name, probe)
+
+
+def smpp_check(
+    status: Callable[[], Iterable[Mapping[str, Any]]], name: str = "smpp"
+) -> ReadinessCheck:
+    """Ready when at least one bind of ``SMPPPool.status()`` reports ``bound``."""
+
+    async def probe() -> bool:
+        return any(entry.get("bound") for entry in status())
 
     return ReadinessCheck(name, probe)
 

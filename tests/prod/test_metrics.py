@@ -17,6 +17,7 @@ from gateway.metrics import (
     ops_routes,
     readyz_handler,
     redis_check,
+    smpp_check,
 )
 
 
@@ -220,3 +221,36 @@ def test_names_lists_every_family_with_counter_suffixes() -> None:
     assert "gateway_ussd_request_duration_seconds" in names
     assert "gateway_smpp_link_up" in names
     assert len(names) == len(set(names))
+
+
+def test_smpp_gauges_follow_the_pool_status_at_each_scrape() -> None:
+    metrics = Metrics()
+    status = [
+        {"smsc": "op1", "bind": 0, "bound": True, "in_flight": 4},
+        {"smsc": "op1", "bind": 1, "bound": False, "in_flight": 0},
+    ]
+    metrics.follow_smpp_status(lambda: status)
+    found = samples(metrics)
+    assert found[("gateway_smpp_link_up", (("bind", "0"), ("smsc", "op1")))] == 1
+    assert found[("gateway_smpp_window_in_use", (("bind", "0"), ("smsc", "op1")))] == 4
+    status[0] = {"smsc": "op1", "bind": 0, "bound": False, "in_flight": 0}
+    assert samples(metrics)[("gateway_smpp_link_up", (("bind", "0"), ("smsc", "op1")))] == 0
+
+
+def test_a_failing_status_source_does_not_break_the_exposition() -> None:
+    metrics = Metrics()
+
+    def broken() -> list[dict[str, object]]:
+        raise RuntimeError("pool gone")
+
+    metrics.follow_smpp_status(broken)
+    metrics.ussd_request("africastalking", "con", 0.01)
+    assert b"gateway_ussd_requests_total" in metrics.exposition()
+
+
+async def test_smpp_check_passes_with_one_bound_link() -> None:
+    status: list[dict[str, object]] = [{"smsc": "op1", "bind": 0, "bound": False}]
+    check = smpp_check(lambda: status)
+    assert await check.probe() is False
+    status.append({"smsc": "op1", "bind": 1, "bound": True})
+    assert await check.probe() is True
