@@ -237,7 +237,8 @@ class PostgresOutbox(PostgresPeople):
                 await db.executemany(
                     "UPDATE outbox SET state = CASE WHEN attempts >= $1 THEN 'failed' "
                     "ELSE 'queued' END, final_at = CASE WHEN attempts >= $1 "
-                    "THEN $2::double precision ELSE NULL END, claimed_by = NULL, lease_until = NULL, error = $3 "
+                    "THEN $2::double precision ELSE NULL END, claimed_by = NULL, "
+                    "lease_until = NULL, error = $3 "
                     "WHERE id = $4 AND state = 'claimed'",
                     [(max_attempts, now, s.error[:200], s.outbox_id) for s in retries],
                 )
