@@ -53,9 +53,9 @@ def affected(status: str) -> int:
 
 
 def _translate(exc: BaseException, doing: str) -> StoreError:
-    # The server's message names constraints and tables, never values (those are in
-    # its DETAIL, left out); a client-side error may name the host, so only its class.
-    said = str(exc) if isinstance(exc, asyncpg.PostgresError) else type(exc).__name__
+    # The server's primary message names constraints and tables, never values (those
+    # are in its DETAIL, left out); a client-side error may name the host: class only.
+    said = getattr(exc, "message", None) or type(exc).__name__
     if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
         return StoreConflict(f"{doing}: constraint failed: {said}")
     return StoreError(f"{doing}: database error: {said}")

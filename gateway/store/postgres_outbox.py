@@ -265,6 +265,7 @@ class PostgresOutbox(PostgresPeople):
                 "VALUES ($1, $2, $3, $4, $5)",
                 [(u.channel, u.message_id, u.state, u.error[:200], u.at) for u in updates],
             )
+            await _lock_touched_rows(db)
             await db.execute(
                 "INSERT INTO delivery_events (outbox_id, channel, message_id, state, error, at) "
                 "SELECT m.outbox_id, r.channel, r.message_id, r.state, r.error, r.at "
@@ -330,11 +331,19 @@ async def _apply_early_receipts(db: Connection, channel: str) -> None:
     await _apply_receipt_batch(db)
 
 
+async def _lock_touched_rows(db: Connection) -> None:
+    """Lock the outbox rows the batch names, in id order, before reading their parts:
+    the counts then see every other transaction's parts of the same rows, and batches
+    never deadlock each other. NO KEY UPDATE, because inserting a delivery event holds
+    a KEY SHARE lock on its row (the foreign key), which FOR UPDATE would wait on."""
+    await db.execute(
+        f"SELECT id FROM outbox WHERE id IN ({_TOUCHED}) ORDER BY id FOR NO KEY UPDATE"
+    )
+
+
 async def _apply_receipt_batch(db: Connection) -> int:
     """Move parts named in ``receipt_batch`` forward, then derive their rows' states."""
-    # Lock the rows first, in id order: the counts below then see every other
-    # transaction's parts for the same row, and batches never deadlock each other.
-    await db.execute(f"SELECT id FROM outbox WHERE id IN ({_TOUCHED}) ORDER BY id FOR UPDATE")
+    await _lock_touched_rows(db)
     status = await db.execute(
         "UPDATE outbox_messages SET state = (SELECT r.state FROM receipt_batch r "
         "WHERE r.channel = outbox_messages.channel "
