@@ -368,7 +368,9 @@ async def _apply_receipt_batch(db: Connection) -> int:
         "state = CASE "
         f"WHEN EXISTS (SELECT 1 {parts} IN ('failed', 'rejected')) THEN 'failed' "
         f"WHEN EXISTS (SELECT 1 {parts} = 'expired') THEN 'expired' "
-        f"WHEN (SELECT count(*) {parts} = 'delivered') >= parts THEN 'delivered' "
+        f"WHEN (SELECT count(*) {parts} = 'delivered') >= parts "
+        # a message-level receipt (SMPP pool, Africa's Talking) names the first part
+        f"OR EXISTS (SELECT 1 {parts} = 'delivered' AND m.part = 0) THEN 'delivered' "
         "ELSE state END, "
         "error = COALESCE((SELECT r.error FROM receipt_batch r JOIN outbox_messages m "
         "ON r.channel = m.channel AND r.message_id = m.message_id "
