@@ -356,7 +356,11 @@ class ESMEBind:
             if isinstance(event, ResponseReceived):
                 pdu = event.pdu
                 message_id = pdu.message_id if isinstance(pdu, SubmitSMResp) else ""
-                self.submits.answered(pdu.sequence, pdu.status, message_id)
+                status = pdu.status
+                if isinstance(pdu, GenericNack) and status == 0:
+                    # A nack always means "not taken"; one without a reason is retried.
+                    status = consts.SMPP_ESME_RSYSERR
+                self.submits.answered(pdu.sequence, status, message_id)
             elif isinstance(event, RequestReceived):
                 self._on_request(conn, event.pdu)
             elif isinstance(event, IdleTimeElapsed):

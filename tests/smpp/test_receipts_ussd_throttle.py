@@ -158,3 +158,12 @@ def test_rate_limiter_never_allows_more_than_tps_in_any_second(
         while at - sent[start] >= span:
             start += 1
         assert end - start + 1 <= per_second
+
+
+def test_an_unknown_ussd_profile_fails_at_boot_naming_the_setting() -> None:
+    from gateway.settings import Secret, SettingsError, SMSCSettings
+    from gateway.smpp.pool import SMPPPool
+
+    smsc = SMSCSettings("op1", "127.0.0.1", 1, "id", Secret("pw"), ussd_profile="huawei-ish")
+    with pytest.raises(SettingsError, match=r"GATEWAY_SMSC 'op1'.*huawei-ish.*3gpp"):
+        SMPPPool([smsc])
