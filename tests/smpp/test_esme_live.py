@@ -384,3 +384,18 @@ async def test_tls_bind_verifies_the_smsc_certificate(tmp_path: Path) -> None:
         assert not status["bound"] and "SSL" in status["last_error"]
     finally:
         await smsc.stop()
+
+
+async def test_generic_nack_to_a_submit_is_never_taken_for_acceptance(smsc: Simulator) -> None:
+    await smsc.configure(nack_every=4, nack_status=0)
+    pool = await started(SMPPPool([smsc_settings(smsc.port)], RecordingSink(), tuning=FAST))
+    try:
+        results = await pool.send(numbered(40, "nack"))
+    finally:
+        await pool.stop()
+    stats = await smsc.stats()
+    assert stats["nacked"] >= 10
+    assert {r.outcome for r in results} == {SendOutcome.ACCEPTED}
+    bodies = Counter(bytes.fromhex(m["hex"]).decode() for m in await smsc.messages())
+    assert len(bodies) == 40 and set(bodies.values()) == {1}  # each stored once, after retry
+    assert all(r.message_ids[0] for r in results)
