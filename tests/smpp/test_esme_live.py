@@ -253,16 +253,24 @@ async def test_garbage_from_the_smsc_drops_the_link_and_it_comes_back(smsc: Simu
 
 
 async def test_wrong_password_is_retried_with_backoff_and_reported(smsc: Simulator) -> None:
+    from structlog.testing import capture_logs
+
     await smsc.configure(system_id="gateway", password="right")
     pool = SMPPPool([smsc_settings(smsc.port)], RecordingSink(), tuning=FAST)
-    await pool.start()
-    try:
-        await eventually(lambda: pool.status()[0]["reconnects"] >= 3)
-        status = pool.status()[0]
-    finally:
-        await pool.stop()
+    with capture_logs() as logs:
+        await pool.start()
+        try:
+            await eventually(lambda: pool.status()[0]["reconnects"] >= 4)
+            status = pool.status()[0]
+        finally:
+            await pool.stop()
     assert not status["bound"]
     assert "0x0000000e" in status["last_error"]
+    failed = [e for e in logs if e["event"] == "smpp_connect_failed"]
+    scheduled = [e for e in logs if e["event"] == "smpp_reconnect_scheduled"]
+    assert [e["attempt"] for e in scheduled[:4]] == [1, 2, 3, 4]  # one line per attempt
+    assert len(failed) >= 4 and all("0x0000000e" in e["error"] for e in failed)
+    assert all("secret" not in repr(e) for e in logs)  # the password never shows
 
 
 async def test_several_binds_and_several_smscs_share_the_load() -> None:
