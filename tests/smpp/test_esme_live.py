@@ -407,3 +407,40 @@ async def test_generic_nack_to_a_submit_is_never_taken_for_acceptance(smsc: Simu
     bodies = Counter(bytes.fromhex(m["hex"]).decode() for m in await smsc.messages())
     assert len(bodies) == 40 and set(bodies.values()) == {1}  # each stored once, after retry
     assert all(r.message_ids[0] for r in results)
+
+
+async def test_a_stream_of_bad_pdus_never_kills_the_bind(smsc: Simulator) -> None:
+    import random
+    import struct
+
+    from gateway.smpp import codec
+    from gateway.smpp.pdu import DeliverSM, EnquireLink, SubmitSMResp, Unbind
+
+    rng = random.Random(20261124)
+
+    def frame(command_id: int, sequence: int, body: bytes) -> str:
+        return (struct.pack(">IIII", 16 + len(body), command_id, 0, sequence) + body).hex()
+
+    blobs = [frame(0x00000005, 900 + i, rng.randbytes(rng.randint(0, 60))) for i in range(8)] + [
+        codec.encode(DeliverSM(sequence=950, esm_class=0x40, short_message=b"\x09garbage")).hex(),
+        codec.encode(DeliverSM(sequence=951, esm_class=0x04, short_message=b"id: stat:")).hex(),
+        codec.encode(EnquireLink(sequence=952)).hex(),
+        frame(0x00000999, 953, b""),
+        codec.encode(SubmitSMResp(sequence=77777)).hex(),  # answers nothing: fatal
+        codec.encode(Unbind(sequence=954)).hex(),
+        rng.randbytes(40).hex(),
+    ]
+    sink = RecordingSink()
+    pool = await started(SMPPPool([smsc_settings(smsc.port)], sink, tuning=FAST))
+    try:
+        for blob in blobs:
+            await eventually(lambda: pool.status()[0]["bound"])
+            await smsc.command("raw", hex=blob)
+        await eventually(lambda: pool.status()[0]["bound"])
+        results = await pool.send(numbered(5, "alive"))
+    finally:
+        await pool.stop()
+    assert {r.outcome for r in results} == {SendOutcome.ACCEPTED}
+    nacked = {n["sequence"]: n["status"] for n in (await smsc.stats())["nacks"]}
+    assert nacked[953] == 0x03  # unknown command: generic_nack ESME_RINVCMDID
+    assert any(900 <= sequence < 908 for sequence in nacked)  # undecodable deliver_sm
