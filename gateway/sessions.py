@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
@@ -55,24 +56,25 @@ class SessionRecord:
     hops: int = 1
 
     def dumps(self) -> str:
-        return f"{self.hops}|" + json.dumps(
-            {
-                "st": self.state.to_dict(),
-                "k": self.replay_key,
-                "t": self.reply.text,
-                "e": self.reply.end,
-                "id": self.reply.screen_id,
-                "n": self.hops,
-            },
-            ensure_ascii=False,
-            separators=(",", ":"),
+        return (
+            f"{self.hops}|"
+            + orjson.dumps(
+                {
+                    "st": self.state.to_dict(),
+                    "k": self.replay_key,
+                    "t": self.reply.text,
+                    "e": self.reply.end,
+                    "id": self.reply.screen_id,
+                    "n": self.hops,
+                }
+            ).decode()
         )
 
     @classmethod
     def loads(cls, raw: str | bytes) -> SessionRecord:
         text = raw.decode() if isinstance(raw, bytes) else raw
         _, _, body = text.partition("|")
-        data = json.loads(body)
+        data = orjson.loads(body)
         return cls(
             state=SessionState.from_dict(data["st"]),
             replay_key=str(data["k"]),
@@ -138,7 +140,7 @@ def _decode(raw: Any, parse: Callable[[Any], Any]) -> Any:
         return None
     try:
         return parse(raw)
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, orjson.JSONDecodeError) as exc:
         raise SessionStoreError(f"unreadable session data: {type(exc).__name__}") from exc
 
 
