@@ -122,8 +122,8 @@ def units(text: str) -> Iterator[str]:
 def split_to_fit(text: str, budget: int, alphabet: Alphabet) -> tuple[str, str]:
     """Cut ``text`` so the head costs at most ``budget`` units, never inside a unit.
 
-    Prefers to cut after the last space or newline in the head (so words are not
-    broken) when that keeps at least half the budget; otherwise cuts hard.
+    Prefers to cut after the last newline, then the last space, in the head (so lines
+    and words stay whole) when that keeps at least half the budget; else cuts hard.
     Returns ``(head, rest)``; ``head`` is empty only if ``budget`` cannot hold the
     first unit.
     """
@@ -138,9 +138,10 @@ def split_to_fit(text: str, budget: int, alphabet: Alphabet) -> tuple[str, str]:
     if cut >= len(text):
         return text, ""
     head = text[:cut]
-    soft = max(head.rfind(" "), head.rfind("\n"))
-    if soft > 0 and length_in(head[: soft + 1], alphabet) * 2 >= budget:
-        return text[: soft + 1], text[soft + 1 :]
+    for separator in ("\n", " "):
+        soft = head.rfind(separator)
+        if soft > 0 and length_in(head[: soft + 1], alphabet) * 2 >= budget:
+            return text[: soft + 1], text[soft + 1 :]
     return head, text[cut:]
 
 

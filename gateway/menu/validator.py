@@ -1,0 +1,252 @@
+"""The menu validator: a tree that fails it never goes live.
+
+It runs at boot, before a publish in the console, and as ``gateway validate``. Each
+:class:`~gateway.menu.loader.Problem` names the file, the line and the screen:
+
+- dangling links (an option, ``goto``, ``start``, ``home`` or ``copy_of`` naming no
+  screen; a content screen naming no catalog or entry);
+- unreachable screens;
+- missing translations (screen texts, option labels, navigation words, language
+  names, and the content entries a screen shows) for each of the tree's languages;
+- duplicate or reserved option keys (0, 00, 98, 99 belong to the navigation);
+- any page that, in any language and for any caller country, exceeds the channel's
+  limit once the navigation markers are added, and closing screens that need more
+  than one page (a closed session cannot page on).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from gateway.content import ContentError, load_catalogs
+from gateway.encoding import alphabet_for, length_in
+from gateway.menu.loader import Problem, TreeError, load_tree_file
+from gateway.menu.model import (
+    DEFAULT_NAVIGATION,
+    RESERVED_KEYS,
+    Action,
+    Screen,
+    ScreenKind,
+    Tree,
+)
+from gateway.menu.pages import Limit, PaginationError, pages_of
+
+# Navigation words that are shown as a whole screen of their own.
+_WHOLE_SCREEN_WORDS = ("exit", "resume", "unavailable")
+
+
+def validate(tree: Tree, limit: Limit) -> list[Problem]:
+    problems: list[Problem] = []
+    problems += _links(tree)
+    if problems:
+        return problems  # reachability and lengths need whole links
+    problems += _reachability(tree)
+    problems += _translations(tree)
+    problems += _option_keys(tree)
+    problems += _lengths(tree, limit)
+    return problems
+
+
+def _problem(tree: Tree, screen: Screen | None, message: str, line: int = 0) -> Problem:
+    return Problem(
+        tree.source, line or (screen.line if screen else 0), screen.id if screen else "", message
+    )
+
+
+def _targets(screen: Screen) -> Iterator[tuple[str, int, str]]:
+    """(target screen id, line, what links) for every link out of ``screen``."""
+    for option in screen.options:
+        yield option.goto, option.line, f"option {option.key!r}"
+    if screen.goto:
+        yield screen.goto, screen.line, "goto"
+
+
+def _links(tree: Tree) -> list[Problem]:
+    problems = []
+    for name, target in (("start", tree.start), ("home", tree.home)):
+        if target not in tree.screens:
+            problems.append(_problem(tree, None, f"{name} names no screen: {target!r}"))
+    for screen in tree.screens.values():
+        if screen.id.startswith("__"):
+            problems.append(_problem(tree, screen, "screen ids starting with '__' are reserved"))
+        for target, line, what in _targets(screen):
+            if target not in tree.screens:
+                problems.append(
+                    _problem(tree, screen, f"{what} links to missing screen {target!r}", line)
+                )
+        if screen.copy_of and screen.copy_of not in tree.screens:
+            problems.append(_problem(tree, screen, f"copy_of names no screen: {screen.copy_of!r}"))
+        if screen.kind is ScreenKind.CONTENT:
+            catalog = tree.catalogs.get(screen.catalog or "")
+            if catalog is None:
+                problems.append(_problem(tree, screen, f"no content catalog {screen.catalog!r}"))
+                continue
+            for entry in screen.entries:
+                if entry not in catalog.by_id:
+                    problems.append(
+                        _problem(tree, screen, f"catalog {catalog.kind!r} has no entry {entry!r}")
+                    )
+        if screen.action is Action.SUBSCRIBE and not screen.topic:
+            problems.append(_problem(tree, screen, "a subscribe action needs a 'topic'"))
+    return problems
+
+
+def _reachability(tree: Tree) -> list[Problem]:
+    seen = {tree.start, tree.home}
+    queue = [tree.start, tree.home]
+    while queue:
+        screen = tree.screens[queue.pop()]
+        for target, _, _ in _targets(screen):
+            if target not in seen:
+                seen.add(target)
+                queue.append(target)
+        if screen.kind is ScreenKind.LANGUAGE and not screen.goto and tree.home not in seen:
+            seen.add(tree.home)
+    return [
+        _problem(tree, screen, "unreachable: no option or goto leads here")
+        for screen in tree.screens.values()
+        if screen.id not in seen
+    ]
+
+
+def _translations(tree: Tree) -> list[Problem]:
+    problems = []
+    for language in tree.languages:
+        for screen in tree.screens.values():
+            if screen.text and language not in screen.text:
+                problems.append(_problem(tree, screen, f"text has no {language!r} translation"))
+            if screen.error and language not in screen.error:
+                problems.append(_problem(tree, screen, f"error has no {language!r} translation"))
+            for option in screen.options:
+                if language not in option.label:
+                    problems.append(
+                        _problem(
+                            tree,
+                            screen,
+                            f"option {option.key!r} label has no {language!r} translation",
+                            option.line,
+                        )
+                    )
+            if screen.kind is ScreenKind.CONTENT:
+                catalog = tree.catalogs[screen.catalog or ""]
+                entries = (
+                    [catalog.by_id[e] for e in screen.entries]
+                    if screen.entries
+                    else catalog.entries
+                )
+                for entry in entries:
+                    if language not in entry.text:
+                        problems.append(
+                            _problem(
+                                tree,
+                                screen,
+                                f"content entry {entry.id!r} ({catalog.source_file}:{entry.line}) "
+                                f"has no {language!r} translation",
+                            )
+                        )
+        for word in DEFAULT_NAVIGATION:
+            if language not in tree.navigation.get(word, {}):
+                problems.append(
+                    _problem(tree, None, f"navigation word {word!r} has no {language!r} text")
+                )
+        if language not in tree.language_names:
+            problems.append(_problem(tree, None, f"language_names lacks {language!r}"))
+    return problems
+
+
+def _option_keys(tree: Tree) -> list[Problem]:
+    problems = []
+    for screen in tree.screens.values():
+        seen: set[str] = set()
+        for option in screen.options:
+            if option.key in RESERVED_KEYS:
+                problems.append(
+                    _problem(
+                        tree,
+                        screen,
+                        f"option key {option.key!r} is reserved for navigation (0, 00, 98, 99)",
+                        option.line,
+                    )
+                )
+            if option.key in seen:
+                problems.append(
+                    _problem(tree, screen, f"duplicate option key {option.key!r}", option.line)
+                )
+            seen.add(option.key)
+            if not option.key.isdigit():
+                problems.append(
+                    _problem(tree, screen, f"option key {option.key!r} is not digits", option.line)
+                )
+        if screen.kind is ScreenKind.MENU and not screen.options:
+            problems.append(_problem(tree, screen, "a menu screen needs options"))
+    return problems
+
+
+def _countries(tree: Tree, screen: Screen) -> set[str]:
+    if screen.kind is not ScreenKind.CONTENT or screen.entries:
+        return {""}
+    catalog = tree.catalogs[screen.catalog or ""]
+    return {""} | {c for entry in catalog.entries for c in entry.countries if c != "*"}
+
+
+def _lengths(tree: Tree, limit: Limit) -> list[Problem]:
+    problems = []
+    for language in tree.languages:
+        for screen in tree.screens.values():
+            for country in sorted(_countries(tree, screen)):
+                try:
+                    pages = pages_of(tree, screen, language, country, limit)
+                except PaginationError as exc:
+                    problems.append(_problem(tree, screen, f"[{language}] {exc}"))
+                    break
+                capacity = limit.for_alphabet(pages.alphabet)
+                for number, text in enumerate(pages.texts, start=1):
+                    size = length_in(text, pages.alphabet)
+                    if size > capacity:
+                        problems.append(
+                            _problem(
+                                tree,
+                                screen,
+                                f"[{language}] page {number} is {size} {pages.alphabet.value} "
+                                f"units, over the limit of {capacity}",
+                            )
+                        )
+                if screen.end and len(pages.texts) > 1:
+                    problems.append(
+                        _problem(
+                            tree,
+                            screen,
+                            f"[{language}] a closing screen must fit one page "
+                            f"(it needs {len(pages.texts)})",
+                        )
+                    )
+        for word in _WHOLE_SCREEN_WORDS:
+            text = tree.nav(word, language)
+            alphabet = alphabet_for(text)
+            if length_in(text, alphabet) > limit.for_alphabet(alphabet):
+                problems.append(
+                    _problem(tree, None, f"[{language}] navigation word {word!r} over the limit")
+                )
+    return problems
+
+
+def check_file(path: Path, content: Path, limit: Limit) -> tuple[Tree | None, list[Problem]]:
+    """Load and validate one tree file with the catalogs in ``content``."""
+    try:
+        catalogs = load_catalogs(content)
+    except ContentError as exc:
+        return None, [Problem(str(content), 0, "", str(exc))]
+    try:
+        tree = load_tree_file(path, catalogs)
+    except TreeError as exc:
+        return None, exc.problems
+    return tree, validate(tree, limit)
+
+
+def load_valid_tree(path: Path, content: Path, limit: Limit) -> Tree:
+    """The tree, or :class:`TreeError` with every problem: what the gateway boots with."""
+    tree, problems = check_file(path, content, limit)
+    if problems or tree is None:
+        raise TreeError(problems)
+    return tree
