@@ -65,7 +65,7 @@ def bar_chart(
             f"{escape(unit)}</text>"
         )
     parts.append("</svg>")
-    return Markup("".join(parts))
+    return Markup("".join(parts))  # noqa: S704 -- every piece from data is escaped above
 
 
 def column_chart(items: Sequence[tuple[str, float]], title: str) -> Markup:
@@ -99,12 +99,10 @@ def column_chart(items: Sequence[tuple[str, float]], title: str) -> Markup:
                 f"{escape(label[-5:])}</text>"
             )
     parts.append("</svg>")
-    return Markup("".join(parts))
+    return Markup("".join(parts))  # noqa: S704 -- every piece from data is escaped above
 
 
-def line_chart(
-    times: Sequence[str], series: Mapping[str, Sequence[float]], title: str
-) -> Markup:
+def line_chart(times: Sequence[str], series: Mapping[str, Sequence[float]], title: str) -> Markup:
     """Several series over the same time labels (a delivery run: queued, sent, ...)."""
     if not times or not series:
         return Markup('<p class="muted">No data yet.</p>')
@@ -139,4 +137,4 @@ def line_chart(
             f'text-anchor="{"start" if i == 0 else "end"}">{escape(times[i])}</text>'
         )
     parts.append("</svg>")
-    return Markup("".join(parts))
+    return Markup("".join(parts))  # noqa: S704 -- every piece from data is escaped above

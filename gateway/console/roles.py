@@ -8,16 +8,16 @@ author, not here.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     ADMIN = "admin"
     EDITOR = "editor"
     APPROVER = "approver"
 
 
-class Permission(str, Enum):
+class Permission(StrEnum):
     VIEW = "view"
     EDIT = "edit"  # draft menus, content, alerts
     APPROVE = "approve"  # publish menus, approve and send alerts
