@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass, field
+from typing import Any
 
 MAX_SESSIONS = 10_000
 
@@ -28,6 +29,8 @@ class ConsoleSession:
     username: str | None = None
     role: str | None = None
     flashes: list[str] = field(default_factory=list)
+    # The phone simulator's engine state, per menu: the operator's own test call.
+    simulator: dict[str, Any] = field(default_factory=dict)
 
     @property
     def signed_in(self) -> bool:

@@ -49,7 +49,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     audit = ctx.backend
     if ctx.throttle.blocked(keys, now):
         minutes = max(1, round(ctx.throttle.retry_after(keys, now) / 60))
-        await audit.record_audit(username or "-", "login_throttled", "console", {}, now)
+        await audit.append_audit(username or "-", "login_throttled", "console", {}, now)
         return render(
             request,
             "login.html",
@@ -60,7 +60,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     valid = ctx.passwords.verify(account.password_hash if account else None, password)
     if account is None or not valid or account.disabled:
         ctx.throttle.record_failure(keys, now)
-        await audit.record_audit(username or "-", "login_failed", "console", {}, now)
+        await audit.append_audit(username or "-", "login_failed", "console", {}, now)
         return render(
             request,
             "login.html",
@@ -69,10 +69,12 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         )
     ctx.throttle.clear(keys[0])
     if ctx.passwords.needs_rehash(account.password_hash):
-        await ctx.backend.set_operator_password(account.username, ctx.passwords.hash(password))
+        await ctx.backend.update_operator(
+            account.username, now, password_hash=ctx.passwords.hash(password)
+        )
     fresh = ctx.sessions.sign_in(current_session(request), account.username, account.role, now)
     use_session(request, fresh)
-    await audit.record_audit(account.username, "login", "console", {"role": account.role}, now)
+    await audit.append_audit(account.username, "login", "console", {"role": account.role}, now)
     return web.Response(status=303, headers={"Location": next_path})
 
 
@@ -80,7 +82,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
     ctx = context(request)
     session = current_session(request)
     if session is not None:
-        await ctx.backend.record_audit(session.username or "-", "logout", "console", {}, ctx.now())
+        await ctx.backend.append_audit(session.username or "-", "logout", "console", {}, ctx.now())
         ctx.sessions.end(session)
     use_session(request, ctx.sessions.new(ctx.now()))
     return redirect(request, "/login", flash="You are signed out.")
