@@ -22,6 +22,9 @@ class USSDRequest:
     # Identifies this exact request within the session so a re-sent request gets the
     # same screen and repeats no effect (AT: the cumulative text; SMPP: a sequence).
     replay_key: str = ""
+    # AT sends every input so far joined by "*": the service then works out the
+    # newest input from what it saw last (see :func:`newest_input`).
+    cumulative: bool = False
 
 
 @dataclass(frozen=True)
@@ -35,3 +38,20 @@ class USSDHandler(Protocol):
     """Whatever answers USSD requests: the service, or a test twin."""
 
     async def handle(self, request: USSDRequest) -> USSDReply: ...
+
+
+def newest_input(text: str, previous: str | None) -> list[str]:
+    """The inputs a cumulative ``text`` adds to the ``previous`` one, oldest first.
+
+    AT sends ``"1"``, then ``"1*3"``, then ``"1*3*2"``. Usually one input is new; a
+    dial string such as ``*384*123*1*2#`` can bring several at once on a session's
+    first request (``previous`` is None), and an input may itself hold ``*``.
+    """
+    if previous is None:
+        return text.split("*") if text else []
+    if previous == "":
+        return [text]
+    if text.startswith(previous + "*"):
+        return [text[len(previous) + 1 :]]
+    # Not an extension of what we saw (an aggregator quirk): the last field is newest.
+    return [text.rsplit("*", 1)[-1]]

@@ -1,0 +1,35 @@
+"""The menu tree being served, swappable while the gateway runs.
+
+The console publishes a new version by validating it and calling :meth:`swap`;
+requests already running finish on the tree they started with, and the next one
+reads the new tree. No restart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from gateway.menu.model import Tree
+
+
+class LiveTree:
+    def __init__(self, tree: Tree, version: str = "file") -> None:
+        self._tree = tree
+        self.version = version
+        self._listeners: list[Callable[[Tree, str], None]] = []
+
+    def __call__(self) -> Tree:
+        return self._tree
+
+    @property
+    def current(self) -> Tree:
+        return self._tree
+
+    def swap(self, tree: Tree, version: str) -> None:
+        self._tree = tree
+        self.version = version
+        for listener in self._listeners:
+            listener(tree, version)
+
+    def on_swap(self, listener: Callable[[Tree, str], None]) -> None:
+        self._listeners.append(listener)

@@ -1,0 +1,194 @@
+"""The USSD service: one request in, one screen out, for every channel.
+
+For each request it reads the session (one round trip), runs the pure engine,
+writes the new state (one pipelined round trip), then hands the engine's effects
+to the effect handler. The write comes before the effects, so a replayed request
+finds the stored reply and repeats no effect.
+
+Failure policy: nothing a caller sends, and no store outage, makes this raise. A
+store that cannot be reached gives a polite closing screen in the caller's language
+(the ``unavailable`` navigation word); the next request tries the store again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import mobile_codes
+import structlog
+
+from gateway.effects import Caller, EffectHandler
+from gateway.menu.engine import SessionState, StepResult, start, step
+from gateway.menu.model import Tree
+from gateway.menu.pages import Limit
+from gateway.privacy import PhoneHasher
+from gateway.sessions import SessionRecord, SessionStore, SessionStoreError, SessionWrite
+from gateway.ussd.types import USSDReply, USSDRequest, newest_input
+
+log = structlog.get_logger("gateway.ussd")
+
+
+def country_from_network(network_code: str) -> str:
+    """ISO 3166 alpha-2 of the caller's network from its MCC (first 3 digits), or ""."""
+    mcc = network_code.strip()[:3]
+    if len(mcc) != 3 or not mcc.isdigit():
+        return ""
+    try:
+        countries = mobile_codes.mcc(mcc)
+    except (KeyError, ValueError):
+        return ""
+    return str(countries[0].alpha2) if countries else ""
+
+
+@dataclass
+class USSDStats:
+    """Counters for health and metrics pages (no per-caller data)."""
+
+    requests: int = 0
+    replays: int = 0
+    store_errors: int = 0
+    sessions_started: int = 0
+    sessions_ended: int = 0
+    screens: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ServiceOptions:
+    limit: Limit = field(default_factory=Limit)
+    session_ttl: int = 180
+    resume_window: int = 120
+
+
+class USSDService:
+    """Answers :class:`USSDRequest` values; implements :class:`USSDHandler`."""
+
+    def __init__(
+        self,
+        tree: Callable[[], Tree],
+        store: SessionStore,
+        hasher: PhoneHasher,
+        effects: EffectHandler,
+        options: ServiceOptions | None = None,
+        observers: list[Callable[[USSDRequest, USSDReply, float], None]] | None = None,
+    ) -> None:
+        self._tree = tree
+        self._store = store
+        self._hasher = hasher
+        self._effects = effects
+        self._options = options or ServiceOptions()
+        self.stats = USSDStats()
+        self.observers = observers or []
+
+    async def handle(self, request: USSDRequest) -> USSDReply:
+        began = time.perf_counter()
+        self.stats.requests += 1
+        session_key = self._hasher.session(request.session_id, request.channel)
+        caller_key = self._hasher.hash(request.msisdn, "caller")
+        tree = self._tree()
+        try:
+            reply, effects_ran = await self._answer(tree, request, session_key, caller_key)
+        except SessionStoreError as exc:
+            self.stats.store_errors += 1
+            log.warning("ussd.store_unavailable", error=str(exc), session=session_key[:12])
+            reply, effects_ran = self._unavailable(tree), 0
+        elapsed = time.perf_counter() - began
+        log.info(
+            "ussd.request",
+            channel=request.channel,
+            session=session_key[:12],
+            screen=reply.screen_id,
+            end=reply.end,
+            effects=effects_ran,
+            latency_ms=round(elapsed * 1000, 2),
+        )
+        for observer in self.observers:
+            observer(request, reply, elapsed)
+        return reply
+
+    async def _answer(
+        self, tree: Tree, request: USSDRequest, session_key: str, caller_key: str
+    ) -> tuple[USSDReply, int]:
+        view = await self._store.read(session_key, caller_key)
+        record = view.session
+        if record is not None and request.replay_key and record.replay_key == request.replay_key:
+            self.stats.replays += 1
+            return record.reply, 0
+        result = self._run(tree, request, record, view.resume, view.language)
+        reply = USSDReply(result.display.text, result.display.end, result.display.screen_id)
+        closing = result.display.end or result.quick_exit
+        await self._store.write(
+            SessionWrite(
+                session_key=session_key,
+                caller_key=caller_key,
+                record=SessionRecord(
+                    result.state, request.replay_key, reply, (record.hops + 1) if record else 1
+                ),
+                resume=None if closing else result.state,
+                language=result.state.language,
+                session_ttl=self._options.session_ttl,
+                resume_ttl=self._options.resume_window,
+            )
+        )
+        if record is None:
+            self.stats.sessions_started += 1
+        if closing:
+            self.stats.sessions_ended += 1
+        self.stats.screens[reply.screen_id] = self.stats.screens.get(reply.screen_id, 0) + 1
+        if result.effects:
+            caller = Caller(
+                msisdn=request.msisdn,
+                msisdn_hash=self._hasher.hash(request.msisdn),
+                channel=request.channel,
+                network_code=request.network_code,
+            )
+            try:
+                await self._effects.handle(caller, result.effects)
+            except Exception as exc:  # an effect's failure must not cost the caller the screen
+                log.error("ussd.effect_failed", error=type(exc).__name__, session=session_key[:12])
+        return reply, len(result.effects)
+
+    def _run(
+        self,
+        tree: Tree,
+        request: USSDRequest,
+        record: SessionRecord | None,
+        resume: SessionState | None,
+        language: str | None,
+    ) -> StepResult:
+        limit = self._options.limit
+        if request.cumulative:
+            previous = record.replay_key if record is not None else None
+            inputs = newest_input(request.user_input or "", previous)
+        else:
+            inputs = [] if request.user_input is None else [request.user_input]
+        if record is None or (not request.cumulative and request.user_input is None):
+            result = start(
+                tree,
+                language=language,
+                country=country_from_network(request.network_code),
+                resume=resume,
+                limit=limit,
+            )
+        else:
+            result = step(tree, record.state, inputs.pop(0) if inputs else "", limit)
+        effects = list(result.effects)
+        for extra in inputs:  # a dial string that carried several inputs at once
+            if result.display.end:
+                break
+            result = step(tree, result.state, extra, limit)
+            effects += result.effects
+        if len(effects) != len(result.effects):
+            result = StepResult(
+                result.display, result.state, tuple(effects), result.quick_exit, result.accepted
+            )
+        return result
+
+    def _unavailable(self, tree: Tree) -> USSDReply:
+        return USSDReply(tree.nav("unavailable", tree.fallback_language), True, "__unavailable__")
+
+    async def session_screen(self, session_id: str, channel: str) -> str | None:
+        """The last screen of a session, for aggregate drop-off counts at its end."""
+        record = await self._store.session(self._hasher.session(session_id, channel))
+        return record.reply.screen_id if record else None
