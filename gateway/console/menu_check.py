@@ -130,7 +130,10 @@ def simulate_step(
 
 
 def menu_files(directory: Path) -> dict[str, Path]:
-    """Menu trees shipped as files (the seed of each menu's first version)."""
+    """Menu trees shipped as files (the seed of each menu's first version).
+    ``GATEWAY_MENUS`` may name one file or a folder of them."""
+    if directory.is_file():
+        return {directory.stem: directory}
     if not directory.is_dir():
         return {}
     return {path.stem: path for path in sorted(directory.glob("*.yaml")) if os.access(path, 4)}

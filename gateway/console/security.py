@@ -156,12 +156,32 @@ async def _guarded(
         return await handler(request)
     if session is None or not session.signed_in:
         return _to_login(request, ctx, timed_out=cookie is not None)
+    if not await _account_still_valid(ctx, session):
+        ctx.sessions.end(session)
+        request[SESSION] = None
+        return _to_login(request, ctx, timed_out=True)
     permission = getattr(target, "console_permission", Permission.VIEW)
     if not allows(session.role, permission):
         return web.Response(
             status=403, text=f"Your role ({session.role}) may not do this ({permission.value})."
         )
     return await handler(request)
+
+
+ACCOUNT_RECHECK_SECONDS = 30.0
+
+
+async def _account_still_valid(ctx: ConsoleContext, session: ConsoleSession) -> bool:
+    """An account disabled (or its role changed) from the CLI or by an admin ends its
+    sessions within ``ACCOUNT_RECHECK_SECONDS``."""
+    now = ctx.now()
+    if now - session.checked_at < ACCOUNT_RECHECK_SECONDS:
+        return True
+    account = await ctx.backend.get_operator(session.username)
+    if account is None or account.disabled or account.role != session.role:
+        return False
+    session.checked_at = now
+    return True
 
 
 def _to_login(request: web.Request, ctx: ConsoleContext, timed_out: bool) -> web.Response:

@@ -29,6 +29,8 @@ class ConsoleSession:
     username: str | None = None
     role: str | None = None
     flashes: list[str] = field(default_factory=list)
+    # When the account was last re-read from the store (disabled, role changed).
+    checked_at: float = 0.0
     # The phone simulator's engine state, per menu: the operator's own test call.
     simulator: dict[str, Any] = field(default_factory=dict)
 

@@ -73,6 +73,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
             account.username, now, password_hash=ctx.passwords.hash(password)
         )
     fresh = ctx.sessions.sign_in(current_session(request), account.username, account.role, now)
+    fresh.checked_at = now
     use_session(request, fresh)
     await audit.append_audit(account.username, "login", "console", {"role": account.role}, now)
     return web.Response(status=303, headers={"Location": next_path})
