@@ -1,0 +1,203 @@
+"""The store port: what the services need from durable storage.
+
+:class:`gateway.store.sqlite.SQLiteStore` fills it with one SQLite file; a PostgreSQL
+implementation can fill it later without the services changing. Phone numbers never
+cross this port in clear: subscribers are found by keyed hash, and the one copy of a
+number the sender needs is Fernet ciphertext (``msisdn_sealed``).
+
+Errors::
+
+    StoreError                 the database refused or failed (wraps the driver's error)
+    └── StoreConflict          a unique key already exists (operator name, ...)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Protocol
+
+from gateway.store.records import (
+    Audience,
+    AuditEntry,
+    Broadcast,
+    ChainCheck,
+    ClaimedMessage,
+    DeliveryUpdate,
+    MenuVersion,
+    NewBroadcast,
+    Operator,
+    OutboxCounts,
+    OutboxState,
+    RetentionResult,
+    SessionEndCount,
+    Submission,
+    Subscriber,
+    Subscription,
+)
+
+
+class StoreError(Exception):
+    """The database refused or failed; the message never holds a phone number."""
+
+
+class StoreConflict(StoreError):
+    """A unique key already exists."""
+
+
+class SubscriberStore(Protocol):
+    async def upsert_subscriber(
+        self, msisdn_hash: str, msisdn_sealed: bytes, language: str, channel: str, now: float
+    ) -> Subscriber:
+        """Create or refresh a subscriber; a person who opted out and joins again
+        gives consent anew (``opted_out_at`` cleared, ``consent_at`` = now)."""
+
+    async def get_subscriber(self, msisdn_hash: str) -> Subscriber | None: ...
+
+    async def set_language(self, msisdn_hash: str, language: str, now: float) -> bool: ...
+
+    async def subscribe(
+        self, subscriber_id: int, topic: str, region: str, language: str, now: float
+    ) -> bool:
+        """True when the subscription is new."""
+
+    async def unsubscribe(self, subscriber_id: int, topic: str) -> int: ...
+
+    async def subscriptions(self, subscriber_id: int) -> list[Subscription]: ...
+
+    async def opt_out(self, msisdn_hash: str, now: float) -> bool:
+        """STOP: drop every subscription, forget the sealed number, and withdraw every
+        queued message at once. True when something changed (confirm only then)."""
+
+    async def withdraw_opted_out(self, outbox_ids: Sequence[int], now: float) -> set[int]:
+        """Mark rows whose subscriber has opted out as ``opted_out``, and return the ids
+        among ``outbox_ids`` that must not be sent any more (opted out now or earlier,
+        cancelled, expired). The sender calls this right before each submit."""
+
+    async def audience_size(self, audience: Audience) -> int: ...
+
+    async def topic_counts(self) -> dict[str, int]:
+        """Active subscribers per topic: an aggregate, never a list."""
+
+
+class BroadcastStore(Protocol):
+    async def create_broadcast(self, new: NewBroadcast, now: float) -> int: ...
+
+    async def get_broadcast(self, broadcast_id: int) -> Broadcast | None: ...
+
+    async def list_broadcasts(
+        self, states: Iterable[str] | None = None, limit: int = 100
+    ) -> list[Broadcast]: ...
+
+    async def set_broadcast_state(
+        self,
+        broadcast_id: int,
+        expected: str,
+        new: str,
+        now: float,
+        approver: str | None = None,
+    ) -> bool:
+        """Compare-and-set: False when the broadcast is no longer in ``expected``."""
+
+    async def expand_audience(self, broadcast_id: int, batch_size: int, now: float) -> int:
+        """Append the next ``batch_size`` recipients to the outbox (one transaction);
+        returns how many; marks expansion done when the audience is exhausted."""
+
+    async def claim_outbox(
+        self, broadcast_id: int, worker: str, limit: int, now: float, lease_seconds: float
+    ) -> list[ClaimedMessage]:
+        """Take up to ``limit`` queued rows (or rows whose lease ran out) under a lease."""
+
+    async def record_submissions(
+        self, channel: str, submissions: Sequence[Submission], now: float, max_attempts: int
+    ) -> None: ...
+
+    async def record_deliveries(self, updates: Sequence[DeliveryUpdate]) -> int:
+        """Apply receipts; unknown message ids are kept and applied when the submission
+        that owns them is recorded. Returns how many matched a row now."""
+
+    async def close_pending(
+        self, broadcast_id: int, state: OutboxState, now: float, include_submitted: bool
+    ) -> int:
+        """Give every unfinished row ``state`` (expired, cancelled)."""
+
+    async def outbox_counts(self, broadcast_id: int) -> OutboxCounts: ...
+
+
+class InboundStore(Protocol):
+    async def record_inbound(
+        self,
+        channel: str,
+        message_id: str,
+        sender_hash: str,
+        recipient: str,
+        command: str,
+        received_at: float,
+    ) -> bool:
+        """Store a mobile-originated message once; False when it is a re-delivery."""
+
+
+class AuditStore(Protocol):
+    async def append_audit(
+        self, actor: str, action: str, subject: str, details: Mapping[str, object], now: float
+    ) -> AuditEntry: ...
+
+    async def audit_entries(self, after_id: int = 0, limit: int = 1000) -> list[AuditEntry]: ...
+
+    async def verify_audit_chain(self) -> ChainCheck: ...
+
+
+class ConsoleStore(Protocol):
+    async def create_operator(
+        self, username: str, password_hash: str, role: str, now: float
+    ) -> Operator: ...
+
+    async def get_operator(self, username: str) -> Operator | None: ...
+
+    async def list_operators(self) -> list[Operator]: ...
+
+    async def update_operator(
+        self,
+        username: str,
+        now: float,
+        *,
+        password_hash: str | None = None,
+        role: str | None = None,
+        disabled: bool | None = None,
+    ) -> bool: ...
+
+    async def create_menu_version(
+        self, menu_name: str, tree_yaml: str, author: str, now: float
+    ) -> MenuVersion: ...
+
+    async def get_menu_version(self, version_id: int) -> MenuVersion | None: ...
+
+    async def list_menu_versions(self, menu_name: str) -> list[MenuVersion]: ...
+
+    async def published_menu(self, menu_name: str) -> MenuVersion | None: ...
+
+    async def publish_menu_version(self, version_id: int, approver: str, now: float) -> bool:
+        """Publish a draft and supersede the menu's previous published version."""
+
+    async def record_session_end(
+        self, day: str, screen_id: str, status: str, count: int = 1
+    ) -> None: ...
+
+    async def session_end_counts(self, since_day: str) -> list[SessionEndCount]: ...
+
+
+class RetentionStore(Protocol):
+    async def purge(self, delivery_before: float, optout_before: float) -> RetentionResult:
+        """Delete finished outbox rows, receipts and inbound messages older than
+        ``delivery_before``, and subscribers who opted out before ``optout_before``."""
+
+
+class Store(
+    SubscriberStore,
+    BroadcastStore,
+    InboundStore,
+    AuditStore,
+    ConsoleStore,
+    RetentionStore,
+    Protocol,
+):
+    async def close(self) -> None: ...

@@ -1,0 +1,197 @@
+"""Values that cross the store port. Plain frozen dataclasses, no I/O.
+
+Times are POSIX seconds (floats) handed in by the caller, so the store never reads a
+clock of its own and tests control time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class OutboxState(StrEnum):
+    """Where one (broadcast, recipient) row stands. The last five never change again."""
+
+    QUEUED = "queued"
+    CLAIMED = "claimed"  # a worker holds it under a lease and may be submitting it
+    SUBMITTED = "submitted"  # the channel accepted it; waiting for a receipt
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    OPTED_OUT = "opted_out"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_final(self) -> bool:
+        return self not in (OutboxState.QUEUED, OutboxState.CLAIMED, OutboxState.SUBMITTED)
+
+
+# Receipt states (gateway.messages.DeliveryState values) after which a part never moves.
+FINAL_PART_STATES: tuple[str, ...] = ("delivered", "failed", "rejected", "expired", "opted_out")
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    id: int
+    msisdn_hash: str
+    language: str
+    channel: str
+    consent_at: float | None
+    opted_out_at: float | None
+
+
+@dataclass(frozen=True)
+class Subscription:
+    topic: str
+    region: str
+    language: str
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who an alert goes to: subscribers of any of ``topics``; empty regions or
+    languages mean "any"."""
+
+    topics: tuple[str, ...]
+    regions: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NewBroadcast:
+    texts: Mapping[str, str]  # language -> text
+    fallback_language: str
+    audience: Audience
+    source: str  # who verified the information
+    author: str
+    expires_at: float
+
+
+@dataclass(frozen=True)
+class Broadcast:
+    id: int
+    texts: Mapping[str, str]
+    fallback_language: str
+    audience: Audience
+    source: str
+    author: str
+    approver: str | None
+    expires_at: float
+    state: str
+    created_at: float
+    approved_at: float | None
+    started_at: float | None
+    finished_at: float | None
+    expansion_done: bool
+    expansion_cursor: int
+
+
+@dataclass(frozen=True)
+class ClaimedMessage:
+    """One outbox row a worker holds, with what it needs to submit it."""
+
+    outbox_id: int
+    subscriber_id: int
+    language: str
+    attempts: int
+    msisdn_sealed: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What became of one claimed row at the channel."""
+
+    outbox_id: int
+    outcome: str  # a gateway.messages.SendOutcome value
+    message_ids: tuple[str, ...] = ()
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class DeliveryUpdate:
+    """A receipt for one part, keyed by the channel's message id."""
+
+    channel: str
+    message_id: str
+    state: str  # a gateway.messages.DeliveryState value
+    error: str = ""
+    at: float = 0.0
+
+
+@dataclass(frozen=True)
+class OutboxCounts:
+    counts: Mapping[str, int]
+
+    def __getitem__(self, state: str) -> int:
+        return self.counts.get(state, 0)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def pending(self) -> int:
+        return self[OutboxState.QUEUED.value] + self[OutboxState.CLAIMED.value]
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    at: float
+    actor: str
+    action: str
+    subject: str
+    details: Mapping[str, object]
+    prev_hash: str
+    row_hash: str
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    """The result of walking the audit chain: ``broken_at`` is the first bad row id."""
+
+    ok: bool
+    checked: int
+    broken_at: int | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Operator:
+    id: int
+    username: str
+    password_hash: str = field(repr=False)
+    role: str = "editor"  # admin | editor | approver
+    disabled: bool = False
+    created_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class MenuVersion:
+    id: int
+    menu_name: str
+    tree_yaml: str
+    author: str
+    state: str  # draft | published | superseded
+    approver: str | None
+    created_at: float
+    published_at: float | None
+    superseded_at: float | None
+
+
+@dataclass(frozen=True)
+class SessionEndCount:
+    day: str  # YYYY-MM-DD (UTC)
+    screen_id: str
+    status: str
+    count: int
+
+
+@dataclass(frozen=True)
+class RetentionResult:
+    outbox_rows: int
+    delivery_events: int
+    inbound_messages: int
+    subscribers: int
