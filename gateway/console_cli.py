@@ -15,7 +15,7 @@ import sys
 import time
 from typing import Any
 
-from gateway.console.passwords import Passwords, PasswordPolicyError, check_policy
+from gateway.console.passwords import PasswordPolicyError, Passwords, check_policy
 from gateway.console.roles import parse_role
 from gateway.settings import Settings
 

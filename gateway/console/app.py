@@ -60,7 +60,7 @@ def create_console_app(
     ``backend`` is the store. ``extras`` carries the gateway's hooks (see
     :mod:`gateway.console.ports`): ``publish_hook`` and ``link_states``.
     """
-    from gateway.console.views import auth, dashboard
+    from gateway.console.views import audit, auth, dashboard, menus
 
     app = web.Application(middlewares=[guard], client_max_size=2 * 1024 * 1024)
     app[CONTEXT] = ConsoleContext(
@@ -77,4 +77,6 @@ def create_console_app(
     app.router.add_static("/static/", HERE / "static", name=STATIC_RESOURCE)
     auth.add_routes(app)
     dashboard.add_routes(app)
+    menus.add_routes(app)
+    audit.add_routes(app)
     return app

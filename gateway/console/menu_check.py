@@ -35,9 +35,7 @@ class CatalogCache:
     def _current_stamp(self) -> tuple[tuple[str, float], ...]:
         if not self.directory.is_dir():
             return ()
-        return tuple(
-            sorted((p.name, p.stat().st_mtime) for p in self.directory.glob("*.yaml"))
-        )
+        return tuple(sorted((p.name, p.stat().st_mtime) for p in self.directory.glob("*.yaml")))
 
     def get(self) -> dict[str, Catalog]:
         stamp = self._current_stamp()

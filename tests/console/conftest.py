@@ -1,12 +1,13 @@
-"""Console test fixtures: a console app on a real aiohttp test server, with a clock the
-test moves, and helpers that sign in the way a browser does (GET the form, POST it
-with its CSRF token)."""
+"""Console test fixtures: the console on a real aiohttp test server over a real SQLite
+store (a file in tmp_path), with a clock the test moves, and helpers that sign in
+the way a browser does (GET the form, POST it with its CSRF token)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,16 +17,17 @@ from argon2 import PasswordHasher
 
 from gateway.console.app import create_console_app
 from gateway.console.passwords import Passwords
-from gateway.console.ports import OperatorAccount
-from gateway.settings import Settings
+from gateway.settings import PROJECT_ROOT, Settings
+from gateway.store.sqlite import SQLiteStore
 
 # Cheap argon2id parameters: the tests sign in dozens of times on a 2-core machine.
 FAST_PASSWORDS = Passwords(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 PASSWORD = "correct horse battery"
+START = 1_800_000_000.0
 
 
 class Clock:
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
+    def __init__(self, now: float = START) -> None:
         self.now = now
 
     def __call__(self) -> float:
@@ -35,55 +37,55 @@ class Clock:
         self.now += seconds
 
 
-@dataclass
-class MemoryBackend:
-    operators: dict[str, OperatorAccount] = field(default_factory=dict)
-    audit: list[tuple[str, str, str, Mapping[str, str], float]] = field(default_factory=list)
-
-    async def get_operator(self, username: str) -> OperatorAccount | None:
-        return self.operators.get(username)
-
-    async def set_operator_password(self, username: str, password_hash: str) -> None:
-        old = self.operators[username]
-        self.operators[username] = OperatorAccount(username, password_hash, old.role, old.disabled)
-
-    async def record_audit(
-        self, actor: str, action: str, subject: str, detail: Mapping[str, str], at: float
-    ) -> None:
-        self.audit.append((actor, action, subject, detail, at))
-
-    def add(self, username: str, role: str, disabled: bool = False) -> None:
-        self.operators[username] = OperatorAccount(
-            username, FAST_PASSWORDS.hash(PASSWORD), role, disabled
-        )
-
-
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
 
 
 @pytest.fixture
-def backend() -> MemoryBackend:
-    store = MemoryBackend()
-    store.add("ada", "admin")
-    store.add("eddie", "editor")
-    store.add("april", "approver")
-    store.add("gone", "editor", disabled=True)
-    return store
+def tree_dirs(tmp_path: Path) -> tuple[Path, Path]:
+    """A copy of the shipped menu and content, so tests may change them."""
+    menus = tmp_path / "menus"
+    content = tmp_path / "content"
+    shutil.copytree(PROJECT_ROOT / "menus", menus)
+    shutil.copytree(PROJECT_ROOT / "content", content)
+    return menus, content
 
 
-def make_app(backend: Any, clock: Clock, settings: Settings | None = None) -> web.Application:
-    settings = settings or Settings(console_idle_timeout=600, console_absolute_timeout=3600)
+@pytest.fixture
+def settings(tmp_path: Path, tree_dirs: tuple[Path, Path]) -> Settings:
+    return Settings(
+        data_dir=tmp_path,
+        menus=tree_dirs[0],
+        content=tree_dirs[1],
+        console_idle_timeout=600,
+        console_absolute_timeout=3600,
+    )
+
+
+@pytest.fixture
+async def backend(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
+    store: SQLiteStore = await SQLiteStore.open(tmp_path / "console.db")
+    for username, role in (("ada", "admin"), ("eddie", "editor"), ("april", "approver")):
+        await store.create_operator(username, FAST_PASSWORDS.hash(PASSWORD), role, START)
+    await store.create_operator("gone", FAST_PASSWORDS.hash(PASSWORD), "editor", START)
+    await store.update_operator("gone", START, disabled=True)
+    yield store
+    await store.close()
+
+
+def make_app(backend: Any, clock: Clock, settings: Settings, **extras: Any) -> web.Application:
     root = web.Application()
-    console = create_console_app(settings, backend, clock=clock, passwords=FAST_PASSWORDS)
+    console = create_console_app(settings, backend, clock=clock, passwords=FAST_PASSWORDS, **extras)
     root.add_subapp("/console/", console)
     return root
 
 
 @pytest.fixture
-async def client(aiohttp_client: Any, backend: MemoryBackend, clock: Clock) -> TestClient:
-    return await aiohttp_client(make_app(backend, clock))
+async def client(
+    aiohttp_client: Any, backend: SQLiteStore, clock: Clock, settings: Settings
+) -> TestClient:
+    return await aiohttp_client(make_app(backend, clock, settings))
 
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -95,7 +97,7 @@ def csrf_of(html: str) -> str:
     return match.group(1)
 
 
-async def sign_in(
+async def _sign_in(
     client: TestClient, username: str, password: str = PASSWORD, status: int = 303
 ) -> str:
     """Sign in like a browser; returns the CSRF token of the signed-in session."""
@@ -110,5 +112,27 @@ async def sign_in(
     if status != 303:
         return token
     home = await client.get("/console/")
-    assert home.status == 200
+    assert home.status == 200, await home.text()
     return csrf_of(await home.text())
+
+
+# Tests reach the helpers through fixtures: a test module importing ``tests.console``
+# would depend on which ``tests`` package is first on sys.path.
+@pytest.fixture
+def sign_in() -> Any:
+    return _sign_in
+
+
+@pytest.fixture
+def csrf() -> Any:
+    return csrf_of
+
+
+@pytest.fixture
+def app_factory() -> Any:
+    return make_app
+
+
+@pytest.fixture
+def password() -> str:
+    return PASSWORD

@@ -18,7 +18,7 @@ from gateway.console import menu_draft
 from gateway.console.context import (
     ConsoleContext,
     context,
-    current_session,
+    ensure_session,
     redirect,
     render,
     signed_in_user,
@@ -80,9 +80,7 @@ def _pick(versions: list[MenuVersion], state: str) -> MenuVersion | None:
 def _draft_authors(versions: list[MenuVersion]) -> set[str]:
     """Everybody who saved a draft since the live version: none of them may publish it."""
     live = _pick(versions, "published")
-    return {
-        v.author for v in versions if v.state == "draft" and (live is None or v.id > live.id)
-    }
+    return {v.author for v in versions if v.state == "draft" and (live is None or v.id > live.id)}
 
 
 async def _working_text(ctx: ConsoleContext, name: str) -> tuple[str, MenuVersion | None]:
@@ -105,8 +103,12 @@ async def menus_index(request: web.Request) -> web.StreamResponse:
     for name in sorted(names):
         versions = await _versions(ctx, name)
         rows.append(
-            {"name": name, "published": _pick(versions, "published"),
-             "draft": _pick(versions, "draft"), "count": len(versions)}
+            {
+                "name": name,
+                "published": _pick(versions, "published"),
+                "draft": _pick(versions, "draft"),
+                "count": len(versions),
+            }
         )
     return render(request, "menus.html", {"menus": rows})
 
@@ -127,10 +129,8 @@ async def menu_editor(request: web.Request) -> web.StreamResponse:
         language = languages[0]
     screen_id = request.query.get("screen", str(data.get("home") or ""))
     screen = data["screens"].get(screen_id)
-    budgets = {
-        lang: budget(checked.tree, screen_id, lang, _limit(ctx)) for lang in languages
-    }
-    session = current_session(request)
+    budgets = {lang: budget(checked.tree, screen_id, lang, _limit(ctx)) for lang in languages}
+    session = ensure_session(request)
     sim = session.simulator.get(name) or {}
     return render(
         request,
@@ -210,8 +210,12 @@ async def structure(request: web.Request) -> web.StreamResponse:
         if action == "add_screen":
             go_to = str(form.get("new_id", "")).strip()
             new_text = menu_draft.add_screen(
-                text, go_to, str(form.get("kind", "text")), screen_id,
-                str(form.get("key", "")).strip(), str(form.get("label", "")).strip(),
+                text,
+                go_to,
+                str(form.get("kind", "text")),
+                screen_id,
+                str(form.get("key", "")).strip(),
+                str(form.get("label", "")).strip(),
             )
         elif action == "delete_screen":
             new_text = menu_draft.delete_screen(text, screen_id)
@@ -225,7 +229,10 @@ async def structure(request: web.Request) -> web.StreamResponse:
             new_text = menu_draft.renumber(text, screen_id)
         elif action == "move_screen":
             new_text = menu_draft.move_screen(
-                text, str(form.get("child")), screen_id, str(form.get("new_parent")),
+                text,
+                str(form.get("child")),
+                screen_id,
+                str(form.get("new_parent")),
                 str(form.get("key", "")).strip(),
             )
         else:
@@ -243,7 +250,7 @@ async def simulator(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     text, _ = await _working_text(ctx, name)
     checked = check(text, name, _catalogs(ctx).get(), _limit(ctx))
-    session = current_session(request)
+    session = ensure_session(request)
     back = _back_to(name, str(form.get("screen", "")), str(form.get("lang", "")))
     if checked.tree is None:
         return redirect(request, back, flash="The draft does not load; fix the errors first.")
@@ -280,8 +287,9 @@ async def versions(request: web.Request) -> web.StreamResponse:
     diff_lines: list[tuple[str, str]] = []
     a, b = request.query.get("a"), request.query.get("b")
     if a and b and a.isdigit() and b.isdigit():
-        old, new = await ctx.backend.get_menu_version(int(a)), await ctx.backend.get_menu_version(
-            int(b)
+        old, new = (
+            await ctx.backend.get_menu_version(int(a)),
+            await ctx.backend.get_menu_version(int(b)),
         )
         if old is not None and new is not None:
             diff_lines = _diff(old, new)
@@ -294,16 +302,27 @@ async def versions(request: web.Request) -> web.StreamResponse:
     return render(
         request,
         "menu_versions.html",
-        {"name": name, "versions": rows, "diff": diff_lines, "a": a or "", "b": b or "",
-         "valid": checked, "current_draft": current.id if current else None,
-         "draft_authors": _draft_authors(rows)},
+        {
+            "name": name,
+            "versions": rows,
+            "diff": diff_lines,
+            "a": a or "",
+            "b": b or "",
+            "valid": checked,
+            "current_draft": current.id if current else None,
+            "draft_authors": _draft_authors(rows),
+        },
     )
 
 
 def _diff(old: MenuVersion, new: MenuVersion) -> list[tuple[str, str]]:
     lines = difflib.unified_diff(
-        old.tree_yaml.splitlines(), new.tree_yaml.splitlines(),
-        f"version {old.id}", f"version {new.id}", lineterm="", n=2,
+        old.tree_yaml.splitlines(),
+        new.tree_yaml.splitlines(),
+        f"version {old.id}",
+        f"version {new.id}",
+        lineterm="",
+        n=2,
     )
     out = []
     for line in lines:
@@ -348,14 +367,18 @@ async def publish(request: web.Request) -> web.StreamResponse:
     checked = check(version.tree_yaml, name, _catalogs(ctx).get(), _limit(ctx))
     if not checked.publishable:
         return redirect(
-            request, f"/menus/{name}",
+            request,
+            f"/menus/{name}",
             flash=f"Not published: the draft has {len(checked.problems)} problem(s).",
         )
     if not await ctx.backend.publish_menu_version(version.id, user, ctx.now()):
         return redirect(request, f"/menus/{name}/versions", flash="Not published: it changed.")
     await ctx.backend.append_audit(
-        user, "menu_publish", f"menu:{name}",
-        {"version": str(version.id), "author": version.author}, ctx.now(),
+        user,
+        "menu_publish",
+        f"menu:{name}",
+        {"version": str(version.id), "author": version.author},
+        ctx.now(),
     )
     await _go_live(request, name, version)
     return redirect(request, f"/menus/{name}/versions", flash=f"Version {version.id} is live.")
@@ -373,19 +396,24 @@ async def rollback(request: web.Request) -> web.StreamResponse:
     checked = check(old.tree_yaml, name, _catalogs(ctx).get(), _limit(ctx))
     if not checked.publishable:
         return redirect(
-            request, f"/menus/{name}/versions",
+            request,
+            f"/menus/{name}/versions",
             flash=f"Version {old.id} no longer validates (content changed); not rolled back.",
         )
     copy = await ctx.backend.create_menu_version(name, old.tree_yaml, old.author, ctx.now())
     if not await ctx.backend.publish_menu_version(copy.id, user, ctx.now()):
         return redirect(request, f"/menus/{name}/versions", flash="Not rolled back.")
     await ctx.backend.append_audit(
-        user, "menu_rollback", f"menu:{name}",
-        {"version": str(copy.id), "copy_of": str(old.id)}, ctx.now(),
+        user,
+        "menu_rollback",
+        f"menu:{name}",
+        {"version": str(copy.id), "copy_of": str(old.id)},
+        ctx.now(),
     )
     await _go_live(request, name, copy)
     return redirect(
-        request, f"/menus/{name}/versions",
+        request,
+        f"/menus/{name}/versions",
         flash=f"Rolled back: version {copy.id} (a copy of {old.id}) is live.",
     )
 
