@@ -143,7 +143,7 @@ async def menu_editor(request: web.Request) -> web.StreamResponse:
             "languages": languages,
             "language": language,
             "screen_id": screen_id,
-            "screen": screen if isinstance(screen, dict) else None,
+            "screen": _screen_view(screen),
             "screen_ids": sorted(data["screens"]),
             "screen_types": menu_draft.SCREEN_TYPES,
             "budgets": budgets,
@@ -151,6 +151,23 @@ async def menu_editor(request: web.Request) -> web.StreamResponse:
             "catalog_error": _catalogs(ctx).error,
         },
     )
+
+
+def _screen_view(screen: Any) -> dict[str, Any] | None:
+    """A screen's mapping with every key the template reads (absent keys = defaults)."""
+    if not isinstance(screen, dict):
+        return None
+    options = [
+        {"key": "", "goto": "", **option, "label": option.get("label") or {}}
+        for option in screen.get("options") or []
+        if isinstance(option, dict)
+    ]
+    return {
+        **screen,
+        "type": screen.get("type", "menu"),
+        "text": screen.get("text") or {},
+        "options": options,
+    }
 
 
 async def _save(request: web.Request, name: str, text: str, what: str) -> MenuVersion:
