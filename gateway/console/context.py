@@ -71,6 +71,11 @@ def signed_in_user(request: web.Request) -> str:
     return session.username
 
 
+def current_role(request: web.Request) -> str | None:
+    session = current_session(request)
+    return session.role if session else None
+
+
 def render(
     request: web.Request,
     template: str,
