@@ -136,7 +136,7 @@ class Settings:
             "db": reader.text("DB", ""),
             "session_ttl": reader.integer("SESSION_TTL", cls.session_ttl, low=10, high=3600),
             "resume_window": reader.integer("RESUME_WINDOW", cls.resume_window, low=0, high=3600),
-            "screen_limit": reader.integer("SCREEN_LIMIT", cls.screen_limit, low=60, high=182),
+            "screen_limit": reader.integer("SCREEN_LIMIT", cls.screen_limit, low=120, high=182),
             "default_language": reader.text("DEFAULT_LANGUAGE", cls.default_language),
             "log_format": reader.choice("LOG_FORMAT", cls.log_format, ("auto", "json", "console")),
             "log_level": reader.choice(

@@ -286,7 +286,7 @@ def _effect(tree: Tree, state: SessionState, screen: Screen) -> Effect:
 def _choose_language(
     tree: Tree, state: SessionState, screen: Screen, choice: str, limit: Limit
 ) -> StepResult:
-    if choice.isdigit() and 1 <= int(choice) <= len(tree.languages):
+    if choice.isascii() and choice.isdigit() and 1 <= int(choice) <= len(tree.languages):
         chosen = replace(state, language=tree.languages[int(choice) - 1])
         return _enter(tree, chosen, screen.goto or tree.home, limit)
     return _hint(tree, state, limit)
@@ -311,7 +311,7 @@ def validate_input(validation: Validation | None, raw: str) -> str | None:
     if not raw:
         return None
     if validation is Validation.DIGITS:
-        return raw if raw.isdigit() and len(raw) <= 15 else None
+        return raw if raw.isascii() and raw.isdigit() and len(raw) <= 15 else None
     if validation is Validation.COUNTRY:
         return country_code(raw)
     return raw if raw.isprintable() and len(raw) <= 60 else None

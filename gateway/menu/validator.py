@@ -174,7 +174,7 @@ def _option_keys(tree: Tree) -> list[Problem]:
                     _problem(tree, screen, f"duplicate option key {option.key!r}", option.line)
                 )
             seen.add(option.key)
-            if not option.key.isdigit():
+            if not (option.key.isascii() and option.key.isdigit()):
                 problems.append(
                     _problem(tree, screen, f"option key {option.key!r} is not digits", option.line)
                 )
@@ -221,14 +221,22 @@ def _lengths(tree: Tree, limit: Limit) -> list[Problem]:
                             f"(it needs {len(pages.texts)})",
                         )
                     )
+        for screen in tree.screens.values():
+            if screen.error and _over_one_screen(tree.text(screen.error, language), limit):
+                problems.append(
+                    _problem(tree, screen, f"[{language}] the error text must fit one screen")
+                )
         for word in _WHOLE_SCREEN_WORDS:
-            text = tree.nav(word, language)
-            alphabet = alphabet_for(text)
-            if length_in(text, alphabet) > limit.for_alphabet(alphabet):
+            if _over_one_screen(tree.nav(word, language), limit):
                 problems.append(
                     _problem(tree, None, f"[{language}] navigation word {word!r} over the limit")
                 )
     return problems
+
+
+def _over_one_screen(text: str, limit: Limit) -> bool:
+    alphabet = alphabet_for(text)
+    return length_in(text, alphabet) > limit.for_alphabet(alphabet)
 
 
 def check_file(path: Path, content: Path, limit: Limit) -> tuple[Tree | None, list[Problem]]:

@@ -1,0 +1,26 @@
+-- wrk script: every connection walks USSD sessions the way Africa's Talking sends them
+-- (cumulative text), five requests a session, with a fresh sessionId and caller each time.
+local walk = {"", "1", "1*1", "1*1*98", "1*1*98*00"}
+local counter = 0
+local thread_id = 0
+
+function setup(thread)
+  thread_id = thread_id + 1
+  thread:set("tid", thread_id)
+end
+
+function init(args)
+  counter = 0
+  secret = os.getenv("BENCH_SECRET") or ""
+end
+
+request = function()
+  local session = math.floor(counter / #walk)
+  local text = walk[(counter % #walk) + 1]
+  counter = counter + 1
+  local body = "sessionId=bench-" .. tid .. "-" .. session ..
+    "&serviceCode=%2A384%23&phoneNumber=%2B2547" .. string.format("%08d", session % 100000000) ..
+    "&networkCode=63902&text=" .. text:gsub("%*", "%%2A")
+  return wrk.format("POST", "/africastalking/ussd",
+    {["Content-Type"] = "application/x-www-form-urlencoded", ["X-Callback-Key"] = secret}, body)
+end

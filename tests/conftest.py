@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from gateway.content import load_catalogs
+from gateway.menu.loader import load_tree_file
+from gateway.menu.model import Tree
+from gateway.settings import Settings
+from tests.servers import RedisServer
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_TREE = ROOT / "menus" / "safe-journey.yaml"
+CONTENT = ROOT / "content"
+
+
+@pytest.fixture(scope="session")
+def sample_tree() -> Tree:
+    return load_tree_file(SAMPLE_TREE, load_catalogs(CONTENT))
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    if redis_server.process is None:  # a test stopped it
+        redis_server.start()
+    redis.Redis.from_url(redis_server.url).flushall()
+    return redis_server.url
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings.from_env(
+        {
+            "GATEWAY_DATA_DIR": str(tmp_path / "var"),
+            "GATEWAY_MENUS": str(SAMPLE_TREE),
+            "GATEWAY_CONTENT": str(CONTENT),
+            "GATEWAY_CALLBACK_SECRET": "test-callback-secret-0123456789",
+            "GATEWAY_HASH_KEY": "test-hash-key-0123456789abcdef0123456789",
+        }
+    )
