@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import yaml
 from playwright.async_api import Browser, expect
 
 MENU = "safe-journey"
@@ -62,16 +63,22 @@ async def test_budget_turns_red_past_the_limit_and_publish_needs_a_second_person
 async def test_simulator_dials_the_draft_in_french(
     browser: Browser, console: Any, sign_in_as: Any, shoot: Any
 ) -> None:
+    tree = yaml.safe_load((console.settings.menus / f"{MENU}.yaml").read_text())
+    french = {
+        "main": tree["screens"]["main"]["text"]["fr"],
+        "hotlines": tree["screens"]["hotlines"]["text"]["fr"],
+        "exit": tree["navigation"]["exit"]["fr"],
+    }
     page = await sign_in_as(browser, console, "eddie")
     await page.goto(f"{console.url}/menus/{MENU}?screen=main")
     await page.select_option("select[name=sim_lang]", "fr")
     await page.click("button:has-text('Dial')")
     screen = page.locator("[data-sim-screen]")
-    await expect(screen).to_contain_text("Infos voyage sûr")
+    await expect(screen).to_contain_text(french["main"])
     await page.fill("#simulator input[name=input]", "1")
     await page.click("button:has-text('Send')")
-    await expect(screen).to_contain_text("Numéros d'aide")
+    await expect(screen).to_contain_text(french["hotlines"])
     await shoot(page, "simulator")
     await page.fill("#simulator input[name=input]", "99")
     await page.click("button:has-text('Send')")
-    await expect(screen).to_contain_text("Merci. Au revoir.")
+    await expect(screen).to_contain_text(french["exit"])
