@@ -124,6 +124,8 @@ class BroadcastStore(Protocol):
 
 
 class InboundStore(Protocol):
+    async def has_inbound(self, channel: str, message_id: str) -> bool: ...
+
     async def record_inbound(
         self,
         channel: str,

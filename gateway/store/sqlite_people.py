@@ -169,6 +169,13 @@ class SQLitePeople(SQLiteBase):
         )
         return {row[0]: int(row[1]) for row in rows}
 
+    async def has_inbound(self, channel: str, message_id: str) -> bool:
+        row = await self.fetchone(
+            "SELECT 1 FROM inbound_messages WHERE channel = ? AND message_id = ?",
+            (channel, message_id),
+        )
+        return row is not None
+
     async def record_inbound(
         self,
         channel: str,

@@ -1,0 +1,74 @@
+"""The store-backed :class:`gateway.effects.EffectHandler`: what the USSD menu asks for.
+
+Subscribe and unsubscribe go through the same :class:`SubscriptionService` as the SMS
+keywords; "send me this by SMS" goes straight to the SMS channel. A caller's input
+never makes this raise: failures are logged (without the number) and swallowed, as the
+port requires, because the screen has already been shown.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Sequence
+
+import structlog
+
+from gateway.broadcast.subscriptions import SubscriptionService
+from gateway.broadcast.text import compose
+from gateway.effects import Caller
+from gateway.menu.effects import (
+    Effect,
+    SMSCopyRequested,
+    SubscribeRequested,
+    UnsubscribeRequested,
+)
+from gateway.messages import OutboundSMS, SMSSender
+
+log = structlog.get_logger(__name__)
+
+
+class StoreEffectHandler:
+    def __init__(
+        self,
+        subscriptions: SubscriptionService,
+        sender: SMSSender | None,
+        sms_prefix: str,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._subscriptions = subscriptions
+        self._sender = sender
+        self._prefix = sms_prefix
+        self._clock = clock
+
+    async def handle(self, caller: Caller, effects: Sequence[Effect]) -> None:
+        for effect in effects:
+            try:
+                await self._handle_one(caller, effect)
+            except Exception as exc:
+                log.error("effect.failed", effect=type(effect).__name__, error=type(exc).__name__)
+
+    async def _handle_one(self, caller: Caller, effect: Effect) -> None:
+        now = self._clock()
+        if isinstance(effect, SubscribeRequested):
+            await self._subscriptions.join(
+                caller.msisdn, caller.channel, effect.topic, effect.language, now, effect.region
+            )
+        elif isinstance(effect, UnsubscribeRequested):
+            if effect.topic is None:
+                await self._subscriptions.stop(caller.msisdn_hash, now, reason="ussd")
+            else:
+                await self._subscriptions.leave_topic(caller.msisdn_hash, effect.topic)
+        elif isinstance(effect, SMSCopyRequested):
+            if self._sender is None:
+                log.warning("effect.sms_copy_without_channel", screen=effect.screen_id)
+                return
+            message = OutboundSMS(
+                reference=f"copy:{uuid.uuid4().hex}",
+                recipient=caller.msisdn,
+                text=compose(self._prefix, effect.text),
+                request_receipt=False,
+            )
+            results = await self._sender.send([message])
+            outcome = results[0].outcome.value if results else "none"
+            log.info("effect.sms_copy", screen=effect.screen_id, outcome=outcome)

@@ -1,0 +1,98 @@
+"""Where SMS channels hand inbound traffic: keywords, receipts, opt-outs.
+
+Implements :class:`gateway.messages.InboundSink`. An inbound SMS is recognised
+again by (channel, message id): the keyword's effect is applied first (every effect
+is idempotent), then the message is recorded, and only a first recording gets a
+reply, so a re-delivered MO is stored once and answered once. The stored row holds
+the sender's keyed hash and the command name, never the number or free text (people
+write other people's numbers in messages).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import structlog
+
+from gateway.broadcast.keyword_service import KeywordService
+from gateway.broadcast.receipts import ReceiptRecorder, channel_family
+from gateway.broadcast.subscriptions import SubscriptionService
+from gateway.keywords import parse
+from gateway.messages import DeliveryReport, InboundSMS, OutboundSMS, SMSSender
+from gateway.store.port import Store
+from gateway.store.records import DeliveryUpdate
+
+log = structlog.get_logger(__name__)
+
+
+class SMSInbox:
+    def __init__(
+        self,
+        store: Store,
+        subscriptions: SubscriptionService,
+        keywords: KeywordService,
+        receipts: ReceiptRecorder,
+        replies: SMSSender | None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._subscriptions = subscriptions
+        self._keywords = keywords
+        self._receipts = receipts
+        self._replies = replies
+        self._clock = clock
+        self._reply_tasks: set[asyncio.Task[None]] = set()
+
+    async def on_inbound_sms(self, message: InboundSMS) -> None:
+        if await self._store.has_inbound(message.channel, message.message_id):
+            log.info("sms.inbound_duplicate", channel=message.channel)
+            return
+        now = self._clock()
+        command = parse(message.text, self._keywords.catalog)
+        reply = await self._keywords.respond(message.sender, message.channel, command, now)
+        first = await self._store.record_inbound(
+            message.channel,
+            message.message_id,
+            self._subscriptions.hash(message.sender),
+            message.recipient,
+            command.kind.value,
+            message.received_at or now,
+        )
+        log.info("sms.inbound", channel=message.channel, command=command.kind.value, first=first)
+        if first and reply and self._replies is not None:
+            outbound = OutboundSMS(f"reply:{message.message_id}", message.sender, reply, False)
+            task = asyncio.create_task(self._send_reply(outbound))
+            self._reply_tasks.add(task)
+            task.add_done_callback(self._reply_tasks.discard)
+
+    async def _send_reply(self, message: OutboundSMS) -> None:
+        assert self._replies is not None
+        try:
+            results = await self._replies.send([message])
+            log.info("sms.reply", outcome=results[0].outcome.value if results else "none")
+        except Exception as exc:  # a reply is best effort; the effect is already durable
+            log.warning("sms.reply_failed", error=type(exc).__name__)
+
+    async def on_delivery_report(self, report: DeliveryReport) -> None:
+        await self._receipts.record(
+            DeliveryUpdate(
+                channel_family(report.channel),
+                report.message_id,
+                report.state.value,
+                report.error,
+                self._clock(),
+            )
+        )
+
+    async def on_opt_out(self, channel: str, msisdn: str) -> None:
+        """The aggregator says this person blocked us: the same as STOP, no reply."""
+        await self._subscriptions.stop(
+            self._subscriptions.hash(msisdn), self._clock(), reason=f"{channel}_optout"
+        )
+
+    async def drain(self) -> None:
+        """Wait for replies still being sent (at shutdown, in tests)."""
+        if self._reply_tasks:
+            await asyncio.gather(*self._reply_tasks, return_exceptions=True)
