@@ -8,8 +8,9 @@ the phone simulator's keypad.
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from aiohttp import web
 
 from gateway.console.context import CONTEXT, STATIC_RESOURCE, ConsoleContext
 from gateway.console.passwords import Passwords
+from gateway.console.progress import ProgressSampler
 from gateway.console.security import guard
 from gateway.console.sessions import SessionStore
 from gateway.console.throttle import LoginThrottle
@@ -45,6 +47,17 @@ def _format_time(value: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(value))
 
 
+async def _progress_sampling(app: web.Application) -> AsyncIterator[None]:
+    """Sample sending alerts' counts in the background, for the delivery chart."""
+    from gateway.console.views.alerts import service, timelines
+
+    ctx = app[CONTEXT]
+    sampler = ProgressSampler(service(ctx), timelines(ctx), ctx.clock)
+    task = asyncio.create_task(sampler.run())
+    yield
+    await sampler.stop(task)
+
+
 def create_console_app(
     settings: Settings,
     backend: Any,
@@ -60,7 +73,7 @@ def create_console_app(
     ``backend`` is the store. ``extras`` carries the gateway's hooks (see
     :mod:`gateway.console.ports`): ``publish_hook`` and ``link_states``.
     """
-    from gateway.console.views import audit, auth, dashboard, menus
+    from gateway.console.views import alerts, audit, auth, dashboard, menus
 
     app = web.Application(middlewares=[guard], client_max_size=2 * 1024 * 1024)
     app[CONTEXT] = ConsoleContext(
@@ -79,4 +92,6 @@ def create_console_app(
     dashboard.add_routes(app)
     menus.add_routes(app)
     audit.add_routes(app)
+    alerts.add_routes(app)
+    app.cleanup_ctx.append(_progress_sampling)
     return app

@@ -14,10 +14,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from argon2 import PasswordHasher
+from cryptography.fernet import Fernet
 
 from gateway.console.app import create_console_app
 from gateway.console.passwords import Passwords
-from gateway.settings import PROJECT_ROOT, Settings
+from gateway.settings import PROJECT_ROOT, Secret, Settings
 from gateway.store.sqlite import SQLiteStore
 
 # Cheap argon2id parameters: the tests sign in dozens of times on a 2-core machine.
@@ -60,6 +61,8 @@ def settings(tmp_path: Path, tree_dirs: tuple[Path, Path]) -> Settings:
         content=tree_dirs[1],
         console_idle_timeout=600,
         console_absolute_timeout=3600,
+        hash_key=Secret("test hash key, thirty-two chars or more"),
+        encryption_key=Secret(Fernet.generate_key().decode()),
     )
 
 
