@@ -193,9 +193,9 @@ class BroadcastWorker:
         log.info(
             "broadcast.closed",
             broadcast=broadcast.id,
-            event=event.value,
-            expired=expired,
-            **{state: count for state, count in counts.counts.items()},
+            trigger=event.value,
+            closed_as_expired=expired,
+            counts=dict(counts.counts),
         )
 
     async def _submit(self, broadcast: Broadcast, claimed: list[ClaimedMessage]) -> int:

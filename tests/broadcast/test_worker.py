@@ -1,0 +1,173 @@
+"""The sender worker against the AT double, with receipts posted back to the callbacks."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from gateway.broadcast.service import AlertDraft
+from gateway.broadcast.worker import BroadcastWorker, WorkerOptions
+from gateway.privacy import PhoneHasher
+from gateway.settings import Secret
+from tests.broadcast.conftest import HASH_KEY, Harness, eventually, number
+
+
+def options(**changes: object) -> WorkerOptions:
+    values: dict[str, object] = {
+        "channel": "africastalking",
+        "tps": 5000.0,
+        "sms_prefix": "Info:",
+        "batch_size": 20,
+        "concurrency": 2,
+        "expansion_batch": 37,
+        "poll_interval": 0.05,
+    }
+    values.update(changes)
+    return WorkerOptions(**values)  # type: ignore[arg-type]
+
+
+async def approved_alert(harness: Harness, expires_in: float = 3600, **changes: object) -> int:
+    now = time.time()
+    values: dict[str, object] = {
+        "texts": {"en": "Road closed at the bridge", "fr": "Route fermée au pont"},
+        "fallback_language": "en",
+        "topics": ("hotlines",),
+        "source": "desk",
+        "author": "alice",
+        "expires_at": now + expires_in,
+    }
+    values.update(changes)
+    alert = await harness.alerts.create(AlertDraft(**values), now)  # type: ignore[arg-type]
+    await harness.alerts.approve(alert, "bob", now)
+    await harness.alerts.send(alert, "bob", now)
+    return alert
+
+
+async def wait_for_receipts(harness: Harness, alert: int) -> None:
+    for _ in range(400):
+        counts = await harness.store.outbox_counts(alert)
+        if counts["submitted"] == 0 and counts.pending == 0:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"receipts still missing: {dict(counts.counts)}")
+
+
+async def test_every_recipient_gets_one_message_in_their_language(harness: Harness) -> None:
+    await harness.seed(120, language="en")
+    for index in range(120, 150):
+        await harness.subscriptions.join(number(index), "africastalking", "hotlines", "fr", 1.0)
+    for index in range(150, 160):
+        await harness.subscriptions.join(number(index), "africastalking", "hotlines", "so", 1.0)
+    alert = await approved_alert(harness)
+    worker = BroadcastWorker(harness.store, harness.sender, harness.vault, options())
+    await asyncio.wait_for(worker.run(until_idle=True), 60)
+    await wait_for_receipts(harness, alert)
+    counts = await harness.store.outbox_counts(alert)
+    assert counts["delivered"] == 160 and counts.total == 160
+    assert set(harness.double.per_number.values()) == {1}
+    assert harness.double.messages_to(number(5))[0].text == "Info: Road closed at the bridge"
+    assert harness.double.messages_to(number(130))[0].text == "Info: Route fermée au pont"
+    assert harness.double.messages_to(number(155))[0].text == "Info: Road closed at the bridge"
+    assert (await harness.alerts.status(alert)).state == "done"
+
+
+async def test_blacklisted_number_counts_as_stop(harness: Harness) -> None:
+    await harness.seed(10)
+    harness.double.blacklist.add(number(3))
+    alert = await approved_alert(harness)
+    worker = BroadcastWorker(harness.store, harness.sender, harness.vault, options())
+    await asyncio.wait_for(worker.run(until_idle=True), 30)
+    await wait_for_receipts(harness, alert)
+    counts = await harness.store.outbox_counts(alert)
+    assert counts["opted_out"] == 1 and counts["delivered"] == 9
+    person = await harness.store.get_subscriber(PhoneHasher(Secret(HASH_KEY)).hash(number(3)))
+    assert person is not None and person.opted_out_at is not None
+    second = await approved_alert(harness)
+    await asyncio.wait_for(worker.run(until_idle=True), 30)
+    assert (await harness.store.outbox_counts(second)).total == 9
+
+
+async def test_stop_mid_broadcast_means_no_later_message(harness: Harness) -> None:
+    await harness.seed(300)
+    alert = await approved_alert(harness)
+    worker = BroadcastWorker(
+        harness.store, harness.sender, harness.vault, options(tps=200.0, batch_size=10)
+    )
+    task = asyncio.create_task(worker.run(until_idle=True))
+    await eventually(lambda: harness.double.total >= 20)
+    late = number(290)  # far behind in the queue
+    stopped_at = time.time()
+    reply = await harness.http.post(
+        harness.callback_base + "?key=callback-secret-0123456789",
+        data={"from": late, "to": "12345", "text": "STOP", "id": "mo-1", "date": "x"},
+    )
+    assert reply.status == 200
+    await asyncio.wait_for(task, 60)
+    await harness.inbox.drain()
+    texts_after_stop = [m for m in harness.double.messages_to(late) if m.at >= stopped_at]
+    assert [m.text for m in texts_after_stop] == [
+        "You will get no more messages from us. Reply JOIN to start again."
+    ]
+    counts = await harness.store.outbox_counts(alert)
+    assert counts["opted_out"] == 1 and counts.total == 300
+
+
+async def test_claimed_row_of_someone_who_stopped_is_not_sent(harness: Harness) -> None:
+    """The re-check right before submit catches a STOP between claim and send."""
+    await harness.seed(3)
+    alert = await approved_alert(harness)
+    await harness.store.expand_audience(alert, 10, time.time())
+    claimed = await harness.store.claim_outbox(alert, "w", 10, time.time(), 30)
+    await harness.subscriptions.stop(harness.subscriptions.hash(number(1)), time.time(), "test")
+    worker = BroadcastWorker(harness.store, harness.sender, harness.vault, options())
+    broadcast = await harness.store.get_broadcast(alert)
+    assert broadcast is not None
+    await worker._submit(broadcast, claimed)
+    assert harness.double.per_number[number(1)] == 0
+    assert harness.double.per_number[number(0)] == 1
+
+
+async def test_nothing_is_sent_after_expiry(harness: Harness) -> None:
+    await harness.seed(200)
+    alert = await approved_alert(harness, expires_in=1.0)
+    worker = BroadcastWorker(
+        harness.store, harness.sender, harness.vault, options(tps=60.0, batch_size=10)
+    )
+    await asyncio.wait_for(worker.run(until_idle=True), 30)
+    broadcast = await harness.store.get_broadcast(alert)
+    assert broadcast is not None
+    late = [m for m in harness.double.received if m.at > broadcast.expires_at]
+    assert late == []
+    counts = await harness.store.outbox_counts(alert)
+    assert counts["expired"] > 0 and counts.pending == 0
+    assert broadcast.state == "done"
+
+
+async def test_paused_alert_stops_and_resumes(harness: Harness) -> None:
+    await harness.seed(100)
+    alert = await approved_alert(harness)
+    worker = BroadcastWorker(
+        harness.store, harness.sender, harness.vault, options(tps=100.0, batch_size=10)
+    )
+    task = asyncio.create_task(worker.run(until_idle=True))
+    await eventually(lambda: harness.double.total >= 10)
+    await harness.alerts.pause(alert, "bob", time.time())
+    await asyncio.wait_for(task, 30)
+    sent_while_paused = harness.double.total
+    assert sent_while_paused < 100
+    await harness.alerts.send(alert, "bob", time.time())
+    await asyncio.wait_for(worker.run(until_idle=True), 30)
+    await wait_for_receipts(harness, alert)
+    assert harness.double.total == 100
+    assert (await harness.store.outbox_counts(alert))["delivered"] == 100
+
+
+async def test_temporary_channel_failure_is_retried(harness: Harness) -> None:
+    await harness.seed(30)
+    harness.double.fail_next_requests = 2
+    alert = await approved_alert(harness)
+    worker = BroadcastWorker(harness.store, harness.sender, harness.vault, options())
+    await asyncio.wait_for(worker.run(until_idle=True), 60)
+    await wait_for_receipts(harness, alert)
+    assert (await harness.store.outbox_counts(alert))["delivered"] == 30
+    assert set(harness.double.per_number.values()) == {1}

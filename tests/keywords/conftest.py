@@ -1,0 +1,1 @@
+from tests.broadcast.conftest import harness  # noqa: F401  (the same loopback harness)
