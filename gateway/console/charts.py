@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 
 from markupsafe import Markup, escape
 
-WIDTH = 640
+WIDTH = 480
 PALETTE = ("#0b5cad", "#1e7b34", "#a15c00", "#b3261e", "#6a4c93", "#2a9d8f")
 SERIES_COLOURS = {
     "queued": "#8a94a0",
@@ -45,7 +45,7 @@ def bar_chart(
     """Horizontal bars, one per (label, value): good for long labels on narrow screens."""
     if not items:
         return Markup('<p class="muted">No data yet.</p>')
-    row, label_width, top = 22, 170, 8
+    row, label_width, top = 22, 150, 8
     height = top + row * len(items) + 6
     scale_max = _nice_max(max(value for _, value in items))
     bar_space = WIDTH - label_width - 70
@@ -56,7 +56,7 @@ def bar_chart(
     for index, (label, value) in enumerate(items):
         y = top + index * row
         width = 0 if scale_max == 0 else max(0.0, value / scale_max * bar_space)
-        short = label if len(label) <= 26 else label[:25] + "…"
+        short = label if len(label) <= 22 else label[:21] + "…"
         parts.append(
             f'<text x="{label_width - 6}" y="{y + 14}" text-anchor="end">{escape(short)}</text>'
             f'<rect x="{label_width}" y="{y + 3}" width="{width:.1f}" height="{row - 7}" '
@@ -128,8 +128,8 @@ def line_chart(times: Sequence[str], series: Mapping[str, Sequence[float]], titl
         parts.append(
             f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{points}">'
             f"<title>{escape(name)}</title></polyline>"
-            f'<rect x="{left + index * 110}" y="4" width="10" height="10" fill="{colour}"/>'
-            f'<text x="{left + index * 110 + legend}" y="13">{escape(name)}</text>'
+            f'<rect x="{left + index * 100}" y="4" width="10" height="10" fill="{colour}"/>'
+            f'<text x="{left + index * 100 + legend}" y="13">{escape(name)}</text>'
         )
     for i in (0, len(times) - 1):
         parts.append(

@@ -8,9 +8,11 @@ next USSD request is served from it -- no restart.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import structlog
 
-from gateway.console.ports import PublishHook
+from gateway.console.ports import ContentHook, PublishHook
 from gateway.content import load_catalogs
 from gateway.live_tree import LiveTree
 from gateway.menu.loader import TreeError, load_tree_text
@@ -34,3 +36,19 @@ def publish_to(live: LiveTree, settings: Settings) -> PublishHook:
         log.info("console.menu_live", menu=menu_name, version=version_id)
 
     return publish
+
+
+def reload_content_into(live: LiveTree, settings: Settings) -> ContentHook:
+    """The console's content hook: after a catalog changes, serve the live tree with the
+    new catalogs (validated first; a catalog that breaks the tree is not taken)."""
+    limit = Limit(settings.screen_limit)
+
+    async def reload() -> None:
+        tree = replace(live.current, catalogs=load_catalogs(settings.content), page_cache={})
+        problems = validate(tree, limit)
+        if problems:
+            raise TreeError(problems)
+        live.swap(tree, live.version)
+        log.info("console.content_live", version=live.version)
+
+    return reload

@@ -15,3 +15,5 @@ from collections.abc import Awaitable, Callable, Mapping
 PublishHook = Callable[[str, str, int], Awaitable[None]]
 # The SMSC links and their states ("bound", "connecting", "down"), for the dashboard.
 LinkStates = Callable[[], Mapping[str, str]]
+# Called after a content catalog changed, so the gateway serves the new entries.
+ContentHook = Callable[[], Awaitable[None]]

@@ -123,8 +123,9 @@ class ReceiptSink:
         self.receipts = ReceiptRecorder(store)
 
     async def on_delivery_report(self, report: DeliveryReport) -> None:
-        update = DeliveryUpdate("africastalking", report.message_id, report.state.value,
-                                report.error, time.time())
+        update = DeliveryUpdate(
+            "africastalking", report.message_id, report.state.value, report.error, time.time()
+        )
         await self.receipts.record(update)
 
     async def on_inbound_sms(self, message: InboundSMS) -> None:
@@ -160,13 +161,23 @@ async def sending(console: Console) -> AsyncIterator[Sending]:
     await web.TCPSite(runner, "127.0.0.1", port).start()
     session = aiohttp.ClientSession()
     sender = AfricasTalkingSMS(
-        session, f"http://127.0.0.1:{port}{MESSAGING_PATH}", double.username,
+        session,
+        f"http://127.0.0.1:{port}{MESSAGING_PATH}",
+        double.username,
         Secret(double.api_key),
     )
     worker = BroadcastWorker(
-        console.store, sender, NumberVault(settings.encryption_key),
-        WorkerOptions(channel="africastalking", tps=6.0, sms_prefix=settings.sms_prefix,
-                      batch_size=5, concurrency=1, poll_interval=0.2),
+        console.store,
+        sender,
+        NumberVault(settings.encryption_key),
+        WorkerOptions(
+            channel="africastalking",
+            tps=6.0,
+            sms_prefix=settings.sms_prefix,
+            batch_size=5,
+            concurrency=1,
+            poll_interval=0.2,
+        ),
     )
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop=stop))

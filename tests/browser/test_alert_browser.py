@@ -22,9 +22,7 @@ async def test_compose_approve_send_and_watch_it_deliver(
     await editor.check("input[name=topic][value='route-alerts']")
     await editor.fill("input[name=source]", "Field team, checked by phone")
     await editor.click("button:has-text('Check cost and audience')")
-    await expect(editor.locator("[data-audience]")).to_have_text(
-        "30 subscribers would receive it."
-    )
+    await expect(editor.locator("[data-audience]")).to_have_text("30 subscribers would receive it.")
     await expect(editor.locator(".warning").first).to_contain_text("Police")
     await shoot(editor, "alert-compose")
     await editor.click("button:has-text('Save for approval')")

@@ -26,7 +26,9 @@ async def subscribe_people(backend: SQLiteStore, settings: Settings, now: float)
         await people.join(number, "africastalking", topic, "en" if index % 2 else "fr", now)
 
 
-def alert_form(token: str, action: str, english: str = "Road to the coast is closed.") -> dict[str, str]:
+def alert_form(
+    token: str, action: str, english: str = "Road to the coast is closed."
+) -> dict[str, str]:
     return {
         "csrf_token": token,
         "action": action,
@@ -78,7 +80,9 @@ async def test_author_cannot_approve_own_alert_and_editor_cannot_approve(
     admin, editor = await aiohttp_client(app), await aiohttp_client(app)
     admin_token = await sign_in(admin, "ada")
     alert_id = await create_alert(admin, admin_token)
-    response = await admin.post(f"/console/alerts/{alert_id}/approve", data={"csrf_token": admin_token})
+    response = await admin.post(
+        f"/console/alerts/{alert_id}/approve", data={"csrf_token": admin_token}
+    )
     assert response.status == 403
     editor_token = await sign_in(editor, "eddie")
     response = await editor.post(

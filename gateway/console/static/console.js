@@ -84,6 +84,11 @@
     var out = document.getElementById(area.getAttribute("data-sms"));
     if (!out) { return; }
     var prefix = area.getAttribute("data-prefix") || "";
+    if (!area.value.trim()) {
+      out.className = "budget";
+      out.textContent = "No text: these subscribers get the required language's text.";
+      return;
+    }
     var p = smsParts(prefix + area.value);
     out.className = "budget" + (p.parts > 3 ? " over" : p.parts > 1 ? " near" : "");
     out.textContent = p.used + (p.gsm ? " GSM-7" : " UCS-2") + " characters, " + p.parts +
