@@ -103,11 +103,11 @@ class ProgressSampler:
 
     async def run(self) -> None:
         while True:
+            await asyncio.sleep(self.interval)
             try:
                 await self.sample_once()
             except Exception as exc:  # the sampler must never take the console down
                 log.warning("console.progress_sample_failed", error=type(exc).__name__)
-            await asyncio.sleep(self.interval)
 
     async def stop(self, task: asyncio.Task[None]) -> None:
         task.cancel()

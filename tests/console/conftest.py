@@ -139,3 +139,8 @@ def app_factory() -> Any:
 @pytest.fixture
 def password() -> str:
     return PASSWORD
+
+
+@pytest.fixture
+def fast_passwords() -> Passwords:
+    return FAST_PASSWORDS
