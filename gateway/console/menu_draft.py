@@ -77,6 +77,29 @@ def set_texts(
     return dump(data)
 
 
+def set_translations(
+    text: str, language: str, texts: dict[str, str], labels: dict[tuple[str, str], str]
+) -> str:
+    """Set one language's text on many screens and option labels at once (the
+    translations page). An empty value removes that translation."""
+    data = parse(text)
+    for screen_id, value in texts.items():
+        screen = _screen(data, screen_id)
+        current = screen.get("text")
+        updated = {**(current if isinstance(current, dict) else {}), language: value.replace("\r\n", "\n").strip()}
+        screen["text"] = {lang: v for lang, v in updated.items() if v}
+    for (screen_id, key), value in labels.items():
+        for option in _options(_screen(data, screen_id)):
+            if str(option.get("key")) == key:
+                label = option.get("label")
+                updated = {**(label if isinstance(label, dict) else {}), language: value.strip()}
+                option["label"] = {lang: v for lang, v in updated.items() if v}
+    for screen in data["screens"].values():
+        if isinstance(screen, dict) and screen.get("options") == []:
+            del screen["options"]
+    return dump(data)
+
+
 def add_screen(text: str, screen_id: str, kind: str, parent: str, key: str, label: str) -> str:
     """A new screen, reached from ``parent`` by a new option ``key`` labelled ``label``."""
     data = parse(text)

@@ -264,3 +264,21 @@ async def test_add_move_and_delete_screens(
     data = yaml.safe_load((await backend.list_menu_versions(MENU))[0].tree_yaml)
     assert "shelters" not in data["screens"]
     assert "6" not in [o["key"] for o in data["screens"]["main"]["options"]]
+
+
+async def test_translations_page_fills_a_language_across_screens(
+    client: TestClient, backend: SQLiteStore, sign_in: Any
+) -> None:
+    token = await sign_in(client, "eddie")
+    page = await (await client.get(f"/console/menus/{MENU}/translations?lang=so")).text()
+    assert "0 text(s) missing in so" in page
+    response = await client.post(
+        f"/console/menus/{MENU}/translations",
+        data={"csrf_token": token, "lang": "so", "t.main": "", "o.main.1": "Lambarrada"},
+    )
+    page = await response.text()
+    assert "Draft saved" in page
+    assert "1 text(s) missing in so" in page
+    data = yaml.safe_load((await backend.list_menu_versions(MENU))[0].tree_yaml)
+    assert "so" not in data["screens"]["main"]["text"]
+    assert data["screens"]["main"]["options"][0]["label"]["so"] == "Lambarrada"

@@ -469,7 +469,84 @@ async def import_yaml(request: web.Request) -> web.StreamResponse:
     return redirect(request, f"/menus/{name}", flash=f"Imported as draft {draft.id}.{note}")
 
 
+async def translations(request: web.Request) -> web.StreamResponse:
+    """Every text of the tree in the fallback language beside one target language,
+    missing translations first in mind (RapidPro's translation view, for USSD)."""
+    ctx = context(request)
+    name = _name(request)
+    text, current = await _working_text(ctx, name)
+    data = menu_draft.parse(text)
+    languages = [str(lang) for lang in data.get("languages") or ["en"]]
+    fallback = str(data.get("fallback_language") or languages[0])
+    targets = [lang for lang in languages if lang != fallback] or languages
+    language = request.query.get("lang", targets[0])
+    if language not in languages:
+        language = targets[0]
+    checked = check(text, name, _catalogs(ctx).get(), _limit(ctx))
+    rows = []
+    for screen_id, raw in data["screens"].items():
+        screen = _screen_view(raw)
+        if screen is None:
+            continue
+        rows.append(
+            {
+                "id": screen_id,
+                "source": screen["text"].get(fallback, ""),
+                "value": screen["text"].get(language, ""),
+                "has_text": bool(screen["text"]),
+                "budget": budget(checked.tree, screen_id, language, _limit(ctx)),
+                "options": [
+                    (o["key"], o["label"].get(fallback, ""), o["label"].get(language, ""))
+                    for o in screen["options"]
+                ],
+            }
+        )
+    missing = sum(1 for r in rows if r["has_text"] and not r["value"]) + sum(
+        1 for r in rows for _, _, value in r["options"] if not value
+    )
+    return render(
+        request,
+        "menu_translations.html",
+        {
+            "name": name,
+            "rows": rows,
+            "language": language,
+            "fallback": fallback,
+            "targets": targets,
+            "missing": missing,
+            "current": current,
+        },
+    )
+
+
+@requires(Permission.EDIT)
+async def save_translations(request: web.Request) -> web.StreamResponse:
+    ctx = context(request)
+    name = _name(request)
+    form = await request.post()
+    language = str(form.get("lang", ""))
+    text, _ = await _working_text(ctx, name)
+    texts = {k[2:]: str(v) for k, v in form.items() if k.startswith("t.")}
+    labels = {}
+    for key, value in form.items():
+        if key.startswith("o."):
+            _, screen_id, option_key = key.split(".", 2)
+            labels[(screen_id, option_key)] = str(value)
+    try:
+        new_text = menu_draft.set_translations(text, language, texts, labels)
+    except menu_draft.DraftError as exc:
+        return redirect(request, f"/menus/{name}/translations?lang={language}", flash=str(exc))
+    if new_text != menu_draft.dump(menu_draft.parse(text)):
+        await _save(request, name, new_text, f"translations {language}")
+        message = "Draft saved."
+    else:
+        message = "Nothing changed."
+    return redirect(request, f"/menus/{name}/translations?lang={language}", flash=message)
+
+
 def add_routes(app: web.Application) -> None:
+    app.router.add_get("/menus/{name}/translations", translations)
+    app.router.add_post("/menus/{name}/translations", save_translations)
     app.router.add_get("/menus", menus_index)
     app.router.add_get("/menus/{name}", menu_editor)
     app.router.add_post("/menus/{name}/screens/{screen}/texts", edit_texts)
