@@ -86,7 +86,10 @@ def set_translations(
     for screen_id, value in texts.items():
         screen = _screen(data, screen_id)
         current = screen.get("text")
-        updated = {**(current if isinstance(current, dict) else {}), language: value.replace("\r\n", "\n").strip()}
+        updated = {
+            **(current if isinstance(current, dict) else {}),
+            language: value.replace("\r\n", "\n").strip(),
+        }
         screen["text"] = {lang: v for lang, v in updated.items() if v}
     for (screen_id, key), value in labels.items():
         for option in _options(_screen(data, screen_id)):
