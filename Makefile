@@ -7,7 +7,7 @@ install:
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e .
 
 run: install
-	gateway serve
+	$(PYTHON) -m gateway serve
 
 test:
 	bash tests/install.sh

@@ -1,4 +1,5 @@
--- wrk script: every connection walks USSD sessions the way Africa's Talking sends them
+-- wrk script, run with as many threads as connections so each connection is one thread
+-- and walks its USSD sessions in order, the way Africa's Talking sends them
 -- (cumulative text), five requests a session, with a fresh sessionId and caller each time.
 local walk = {"", "1", "1*1", "1*1*98", "1*1*98*00"}
 local counter = 0

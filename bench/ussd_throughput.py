@@ -29,11 +29,20 @@ SECRET = "bench-callback-secret-0123456789"
 def wrk(port: int, seconds: int, connections: int) -> dict[str, float]:
     out = subprocess.run(
         [
-            "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
-            "-s", str(ROOT / "bench" / "ussd.lua"), f"http://127.0.0.1:{port}",
+            "wrk",
+            f"-t{connections}",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            str(ROOT / "bench" / "ussd.lua"),
+            f"http://127.0.0.1:{port}",
         ],
-        capture_output=True, text=True, env=dict(os.environ, BENCH_SECRET=SECRET),
-        timeout=seconds + 30, check=True,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, BENCH_SECRET=SECRET),
+        timeout=seconds + 30,
+        check=True,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
 
@@ -97,12 +106,22 @@ def main() -> None:
         try:
             bare_port = free_port()
             bare = start(
-                [sys.executable, str(ROOT / "bench" / "bare_handler.py"), "--port", str(bare_port),
-                 "--redis", redis_server.url], env, bare_port,
+                [
+                    sys.executable,
+                    str(ROOT / "bench" / "bare_handler.py"),
+                    "--port",
+                    str(bare_port),
+                    "--redis",
+                    redis_server.url,
+                ],
+                env,
+                bare_port,
             )
             try:
                 wrk(bare_port, 3, args.connections)  # warm-up
-                results["bare aiohttp + 1 Redis GET"] = wrk(bare_port, args.seconds, args.connections)
+                results["bare aiohttp + 1 Redis GET"] = wrk(
+                    bare_port, args.seconds, args.connections
+                )
             finally:
                 bare.terminate()
                 bare.wait()
@@ -120,7 +139,9 @@ def main() -> None:
                 gateway.wait()
         finally:
             redis_server.stop()
-    print(f"\nUSSD at {args.connections} connections, {args.seconds}s each, {os.cpu_count()} cores\n")
+    print(
+        f"\nUSSD at {args.connections} connections, {args.seconds}s each, {os.cpu_count()} cores\n"
+    )
     print("| server | req/s | p50 ms | p99 ms | non-2xx |")
     print("|---|---:|---:|---:|---:|")
     for name, r in results.items():

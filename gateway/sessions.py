@@ -1,10 +1,17 @@
 """USSD session storage: a small port, an in-process store and a Redis store.
 
 Keys are keyed hashes (see :mod:`gateway.privacy`), never phone numbers or the
-aggregator's raw session id. Per request the service makes one read (the session,
-the caller's resume point and remembered language, in one ``MGET``) and one
-pipelined write. Every key expires: sessions after the session lifetime, the
-resume point after the resume window, the remembered language after 30 days.
+aggregator's raw session id. Every key expires: sessions after the session
+lifetime, the resume point after the resume window, the remembered language after
+30 days.
+
+One round trip per request: a session's record carries a version (its hop count).
+The service works from the record it last wrote (a local cache) and commits the
+next one with a compare-and-set (one Lua script). If another worker moved the
+session on in between, the script refuses and returns the current record in the
+same round trip; the service runs the pure engine again on it. Only a session's
+first request on a worker reads first (one ``MGET`` of the session, the caller's
+resume point and remembered language).
 
 Errors: the stores raise only :class:`SessionStoreError`, which the service turns
 into a polite closing screen. The Redis client has short timeouts so a dead Redis
@@ -16,6 +23,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -47,7 +55,7 @@ class SessionRecord:
     hops: int = 1
 
     def dumps(self) -> str:
-        return json.dumps(
+        return f"{self.hops}|" + json.dumps(
             {
                 "st": self.state.to_dict(),
                 "k": self.replay_key,
@@ -62,7 +70,9 @@ class SessionRecord:
 
     @classmethod
     def loads(cls, raw: str | bytes) -> SessionRecord:
-        data = json.loads(raw)
+        text = raw.decode() if isinstance(raw, bytes) else raw
+        _, _, body = text.partition("|")
+        data = json.loads(body)
         return cls(
             state=SessionState.from_dict(data["st"]),
             replay_key=str(data["k"]),
@@ -84,17 +94,37 @@ class CallerView:
 class SessionWrite:
     session_key: str
     caller_key: str
-    record: SessionRecord
+    record: SessionRecord  # its ``hops`` is the new version
     resume: SessionState | None  # None: forget the resume point
     language: str
     session_ttl: int
     resume_ttl: int
 
+    @property
+    def expected_version(self) -> int:
+        """The version the stored record must still have: the one this write follows."""
+        return self.record.hops - 1
+
+
+class Conflict(Exception):
+    """The session moved on since the record a write was computed from."""
+
+    def __init__(self, current: SessionRecord | None) -> None:
+        super().__init__("session changed underneath")
+        self.current = current
+
 
 class SessionStore(Protocol):
-    async def read(self, session_key: str, caller_key: str) -> CallerView: ...
+    def cached(self, session_key: str) -> SessionRecord | None:
+        """The record this process last saw for the session; may be stale (the commit
+        checks), None when it has none."""
 
-    async def write(self, write: SessionWrite) -> None: ...
+    async def read(self, session_key: str, caller_key: str) -> CallerView:
+        """The session, resume point and language, from the source of truth."""
+
+    async def commit(self, write: SessionWrite) -> None:
+        """Store ``write`` if the session is still at ``write.expected_version``; else
+        raise :class:`Conflict` carrying the current record."""
 
     async def session(self, session_key: str) -> SessionRecord | None: ...
 
@@ -116,8 +146,35 @@ def _state(raw: Any) -> SessionState:
     return SessionState.from_dict(json.loads(raw))
 
 
+class RecentRecords:
+    """A bounded, expiring map of the session records this process wrote last."""
+
+    def __init__(self, size: int = 100_000, clock: Callable[[], float] = time.monotonic) -> None:
+        self._size = size
+        self._clock = clock
+        self._items: OrderedDict[str, tuple[float, SessionRecord]] = OrderedDict()
+
+    def get(self, key: str) -> SessionRecord | None:
+        item = self._items.get(key)
+        if item is None:
+            return None
+        if item[0] <= self._clock():
+            del self._items[key]
+            return None
+        return item[1]
+
+    def put(self, key: str, record: SessionRecord | None, ttl: int) -> None:
+        if record is None:
+            self._items.pop(key, None)
+            return
+        self._items[key] = (self._clock() + ttl, record)
+        self._items.move_to_end(key)
+        while len(self._items) > self._size:
+            self._items.popitem(last=False)
+
+
 class MemorySessionStore:
-    """The embedded default: a dict with expiry, for one process."""
+    """The embedded default: one process, nothing shared, same semantics as Redis."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
@@ -138,14 +195,23 @@ class MemorySessionStore:
             now = self._clock()
             self._items = {k: v for k, v in self._items.items() if v[0] > now}
 
+    def cached(self, session_key: str) -> SessionRecord | None:
+        record: SessionRecord | None = _decode(
+            self._get(SESSION_PREFIX + session_key), SessionRecord.loads
+        )
+        return record
+
     async def read(self, session_key: str, caller_key: str) -> CallerView:
         return CallerView(
-            session=_decode(self._get(SESSION_PREFIX + session_key), SessionRecord.loads),
+            session=self.cached(session_key),
             resume=_decode(self._get(RESUME_PREFIX + caller_key), _state),
             language=self._get(LANGUAGE_PREFIX + caller_key),
         )
 
-    async def write(self, write: SessionWrite) -> None:
+    async def commit(self, write: SessionWrite) -> None:
+        current = self.cached(write.session_key)
+        if (current.hops if current else 0) != write.expected_version:
+            raise Conflict(current)
         self._set(SESSION_PREFIX + write.session_key, write.record.dumps(), write.session_ttl)
         resume_key = RESUME_PREFIX + write.caller_key
         if write.resume is None or write.resume_ttl <= 0:
@@ -155,10 +221,7 @@ class MemorySessionStore:
         self._set(LANGUAGE_PREFIX + write.caller_key, write.language, LANGUAGE_TTL)
 
     async def session(self, session_key: str) -> SessionRecord | None:
-        record: SessionRecord | None = _decode(
-            self._get(SESSION_PREFIX + session_key), SessionRecord.loads
-        )
-        return record
+        return self.cached(session_key)
 
     def keys(self) -> list[str]:
         return list(self._items)
@@ -170,11 +233,31 @@ class MemorySessionStore:
         self._items.clear()
 
 
+# Compare-and-set of a session record, with the caller's resume point and language.
+# Returns nil when written; otherwise the current record ("" when there is none).
+_COMMIT = """
+local current = redis.call('GET', KEYS[1])
+local version = 0
+if current then version = tonumber(string.match(current, '^(%d+)|')) or -1 end
+if version ~= tonumber(ARGV[1]) then return current or '' end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+if ARGV[4] == '' then
+  redis.call('DEL', KEYS[2])
+else
+  redis.call('SET', KEYS[2], ARGV[4], 'EX', ARGV[5])
+end
+redis.call('SET', KEYS[3], ARGV[6], 'EX', ARGV[7])
+return false
+"""
+
+
 class RedisSessionStore:
     """Sessions in Redis, shared by every gateway worker."""
 
-    def __init__(self, client: aioredis.Redis) -> None:
+    def __init__(self, client: aioredis.Redis, cache_size: int = 100_000) -> None:
         self._redis = client
+        self._commit = client.register_script(_COMMIT)
+        self._recent = RecentRecords(cache_size)
 
     @classmethod
     def from_url(cls, url: str, timeout: float = 0.5) -> RedisSessionStore:
@@ -187,6 +270,9 @@ class RedisSessionStore:
             max_connections=256,
         )
         return cls(client)
+
+    def cached(self, session_key: str) -> SessionRecord | None:
+        return self._recent.get(session_key)
 
     async def read(self, session_key: str, caller_key: str) -> CallerView:
         keys = (
@@ -204,19 +290,34 @@ class RedisSessionStore:
             language=None if language is None else str(language),
         )
 
-    async def write(self, write: SessionWrite) -> None:
-        pipe = self._redis.pipeline(transaction=False)
-        pipe.set(SESSION_PREFIX + write.session_key, write.record.dumps(), ex=write.session_ttl)
-        resume_key = RESUME_PREFIX + write.caller_key
-        if write.resume is None or write.resume_ttl <= 0:
-            pipe.delete(resume_key)
-        else:
-            pipe.set(resume_key, json.dumps(write.resume.to_dict()), ex=write.resume_ttl)
-        pipe.set(LANGUAGE_PREFIX + write.caller_key, write.language, ex=LANGUAGE_TTL)
+    async def commit(self, write: SessionWrite) -> None:
+        resume = "" if write.resume is None or write.resume_ttl <= 0 else write.resume
         try:
-            await pipe.execute()
+            current = await self._commit(
+                keys=(
+                    SESSION_PREFIX + write.session_key,
+                    RESUME_PREFIX + write.caller_key,
+                    LANGUAGE_PREFIX + write.caller_key,
+                ),
+                args=(
+                    write.expected_version,
+                    write.record.dumps(),
+                    write.session_ttl,
+                    resume if isinstance(resume, str) else json.dumps(resume.to_dict()),
+                    max(write.resume_ttl, 1),
+                    write.language,
+                    LANGUAGE_TTL,
+                ),
+            )
         except (RedisError, OSError) as exc:
+            self._recent.put(write.session_key, None, 0)
             raise SessionStoreError(f"redis write failed: {type(exc).__name__}") from exc
+        if current is None:
+            self._recent.put(write.session_key, write.record, write.session_ttl)
+            return
+        fresh: SessionRecord | None = _decode(current or None, SessionRecord.loads)
+        self._recent.put(write.session_key, fresh, write.session_ttl)
+        raise Conflict(fresh)
 
     async def session(self, session_key: str) -> SessionRecord | None:
         try:

@@ -24,10 +24,17 @@ from gateway.menu.engine import SessionState, StepResult, start, step
 from gateway.menu.model import Tree
 from gateway.menu.pages import Limit
 from gateway.privacy import PhoneHasher
-from gateway.sessions import SessionRecord, SessionStore, SessionStoreError, SessionWrite
+from gateway.sessions import (
+    Conflict,
+    SessionRecord,
+    SessionStore,
+    SessionStoreError,
+    SessionWrite,
+)
 from gateway.ussd.types import USSDReply, USSDRequest, newest_input
 
 log = structlog.get_logger("gateway.ussd")
+COMMIT_ATTEMPTS = 4
 
 
 def country_from_network(network_code: str) -> str:
@@ -49,6 +56,7 @@ class USSDStats:
     requests: int = 0
     replays: int = 0
     store_errors: int = 0
+    conflicts: int = 0
     sessions_started: int = 0
     sessions_ended: int = 0
     screens: dict[str, int] = field(default_factory=dict)
@@ -110,16 +118,24 @@ class USSDService:
     async def _answer(
         self, tree: Tree, request: USSDRequest, session_key: str, caller_key: str
     ) -> tuple[USSDReply, int]:
-        view = await self._store.read(session_key, caller_key)
-        record = view.session
-        if record is not None and request.replay_key and record.replay_key == request.replay_key:
-            self.stats.replays += 1
-            return record.reply, 0
-        result = self._run(tree, request, record, view.resume, view.language)
-        reply = USSDReply(result.display.text, result.display.end, result.display.screen_id)
-        closing = result.display.end or result.quick_exit
-        await self._store.write(
-            SessionWrite(
+        record = self._store.cached(session_key)
+        resume: SessionState | None = None
+        language: str | None = None
+        if record is None:  # this session's first request here: read the source of truth
+            view = await self._store.read(session_key, caller_key)
+            record, resume, language = view.session, view.resume, view.language
+        for _ in range(COMMIT_ATTEMPTS):
+            if (
+                record is not None
+                and request.replay_key
+                and record.replay_key == request.replay_key
+            ):
+                self.stats.replays += 1
+                return record.reply, 0
+            result = self._run(tree, request, record, resume, language)
+            reply = USSDReply(result.display.text, result.display.end, result.display.screen_id)
+            closing = result.display.end or result.quick_exit
+            write = SessionWrite(
                 session_key=session_key,
                 caller_key=caller_key,
                 record=SessionRecord(
@@ -130,7 +146,17 @@ class USSDService:
                 session_ttl=self._options.session_ttl,
                 resume_ttl=self._options.resume_window,
             )
-        )
+            try:
+                await self._store.commit(write)
+                break
+            except Conflict as conflict:  # another worker moved the session on: redo
+                self.stats.conflicts += 1
+                record = conflict.current
+                if record is None:
+                    view = await self._store.read(session_key, caller_key)
+                    record, resume, language = view.session, view.resume, view.language
+        else:
+            raise SessionStoreError("the session kept changing underneath")
         if record is None:
             self.stats.sessions_started += 1
         if closing:

@@ -1,0 +1,112 @@
+"""SMPP throughput into the node-smpp simulator, and the accuracy of the TPS cap.
+
+Prints figures; not a test. Run: ``python bench/smpp_throughput.py [--quick]``.
+
+1. messages/s submitted (send() of a batch until every submit_sm_resp is in), 20,000
+   messages, window 1/10/100, without and with delivery receipts (with receipts the
+   same link also carries 20,000 deliver_sm and their resps);
+2. a 100 TPS cap held for 30 s: the most submit_sm the SMSC saw in any 1-s window.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import time
+from pathlib import Path
+
+import structlog
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "smpp")]
+
+from smsc_driver import RecordingSink, Simulator, smsc_settings  # noqa: E402
+
+from gateway.messages import OutboundSMS, SendOutcome  # noqa: E402
+from gateway.smpp.esme import LinkTuning  # noqa: E402
+from gateway.smpp.pool import SMPPPool  # noqa: E402
+
+
+def messages(count: int, tag: str) -> list[OutboundSMS]:
+    return [
+        OutboundSMS(f"{tag}-{i}", f"2547{i:08d}", f"Alert {i}: the north crossing is closed")
+        for i in range(count)
+    ]
+
+
+async def throughput(count: int, window: int, receipts: bool) -> tuple[float, float]:
+    smsc = await Simulator.start(lifetime=600)
+    try:
+        await smsc.configure(dlr=receipts, record_bodies=False)
+        sink = RecordingSink()
+        settings = smsc_settings(smsc.port, window=window, tps=1e9, request_dlr=receipts)
+        pool = SMPPPool([settings], sink, tuning=LinkTuning())
+        await pool.start()
+        async with asyncio.timeout(10):
+            await pool.wait_bound()
+        batch = messages(count, f"w{window}")
+        await pool.send(batch[:200])  # warm-up
+        began = time.perf_counter()
+        results = await pool.send(batch)
+        submitted = time.perf_counter() - began
+        if receipts:
+            for _ in range(6000):
+                if len(sink.reports) >= count + 200:
+                    break
+                await asyncio.sleep(0.005)
+        with_receipts = time.perf_counter() - began
+        await pool.stop()
+        assert all(r.outcome is SendOutcome.ACCEPTED for r in results)
+        return count / submitted, count / with_receipts
+    finally:
+        await smsc.stop()
+
+
+async def cap_accuracy(tps: float, seconds: float) -> tuple[int, int, float]:
+    smsc = await Simulator.start(lifetime=600)
+    try:
+        await smsc.configure(record_bodies=False)
+        settings = smsc_settings(smsc.port, window=10, tps=tps, request_dlr=False)
+        pool = SMPPPool([settings], RecordingSink(), tuning=LinkTuning())
+        await pool.start()
+        async with asyncio.timeout(10):
+            await pool.wait_bound()
+        count = int(tps * seconds)
+        await pool.send(messages(count, "cap"))
+        await pool.stop()
+        times = (await smsc.command("submit_times"))["times"]
+    finally:
+        await smsc.stop()
+    start, busiest = 0, 0
+    for end, at in enumerate(times):
+        while at - times[start] >= 1000.0:
+            start += 1
+        busiest = max(busiest, end - start + 1)
+    span = (times[-1] - times[0]) / 1000.0
+    return len(times), busiest, (len(times) - 1) / span
+
+
+async def main(quick: bool) -> None:
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    count = 5000 if quick else 20_000
+    print(f"SMPP submit throughput into node-smpp 0.5.1, {count} messages, 1 bind")
+    print(f"{'window':>6} {'receipts':>8} {'submit msg/s':>13} {'incl. receipts msg/s':>21}")
+    for receipts in (False, True):
+        for window in (1, 10, 100):
+            rate, overall = await throughput(count, window, receipts)
+            shown = f"{overall:21.0f}" if receipts else f"{'-':>21}"
+            print(f"{window:>6} {('yes' if receipts else 'no'):>8} {rate:13.0f} {shown}")
+    seconds = 5.0 if quick else 30.0
+    sent, busiest, average = await cap_accuracy(100.0, seconds)
+    print(
+        f"TPS cap 100 over {seconds:.0f} s: {sent} submits, max {busiest} in any 1-s window, "
+        f"average {average:.1f}/s"
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="5,000 messages and a 5 s cap run")
+    asyncio.run(main(parser.parse_args().quick))

@@ -1,0 +1,78 @@
+"""What :class:`gateway.smpp.connection.SMPPConnection` hands out, named in the past tense."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gateway.smpp.pdu import PDU
+
+
+@dataclass(frozen=True, slots=True)
+class Bound:
+    """The SMSC accepted our bind (ESME side)."""
+
+    system_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class BindRejected:
+    status: int
+
+
+@dataclass(frozen=True, slots=True)
+class RequestReceived:
+    """The peer asks something; the caller must answer it with ``send``."""
+
+    pdu: PDU
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseReceived:
+    """The answer to one of our requests (a generic_nack counts), matched by sequence."""
+
+    pdu: PDU
+    request_command_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class InvalidPDUReceived:
+    """A well-framed PDU that did not decode. Answer a request with a generic_nack.
+
+    ``request_command_id`` is set when it was the answer to one of our requests, which
+    is then no longer outstanding.
+    """
+
+    sequence: int
+    command_id: int
+    status: int
+    request_command_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Unbound:
+    """The unbind handshake finished; the connection is closed."""
+
+
+@dataclass(frozen=True, slots=True)
+class IdleTimeElapsed:
+    """Nothing heard for the enquire_link interval: time to send an enquire_link."""
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseTimedOut:
+    """One of our requests got no answer in time; it is no longer outstanding."""
+
+    sequence: int
+    command_id: int
+
+
+Event = (
+    Bound
+    | BindRejected
+    | RequestReceived
+    | ResponseReceived
+    | InvalidPDUReceived
+    | Unbound
+    | IdleTimeElapsed
+    | ResponseTimedOut
+)

@@ -1,0 +1,266 @@
+"""What one SMSC delivers to us: receipts, mobile-originated SMS and USSD.
+
+The deliver_sm_resp goes out only when :meth:`InboundRouter.on_deliver` returns, and
+it returns only after the :class:`InboundSink` (or the USSD handler) has returned,
+i.e. after the item is stored. A re-delivered deliver_sm (our resp was lost) is
+recognised by a digest of its content within ``dedup_window`` seconds and stored
+once; the digest is also the message_id handed to the sink, so the store can drop a
+re-delivery that arrives after a restart. The cost: the same person sending the
+very same text twice inside that window counts once.
+
+Phone numbers are keyed by ``number_key`` (the gateway's PhoneHasher, else a BLAKE2b
+with a per-process key); the number itself only travels inside the InboundSMS /
+USSDRequest handed over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import structlog
+from smpplib import consts
+
+from gateway import encoding
+from gateway.messages import DeliveryReport, InboundSink, InboundSMS
+from gateway.segmentation import Concatenation, Reassembler, parse_udh
+from gateway.settings import SMSCSettings
+from gateway.smpp import ussd
+from gateway.smpp.pdu import TAGS, TLV, DeliverSM, SubmitSM
+from gateway.smpp.receipts import ReceiptTracker, is_receipt, parse_receipt
+from gateway.ussd.types import USSDHandler, USSDReply, USSDRequest
+
+if TYPE_CHECKING:
+    from gateway.smpp.esme import ESMEBind
+
+log = structlog.get_logger(__name__)
+
+_PROCESS_KEY = secrets.token_bytes(32)
+_MESSAGE_PAYLOAD = TAGS["message_payload"]
+_SAR_REF, _SAR_TOTAL, _SAR_SEQ = (
+    TAGS["sar_msg_ref_num"],
+    TAGS["sar_total_segments"],
+    TAGS["sar_segment_seqnum"],
+)
+USSD_FAILURE_TEXT = "Sorry, the service is not available right now. Please try again later."
+
+
+def process_number_key(number: str) -> str:
+    """A non-reversible key for a phone number, stable for this process only."""
+    return hashlib.blake2b(number.encode(), key=_PROCESS_KEY, digest_size=16).hexdigest()
+
+
+@dataclass
+class _USSDSession:
+    session_id: str
+    service_code: str
+    requests: int = 0
+
+
+class InboundRouter:
+    """Routes one SMSC's deliver_sm to the sink or the USSD handler."""
+
+    def __init__(
+        self,
+        settings: SMSCSettings,
+        sink: InboundSink | None,
+        ussd_handler: USSDHandler | None = None,
+        *,
+        dedup_window: float = 600.0,
+        dedup_capacity: int = 100_000,
+        number_key: Callable[[str], str] = process_number_key,
+    ) -> None:
+        # Pass PhoneHasher.hash as ``number_key`` so the message ids of MO SMS stay the
+        # same across restarts (and the store can drop a re-delivery after one).
+        self.number_key = number_key
+        self.transmitters: list[ESMEBind] = []
+        self.settings = settings
+        self.channel = f"smpp:{settings.name}"
+        self.sink = sink
+        self.ussd_handler = ussd_handler
+        self.profile = ussd.profile(settings.ussd_profile)
+        self.receipts = ReceiptTracker()
+        self.reassembler = Reassembler()
+        self.dedup_window = dedup_window
+        self.dedup_capacity = dedup_capacity
+        self._stored: OrderedDict[str, float] = OrderedDict()
+        self._storing: dict[str, asyncio.Future[None]] = {}
+        self._sessions: dict[tuple[str, int | None], _USSDSession] = {}
+        self.stats = {"mo": 0, "mo_duplicates": 0, "receipts": 0, "ussd": 0}
+
+    async def on_deliver(self, bind: ESMEBind, pdu: DeliverSM) -> int:
+        """Handle ``pdu``; returns the command_status for the deliver_sm_resp."""
+        if is_receipt(pdu):
+            return await self._receipt(pdu)
+        if pdu.tlv(ussd.USSD_SERVICE_OP) is not None:
+            return await self._ussd(bind, pdu)
+        return await self._mobile_originated(pdu)
+
+    # --- receipts --------------------------------------------------------------------
+
+    async def _receipt(self, pdu: DeliverSM) -> int:
+        receipt = parse_receipt(pdu)
+        if receipt is None:
+            log.warning("smpp_receipt_unreadable", smsc=self.settings.name)
+            return 0
+        self.stats["receipts"] += 1
+        report = self.receipts.receive(receipt)
+        if report is not None and self.sink is not None:
+            await self.sink.on_delivery_report(
+                DeliveryReport(self.channel, report.message_id, report.state, report.error)
+            )
+        return 0
+
+    # --- mobile-originated SMS -------------------------------------------------------
+
+    async def _mobile_originated(self, pdu: DeliverSM) -> int:
+        if self.sink is None:
+            return int(consts.SMPP_ESME_RX_T_APPN)
+        sender = self.number_key(pdu.source_addr)
+        payload = pdu.tlv(_MESSAGE_PAYLOAD)
+        body = payload if payload is not None else pdu.short_message
+        part: Concatenation | None = None
+        if payload is None and pdu.esm_class & 0x40:
+            part, body = parse_udh(body)
+        elif pdu.tlv(_SAR_REF) is not None:
+            part = Concatenation(
+                pdu.tlv_int(_SAR_REF) or 0,
+                pdu.tlv_int(_SAR_TOTAL) or 1,
+                pdu.tlv_int(_SAR_SEQ) or 1,
+            )
+        data_coding = pdu.data_coding
+        digest_source = [sender, pdu.destination_addr, str(data_coding)]
+        if part is not None:
+            whole = self.reassembler.add(sender, part, data_coding, body, time.monotonic())
+            if whole is None:
+                return 0
+            body, data_coding = whole
+            digest_source.append(f"{part.reference}/{part.total}")
+        digest = hashlib.blake2b(
+            "\0".join(digest_source).encode() + b"\0" + body, digest_size=12
+        ).hexdigest()
+        return await self._store_once(digest, pdu, encoding.decode(body, data_coding))
+
+    async def _store_once(self, digest: str, pdu: DeliverSM, text: str) -> int:
+        now = time.monotonic()
+        while self._stored:
+            oldest, stored_at = next(iter(self._stored.items()))
+            if now - stored_at < self.dedup_window and len(self._stored) <= self.dedup_capacity:
+                break
+            del self._stored[oldest]
+        if digest in self._stored:
+            self.stats["mo_duplicates"] += 1
+            return 0
+        running = self._storing.get(digest)
+        if running is not None:  # the same message is being stored right now
+            self.stats["mo_duplicates"] += 1
+            await asyncio.shield(running)
+            return 0
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        self._storing[digest] = done
+        try:
+            assert self.sink is not None
+            await self.sink.on_inbound_sms(
+                InboundSMS(
+                    channel=self.channel,
+                    sender=pdu.source_addr,
+                    recipient=pdu.destination_addr,
+                    text=text,
+                    message_id=f"smpp-{digest}",
+                    received_at=time.time(),
+                )
+            )
+            self._stored[digest] = now
+            self.stats["mo"] += 1
+            done.set_result(None)
+        except BaseException as exc:
+            done.set_exception(exc)
+            done.exception()
+            raise
+        finally:
+            del self._storing[digest]
+        return 0
+
+    # --- USSD ------------------------------------------------------------------------
+
+    async def _ussd(self, bind: ESMEBind, pdu: DeliverSM) -> int:
+        payload = pdu.tlv(_MESSAGE_PAYLOAD)
+        raw = payload if payload is not None else pdu.short_message
+        text = encoding.decode(raw, pdu.data_coding)
+        indication = ussd.read_indication(pdu, self.profile, text)
+        if indication is None or self.ussd_handler is None:
+            return int(consts.SMPP_ESME_RX_P_APPN)
+        self.stats["ussd"] += 1
+        key = (self.number_key(pdu.source_addr), indication.session_number)
+        action = indication.action
+        if action is None:
+            log.warning("smpp_ussd_unknown_op", smsc=self.settings.name, op=indication.op)
+            return 0
+        if action is ussd.USSDAction.ABORT:
+            self._sessions.pop(key, None)
+            return 0
+        session = self._sessions.get(key)
+        first = action is ussd.USSDAction.BEGIN or session is None
+        if action is ussd.USSDAction.BEGIN or session is None:
+            code = text if action is ussd.USSDAction.BEGIN else self.settings.service_code
+            session = _USSDSession(secrets.token_hex(8), code)
+            self._sessions[key] = session
+        session.requests += 1
+        replay = (
+            f"{indication.session_info:04x}"
+            if indication.session_info is not None
+            else str(session.requests)
+        )
+        request = USSDRequest(
+            channel=self.channel,
+            session_id=session.session_id,
+            msisdn=pdu.source_addr,
+            service_code=session.service_code,
+            user_input=None if first and action is ussd.USSDAction.BEGIN else text,
+            replay_key=replay,
+        )
+        try:
+            reply = await self.ussd_handler.handle(request)
+        except Exception as exc:  # a broken handler must not hang the handset
+            log.error("smpp_ussd_handler_failed", smsc=self.settings.name, error=type(exc).__name__)
+            reply = USSDReply(USSD_FAILURE_TEXT, end=True)
+        if reply.end:
+            self._sessions.pop(key, None)
+        # The reply goes out after the deliver_sm_resp, which the bind writes as soon as
+        # this coroutine returns: call_soon runs after that.
+        answer = self._ussd_reply(pdu, reply, indication.session_info)
+        via = self._reply_bind(bind)
+        asyncio.get_running_loop().call_soon(lambda: via.submit(answer, urgent=True))
+        return 0
+
+    def _reply_bind(self, bind: ESMEBind) -> ESMEBind:
+        """A receiver bind cannot submit: answer through a transmitter of the same SMSC."""
+        if bind.can_transmit:
+            return bind
+        bound = [other for other in self.transmitters if other.is_bound]
+        return min(bound or self.transmitters or [bind], key=lambda other: other.load)
+
+    def _ussd_reply(self, pdu: DeliverSM, reply: USSDReply, session_info: int | None) -> SubmitSM:
+        alphabet = encoding.alphabet_for(reply.text)
+        body = encoding.encode(reply.text, alphabet)
+        tlvs = ussd.reply_tlvs(self.profile, session_info, reply.end)
+        if len(body) > 254:
+            tlvs = (*tlvs, TLV(_MESSAGE_PAYLOAD, body))
+            body = b""
+        return SubmitSM(
+            service_type="USSD",
+            source_addr=pdu.destination_addr,
+            destination_addr=pdu.source_addr,
+            dest_addr_ton=pdu.source_addr_ton,
+            dest_addr_npi=pdu.source_addr_npi,
+            data_coding=alphabet.data_coding,
+            short_message=body,
+            tlvs=tlvs,
+        )

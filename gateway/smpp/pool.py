@@ -1,0 +1,165 @@
+"""Every bind to every configured SMSC, as one :class:`gateway.messages.SMSSender`.
+
+``send`` splits each message (alphabet, parts: see :mod:`gateway.segmentation`),
+puts all of one message's parts on the least-loaded bind that may transmit, and
+answers one :class:`SendResult` per message: ACCEPTED with one message id per part,
+FAILED if any part met a final error, RETRY if any part could not get through for
+now. Delivery receipts come back through each SMSC's :class:`InboundRouter`, which
+reports one status per message however many parts it had.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import structlog
+
+from gateway.messages import InboundSink, OutboundSMS, SendOutcome, SendResult
+from gateway.segmentation import SegmentationError, SMSPart, SplitMode, plan
+from gateway.settings import SMSCSettings
+from gateway.smpp.esme import ESMEBind, LinkTuning, PartResult
+from gateway.smpp.inbound import InboundRouter, process_number_key
+from gateway.smpp.pdu import TAGS, TLV, SubmitSM, integer_tlv
+from gateway.smpp.receipts import ReceiptTracker
+from gateway.ussd.types import USSDHandler
+
+log = structlog.get_logger(__name__)
+
+# An address SMPP can carry: digits, an optional leading "+", at most 20 octets.
+_RECIPIENT = re.compile(r"\+?[0-9]{3,20}")
+
+
+class SMPPPool:
+    def __init__(
+        self,
+        smscs: Sequence[SMSCSettings],
+        sink: InboundSink | None = None,
+        ussd_handler: USSDHandler | None = None,
+        *,
+        tuning: LinkTuning | None = None,
+        number_key: Callable[[str], str] = process_number_key,
+    ) -> None:
+        self.routers: dict[str, InboundRouter] = {}
+        self.binds: list[ESMEBind] = []
+        # Entries that reach the same account (a receiver entry and a transmitter entry,
+        # say) share receipts and transmitters: a receipt or a USSD request may arrive
+        # on the receiver bind for a message the transmitter bind sent.
+        shared: dict[tuple[str, int, str], tuple[ReceiptTracker, list[ESMEBind]]] = {}
+        for smsc in smscs:
+            tracker, transmitters = shared.setdefault(
+                (smsc.host, smsc.port, smsc.system_id), (ReceiptTracker(), [])
+            )
+            router = InboundRouter(smsc, sink, ussd_handler, number_key=number_key)
+            router.receipts = tracker
+            router.transmitters = transmitters
+            self.routers[smsc.name] = router
+            for index in range(smsc.binds):
+                bind = ESMEBind(smsc, index, on_deliver=router.on_deliver, tuning=tuning)
+                self.binds.append(bind)
+                if bind.can_transmit:
+                    transmitters.append(bind)
+        self._references = itertools.count(1)
+
+    async def start(self) -> None:
+        for bind in self.binds:
+            await bind.start()
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(bind.stop() for bind in self.binds))
+
+    async def wait_bound(self) -> None:
+        """Until every bind is bound (bound this with ``asyncio.timeout``)."""
+        await asyncio.gather(*(bind.wait_bound() for bind in self.binds))
+
+    def status(self) -> list[dict[str, Any]]:
+        """One entry per bind, for the health endpoint (no numbers, no secrets)."""
+        return [bind.status() for bind in self.binds]
+
+    async def send(self, messages: Sequence[OutboundSMS]) -> list[SendResult]:
+        transmitters = [bind for bind in self.binds if bind.can_transmit]
+        pending: list[tuple[OutboundSMS, ESMEBind | None, list[asyncio.Future[PartResult]]]] = []
+        for message in messages:
+            if not transmitters:
+                pending.append((message, None, []))
+                continue
+            if not _RECIPIENT.fullmatch(message.recipient):
+                pending.append((message, None, []))
+                continue
+            bind = min(transmitters, key=lambda b: (not b.is_bound, b.load))
+            try:
+                parts = plan(
+                    message.text,
+                    SplitMode(bind.settings.split_mode),
+                    next(self._references) & 0xFF,
+                )
+            except SegmentationError:
+                pending.append((message, bind, []))
+                continue
+            request = message.request_receipt and bind.settings.request_dlr
+            futures = [bind.submit(_submit_sm(bind, message, part, request)) for part in parts]
+            pending.append((message, bind, futures))
+        results: list[SendResult] = []
+        for message, chosen, futures in pending:
+            if chosen is None and not _RECIPIENT.fullmatch(message.recipient):
+                results.append(
+                    SendResult(message.reference, SendOutcome.FAILED, error="bad recipient")
+                )
+                continue
+            if chosen is None:
+                results.append(SendResult(message.reference, SendOutcome.RETRY, error="no bind"))
+                continue
+            if not futures:
+                results.append(SendResult(message.reference, SendOutcome.FAILED, error="too long"))
+                continue
+            parts_done = [await future for future in futures]
+            results.append(self._result(message, chosen, parts_done))
+        return results
+
+    def _result(self, message: OutboundSMS, bind: ESMEBind, parts: list[PartResult]) -> SendResult:
+        failed = [p for p in parts if p.outcome is SendOutcome.FAILED]
+        if failed:
+            return SendResult(
+                message.reference, SendOutcome.FAILED, error=f"status 0x{failed[0].status:08x}"
+            )
+        if any(p.outcome is not SendOutcome.ACCEPTED for p in parts):
+            retry = next(p for p in parts if p.outcome is not SendOutcome.ACCEPTED)
+            return SendResult(
+                message.reference, SendOutcome.RETRY, error=f"status 0x{retry.status:08x}"
+            )
+        ids = tuple(p.message_id for p in parts)
+        if message.request_receipt and bind.settings.request_dlr:
+            self.routers[bind.settings.name].receipts.submitted(ids)
+        return SendResult(message.reference, SendOutcome.ACCEPTED, message_ids=ids)
+
+
+def _submit_sm(bind: ESMEBind, message: OutboundSMS, part: SMSPart, receipt: bool) -> SubmitSM:
+    tlvs: tuple[TLV, ...] = ()
+    if part.concatenation is not None:
+        joined = part.concatenation
+        tlvs = (
+            integer_tlv("sar_msg_ref_num", joined.reference),
+            integer_tlv("sar_total_segments", joined.total),
+            integer_tlv("sar_segment_seqnum", joined.sequence),
+        )
+    if part.message_payload is not None:
+        tlvs = (*tlvs, TLV(TAGS["message_payload"], part.message_payload))
+    return SubmitSM(
+        source_addr=bind.settings.source_addr,
+        source_addr_ton=_source_ton(bind.settings.source_addr),
+        destination_addr=message.recipient.removeprefix("+"),
+        dest_addr_ton=1 if message.recipient.startswith("+") else 0,
+        esm_class=part.esm_class,
+        registered_delivery=1 if receipt else 0,
+        data_coding=part.data_coding,
+        short_message=part.short_message,
+        tlvs=tlvs,
+    )
+
+
+def _source_ton(source: str) -> int:
+    """5 (alphanumeric) for a sender name like "InfoLine", else 0 (unknown)."""
+    return 5 if source and not source.lstrip("+").isdigit() else 0

@@ -1,0 +1,298 @@
+"""What the SMSC delivers, against node-smpp: MO SMS, duplicates, USSD sessions."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from smsc_driver import FAST, EchoMenu, RecordingSink, Simulator, eventually, smsc_settings
+
+from gateway import encoding
+from gateway.segmentation import SplitMode, plan
+from gateway.smpp.pool import SMPPPool
+from gateway.ussd.types import USSDHandler
+
+SENDER = "254711000111"
+SHORT_CODE = "3030"
+
+
+async def started(
+    smsc: Simulator, sink: Any = None, handler: USSDHandler | None = None, **settings: Any
+) -> SMPPPool:
+    pool = SMPPPool([smsc_settings(smsc.port, **settings)], sink, handler, tuning=FAST)
+    await pool.start()
+    async with asyncio.timeout(10):
+        await pool.wait_bound()
+    return pool
+
+
+def mo_parts(text: str, mode: SplitMode, reference: int) -> list[dict[str, Any]]:
+    pdus = []
+    for part in plan(text, mode, reference):
+        spec: dict[str, Any] = {
+            "source": SENDER,
+            "dest": SHORT_CODE,
+            "hex": part.short_message.hex(),
+            "dc": part.data_coding,
+            "esm_class": part.esm_class,
+        }
+        if part.concatenation is not None:
+            joined = part.concatenation
+            spec["sar"] = [joined.reference, joined.total, joined.sequence]
+        pdus.append(spec)
+    return pdus
+
+
+async def test_mo_single_and_long_messages_are_reassembled_and_stored(smsc: Simulator) -> None:
+    sink = RecordingSink()
+    pool = await started(smsc, sink)
+    texts = {
+        "single": "HELP",
+        "udh": "Where is the nearest clinic? " * 8 + "€{}",
+        "sar": "أين أقرب عيادة؟ 😀 " * 6,
+    }
+    try:
+        await smsc.command("mo", pdus=mo_parts(texts["single"], SplitMode.UDH, 1))
+        parts = mo_parts(texts["udh"], SplitMode.UDH, 77)
+        await smsc.command("mo", pdus=list(reversed(parts)))  # out of order on purpose
+        await smsc.command("mo", pdus=mo_parts(texts["sar"], SplitMode.SAR, 78))
+    finally:
+        await pool.stop()
+    assert [m.text for m in sink.messages] == list(texts.values())
+    assert {m.channel for m in sink.messages} == {"smpp:sim"}
+    assert {m.recipient for m in sink.messages} == {SHORT_CODE}
+    assert all(m.sender == SENDER for m in sink.messages)
+    assert len({m.message_id for m in sink.messages}) == 3
+    assert all(SENDER not in m.message_id for m in sink.messages)
+
+
+async def test_a_redelivered_mo_is_stored_once(smsc: Simulator) -> None:
+    sink = RecordingSink()
+    pool = await started(smsc, sink)
+    try:
+        single = mo_parts("STOP", SplitMode.UDH, 1)
+        long = mo_parts("x" * 200, SplitMode.UDH, 5)
+        reply = await smsc.command("mo", pdus=single + single + long + long)
+    finally:
+        await pool.stop()
+    assert [r["status"] for r in reply["results"]] == [0] * 6  # every copy acknowledged
+    assert [m.text for m in sink.messages] == ["STOP", "x" * 200]
+
+
+async def test_deliver_sm_resp_goes_out_only_after_the_sink_returned(smsc: Simulator) -> None:
+    sink = RecordingSink(delay=0.4)
+    pool = await started(smsc, sink)
+    try:
+        reply = await smsc.command("mo", pdus=mo_parts("slow store", SplitMode.UDH, 1))
+    finally:
+        await pool.stop()
+    assert reply["results"][0]["ms"] >= 400
+    assert [m.text for m in sink.messages] == ["slow store"]
+
+
+async def test_a_failing_sink_gets_a_temporary_error_so_the_smsc_retries(
+    smsc: Simulator,
+) -> None:
+    class BrokenSink(RecordingSink):
+        async def on_inbound_sms(self, message: Any) -> None:
+            raise OSError("disk full")
+
+    pool = await started(smsc, BrokenSink())
+    try:
+        reply = await smsc.command("mo", pdus=mo_parts("lost?", SplitMode.UDH, 1))
+    finally:
+        await pool.stop()
+    assert reply["results"][0]["status"] == 0x64  # ESME_RX_T_APPN: try again later
+
+
+async def test_ussd_session_over_smpp_3gpp_profile(smsc: Simulator) -> None:
+    menu = EchoMenu()
+    pool = await started(smsc, RecordingSink(), menu)
+    try:
+        first = await smsc.command(
+            "ussd",
+            source=SENDER,
+            dest=SHORT_CODE,
+            ussd_op=1,
+            session_info=0x2A00,
+            hex=encoding.encode_gsm7("*384*7#").hex(),
+        )
+        second = await smsc.command(
+            "ussd",
+            source=SENDER,
+            dest=SHORT_CODE,
+            ussd_op=18,
+            session_info=0x2A02,
+            hex=encoding.encode_gsm7("2").hex(),
+        )
+    finally:
+        await pool.stop()
+    assert first["resp"]["status"] == 0 and first["resp_before_reply"]
+    assert first["reply"]["op"] == 2  # USSR request: the session goes on
+    assert first["reply"]["session_info"] == 0x2A00  # echoed, end bit clear
+    assert first["reply"]["source"] == SHORT_CODE
+    assert encoding.decode(bytes.fromhex(first["reply"]["hex"]), 0).startswith("Welcome")
+    assert second["reply"]["op"] == 17  # PSSR response: the last screen
+    assert second["reply"]["session_info"] == 0x2A03  # end bit set
+    assert encoding.decode(bytes.fromhex(second["reply"]["hex"]), 0) == "You chose 2. Stay safe €"
+    begin, answer = menu.requests
+    assert begin.user_input is None and begin.service_code == "*384*7#"
+    assert answer.user_input == "2" and answer.session_id == begin.session_id
+    assert begin.channel == "smpp:sim" and begin.msisdn == SENDER
+    assert SENDER not in begin.session_id
+    assert begin.replay_key != answer.replay_key
+
+
+async def test_vendor_profile_user_abort_ends_the_session_without_a_reply(
+    smsc: Simulator,
+) -> None:
+    menu = EchoMenu()
+    pool = await started(smsc, RecordingSink(), menu, ussd_profile="vendor-0x81")
+    try:
+        await smsc.command(
+            "ussd",
+            source=SENDER,
+            dest=SHORT_CODE,
+            ussd_op=1,
+            session_info=0x0100,
+            hex=encoding.encode_gsm7("*384#").hex(),
+        )
+        abort = await smsc.command(
+            "ussd",
+            source=SENDER,
+            dest=SHORT_CODE,
+            ussd_op=0x81,
+            session_info=0x0102,
+            hex="",
+            expect_reply=False,
+        )
+        # After an abort the next "continue" starts afresh instead of resuming.
+        again = await smsc.command(
+            "ussd",
+            source=SENDER,
+            dest=SHORT_CODE,
+            ussd_op=18,
+            session_info=0x0104,
+            hex=encoding.encode_gsm7("1").hex(),
+        )
+    finally:
+        await pool.stop()
+    assert abort["resp"]["status"] == 0
+    assert len(menu.requests) == 2
+    assert menu.requests[1].session_id != menu.requests[0].session_id
+    assert again["reply"] is not None
+
+
+async def test_walk_the_sample_menu_tree_over_smpp(smsc: Simulator, tmp_path: Any) -> None:
+    from gateway.effects import RecordingEffectHandler
+    from gateway.menu.pages import Limit
+    from gateway.menu.validator import load_valid_tree
+    from gateway.privacy import PhoneHasher
+    from gateway.sessions import MemorySessionStore
+    from gateway.settings import PROJECT_ROOT, Secret
+    from gateway.ussd.service import USSDService
+
+    tree = load_valid_tree(
+        PROJECT_ROOT / "menus" / "safe-journey.yaml", PROJECT_ROOT / "content", Limit()
+    )
+    effects = RecordingEffectHandler()
+    service = USSDService(
+        lambda: tree, MemorySessionStore(), PhoneHasher(Secret("k" * 32)), effects
+    )
+    pool = await started(smsc, RecordingSink(), service)
+    screens: list[tuple[str, int]] = []
+    try:
+        info = 0x0700
+        for op, typed in [(1, "*384#"), (18, "1"), (18, "1"), (18, "2")]:
+            reply = await smsc.command(
+                "ussd",
+                source=SENDER,
+                dest=SHORT_CODE,
+                ussd_op=op,
+                session_info=info,
+                hex=encoding.encode_gsm7(typed).hex(),
+            )
+            info += 2
+            body = bytes.fromhex(reply["reply"]["hex"])
+            screens.append((encoding.decode(body, reply["reply"]["dc"]), reply["reply"]["op"]))
+            if reply["reply"]["op"] == 17:
+                break
+    finally:
+        await pool.stop()
+    texts = [text for text, _ in screens]
+    assert "Language" in texts[0]
+    assert "Safe journey info" in texts[1]
+    assert "Hotlines" in texts[2]
+    assert "SMS" in texts[3] and screens[3][1] == 17
+    assert [op for _, op in screens[:3]] == [2, 2, 2]
+    assert effects.handled, "the sms_copy effect ran once the screen was stored"
+
+
+async def test_mo_on_a_transceiver_with_no_sink_is_refused_not_lost(smsc: Simulator) -> None:
+    pool = await started(smsc, None)
+    try:
+        reply = await smsc.command("mo", pdus=mo_parts("hello", SplitMode.UDH, 1))
+    finally:
+        await pool.stop()
+    assert reply["results"][0]["status"] == 0x64
+
+
+async def test_receipts_for_a_long_message_give_one_status(smsc: Simulator) -> None:
+    from gateway.messages import DeliveryState, OutboundSMS
+
+    await smsc.configure(dlr=True, dlr_id_format="hex")
+    sink = RecordingSink()
+    pool = await started(smsc, sink)
+    try:
+        (result,) = await pool.send([OutboundSMS("long", "254700000009", "y" * 400)])
+
+        async def all_receipts_acknowledged() -> bool:
+            # The resp goes out only once a receipt was handled, so this means all 3 were.
+            return bool((await smsc.stats())["dlrs_acked"] == 3)
+
+        await eventually(all_receipts_acknowledged)
+    finally:
+        await pool.stop()
+    assert len(result.message_ids) == 3
+    assert len(sink.reports) == 1
+    assert sink.reports[0].message_id == result.message_ids[0]
+    assert sink.reports[0].state is DeliveryState.DELIVERED
+
+
+async def test_receiver_and_transmitter_entries_share_receipts_and_ussd_replies(
+    smsc: Simulator,
+) -> None:
+    from gateway.messages import DeliveryState, OutboundSMS
+
+    await smsc.configure(dlr=True)
+    sink, menu = RecordingSink(), EchoMenu()
+    pool = SMPPPool(
+        [
+            smsc_settings(smsc.port, name="rx", bind_mode="receiver"),
+            smsc_settings(smsc.port, name="tx", bind_mode="transmitter"),
+        ],
+        sink,
+        menu,
+        tuning=FAST,
+    )
+    await pool.start()
+    try:
+        async with asyncio.timeout(10):
+            await pool.wait_bound()
+        (sent,) = await pool.send([OutboundSMS("r1", "254700000001", "via tx")])
+        await eventually(lambda: len(sink.reports) == 1)
+        reply = await smsc.command(
+            "ussd",
+            source=SENDER,
+            dest=SHORT_CODE,
+            ussd_op=1,
+            session_info=0x0300,
+            hex=encoding.encode_gsm7("*384#").hex(),
+        )
+    finally:
+        await pool.stop()
+    assert sink.reports[0].message_id == sent.message_ids[0]
+    assert sink.reports[0].state is DeliveryState.DELIVERED
+    assert sink.reports[0].channel == "smpp:rx"  # it came in on the receiver bind
+    assert reply["reply"]["op"] == 2  # answered through the transmitter bind
+    assert [s["mode"] for s in pool.status()] == ["receiver", "transmitter"]

@@ -1,0 +1,160 @@
+"""Pure pieces around the link: receipts, the USSD dialect, the rate cap."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gateway.messages import DeliveryState
+from gateway.smpp import ussd
+from gateway.smpp.pdu import DeliverSM, cstring_tlv, integer_tlv
+from gateway.smpp.receipts import (
+    Receipt,
+    ReceiptTracker,
+    id_variants,
+    is_receipt,
+    parse_receipt,
+)
+from gateway.smpp.throttle import RateLimiter
+
+TEXT = "id:{} sub:001 dlvrd:001 submit date:2601010000 done date:2601010000 stat:{} err:{} text:"
+
+
+def receipt_pdu(
+    message_id: str, stat: str = "DELIVRD", err: str = "000", **kw: object
+) -> DeliverSM:
+    return DeliverSM(
+        esm_class=0x04, short_message=TEXT.format(message_id, stat, err).encode(), **kw
+    )
+
+
+@pytest.mark.parametrize(
+    ("stat", "state"),
+    [
+        ("DELIVRD", DeliveryState.DELIVERED),
+        ("UNDELIV", DeliveryState.FAILED),
+        ("EXPIRED", DeliveryState.EXPIRED),
+        ("REJECTD", DeliveryState.REJECTED),
+        ("ENROUTE", DeliveryState.BUFFERED),
+    ],
+)
+def test_receipt_text_is_read(stat: str, state: DeliveryState) -> None:
+    pdu = receipt_pdu("1a2b", stat)
+    assert is_receipt(pdu)
+    assert parse_receipt(pdu) == Receipt("1a2b", state)
+
+
+def test_receipt_tlvs_win_over_the_text() -> None:
+    pdu = receipt_pdu(
+        "6699",
+        "DELIVRD",
+        tlvs=(cstring_tlv("receipted_message_id", "1A2B"), integer_tlv("message_state", 5)),
+    )
+    assert parse_receipt(pdu) == Receipt("1A2B", DeliveryState.FAILED)
+
+
+def test_receipt_error_code_is_kept_when_not_zero() -> None:
+    assert parse_receipt(receipt_pdu("7", "UNDELIV", "034")) == Receipt(
+        "7", DeliveryState.FAILED, "034"
+    )
+
+
+def test_a_plain_mo_is_not_a_receipt() -> None:
+    assert not is_receipt(DeliverSM(short_message=b"id:1 stat:DELIVRD"))
+    assert parse_receipt(DeliverSM(esm_class=0x04, short_message=b"nothing here")) is None
+
+
+def test_hex_and_decimal_ids_match_both_ways() -> None:
+    assert "6699" in id_variants("1a2b")
+    assert "1a2b" in id_variants("6699")
+    tracker = ReceiptTracker()
+    tracker.submitted(("1a2b",))
+    assert tracker.receive(Receipt("6699", DeliveryState.DELIVERED)) == Receipt(
+        "1a2b", DeliveryState.DELIVERED
+    )
+    tracker.submitted(("12345",))
+    assert tracker.receive(Receipt("3039", DeliveryState.EXPIRED)) == Receipt(
+        "12345", DeliveryState.EXPIRED
+    )
+    assert len(tracker) == 0  # final states are forgotten
+
+
+def test_parts_of_one_message_give_one_status_when_all_are_final() -> None:
+    tracker = ReceiptTracker()
+    tracker.submitted(("a1", "a2", "a3"))
+    assert tracker.receive(Receipt("a2", DeliveryState.DELIVERED)) is None
+    assert tracker.receive(Receipt("a1", DeliveryState.BUFFERED)) is None
+    assert tracker.receive(Receipt("a1", DeliveryState.DELIVERED)) is None
+    assert tracker.receive(Receipt("a3", DeliveryState.DELIVERED)) == Receipt(
+        "a1", DeliveryState.DELIVERED
+    )
+    tracker.submitted(("b1", "b2"))
+    tracker.receive(Receipt("b1", DeliveryState.DELIVERED))
+    assert tracker.receive(Receipt("b2", DeliveryState.FAILED)) == Receipt(
+        "b1", DeliveryState.FAILED
+    )
+
+
+def test_unknown_receipt_ids_pass_through() -> None:
+    assert ReceiptTracker().receive(Receipt("zz", DeliveryState.DELIVERED)) == Receipt(
+        "zz", DeliveryState.DELIVERED
+    )
+
+
+def test_3gpp_profile_codes() -> None:
+    profile = ussd.profile("3gpp")
+    assert profile.action(1) is ussd.USSDAction.BEGIN
+    assert profile.action(18) is ussd.USSDAction.CONTINUE
+    assert profile.action(0x81) is None
+    assert profile.reply_op(end=False) == 2 and profile.reply_op(end=True) == 17
+
+
+def test_vendor_profile_reads_user_abort() -> None:
+    assert ussd.profile("vendor-0x81").action(0x81) is ussd.USSDAction.ABORT
+
+
+def test_unknown_profile_is_a_clear_error() -> None:
+    with pytest.raises(ussd.UnknownProfileError, match="3gpp"):
+        ussd.profile("nope")
+
+
+def test_reply_echoes_session_info_and_sets_the_end_bit() -> None:
+    profile = ussd.profile("3gpp")
+    pdu = DeliverSM(
+        tlvs=(integer_tlv("ussd_service_op", 1), integer_tlv("its_session_info", 0x2A04))
+    )
+    indication = ussd.read_indication(pdu, profile, "*123#")
+    assert indication is not None
+    assert indication.session_number == 0x2A and indication.action is ussd.USSDAction.BEGIN
+    going_on = dict((t.tag, t.value) for t in ussd.reply_tlvs(profile, 0x2A04, end=False))
+    ending = dict((t.tag, t.value) for t in ussd.reply_tlvs(profile, 0x2A04, end=True))
+    assert going_on == {ussd.USSD_SERVICE_OP: b"\x02", ussd.ITS_SESSION_INFO: b"\x2a\x04"}
+    assert ending == {ussd.USSD_SERVICE_OP: b"\x11", ussd.ITS_SESSION_INFO: b"\x2a\x05"}
+    assert ussd.read_indication(DeliverSM(), profile, "") is None
+
+
+@settings(max_examples=100)
+@given(
+    st.floats(0.5, 300),
+    st.lists(st.floats(0, 0.05), min_size=1, max_size=400),
+)
+def test_rate_limiter_never_allows_more_than_tps_in_any_second(
+    tps: float, gaps: list[float]
+) -> None:
+    limiter = RateLimiter(tps)
+    # Below 1 TPS the cap is one send per 1/tps seconds.
+    per_second, span = (tps, 1.0) if tps >= 1 else (1, 1 / tps)
+    now, sent = 0.0, []
+    for gap in gaps:
+        now += gap
+        wait = limiter.reserve(now)
+        while wait > 0:
+            now += wait
+            wait = limiter.reserve(now)
+        sent.append(now)
+    start = 0
+    for end, at in enumerate(sent):
+        while at - sent[start] >= span:
+            start += 1
+        assert end - start + 1 <= per_second

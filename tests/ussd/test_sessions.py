@@ -1,0 +1,90 @@
+"""Session stores: the compare-and-set that lets several workers share sessions."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+
+from gateway.effects import RecordingEffectHandler
+from gateway.menu.engine import SessionState
+from gateway.menu.model import Tree
+from gateway.privacy import PhoneHasher
+from gateway.sessions import (
+    Conflict,
+    MemorySessionStore,
+    RedisSessionStore,
+    SessionRecord,
+    SessionStore,
+    SessionWrite,
+)
+from gateway.settings import Secret
+from gateway.ussd.service import USSDService
+from gateway.ussd.types import USSDReply, USSDRequest
+
+HASHER = PhoneHasher(Secret("k" * 32))
+
+
+def record(hops: int, text: str = "x") -> SessionRecord:
+    return SessionRecord(
+        SessionState("main", "en"), str(hops), USSDReply(text, False, "main"), hops
+    )
+
+
+def write(hops: int) -> SessionWrite:
+    return SessionWrite("s1", "c1", record(hops), None, "en", 60, 60)
+
+
+@pytest.fixture(params=["memory", "redis"])
+def store(request: pytest.FixtureRequest) -> SessionStore:
+    if request.param == "memory":
+        return MemorySessionStore()
+    url = request.getfixturevalue("redis_url")
+    return RedisSessionStore.from_url(url)
+
+
+async def test_commit_refuses_a_write_computed_from_an_old_version(store: SessionStore) -> None:
+    await store.commit(write(1))
+    await store.commit(write(2))
+    with pytest.raises(Conflict) as refused:
+        await store.commit(write(2))  # computed from version 1, but the session is at 2
+    assert refused.value.current == record(2)
+    assert (await store.read("s1", "c1")).session == record(2)
+
+
+async def test_a_new_session_conflicts_with_one_created_meanwhile(store: SessionStore) -> None:
+    await store.commit(write(1))
+    with pytest.raises(Conflict):
+        await store.commit(write(1))
+
+
+def request(text: str, session: str = "S", phone: str = "+254700000001") -> USSDRequest:
+    return USSDRequest(
+        "africastalking", session, phone, "*384#", "63902", text, text, cumulative=True
+    )
+
+
+async def test_two_workers_sharing_redis_continue_one_session(
+    sample_tree: Tree, redis_url: str
+) -> None:
+    def worker() -> USSDService:
+        return USSDService(
+            lambda: sample_tree,
+            RedisSessionStore.from_url(redis_url),
+            HASHER,
+            RecordingEffectHandler(),
+        )
+
+    a, b, alone = worker(), worker(), worker()
+    texts = ["", "1", "1*3", "1*3*1", "1*3*1*0", "1*3*1*0*2", "1*3*1*0*2*0"]
+    expected = [(await alone.handle(request(t, "ref", "+254700000002"))).text for t in texts]
+    served = []
+    for index, text in enumerate(texts):
+        # Alternate workers, and let each work from its own (stale) cache.
+        worker_ = (a, b, b, a, b, a, a)[index]
+        served.append((await worker_.handle(request(text))).text)
+    assert served == expected
+    assert a.stats.conflicts + b.stats.conflicts >= 2
+    # A replay on the worker with the stale cache still returns the same screen.
+    assert (await b.handle(request(texts[-1]))).text == expected[-1]
+    keys = redis.Redis.from_url(redis_url).keys("*")
+    assert all(k.startswith(b"gw:ussd:") for k in keys)
