@@ -6,6 +6,7 @@ Pure functions: numbers in, markup out (escaped, so labels taken from data are s
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 
 from markupsafe import Markup, escape
@@ -102,15 +103,16 @@ def column_chart(items: Sequence[tuple[str, float]], title: str) -> Markup:
     return Markup("".join(parts))  # noqa: S704 -- every piece from data is escaped above
 
 
-def line_chart(times: Sequence[str], series: Mapping[str, Sequence[float]], title: str) -> Markup:
-    """Several series over the same time labels (a delivery run: queued, sent, ...)."""
+def line_chart(times: Sequence[float], series: Mapping[str, Sequence[float]], title: str) -> Markup:
+    """Several series sampled at the same times (POSIX seconds), placed by time."""
     if not times or not series:
         return Markup('<p class="muted">No data yet.</p>')
+    labels = [time.strftime("%H:%M:%S", time.gmtime(at)) for at in times]
+    span = max(times[-1] - times[0], 1e-9)
     height, left, bottom, top, legend = 200, 46, 22, 24, 14
     plot_height = height - bottom - top
     plot_width = WIDTH - left - 10
     scale_max = _nice_max(max((max(values, default=0) for values in series.values()), default=0))
-    step = plot_width / max(1, len(times) - 1)
     parts = [
         f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" '
         f'aria-label="{escape(title)}"><title>{escape(title)}</title>',
@@ -122,7 +124,8 @@ def line_chart(times: Sequence[str], series: Mapping[str, Sequence[float]], titl
     for index, (name, values) in enumerate(series.items()):
         colour = SERIES_COLOURS.get(name, PALETTE[index % len(PALETTE)])
         points = " ".join(
-            f"{left + i * step:.1f},{top + plot_height - value / scale_max * plot_height:.1f}"
+            f"{left + (times[i] - times[0]) / span * plot_width:.1f},"
+            f"{top + plot_height - value / scale_max * plot_height:.1f}"
             for i, value in enumerate(values)
         )
         parts.append(
@@ -131,10 +134,9 @@ def line_chart(times: Sequence[str], series: Mapping[str, Sequence[float]], titl
             f'<rect x="{left + index * 100}" y="4" width="10" height="10" fill="{colour}"/>'
             f'<text x="{left + index * 100 + legend}" y="13">{escape(name)}</text>'
         )
-    for i in (0, len(times) - 1):
+    for i, x, anchor in ((0, left, "start"), (len(times) - 1, left + plot_width, "end")):
         parts.append(
-            f'<text x="{left + i * step:.1f}" y="{height - 6}" '
-            f'text-anchor="{"start" if i == 0 else "end"}">{escape(times[i])}</text>'
+            f'<text x="{x:.1f}" y="{height - 6}" text-anchor="{anchor}">{escape(labels[i])}</text>'
         )
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 -- every piece from data is escaped above

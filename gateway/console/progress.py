@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -53,8 +52,10 @@ def progress_of(state: str, audience: int, counts: Mapping[str, int]) -> Progres
     processed = total - queued
     delivered = counts.get("delivered", 0)
     failed = counts.get("failed", 0) + counts.get("expired", 0)
-    finished = state in ("done", "cancelled")
-    percent = 100 if total == 0 and finished else (processed * 100 // total if total else 0)
+    # Finished for the page once the alert is closed and no receipt is awaited.
+    finished = state in ("done", "cancelled") and counts.get("submitted", 0) == 0
+    closed = state in ("done", "cancelled")
+    percent = 100 if total == 0 and closed else (processed * 100 // total if total else 0)
     summary = (
         f"{processed} of {total} sent ({percent}%), {delivered} delivered, {failed} failed"
         + (f", {counts.get('opted_out', 0)} opted out" if counts.get("opted_out") else "")
@@ -80,9 +81,10 @@ class Timelines:
         if len(points) > MAX_POINTS:
             del points[1 : len(points) - MAX_POINTS + 1 : 2]  # keep the first, halve the rest
 
-    def series(self, alert_id: int) -> tuple[list[str], dict[str, list[float]]]:
+    def series(self, alert_id: int) -> tuple[list[float], dict[str, list[float]]]:
+        """Sample times (POSIX seconds) and each series' values at those times."""
         points = self._points.get(alert_id, [])
-        times = [time.strftime("%H:%M:%S", time.gmtime(at)) for at, _ in points]
+        times = [at for at, _ in points]
         return times, {name: [float(p[name]) for _, p in points] for name in CHART_SERIES}
 
 

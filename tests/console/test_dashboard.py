@@ -51,7 +51,7 @@ def test_chart_labels_from_data_are_escaped() -> None:
     for chart in (
         bar_chart([(hostile, 3)], hostile),
         column_chart([(hostile, 3)], hostile),
-        line_chart([hostile, hostile], {hostile: [1, 2]}, hostile),
+        line_chart([1.0, 2.0], {hostile: [1, 2]}, hostile),
     ):
         assert "<script>" not in chart
         assert "&lt;script&gt;" in chart
