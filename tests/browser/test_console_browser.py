@@ -27,6 +27,19 @@ async def test_sign_in_shows_the_dashboard_and_refuses_a_wrong_password(
     page = await sign_in_as(browser, console, "eddie")
     await expect(page.locator("td:has-text('smsc-b') + td .badge")).to_have_text("down")
     await shoot(page, "dashboard")
+    await page.goto(f"{console.url}/audit")
+    await expect(page.locator("p.ok")).to_contain_text("The chain verifies")
+    await expect(page.locator("td:has-text('login_failed')")).to_have_count(1)
+    await shoot(page, "audit")
+    await page.goto(f"{console.url}/content")
+    await expect(page.locator("section#hotlines h2")).to_contain_text("hotlines")
+    await shoot(page, "content")
+    # A small laptop screen: the menu editor stacks instead of overflowing.
+    await page.set_viewport_size({"width": 800, "height": 700})
+    await page.goto(f"{console.url}/menus/safe-journey?screen=main")
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 800
+    await shoot(page, "menu-editor-narrow")
 
 
 async def test_budget_turns_red_past_the_limit_and_publish_needs_a_second_person(
