@@ -28,6 +28,11 @@ async def test_dashboard_shows_traffic_drop_off_links_and_stale_entries(
     sign_in: Any,
 ) -> None:
     await backend.record_session_end(day(clock, 0), "hotlines_country", "Incomplete", 7)
+    for index in range(5):
+        subscriber = await backend.upsert_subscriber(
+            f"hash-{index}", b"sealed", ("en", "fr")[index % 2], "africastalking", clock()
+        )
+        await backend.subscribe(subscriber.id, "route-alerts", "", "en", clock())
     await backend.record_session_end(day(clock, 1), "main", "Success", 30)
     hotlines = settings.content / "hotlines.yaml"
     catalog = yaml.safe_load(hotlines.read_text())
@@ -43,6 +48,8 @@ async def test_dashboard_shows_traffic_drop_off_links_and_stale_entries(
     assert "hotlines_country: 7" in page  # the drop-off bar's tooltip
     assert "main: 30" not in page  # a completed session is not a drop-off
     assert '<span class="badge down">down</span>' in page
+    assert "route-alerts: 5" in page
+    assert "en: 3" in page and "fr: 2" in page  # subscribers per language
     assert f"hotlines / {catalog['entries'][0]['id']}</a>, last verified 2020-01-01" in page
 
 

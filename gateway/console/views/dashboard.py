@@ -13,6 +13,8 @@ from aiohttp import web
 from gateway.console.charts import bar_chart, column_chart
 from gateway.console.context import context, render
 from gateway.console.menu_check import CatalogCache
+from gateway.console.views.alerts import vocabulary
+from gateway.store.records import Audience
 
 DAYS = 14
 
@@ -42,12 +44,17 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
     drop_chart = bar_chart(dropped.most_common(12), "Sessions that dropped, by last screen")
     topics = await ctx.backend.topic_counts()
     topics_chart = bar_chart(sorted(topics.items(), key=lambda kv: -kv[1]), "Subscribers per topic")
+    # Subscribers per language: the store's audience count over every topic, one
+    # language at a time (an aggregate; never a list).
     languages_chart = None
-    language_counts = getattr(ctx.backend, "language_counts", None)
-    if language_counts is not None:
-        languages = await language_counts()
+    if topics:
+        languages, _, _ = await vocabulary(ctx)
+        per_language = [
+            (lang, await ctx.backend.audience_size(Audience(tuple(topics), (), (lang,))))
+            for lang in languages
+        ]
         languages_chart = bar_chart(
-            sorted(languages.items(), key=lambda kv: -kv[1]), "Subscribers per language"
+            sorted(per_language, key=lambda kv: -kv[1]), "Subscribers per language"
         )
     link_states = ctx.extras.get("link_states")
     links = dict(link_states()) if link_states else {}
