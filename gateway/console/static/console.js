@@ -31,8 +31,8 @@
     return { gsm: gsm, used: used };
   }
 
-  /* The same cut as encoding.split_to_fit: whole units only, after the last space or
-   * newline when that keeps at least half the budget. */
+  /* The same cut as encoding.split_to_fit: whole units only, after the last line break
+   * (else the last space) when that keeps at least half the budget. */
   function splitToFit(cs, budget, gsm) {
     var used = 0, cut = 0;
     for (var i = 0; i < cs.length; i++) {
@@ -41,11 +41,14 @@
       used += k; cut = i + 1;
     }
     if (cut >= cs.length) { return cs.length; }
-    var soft = Math.max(cs.lastIndexOf(" ", cut - 1), cs.lastIndexOf("\n", cut - 1));
-    if (soft > 0) {
-      var softUsed = 0;
-      for (var j = 0; j <= soft; j++) { softUsed += cost(cs[j], gsm); }
-      if (softUsed * 2 >= budget) { return soft + 1; }
+    var separators = ["\n", " "]; // a line break first, then a space
+    for (var n = 0; n < separators.length; n++) {
+      var soft = cs.lastIndexOf(separators[n], cut - 1);
+      if (soft > 0) {
+        var softUsed = 0;
+        for (var j = 0; j <= soft; j++) { softUsed += cost(cs[j], gsm); }
+        if (softUsed * 2 >= budget) { return soft + 1; }
+      }
     }
     return cut;
   }
