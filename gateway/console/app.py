@@ -73,7 +73,7 @@ def create_console_app(
     ``backend`` is the store. ``extras`` carries the gateway's hooks (see
     :mod:`gateway.console.ports`): ``publish_hook`` and ``link_states``.
     """
-    from gateway.console.views import alerts, audit, auth, content, dashboard, menus
+    from gateway.console.views import alerts, audit, auth, content, dashboard, menus, users
 
     app = web.Application(middlewares=[guard], client_max_size=2 * 1024 * 1024)
     app[CONTEXT] = ConsoleContext(
@@ -94,5 +94,6 @@ def create_console_app(
     audit.add_routes(app)
     alerts.add_routes(app)
     content.add_routes(app)
+    users.add_routes(app)
     app.cleanup_ctx.append(_progress_sampling)
     return app
