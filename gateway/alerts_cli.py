@@ -14,24 +14,21 @@ import json
 import re
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-import aiohttp
-import structlog
-
 from gateway.broadcast.errors import BroadcastError
+from gateway.broadcast.messaging import open_messaging
 from gateway.broadcast.service import AlertDraft, AlertService, AlertStatus
 from gateway.broadcast.text import sensitive_opening
 from gateway.broadcast.worker import BroadcastWorker, WorkerOptions
-from gateway.channels.africastalking_sms import AfricasTalkingSMS
+from gateway.channels.factory import ChannelUnavailable, channel_family, open_sms_sender
 from gateway.keywords import CatalogError, load_catalog
-from gateway.messages import SMSSender
-from gateway.privacy import NumberVault
+from gateway.logs import configure as configure_logging
 from gateway.settings import Settings
 from gateway.store.port import StoreError
+from gateway.store.postgres import open_store
 from gateway.store.sqlite import SQLiteStore
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
@@ -106,7 +103,7 @@ Command = Callable[[argparse.Namespace, Settings, SQLiteStore], Awaitable[int]]
 def _run(command: Command) -> Callable[[argparse.Namespace], int]:
     def entry(args: argparse.Namespace) -> int:
         settings = Settings.from_env()
-        _configure_logging()
+        configure_logging(settings.log_format, settings.log_level)
         return asyncio.run(_with_store(command, args, settings))
 
     return entry
@@ -114,7 +111,7 @@ def _run(command: Command) -> Callable[[argparse.Namespace], int]:
 
 async def _with_store(command: Command, args: argparse.Namespace, settings: Settings) -> int:
     try:
-        store: SQLiteStore = await SQLiteStore.open(settings.db_url)
+        store: SQLiteStore = await open_store(settings.db_url)  # or PostgreSQL, by URL
     except StoreError as exc:
         print(f"gateway: {exc}", file=sys.stderr)
         return 1
@@ -125,12 +122,6 @@ async def _with_store(command: Command, args: argparse.Namespace, settings: Sett
         return 1
     finally:
         await store.close()
-
-
-def _configure_logging() -> None:
-    if not structlog.is_configured():
-        # Logs go to stderr so command output on stdout stays clean.
-        structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
 
 
 def _service(settings: Settings, store: SQLiteStore) -> AlertService:
@@ -252,31 +243,18 @@ async def _list(args: argparse.Namespace, settings: Settings, store: SQLiteStore
     return 0
 
 
-@asynccontextmanager
-async def open_sms_sender(settings: Settings) -> AsyncIterator[tuple[str, SMSSender]]:
-    """The configured channel as (channel family, sender)."""
-    wants_smpp = settings.sms_channel == "smpp" or (
-        settings.sms_channel == "auto" and settings.smsc
-    )
-    if wants_smpp:
-        raise BroadcastError("the SMPP channel is not available in this build yet")
-    if settings.sms_channel == "none":
-        raise BroadcastError("GATEWAY_SMS_CHANNEL is none: no channel to send through")
-    async with aiohttp.ClientSession() as session:
-        yield (
-            "africastalking",
-            AfricasTalkingSMS(
-                session,
-                settings.at_sms_url,
-                settings.at_username,
-                settings.at_api_key,
-                settings.at_sender_id,
-            ),
-        )
-
-
 async def _broadcast_run(args: argparse.Namespace, settings: Settings, store: SQLiteStore) -> int:
-    async with open_sms_sender(settings) as (channel, sender):
+    # The worker has its own store connection (inside open_messaging) so receipts that
+    # arrive on SMPP binds are recorded by the same process that sends.
+    try:
+        channel_family(settings)
+    except ChannelUnavailable as exc:
+        raise BroadcastError(str(exc)) from exc
+    async with (
+        open_messaging(settings) as messaging,
+        open_sms_sender(settings, messaging.inbox, messaging.hasher.hash) as (channel, sender),
+    ):
+        messaging.use_sender(sender)
         options = WorkerOptions(
             channel=channel,
             tps=args.tps or settings.broadcast_tps,
@@ -285,7 +263,7 @@ async def _broadcast_run(args: argparse.Namespace, settings: Settings, store: SQ
             concurrency=args.concurrency,
             lease_seconds=args.lease,
         )
-        worker = BroadcastWorker(store, sender, NumberVault(settings.encryption_key), options)
+        worker = BroadcastWorker(messaging.store, sender, messaging.vault, options)
         await worker.run(until_idle=args.until_idle)
     return 0
 

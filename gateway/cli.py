@@ -18,6 +18,7 @@ from gateway.settings import SettingsError
 COMMAND_MODULES: tuple[str, ...] = (
     "gateway.commands",
     "gateway.alerts_cli",
+    "gateway.keyrotation",
     "gateway.console_cli",
 )
 

@@ -37,7 +37,7 @@ class StoreEffectHandler:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._subscriptions = subscriptions
-        self._sender = sender
+        self.sender = sender
         self._prefix = sms_prefix
         self._clock = clock
 
@@ -60,7 +60,7 @@ class StoreEffectHandler:
             else:
                 await self._subscriptions.leave_topic(caller.msisdn_hash, effect.topic)
         elif isinstance(effect, SMSCopyRequested):
-            if self._sender is None:
+            if self.sender is None:
                 log.warning("effect.sms_copy_without_channel", screen=effect.screen_id)
                 return
             message = OutboundSMS(
@@ -69,6 +69,6 @@ class StoreEffectHandler:
                 text=compose(self._prefix, effect.text),
                 request_receipt=False,
             )
-            results = await self._sender.send([message])
+            results = await self.sender.send([message])
             outcome = results[0].outcome.value if results else "none"
             log.info("effect.sms_copy", screen=effect.screen_id, outcome=outcome)

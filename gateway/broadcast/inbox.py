@@ -41,7 +41,7 @@ class SMSInbox:
         self._subscriptions = subscriptions
         self._keywords = keywords
         self._receipts = receipts
-        self._replies = replies
+        self.replies = replies
         self._clock = clock
         self._reply_tasks: set[asyncio.Task[None]] = set()
 
@@ -61,16 +61,16 @@ class SMSInbox:
             message.received_at or now,
         )
         log.info("sms.inbound", channel=message.channel, command=command.kind.value, first=first)
-        if first and reply and self._replies is not None:
+        if first and reply and self.replies is not None:
             outbound = OutboundSMS(f"reply:{message.message_id}", message.sender, reply, False)
             task = asyncio.create_task(self._send_reply(outbound))
             self._reply_tasks.add(task)
             task.add_done_callback(self._reply_tasks.discard)
 
     async def _send_reply(self, message: OutboundSMS) -> None:
-        assert self._replies is not None
+        assert self.replies is not None
         try:
-            results = await self._replies.send([message])
+            results = await self.replies.send([message])
             log.info("sms.reply", outcome=results[0].outcome.value if results else "none")
         except Exception as exc:  # a reply is best effort; the effect is already durable
             log.warning("sms.reply_failed", error=type(exc).__name__)

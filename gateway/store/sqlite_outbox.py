@@ -4,7 +4,9 @@ The outbox holds ONE row per (broadcast, recipient), with a ``parts`` count, rat
 than one row per SMS part: the person is the unit that must reach a final state, a
 million-recipient alert stays a million rows, and the channel (which splits long
 texts) reports one message id per part into ``outbox_messages``, where receipts
-find their row by (channel, message_id). A row is delivered when all its parts are.
+find their row by (channel, message_id). A row is delivered when all its parts are,
+or when its first part is: the SMPP pool and Africa's Talking both report one
+receipt per message, under the first part's id, once every part has arrived.
 
 Receipts are applied set-wise through a temporary table, so a batch of a thousand
 costs a handful of statements, not thousands.
@@ -324,7 +326,8 @@ class SQLiteOutbox(SQLiteBase):
             f"state = CASE "
             f"WHEN EXISTS (SELECT 1 {parts} IN ('failed', 'rejected')) THEN 'failed' "
             f"WHEN EXISTS (SELECT 1 {parts} = 'expired') THEN 'expired' "
-            f"WHEN (SELECT count(*) {parts} = 'delivered') >= parts THEN 'delivered' "
+            f"WHEN (SELECT count(*) {parts} = 'delivered') >= parts "
+            f"OR EXISTS (SELECT 1 {parts} = 'delivered' AND m.part = 0) THEN 'delivered' "
             f"ELSE state END, "
             f"error = COALESCE((SELECT r.error FROM receipt_batch r JOIN outbox_messages m "
             f"ON r.channel = m.channel AND r.message_id = m.message_id "

@@ -102,7 +102,7 @@ async def test_claim_submit_and_receipts_reach_final_states(store: SQLiteStore) 
     assert await store.claim_outbox(broadcast_id, "w2", 10, T0, 30) == []  # leased
     first, second, third, fourth = (c.outbox_id for c in claimed)
     # A receipt can beat the recording of its submission: it is kept and applied later.
-    await store.record_deliveries([DeliveryUpdate("at", "m1a", "delivered", at=T0 + 1)])
+    await store.record_deliveries([DeliveryUpdate("at", "m1b", "delivered", at=T0 + 1)])
     await store.record_submissions(
         "at",
         [
@@ -118,7 +118,7 @@ async def test_claim_submit_and_receipts_reach_final_states(store: SQLiteStore) 
     assert counts["submitted"] == 2 and counts["failed"] == 1 and counts["queued"] == 1
     matched = await store.record_deliveries(
         [
-            DeliveryUpdate("at", "m1b", "delivered", at=T0 + 2),
+            DeliveryUpdate("at", "m1a", "delivered", at=T0 + 2),
             DeliveryUpdate("at", "m2", "failed", "DeliveryFailure", at=T0 + 2),
             DeliveryUpdate("at", "unknown", "delivered", at=T0 + 2),
         ]
@@ -192,9 +192,9 @@ async def test_operators_menus_and_session_ends(store: SQLiteStore) -> None:
     assert [(c.screen_id, c.count) for c in counts] == [("home", 3)]
 
 
-async def test_audit_chain_verifies_and_detects_a_tampered_row(
-    store: SQLiteStore, tmp_path: Path
-) -> None:
+async def test_audit_chain_verifies_and_detects_a_tampered_row(tmp_path: Path) -> None:
+    # SQLite only (raw file access below); the PostgreSQL twin is in tests/prod.
+    store = await SQLiteStore.open(tmp_path / "gateway.db")
     for index in range(7):
         await store.append_audit("alice", "alert.approve", f"broadcast:{index}", {"n": index}, T0)
     assert (await store.verify_audit_chain()).ok
@@ -267,3 +267,19 @@ async def test_close_pending_expires_unfinished_rows(store: SQLiteStore) -> None
     assert await store.close_pending(broadcast_id, OutboxState.EXPIRED, T0, False) == 2
     assert await store.close_pending(broadcast_id, OutboxState.EXPIRED, T0, True) == 1
     assert (await store.outbox_counts(broadcast_id))["expired"] == 3
+
+
+async def test_a_message_level_receipt_on_the_first_part_delivers_the_row(
+    store: SQLiteStore,
+) -> None:
+    await _people(store, 1)
+    broadcast_id = await _broadcast(store)
+    await store.expand_audience(broadcast_id, 100, T0)
+    claimed = await store.claim_outbox(broadcast_id, "w", 10, T0, 30)
+    await store.record_submissions(
+        "smpp", [Submission(claimed[0].outbox_id, "accepted", ("p0", "p1", "p2"))], T0, 3
+    )
+    await store.record_deliveries([DeliveryUpdate("smpp", "p1", "delivered", at=T0)])
+    assert (await store.outbox_counts(broadcast_id))["submitted"] == 1
+    await store.record_deliveries([DeliveryUpdate("smpp", "p0", "delivered", at=T0)])
+    assert (await store.outbox_counts(broadcast_id))["delivered"] == 1

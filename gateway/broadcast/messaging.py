@@ -1,0 +1,75 @@
+"""Everything the SMS side needs, built from settings in one place.
+
+The HTTP server and the broadcast worker both call :func:`open_messaging`; the lead's
+``create_app`` can mount ``messaging.sms_routes()`` and pass ``messaging.effects`` as
+the USSD effect handler.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from gateway.broadcast.effects import StoreEffectHandler
+from gateway.broadcast.inbox import SMSInbox
+from gateway.broadcast.keyword_service import KeywordService
+from gateway.broadcast.receipts import ReceiptRecorder
+from gateway.broadcast.service import AlertService
+from gateway.broadcast.subscriptions import SubscriptionService
+from gateway.channels.africastalking_callbacks import create_sms_routes
+from gateway.keywords import load_catalog
+from gateway.messages import SMSSender
+from gateway.privacy import NumberVault, PhoneHasher
+from gateway.settings import Settings
+from gateway.store.sqlite import SQLiteStore
+
+
+@dataclass
+class Messaging:
+    settings: Settings
+    store: SQLiteStore
+    hasher: PhoneHasher
+    vault: NumberVault
+    subscriptions: SubscriptionService
+    keywords: KeywordService
+    receipts: ReceiptRecorder
+    inbox: SMSInbox
+    effects: StoreEffectHandler
+    alerts: AlertService
+
+    def use_sender(self, sender: SMSSender) -> None:
+        """Replies to keywords and "send me this by SMS" go out through ``sender``."""
+        self.inbox.replies = sender
+        self.effects.sender = sender
+
+    def sms_routes(self) -> list[web.RouteDef]:
+        return create_sms_routes(self.inbox, self.settings.callback_secret)
+
+
+@asynccontextmanager
+async def open_messaging(settings: Settings) -> AsyncIterator[Messaging]:
+    store: SQLiteStore = await SQLiteStore.open(settings.db_url)
+    try:
+        hasher = PhoneHasher(settings.hash_key)
+        vault = NumberVault(settings.encryption_key)
+        catalog = load_catalog(settings.content)
+        subscriptions = SubscriptionService(store, hasher, vault)
+        keywords = KeywordService(subscriptions, catalog)
+        receipts = ReceiptRecorder(store)
+        inbox = SMSInbox(store, subscriptions, keywords, receipts, None)
+        effects = StoreEffectHandler(subscriptions, None, settings.sms_prefix)
+        alerts = AlertService(store, [topic.code for topic in catalog.topics])
+        messaging = Messaging(
+            settings, store, hasher, vault, subscriptions, keywords, receipts, inbox, effects,
+            alerts,
+        )  # fmt: skip
+        try:
+            yield messaging
+        finally:
+            await inbox.drain()
+            await receipts.close()
+    finally:
+        await store.close()

@@ -1,0 +1,70 @@
+"""The configured SMS channel, opened and closed as one async context.
+
+``GATEWAY_SMS_CHANNEL``: ``smpp`` uses every bind of ``GATEWAY_SMSC`` (the SMPP pool;
+receipts and MO SMS come back to ``sink`` on the same binds); ``africastalking``
+speaks AT's HTTP API (receipts come back through the HTTP callbacks, to the server);
+``auto`` picks SMPP when SMSCs are configured, else Africa's Talking.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import aiohttp
+import structlog
+
+from gateway.channels.africastalking_sms import AfricasTalkingSMS
+from gateway.messages import InboundSink, SMSSender
+from gateway.settings import Settings
+from gateway.smpp.pool import SMPPPool
+from gateway.ussd.types import USSDHandler
+
+log = structlog.get_logger(__name__)
+
+
+class ChannelUnavailable(RuntimeError):
+    """No channel is configured to send through."""
+
+
+def channel_family(settings: Settings) -> str:
+    if settings.sms_channel == "none":
+        raise ChannelUnavailable("GATEWAY_SMS_CHANNEL is none: no channel to send through")
+    if settings.sms_channel == "smpp" or (settings.sms_channel == "auto" and settings.smsc):
+        if not settings.smsc:
+            raise ChannelUnavailable("GATEWAY_SMS_CHANNEL is smpp but GATEWAY_SMSC is empty")
+        return "smpp"
+    return "africastalking"
+
+
+@asynccontextmanager
+async def open_sms_sender(
+    settings: Settings,
+    sink: InboundSink | None,
+    number_key: Callable[[str], str],
+    ussd_handler: USSDHandler | None = None,
+) -> AsyncIterator[tuple[str, SMSSender]]:
+    """Yields (channel family for message ids, sender). With ``ussd_handler``, USSD
+    sessions arriving on the SMPP binds are answered by it."""
+    family = channel_family(settings)
+    if family == "smpp":
+        pool = SMPPPool(settings.smsc, sink, ussd_handler, number_key=number_key)
+        await pool.start()
+        log.info("sms_channel.open", channel="smpp", binds=len(pool.binds))
+        try:
+            yield family, pool
+        finally:
+            await pool.stop()
+        return
+    async with aiohttp.ClientSession() as session:
+        log.info("sms_channel.open", channel="africastalking")
+        yield (
+            family,
+            AfricasTalkingSMS(
+                session,
+                settings.at_sms_url,
+                settings.at_username,
+                settings.at_api_key,
+                settings.at_sender_id,
+            ),
+        )
