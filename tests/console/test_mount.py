@@ -1,5 +1,5 @@
-"""The console mounted on the real gateway app: a version published in the console is
-what the next USSD callback gets, with no restart."""
+"""The console mounted on the real gateway app (its runtime's store and live tree): a
+version published in the console is what the next USSD callback gets, no restart."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from gateway.console import mount_console
+from gateway.console import mount_on_gateway
 from gateway.console.context import CONTEXT
+from gateway.console.mount import link_states_of
 from gateway.settings import Secret, Settings
-from gateway.store.sqlite import SQLiteStore
-from gateway.web.app import LIVE_TREE, create_app
+from gateway.web.app import RUNTIME, create_app
 
 SECRET = "mount-test-callback-secret"
 
@@ -35,23 +35,21 @@ async def dial(client: TestClient, session: str, text: str = "") -> str:
 
 
 async def test_publish_in_the_console_changes_what_callers_get(
-    backend: SQLiteStore,
-    aiohttp_client: Any,
-    clock: Any,
-    settings: Settings,
-    sign_in: Any,
-    fast_passwords: Any,
+    aiohttp_client: Any, clock: Any, settings: Settings, sign_in: Any, fast_passwords: Any
 ) -> None:
-    settings = replace(settings, callback_secret=Secret(SECRET))
-    app = create_app(settings)
-    console = mount_console(app, settings, backend, app[LIVE_TREE])
+    settings = replace(settings, callback_secret=Secret(SECRET), sms_channel="none")
+    app = await create_app(settings, broadcast_worker=False)
+    store = app[RUNTIME].store
+    for username, role in (("eddie", "editor"), ("april", "approver")):
+        await store.create_operator(username, fast_passwords.hash("correct horse battery"), role, 0)
+    console = mount_on_gateway(app)
     console[CONTEXT].passwords = fast_passwords
     console[CONTEXT].clock = clock
     editor: TestClient = await aiohttp_client(app)
     approver = await aiohttp_client(app)
 
     assert (await editor.get("/console", allow_redirects=False)).headers["Location"] == "/console/"
-    first = await dial(editor, "s1", "")
+    assert (await dial(editor, "s1", "")).startswith("CON")
     assert "Safe travel info" not in await dial(editor, "s1", "1")
 
     token = await sign_in(editor, "eddie")
@@ -61,13 +59,21 @@ async def test_publish_in_the_console_changes_what_callers_get(
         "/console/menus/safe-journey/screens/main/texts",
         data={**texts, "csrf_token": token, "text.en": "Safe travel info"},
     )
-    draft = (await backend.list_menu_versions("safe-journey"))[0]
+    draft = (await store.list_menu_versions("safe-journey"))[0]
     approve_token = await sign_in(approver, "april")
     await approver.post(
         f"/console/menus/safe-journey/versions/{draft.id}/publish",
         data={"csrf_token": approve_token},
     )
-    assert first.startswith("CON")
-    shown = await dial(editor, "s2", "")
-    shown = await dial(editor, "s2", "1")  # choose English on the language screen
-    assert "Safe travel info" in shown
+    await dial(editor, "s2", "")
+    assert "Safe travel info" in await dial(editor, "s2", "1")  # 1 = English
+
+
+def test_link_states_from_the_smpp_pool_status() -> None:
+    states = link_states_of(
+        [
+            {"smsc": "op-a", "bind": 0, "mode": "transceiver", "state": "bound_trx", "bound": True},
+            {"smsc": "op-b", "bind": 1, "mode": "transmitter", "state": "closed", "bound": False},
+        ]
+    )
+    assert states == {"op-a #0 (transceiver)": "bound", "op-b #1 (transmitter)": "closed"}
