@@ -18,6 +18,7 @@ from gateway.console import menu_draft
 from gateway.console.context import (
     ConsoleContext,
     context,
+    current_role,
     ensure_session,
     redirect,
     render,
@@ -31,7 +32,7 @@ from gateway.console.menu_check import (
     simulate_start,
     simulate_step,
 )
-from gateway.console.roles import Permission
+from gateway.console.roles import Permission, allows
 from gateway.console.security import requires
 from gateway.menu.pages import Limit
 from gateway.store.records import MenuVersion
@@ -328,6 +329,8 @@ async def versions(request: web.Request) -> web.StreamResponse:
             "valid": checked,
             "current_draft": current.id if current else None,
             "draft_authors": _draft_authors(rows),
+            "can_approve": allows(current_role(request), Permission.APPROVE),
+            "can_edit": allows(current_role(request), Permission.EDIT),
         },
     )
 
