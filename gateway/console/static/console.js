@@ -126,7 +126,28 @@
     tick();
   }
 
+  /* The audience count follows the ticked topics, languages and countries. */
+  function watchAudience(box) {
+    var out = box.querySelector("[data-audience]");
+    function update() {
+      var params = new URLSearchParams();
+      box.querySelectorAll("input").forEach(function (i) {
+        if ((i.type === "checkbox" && i.checked) || (i.type !== "checkbox" && i.value)) {
+          params.append(i.name, i.value);
+        }
+      });
+      fetch(box.getAttribute("data-audience-url") + "?" + params.toString(),
+        { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (d) {
+          if (d) { out.textContent = d.count + " subscribers would receive it."; }
+        });
+    }
+    box.addEventListener("change", update);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-audience-url]").forEach(watchAudience);
     watch("textarea[data-budget]", screenBudget);
     watch("textarea[data-sms]", smsBudget);
     document.querySelectorAll("[data-progress-url]").forEach(pollProgress);

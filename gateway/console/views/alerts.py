@@ -267,7 +267,17 @@ async def alert_action(request: web.Request) -> web.StreamResponse:
     return redirect(request, f"/alerts/{alert_id}", flash=done[action])
 
 
+async def audience_count(request: web.Request) -> web.StreamResponse:
+    """How many subscribers an audience reaches: a count for the compose page's script."""
+    ctx = context(request)
+    languages, _, _ = await vocabulary(ctx)
+    values = _form_values(request.query, languages)
+    count = await ctx.backend.audience_size(_audience(values)) if values["topics"] else 0
+    return web.json_response({"count": count})
+
+
 def add_routes(app: web.Application) -> None:
+    app.router.add_get("/alerts/audience", audience_count)
     app.router.add_get("/alerts", alerts_index)
     app.router.add_get("/alerts/new", compose_page)
     app.router.add_post("/alerts/new", compose_submit)
