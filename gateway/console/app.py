@@ -24,6 +24,7 @@ from gateway.console.security import guard
 from gateway.console.sessions import SessionStore
 from gateway.console.throttle import LoginThrottle
 from gateway.settings import Settings
+from gateway.store.port import Store
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_BASE = "/console"
@@ -60,7 +61,7 @@ async def _progress_sampling(app: web.Application) -> AsyncIterator[None]:
 
 def create_console_app(
     settings: Settings,
-    backend: Any,
+    backend: Store,
     *,
     base: str = DEFAULT_BASE,
     clock: Callable[[], float] = time.time,

@@ -14,6 +14,7 @@ from gateway.console.passwords import Passwords
 from gateway.console.sessions import ConsoleSession, SessionStore
 from gateway.console.throttle import LoginThrottle
 from gateway.settings import Settings
+from gateway.store.port import Store
 
 SESSION_COOKIE = "console_session"
 
@@ -21,7 +22,7 @@ SESSION_COOKIE = "console_session"
 @dataclass
 class ConsoleContext:
     settings: Settings
-    backend: Any  # the store (see gateway.console.ports for what is used)
+    backend: Store  # accounts, menu versions, alerts, audit log: all in the store
     base: str  # where the console is mounted, e.g. "/console"
     templates: jinja2.Environment
     sessions: SessionStore

@@ -18,6 +18,7 @@ from gateway.console.live import publish_to, reload_content_into
 from gateway.console.ports import LinkStates
 from gateway.live_tree import LiveTree
 from gateway.settings import Settings
+from gateway.store.port import Store
 
 PREFIX = "/console"
 
@@ -25,7 +26,7 @@ PREFIX = "/console"
 def mount_console(
     app: web.Application,
     settings: Settings,
-    store: Any,
+    store: Store,
     live: LiveTree,
     link_states: LinkStates | None = None,
 ) -> web.Application:

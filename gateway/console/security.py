@@ -177,6 +177,8 @@ async def _account_still_valid(ctx: ConsoleContext, session: ConsoleSession) -> 
     now = ctx.now()
     if now - session.checked_at < ACCOUNT_RECHECK_SECONDS:
         return True
+    if session.username is None:
+        return False
     account = await ctx.backend.get_operator(session.username)
     if account is None or account.disabled or account.role != session.role:
         return False

@@ -21,13 +21,9 @@ async def test_compose_approve_send_and_watch_it_deliver(
     await expect(editor.locator("#sms-fr")).to_contain_text("UCS-2")
     await editor.check("input[name=topic][value='route-alerts']")
     # The count follows the ticks without a reload; half the subscribers chose French.
-    await expect(editor.locator("[data-audience]")).to_have_text(
-        "30 subscribers would receive it."
-    )
+    await expect(editor.locator("[data-audience]")).to_have_text("30 subscribers would receive it.")
     await editor.check("input[name=only_language][value='fr']")
-    await expect(editor.locator("[data-audience]")).to_have_text(
-        "15 subscribers would receive it."
-    )
+    await expect(editor.locator("[data-audience]")).to_have_text("15 subscribers would receive it.")
     await editor.uncheck("input[name=only_language][value='fr']")
     await editor.fill("input[name=source]", "Field team, checked by phone")
     await editor.click("button:has-text('Check cost and audience')")

@@ -34,6 +34,7 @@ from gateway.console.menu_check import (
 )
 from gateway.console.roles import Permission, allows
 from gateway.console.security import requires
+from gateway.menu.loader import Problem
 from gateway.menu.pages import Limit
 from gateway.store.records import MenuVersion
 
@@ -123,7 +124,7 @@ async def menu_editor(request: web.Request) -> web.StreamResponse:
         data = menu_draft.parse(text)
     except menu_draft.DraftError as exc:
         data = {"screens": {}}
-        checked.general.append(exc)  # type: ignore[arg-type]
+        checked.general.append(Problem(f"{name}.yaml", 0, "", str(exc)))
     languages = [str(lang) for lang in data.get("languages") or ["en"]]
     language = request.query.get("lang", languages[0])
     if language not in languages:
@@ -356,8 +357,8 @@ async def _version_of(request: web.Request, name: str) -> MenuVersion:
     version = await context(request).backend.get_menu_version(int(raw)) if raw.isdigit() else None
     if version is None or version.menu_name != name:
         raise web.HTTPNotFound(text="no such version")
-    assert isinstance(version, MenuVersion) or hasattr(version, "tree_yaml")
-    return version  # type: ignore[no-any-return]
+    found: MenuVersion = version
+    return found
 
 
 async def _go_live(request: web.Request, name: str, version: MenuVersion) -> None:
