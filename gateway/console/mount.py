@@ -9,18 +9,22 @@ gateway, and a redirect from ``/console`` to ``/console/``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
+import structlog
 from aiohttp import web
 
 from gateway.console.app import create_console_app
 from gateway.console.live import publish_to, reload_content_into
 from gateway.console.ports import LinkStates
 from gateway.live_tree import LiveTree
+from gateway.menu.loader import TreeError
 from gateway.settings import Settings
 from gateway.store.port import Store
 
 PREFIX = "/console"
+log = structlog.get_logger(__name__)
 
 
 def mount_console(
@@ -45,7 +49,31 @@ def mount_console(
     # Registered before the sub-app, whose prefix would otherwise also take "/console".
     app.router.add_get(PREFIX, to_console)
     app.add_subapp(PREFIX + "/", console)
+
+    async def restore_published(_: web.Application) -> None:
+        await serve_published_version(settings, store, live)
+
+    app.on_startup.append(restore_published)
     return console
+
+
+async def serve_published_version(settings: Settings, store: Store, live: LiveTree) -> None:
+    """At start-up, serve the version last published in the console rather than the
+    shipped file, so a restart does not undo a publish. A version that no longer
+    validates (a content file changed under it) is logged and the file is kept."""
+    name = Path(live.current.source).stem if live.current.source else live.current.id
+    published = await store.published_menu(name)
+    if published is None:
+        return
+    try:
+        await publish_to(live, settings)(name, published.tree_yaml, published.id)
+    except TreeError as exc:
+        log.warning(
+            "console.published_version_invalid",
+            menu=name,
+            version=published.id,
+            problems=len(exc.problems),
+        )
 
 
 def link_states_of(binds: Iterable[Mapping[str, Any]]) -> dict[str, str]:

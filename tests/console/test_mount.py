@@ -68,6 +68,13 @@ async def test_publish_in_the_console_changes_what_callers_get(
     await dial(editor, "s2", "")
     assert "Safe travel info" in await dial(editor, "s2", "1")  # 1 = English
 
+    # A restart serves the published version, not the shipped file.
+    restarted = await create_app(settings, broadcast_worker=False)
+    mount_on_gateway(restarted)
+    caller: TestClient = await aiohttp_client(restarted)
+    await dial(caller, "s3", "")
+    assert "Safe travel info" in await dial(caller, "s3", "1")
+
 
 def test_link_states_from_the_smpp_pool_status() -> None:
     states = link_states_of(
