@@ -14,18 +14,14 @@ from gateway.console.charts import bar_chart, column_chart
 from gateway.console.context import context, render
 from gateway.console.menu_check import CatalogCache
 from gateway.console.views.alerts import vocabulary
+from gateway.console.views.menu_common import catalogs_of
 from gateway.store.records import Audience
 
 DAYS = 14
 
 
 def catalog_cache(request: web.Request) -> CatalogCache:
-    ctx = context(request)
-    cache = ctx.extras.get("catalog_cache")
-    if not isinstance(cache, CatalogCache):
-        cache = CatalogCache(ctx.settings.content)
-        ctx.extras["catalog_cache"] = cache
-    return cache
+    return catalogs_of(context(request))
 
 
 async def dashboard(request: web.Request) -> web.StreamResponse:
