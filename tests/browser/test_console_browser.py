@@ -8,6 +8,9 @@ from typing import Any
 import yaml
 from playwright.async_api import Browser, expect
 
+from gateway.encoding import length_in
+from gateway.menu.pages import Limit, pages_of
+
 MENU = "safe-journey"
 
 
@@ -47,6 +50,16 @@ async def test_budget_turns_red_past_the_limit_and_publish_needs_a_second_person
 ) -> None:
     editor = await sign_in_as(browser, console, "eddie")
     await editor.goto(f"{console.url}/menus/{MENU}?screen=main")
+    # The script's count, options and navigation footer included, is the engine's.
+    limit = Limit(console.settings.screen_limit)
+    for language in console.live.current.languages:
+        page = pages_of(
+            console.live.current, console.live.current.screens["main"], language, "", limit
+        )
+        shown = await editor.locator(f"#budget-{language}").text_content()
+        assert shown is not None
+        if len(page.texts) == 1:
+            assert shown.startswith(f"{length_in(page.texts[0], page.alphabet)} / "), language
     budget = editor.locator("#budget-en")
     await expect(budget).not_to_have_class("budget over")
     area = editor.locator("textarea[name='text.en']")
