@@ -1,0 +1,100 @@
+"""Mounting the console on the gateway's app, wired to the live tree: one call.
+
+``mount_on_gateway(app)`` (on the app from ``await create_app(settings)``), or
+``mount_console(app, settings, store, live)``, adds the sub-app at ``/console/`` with
+the hooks that make a publish (or a content change) take effect on the running
+gateway, and a redirect from ``/console`` to ``/console/``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from gateway.console.app import create_console_app
+from gateway.console.live import publish_to, reload_content_into
+from gateway.console.ports import LinkStates
+from gateway.live_tree import LiveTree
+from gateway.menu.loader import TreeError
+from gateway.settings import Settings
+from gateway.store.port import Store
+
+PREFIX = "/console"
+log = structlog.get_logger(__name__)
+
+
+def mount_console(
+    app: web.Application,
+    settings: Settings,
+    store: Store,
+    live: LiveTree,
+    link_states: LinkStates | None = None,
+) -> web.Application:
+    console = create_console_app(
+        settings,
+        store,
+        base=PREFIX,
+        publish_hook=publish_to(live, settings),
+        content_hook=reload_content_into(live, settings),
+        link_states=link_states,
+    )
+
+    async def to_console(request: web.Request) -> web.StreamResponse:
+        raise web.HTTPFound(PREFIX + "/")
+
+    # Registered before the sub-app, whose prefix would otherwise also take "/console".
+    app.router.add_get(PREFIX, to_console)
+    app.add_subapp(PREFIX + "/", console)
+
+    async def restore_published(_: web.Application) -> None:
+        await serve_published_version(settings, store, live)
+
+    app.on_startup.append(restore_published)
+    return console
+
+
+async def serve_published_version(settings: Settings, store: Store, live: LiveTree) -> None:
+    """At start-up, serve the version last published in the console rather than the
+    shipped file, so a restart does not undo a publish. A version that no longer
+    validates (a content file changed under it) is logged and the file is kept."""
+    name = Path(live.current.source).stem if live.current.source else live.current.id
+    published = await store.published_menu(name)
+    if published is None:
+        return
+    try:
+        await publish_to(live, settings)(name, published.tree_yaml, published.id)
+    except TreeError as exc:
+        log.warning(
+            "console.published_version_invalid",
+            menu=name,
+            version=published.id,
+            problems=len(exc.problems),
+        )
+
+
+def link_states_of(binds: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """The SMPP pool's per-bind status as the dashboard shows it: bound, or its state."""
+    states = {}
+    for bind in binds:
+        name = f"{bind.get('smsc', '?')} #{bind.get('bind', 0)} ({bind.get('mode', '')})"
+        states[name] = "bound" if bind.get("bound") else str(bind.get("state", "down"))
+    return states
+
+
+def mount_on_gateway(app: web.Application) -> web.Application:
+    """Mount the console on the app built by :func:`gateway.web.app.create_app`, using
+    its runtime's store, live tree and SMPP link status."""
+    from gateway.web.app import RUNTIME, SETTINGS
+
+    runtime = app[RUNTIME]
+    return mount_console(
+        app,
+        app[SETTINGS],
+        runtime.store,
+        runtime.live_tree,
+        link_states=lambda: link_states_of(runtime.link_status()),
+    )
