@@ -8,7 +8,9 @@ gateway, and a redirect from ``/console`` to ``/console/``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ from gateway.settings import Settings
 from gateway.store.port import Store
 
 PREFIX = "/console"
+PUBLISH_POLL_SECONDS = 10.0
 log = structlog.get_logger(__name__)
 
 
@@ -50,11 +53,27 @@ def mount_console(
     app.router.add_get(PREFIX, to_console)
     app.add_subapp(PREFIX + "/", console)
 
-    async def restore_published(_: web.Application) -> None:
+    async def follow_published(_: web.Application) -> AsyncIterator[None]:
         await serve_published_version(settings, store, live)
+        task = asyncio.create_task(_poll_published(settings, store, live))
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
-    app.on_startup.append(restore_published)
+    app.cleanup_ctx.append(follow_published)
     return console
+
+
+async def _poll_published(settings: Settings, store: Store, live: LiveTree) -> None:
+    """Several gateway processes share one store: a publish made through one of them
+    reaches the others within ``interval`` seconds, without a restart."""
+    while True:
+        await asyncio.sleep(PUBLISH_POLL_SECONDS)
+        try:
+            await serve_published_version(settings, store, live)
+        except Exception as exc:  # the store away for a moment: try again next round
+            log.warning("console.publish_poll_failed", error=type(exc).__name__)
 
 
 async def serve_published_version(settings: Settings, store: Store, live: LiveTree) -> None:
@@ -63,7 +82,7 @@ async def serve_published_version(settings: Settings, store: Store, live: LiveTr
     validates (a content file changed under it) is logged and the file is kept."""
     name = Path(live.current.source).stem if live.current.source else live.current.id
     published = await store.published_menu(name)
-    if published is None:
+    if published is None or live.version == f"v{published.id}":
         return
     try:
         await publish_to(live, settings)(name, published.tree_yaml, published.id)

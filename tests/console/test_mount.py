@@ -38,7 +38,7 @@ async def test_publish_in_the_console_changes_what_callers_get(
     aiohttp_client: Any, clock: Any, settings: Settings, sign_in: Any, fast_passwords: Any
 ) -> None:
     settings = replace(settings, callback_secret=Secret(SECRET), sms_channel="none")
-    app = await create_app(settings, broadcast_worker=False)
+    app = await create_app(settings, broadcast_worker=False, console=False)
     store = app[RUNTIME].store
     for username, role in (("eddie", "editor"), ("april", "approver")):
         await store.create_operator(username, fast_passwords.hash("correct horse battery"), role, 0)
@@ -69,7 +69,7 @@ async def test_publish_in_the_console_changes_what_callers_get(
     assert "Safe travel info" in await dial(editor, "s2", "1")  # 1 = English
 
     # A restart serves the published version, not the shipped file.
-    restarted = await create_app(settings, broadcast_worker=False)
+    restarted = await create_app(settings, broadcast_worker=False, console=False)
     mount_on_gateway(restarted)
     caller: TestClient = await aiohttp_client(restarted)
     await dial(caller, "s3", "")
