@@ -283,3 +283,20 @@ async def test_a_message_level_receipt_on_the_first_part_delivers_the_row(
     assert (await store.outbox_counts(broadcast_id))["submitted"] == 1
     await store.record_deliveries([DeliveryUpdate("smpp", "p0", "delivered", at=T0)])
     assert (await store.outbox_counts(broadcast_id))["delivered"] == 1
+
+
+async def test_an_smsc_reusing_message_ids_after_a_restart_still_delivers_rows(
+    store: SQLiteStore,
+) -> None:
+    await _people(store, 2)
+    broadcast_id = await _broadcast(store)
+    await store.expand_audience(broadcast_id, 100, T0)
+    first, second = await store.claim_outbox(broadcast_id, "w", 10, T0, 30)
+    await store.record_submissions("smpp", [Submission(first.outbox_id, "accepted", ("1",))], T0, 3)
+    await store.record_deliveries([DeliveryUpdate("smpp", "1", "delivered", at=T0)])
+    # The restarted SMSC hands out id "1" again; its receipt beats our record of it.
+    await store.record_deliveries([DeliveryUpdate("smpp", "1", "delivered", at=T0 + 5)])
+    await store.record_submissions(
+        "smpp", [Submission(second.outbox_id, "accepted", ("1",))], T0 + 5, 3
+    )
+    assert (await store.outbox_counts(broadcast_id))["delivered"] == 2
