@@ -73,6 +73,7 @@ class BroadcastWorker:
         burst = max(1, min(options.batch_size, options.tps))
         self._bucket = TokenBucket(options.tps, burst, clock())
         self._first_submit_at: float | None = None
+        self._started: dict[int, float] = {}
 
     @property
     def first_submit_at(self) -> float | None:
@@ -105,6 +106,7 @@ class BroadcastWorker:
 
     async def run_broadcast(self, broadcast_id: int) -> None:
         log.info("broadcast.worker_start", broadcast=broadcast_id, worker=self.worker_id)
+        self._started.setdefault(broadcast_id, time.monotonic())
         expansion = asyncio.create_task(self._expand(broadcast_id))
         try:
             await self._fan_out(broadcast_id, expansion)
@@ -223,6 +225,12 @@ class BroadcastWorker:
         if messages:
             if self._first_submit_at is None:
                 self._first_submit_at = time.monotonic()
+                started = self._started.get(broadcast.id, self._first_submit_at)
+                log.info(
+                    "broadcast.first_submit",
+                    broadcast=broadcast.id,
+                    after_ms=round((self._first_submit_at - started) * 1000),
+                )
             try:
                 results = await self._sender.send(messages)
             except Exception as exc:  # a channel bug must not strand the claimed rows
