@@ -192,6 +192,7 @@ async def million(count: int, workdir: Path) -> dict[str, float]:
         )  # fmt: skip
         peak_rss = 0
         expanded_at: float | None = None
+        expansion_seconds = float("nan")
         started = time.monotonic()
         reader = sqlite3.connect(db_path)
         try:
@@ -203,6 +204,7 @@ async def million(count: int, workdir: Path) -> dict[str, float]:
                 ).fetchone()[0]
                 if done and expanded_at is None:
                     expanded_at = time.monotonic()
+                    expansion_seconds = expanded_at - started
                 if expanded_at is not None and time.monotonic() - expanded_at > 5:
                     await AlertService(store).pause(alert, "bench", time.time())
                     expanded_at = float("inf")
@@ -229,6 +231,7 @@ async def million(count: int, workdir: Path) -> dict[str, float]:
         "outbox_rows": counts.total,
         "first_submit_ms": first_ms,
         "peak_rss_mib": peak_rss / 1024,
+        "expansion_seconds": expansion_seconds,
         "sent_before_pause": sent,
         "exit_code": worker.returncode,
     }
@@ -252,7 +255,8 @@ async def main(quick: bool) -> None:
         print(
             f"   seeded in {result['seeded_seconds']:.1f} s; outbox rows {result['outbox_rows']}; "
             f"first submit {result['first_submit_ms']:.0f} ms after pick-up; "
-            f"peak RSS {result['peak_rss_mib']:.0f} MiB; sent before pause "
+            f"peak RSS {result['peak_rss_mib']:.0f} MiB; audience expanded in "
+            f"{result['expansion_seconds']:.1f} s while sending; sent before pause "
             f"{result['sent_before_pause']}; worker exit {result['exit_code']}"
         )
     finally:
