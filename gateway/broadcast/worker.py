@@ -165,7 +165,10 @@ class BroadcastWorker:
                         expansion.result()
                         if await self._finished(broadcast_id):
                             return
-                    await asyncio.sleep(0.02)
+                        # Rows under another (perhaps dead) worker's lease: wait for it.
+                        await asyncio.sleep(min(1.0, options.poll_interval))
+                        continue
+                    await asyncio.sleep(0.02)  # the next expansion batch is coming
                     continue
                 self._bucket.take(len(claimed), self._clock())
                 in_flight.add(asyncio.create_task(self._submit(broadcast, claimed)))

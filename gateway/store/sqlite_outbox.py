@@ -314,9 +314,8 @@ class SQLiteOutbox(SQLiteBase):
             "UPDATE outbox_messages SET state = (SELECT r.state FROM receipt_batch r "
             "WHERE r.channel = outbox_messages.channel "
             "AND r.message_id = outbox_messages.message_id ORDER BY r.seq DESC LIMIT 1) "
-            f"WHERE state NOT IN {final_parts} AND EXISTS (SELECT 1 FROM receipt_batch r "
-            "WHERE r.channel = outbox_messages.channel "
-            "AND r.message_id = outbox_messages.message_id)"
+            f"WHERE state NOT IN {final_parts} AND (channel, message_id) IN "
+            "(SELECT channel, message_id FROM receipt_batch)"
         )
         matched = cursor.rowcount
         touched = (

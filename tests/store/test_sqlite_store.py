@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.store.port import StoreConflict
+from gateway.store.port import StoreConflict, StoreError
 from gateway.store.records import (
     Audience,
     DeliveryUpdate,
@@ -198,8 +198,11 @@ async def test_audit_chain_verifies_and_detects_a_tampered_row(
     for index in range(7):
         await store.append_audit("alice", "alert.approve", f"broadcast:{index}", {"n": index}, T0)
     assert (await store.verify_audit_chain()).ok
-    with pytest.raises(Exception, match="append-only"):
-        await store.fetchall("UPDATE audit_log SET actor = 'mallory' WHERE id = 3")
+    with pytest.raises(StoreError, match="append-only"):
+        async with store.transaction() as db:
+            await db.execute("UPDATE audit_log SET actor = 'mallory' WHERE id = 3")
+    with pytest.raises(StoreError, match="readonly"):
+        await store.fetchall("DELETE FROM audit_log")
     await store.close()
     raw = sqlite3.connect(tmp_path / "gateway.db")
     raw.execute("DROP TRIGGER audit_log_no_update")
