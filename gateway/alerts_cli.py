@@ -28,6 +28,7 @@ from gateway.keywords import CatalogError, load_catalog
 from gateway.logs import configure as configure_logging
 from gateway.settings import Settings
 from gateway.store.port import StoreError
+from gateway.store.postgres import open_store
 from gateway.store.sqlite import SQLiteStore
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
@@ -110,7 +111,7 @@ def _run(command: Command) -> Callable[[argparse.Namespace], int]:
 
 async def _with_store(command: Command, args: argparse.Namespace, settings: Settings) -> int:
     try:
-        store: SQLiteStore = await SQLiteStore.open(settings.db_url)
+        store: SQLiteStore = await open_store(settings.db_url)  # or PostgreSQL, by URL
     except StoreError as exc:
         print(f"gateway: {exc}", file=sys.stderr)
         return 1

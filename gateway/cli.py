@@ -15,7 +15,7 @@ from gateway.settings import SettingsError
 
 # Modules that define ``add_commands(subparsers) -> None``; each command's parser sets
 # ``func`` to a callable taking the parsed namespace and returning an exit code.
-COMMAND_MODULES: tuple[str, ...] = ("gateway.commands", "gateway.alerts_cli")
+COMMAND_MODULES: tuple[str, ...] = ("gateway.commands", "gateway.alerts_cli", "gateway.keyrotation")
 
 
 def build_parser() -> argparse.ArgumentParser:

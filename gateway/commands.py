@@ -42,11 +42,6 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     configure(settings.log_format, settings.log_level)
-    try:
-        app = create_app(settings)
-    except TreeError as exc:
-        print(f"gateway: the menu tree does not validate; not serving it:\n{exc}", file=sys.stderr)
-        return 1
     host = args.host or settings.host
     port = args.port or settings.port
     print(
@@ -54,21 +49,25 @@ def _serve(args: argparse.Namespace) -> int:
         f" or, on embedded defaults, in {settings.data_dir / 'keys.json'}",
         file=sys.stderr,
     )
-    web.run_app(
-        app,
-        host=host,
-        port=port,
-        access_log_class=PathOnlyAccessLogger,
-        print=None,
-        handle_signals=True,
-    )
+    try:
+        web.run_app(
+            create_app(settings),
+            host=host,
+            port=port,
+            access_log_class=PathOnlyAccessLogger,
+            print=None,
+            handle_signals=True,
+        )
+    except TreeError as exc:
+        print(f"gateway: the menu tree does not validate; not serving it:\n{exc}", file=sys.stderr)
+        return 1
     return 0
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from gateway.live_tree import tree_file
     from gateway.menu.pages import Limit
     from gateway.menu.validator import check_file
-    from gateway.web.app import tree_file
 
     settings = Settings.from_env()
     path = args.path or tree_file(settings)

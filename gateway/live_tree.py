@@ -8,8 +8,20 @@ reads the new tree. No restart.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from gateway.menu.model import Tree
+from gateway.settings import Settings
+
+
+def tree_file(settings: Settings) -> Path:
+    """``GATEWAY_MENUS`` may name a file, or a folder holding exactly one tree."""
+    if settings.menus.is_file():
+        return settings.menus
+    trees = sorted(settings.menus.glob("*.yaml"))
+    if len(trees) != 1:
+        raise FileNotFoundError(f"expected one *.yaml tree in {settings.menus}, found {len(trees)}")
+    return trees[0]
 
 
 class LiveTree:

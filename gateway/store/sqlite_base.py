@@ -71,6 +71,11 @@ class SQLiteBase:
             store._read_lock = asyncio.Lock()
         return store
 
+    async def ping(self) -> bool:
+        """True when the database answers (the readiness check)."""
+        await self.fetchall("SELECT 1", ())
+        return True
+
     async def close(self) -> None:
         if self._reader is not self._db:
             await self._reader.close()

@@ -1,92 +1,133 @@
-"""The application factory: ``create_app(settings)`` wires every part together.
+"""The application factory: ``await create_app(settings)`` wires every part together.
 
-Resources (the live tree, the session store, the effect handler) are opened and
-closed in ``cleanup_ctx`` and reached through typed ``web.AppKey`` values; there
-are no module-level singletons, so tests build as many apps as they like.
+The parts themselves (store, channels, services) come from
+:func:`gateway.runtime.open_runtime`; this module only puts the HTTP doors on them.
+They are reached through typed ``web.AppKey`` values and closed in ``on_cleanup``;
+there are no module-level singletons, so tests build as many apps as they like.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
+import contextlib
+from collections.abc import Callable
 
 import structlog
 from aiohttp import web
 
-from gateway.effects import EffectHandler, RecordingEffectHandler
+from gateway.effects import EffectHandler
 from gateway.live_tree import LiveTree
-from gateway.menu.pages import Limit
-from gateway.menu.validator import load_valid_tree
-from gateway.privacy import PhoneHasher
-from gateway.sessions import MemorySessionStore, RedisSessionStore, SessionStore
+from gateway.metrics import (
+    Metrics,
+    ReadinessCheck,
+    callable_check,
+    flag_check,
+    ops_routes,
+    redis_check,
+    smpp_check,
+)
+from gateway.runtime import Runtime, open_runtime
+from gateway.sessions import SessionStore
 from gateway.settings import Settings
-from gateway.ussd.dropoff import MemoryDropOffCounter, SessionEndRecorder
-from gateway.ussd.service import ServiceOptions, USSDService
+from gateway.shutdown import GracefulShutdown
+from gateway.ussd.dropoff import SessionEndRecorder
+from gateway.ussd.service import USSDService
+from gateway.ussd.types import USSDReply, USSDRequest
 from gateway.web.ussd_routes import ussd_routes
 
 log = structlog.get_logger("gateway.app")
 
 SETTINGS = web.AppKey("settings", Settings)
+RUNTIME = web.AppKey("runtime", Runtime)
 LIVE_TREE = web.AppKey("live_tree", LiveTree)
-SESSION_STORE = web.AppKey("session_store", SessionStore)
-EFFECTS = web.AppKey("effects", EffectHandler)
 USSD = web.AppKey("ussd_service", USSDService)
 DROPOFF = web.AppKey("dropoff", SessionEndRecorder)
+METRICS = web.AppKey("metrics", Metrics)
 
 
-def tree_file(settings: Settings) -> Path:
-    """``GATEWAY_MENUS`` may name a file, or a folder holding exactly one tree."""
-    if settings.menus.is_file():
-        return settings.menus
-    trees = sorted(settings.menus.glob("*.yaml"))
-    if len(trees) != 1:
-        raise FileNotFoundError(f"expected one *.yaml tree in {settings.menus}, found {len(trees)}")
-    return trees[0]
-
-
-def create_app(
+async def create_app(
     settings: Settings,
     *,
     session_store: SessionStore | None = None,
     effects: EffectHandler | None = None,
+    broadcast_worker: bool = True,
 ) -> web.Application:
-    """Build the gateway. Raises :class:`gateway.menu.loader.TreeError` for a bad tree:
-    a tree that fails validation never goes live."""
-    limit = Limit(settings.screen_limit)
-    live = LiveTree(load_valid_tree(tree_file(settings), settings.content, limit))
-    hasher = PhoneHasher(settings.hash_key)
-    app = web.Application(client_max_size=64 * 1024)
-    app[SETTINGS] = settings
-    app[LIVE_TREE] = live
-    app[DROPOFF] = MemoryDropOffCounter()
+    """Open the runtime and build the gateway's web application around it.
 
-    store: SessionStore
-    if session_store is not None:
-        store = session_store
-    elif settings.redis_url:
-        store = RedisSessionStore.from_url(settings.redis_url)
-    else:
-        store = MemorySessionStore()
-    app[SESSION_STORE] = store
-    app[EFFECTS] = effects or RecordingEffectHandler()
-    app[USSD] = USSDService(
-        live,
-        store,
-        hasher,
-        app[EFFECTS],
-        ServiceOptions(limit, settings.session_ttl, settings.resume_window),
+    Raises :class:`gateway.menu.loader.TreeError` for a bad tree: a tree that fails
+    validation never goes live.
+    """
+    stack = contextlib.AsyncExitStack()
+    runtime = await stack.enter_async_context(
+        open_runtime(
+            settings,
+            session_store=session_store,
+            effects=effects,
+            broadcast_worker=broadcast_worker,
+        )
     )
-    app.router.add_routes(ussd_routes(app[USSD], settings.callback_secret, live, app[DROPOFF]))
+    app = web.Application(client_max_size=256 * 1024)
+    app[SETTINGS] = settings
+    app[RUNTIME] = runtime
+    app[LIVE_TREE] = runtime.live_tree
+    app[USSD] = runtime.ussd
+    app[DROPOFF] = runtime.dropoff
+    app.router.add_routes(
+        ussd_routes(runtime.ussd, settings.callback_secret, runtime.live_tree, runtime.dropoff)
+    )
+    app.router.add_routes(runtime.messaging.sms_routes())
+    app[METRICS] = metrics = Metrics()
+    runtime.ussd.observers.append(_ussd_observer(metrics))
+    shutdown = GracefulShutdown()
+    checks: list[ReadinessCheck] = [
+        flag_check("menus", lambda: bool(runtime.live_tree.current.screens)),
+        callable_check("store", runtime.store.ping),
+        shutdown.readiness_check(),
+    ]
+    if settings.redis_url:
+        checks.append(redis_check(runtime.sessions))
+    shutdown.add("stop broadcast worker", runtime.stop_worker, timeout=5)
+    if runtime.smpp is not None:
+        checks.append(smpp_check(runtime.smpp.status))
+        metrics.follow_smpp_status(runtime.smpp.status)
+        shutdown.add("unbind SMPP", runtime.smpp.stop, timeout=10)
+    app.router.add_routes(ops_routes(metrics, checks))
+    app.router.add_get("/status", _status)
 
-    async def sessions_ctx(app: web.Application) -> AsyncIterator[None]:
-        log.info("gateway.sessions", store=type(store).__name__, tree=live.current.id)
-        yield
-        await store.close()
+    async def close(_: web.Application) -> None:
+        await stack.aclose()
 
-    app.cleanup_ctx.append(sessions_ctx)
-    app.router.add_get("/healthz", _healthz)
+    # Cleanup runs in reverse: the shutdown steps run first, while everything is open.
+    app.on_cleanup.append(close)
+    app.on_shutdown.append(shutdown.on_shutdown)
+    app.cleanup_ctx.append(shutdown.cleanup_ctx)
     return app
 
 
-async def _healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok", "tree": request.app[LIVE_TREE].current.id})
+def _ussd_observer(metrics: Metrics) -> Callable[[USSDRequest, USSDReply, float], None]:
+    def observe(request: USSDRequest, reply: USSDReply, seconds: float) -> None:
+        channel = request.channel.split(":", 1)[0]
+        unavailable = reply.screen_id == "__unavailable__"
+        outcome = "unavailable" if unavailable else "end" if reply.end else "continue"
+        metrics.ussd_request(channel, outcome, seconds)
+        if unavailable:
+            metrics.redis_error("session")
+        if request.user_input is None or (request.cumulative and request.replay_key == ""):
+            metrics.session_started(channel)
+        if reply.end:
+            metrics.session_ended(channel)
+
+    return observe
+
+
+async def _status(request: web.Request) -> web.Response:
+    """What an operator's dashboard needs about this process: no numbers, no secrets."""
+    runtime = request.app[RUNTIME]
+    return web.json_response(
+        {
+            "tree": runtime.live_tree.current.id,
+            "tree_version": runtime.live_tree.version,
+            "channel": runtime.channel,
+            "smsc": runtime.link_status(),
+            "broadcast_worker": bool(runtime.tasks),
+        }
+    )

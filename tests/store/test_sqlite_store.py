@@ -192,9 +192,9 @@ async def test_operators_menus_and_session_ends(store: SQLiteStore) -> None:
     assert [(c.screen_id, c.count) for c in counts] == [("home", 3)]
 
 
-async def test_audit_chain_verifies_and_detects_a_tampered_row(
-    store: SQLiteStore, tmp_path: Path
-) -> None:
+async def test_audit_chain_verifies_and_detects_a_tampered_row(tmp_path: Path) -> None:
+    # SQLite only (raw file access below); the PostgreSQL twin is in tests/prod.
+    store = await SQLiteStore.open(tmp_path / "gateway.db")
     for index in range(7):
         await store.append_audit("alice", "alert.approve", f"broadcast:{index}", {"n": index}, T0)
     assert (await store.verify_audit_chain()).ok

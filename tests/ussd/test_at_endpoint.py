@@ -50,7 +50,7 @@ async def redis_app(
 ) -> tuple[Client, RecordingEffectHandler]:
     effects = RecordingEffectHandler()
     store = RedisSessionStore.from_url(redis_url)
-    app = create_app(settings, session_store=store, effects=effects)
+    app = await create_app(settings, session_store=store, effects=effects)
     return await aiohttp_client(app), effects
 
 
@@ -135,7 +135,7 @@ async def test_the_end_notification_counts_drop_off_by_screen(
 ) -> None:
     from gateway.web.app import DROPOFF
 
-    app = create_app(settings)
+    app = await create_app(settings)
     client = await aiohttp_client(app)
     await post(client, form(""))
     await post(client, form("1"))
@@ -187,7 +187,7 @@ async def test_redis_stopped_mid_session_gives_a_polite_end_and_service_resumes(
     server = RedisServer(tmp_path)
     server.start()
     try:
-        app = create_app(settings, session_store=RedisSessionStore.from_url(server.url))
+        app = await create_app(settings, session_store=RedisSessionStore.from_url(server.url))
         client = await aiohttp_client(app)
         assert (await post(client, form("")))[1].startswith("CON Language")
         server.stop()

@@ -21,7 +21,7 @@ async def test_logs_of_a_session_hold_no_number_and_no_secret(
     stream = io.StringIO()
     configure("json", "debug", stream=stream)
     try:
-        server = TestServer(create_app(settings))  # the access log class `serve` uses
+        server = TestServer(await create_app(settings))  # the access log class `serve` uses
         await server.start_server(access_log_class=PathOnlyAccessLogger)
         client = await aiohttp_client(server)
         for text in ("", "1", "1*1", "1*1*2"):

@@ -1,0 +1,390 @@
+"""Prometheus metrics and the three operational endpoints: ``/metrics``, ``/healthz``, ``/readyz``.
+
+:class:`Metrics` owns its own :class:`~prometheus_client.CollectorRegistry`, never the
+process-wide default one, so several apps (or several tests) in one process do not
+collide. The app factory makes one ``Metrics`` and hands it to whatever records:
+the USSD endpoint, the SMPP pool, the broadcast worker, the Redis and store adapters.
+
+Labels carry no phone number and no session id: only channel names, SMSC names, bind
+numbers, status names and broadcast ids, all of bounded cardinality (a finished
+broadcast's series are removed with :meth:`Metrics.forget_broadcast`).
+
+The metric names are listed in ``deploy/OPERATIONS.md``; ``tests/prod`` checks that the
+list there and the metrics here agree.
+
+``/healthz`` answers 200 whenever the event loop runs (liveness: restart me if not).
+``/readyz`` runs small named probes (:class:`ReadinessCheck`) concurrently, each under
+a deadline, and answers 200 only if all pass (readiness: send me traffic), else 503,
+with a JSON body naming each probe's result and no further detail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import structlog
+from aiohttp import web
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+
+# The classic text format: every Prometheus 2.x server parses it, and our names need
+# nothing newer.
+EXPOSITION_CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
+
+log = structlog.get_logger(__name__)
+
+NAMESPACE = "gateway"
+
+# USSD answers must come back within the aggregator's timeout (seconds), so the buckets
+# are dense below one second.
+USSD_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0)
+
+
+class Metrics:
+    """Every metric of one gateway process, in a registry of its own."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self._refreshers: list[Callable[[], None]] = []
+        r = self.registry
+        ns = NAMESPACE
+        self.ussd_requests = Counter(
+            "ussd_requests",
+            "USSD requests answered, by channel and outcome (con, end, error).",
+            ["channel", "outcome"],
+            namespace=ns,
+            registry=r,
+        )
+        self.ussd_latency = Histogram(
+            "ussd_request_duration_seconds",
+            "Time to answer one USSD request, by channel.",
+            ["channel"],
+            namespace=ns,
+            registry=r,
+            buckets=USSD_LATENCY_BUCKETS,
+        )
+        self.sessions_started = Counter(
+            "ussd_sessions_started",
+            "USSD sessions started, by channel.",
+            ["channel"],
+            namespace=ns,
+            registry=r,
+        )
+        self.sessions_ended = Counter(
+            "ussd_sessions_ended",
+            "USSD sessions closed by a final screen, by channel.",
+            ["channel"],
+            namespace=ns,
+            registry=r,
+        )
+        self.sessions_dropped = Counter(
+            "ussd_sessions_dropped",
+            "USSD sessions lost before a final screen (timeout, user abort, store error).",
+            ["channel", "reason"],
+            namespace=ns,
+            registry=r,
+        )
+        self.smpp_link_up = Gauge(
+            "smpp_link_up",
+            "1 while an SMPP bind is bound, else 0; by SMSC name and bind number.",
+            ["smsc", "bind"],
+            namespace=ns,
+            registry=r,
+        )
+        self.smpp_window_in_use = Gauge(
+            "smpp_window_in_use",
+            "submit_sm PDUs awaiting their response on one bind.",
+            ["smsc", "bind"],
+            namespace=ns,
+            registry=r,
+        )
+        self.smpp_submits = Counter(
+            "smpp_submits",
+            "submit_sm PDUs sent, by SMSC.",
+            ["smsc"],
+            namespace=ns,
+            registry=r,
+        )
+        self.smpp_responses = Counter(
+            "smpp_submit_responses",
+            "submit_sm_resp received, by SMSC and command status name (ESME_ROK, ...).",
+            ["smsc", "status"],
+            namespace=ns,
+            registry=r,
+        )
+        self.smpp_throttles = Counter(
+            "smpp_throttles",
+            "Throttling events, by SMSC and source (smsc = ESME_RTHROTTLED, budget = "
+            "the shared TPS budget made a sender wait).",
+            ["smsc", "source"],
+            namespace=ns,
+            registry=r,
+        )
+        self.tps_wait = Counter(
+            "tps_budget_wait_seconds",
+            "Seconds senders spent waiting for the shared TPS budget, by SMSC.",
+            ["smsc"],
+            namespace=ns,
+            registry=r,
+        )
+        self.delivery_reports = Counter(
+            "delivery_reports",
+            "Delivery reports received, by channel and delivery state.",
+            ["channel", "state"],
+            namespace=ns,
+            registry=r,
+        )
+        self.broadcast_messages = Gauge(
+            "broadcast_messages",
+            "Outbox rows of a broadcast, by broadcast id and state.",
+            ["broadcast", "state"],
+            namespace=ns,
+            registry=r,
+        )
+        self.redis_errors = Counter(
+            "redis_errors",
+            "Redis operations that failed, by operation.",
+            ["operation"],
+            namespace=ns,
+            registry=r,
+        )
+        self.db_errors = Counter(
+            "db_errors",
+            "Store operations that failed, by operation.",
+            ["operation"],
+            namespace=ns,
+            registry=r,
+        )
+        self.readiness = Gauge(
+            "ready",
+            "Result of the last /readyz probe, 1 passed or 0 failed, by check name.",
+            ["check"],
+            namespace=ns,
+            registry=r,
+        )
+
+    # Recording helpers: one call per event, so callers need not know label names.
+
+    def ussd_request(self, channel: str, outcome: str, seconds: float) -> None:
+        self.ussd_requests.labels(channel=channel, outcome=outcome).inc()
+        self.ussd_latency.labels(channel=channel).observe(seconds)
+
+    def session_started(self, channel: str) -> None:
+        self.sessions_started.labels(channel=channel).inc()
+
+    def session_ended(self, channel: str) -> None:
+        self.sessions_ended.labels(channel=channel).inc()
+
+    def session_dropped(self, channel: str, reason: str) -> None:
+        self.sessions_dropped.labels(channel=channel, reason=reason).inc()
+
+    def link_state(self, smsc: str, bind: int, up: bool) -> None:
+        self.smpp_link_up.labels(smsc=smsc, bind=str(bind)).set(1 if up else 0)
+
+    def window_in_use(self, smsc: str, bind: int, outstanding: int) -> None:
+        self.smpp_window_in_use.labels(smsc=smsc, bind=str(bind)).set(outstanding)
+
+    def submitted(self, smsc: str, count: int = 1) -> None:
+        self.smpp_submits.labels(smsc=smsc).inc(count)
+
+    def submit_response(self, smsc: str, status: str) -> None:
+        self.smpp_responses.labels(smsc=smsc, status=status).inc()
+
+    def throttled(self, smsc: str, source: str = "smsc") -> None:
+        self.smpp_throttles.labels(smsc=smsc, source=source).inc()
+
+    def waited_for_budget(self, smsc: str, seconds: float) -> None:
+        if seconds > 0:
+            self.tps_wait.labels(smsc=smsc).inc(seconds)
+            self.throttled(smsc, source="budget")
+
+    def delivery_report(self, channel: str, state: str) -> None:
+        self.delivery_reports.labels(channel=channel, state=state).inc()
+
+    def broadcast_progress(self, broadcast: str, counts: dict[str, int]) -> None:
+        """Set a broadcast's row counts by state; states not given are left as they were."""
+        for state, count in counts.items():
+            self.broadcast_messages.labels(broadcast=broadcast, state=state).set(count)
+
+    def forget_broadcast(self, broadcast: str) -> None:
+        """Drop a finished broadcast's series so label cardinality stays bounded."""
+        for state in self._broadcast_states(broadcast):
+            self.broadcast_messages.remove(broadcast, state)
+
+    def redis_error(self, operation: str) -> None:
+        self.redis_errors.labels(operation=operation).inc()
+
+    def db_error(self, operation: str) -> None:
+        self.db_errors.labels(operation=operation).inc()
+
+    def add_refresher(self, refresh: Callable[[], None]) -> None:
+        """Run ``refresh`` before each exposition (gauges read from live objects)."""
+        self._refreshers.append(refresh)
+
+    def follow_smpp_status(self, status: Callable[[], Iterable[Mapping[str, Any]]]) -> None:
+        """Keep the link and window gauges in step with ``SMPPPool.status()`` entries
+        (keys ``smsc``, ``bind``, ``bound``, ``in_flight``), read at each scrape."""
+
+        def refresh() -> None:
+            for entry in status():
+                smsc, bind = str(entry["smsc"]), int(entry["bind"])
+                self.link_state(smsc, bind, up=bool(entry.get("bound")))
+                self.window_in_use(smsc, bind, int(entry.get("in_flight", 0)))
+
+        self.add_refresher(refresh)
+
+    def exposition(self) -> bytes:
+        """The registry in Prometheus text format."""
+        for refresh in self._refreshers:
+            try:
+                refresh()
+            except Exception as exc:  # a broken source must not take /metrics down
+                log.warning("metrics_refresh_failed", error=type(exc).__name__)
+        return generate_latest(self.registry)
+
+    def names(self) -> list[str]:
+        """Every metric name as queried in PromQL (counters with their ``_total``)."""
+        return sorted(
+            metric.name + ("_total" if metric.type == "counter" else "")
+            for collector in self._collectors()
+            for metric in collector.describe()
+        )
+
+    def _collectors(self) -> Iterable[Any]:
+        return (value for value in vars(self).values() if hasattr(value, "describe"))
+
+    def _broadcast_states(self, broadcast: str) -> list[str]:
+        found: list[str] = []
+        for family in self.broadcast_messages.collect():
+            for sample in family.samples:
+                if sample.labels.get("broadcast") == broadcast:
+                    found.append(sample.labels["state"])
+        return found
+
+
+# --- HTTP handlers --------------------------------------------------------------------
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Probe = Callable[[], Awaitable[bool]]
+
+DEFAULT_CHECK_TIMEOUT = 2.0
+
+
+@dataclass(frozen=True)
+class ReadinessCheck:
+    """A named probe: ``await probe()`` is True when that dependency is usable."""
+
+    name: str
+    probe: Probe
+    timeout: float = DEFAULT_CHECK_TIMEOUT
+
+
+def metrics_handler(metrics: Metrics) -> Handler:
+    async def handle_metrics(request: web.Request) -> web.Response:
+        return web.Response(
+            body=metrics.exposition(), headers={"Content-Type": EXPOSITION_CONTENT_TYPE}
+        )
+
+    return handle_metrics
+
+
+def healthz_handler() -> Handler:
+    async def handle_healthz(request: web.Request) -> web.Response:
+        return web.Response(text="ok\n")
+
+    return handle_healthz
+
+
+async def run_checks(checks: Sequence[ReadinessCheck]) -> dict[str, bool]:
+    """Run every probe concurrently; a probe that raises or overruns counts as failed."""
+    results = await asyncio.gather(*(_run_one(check) for check in checks))
+    return {check.name: passed for check, passed in zip(checks, results, strict=True)}
+
+
+async def _run_one(check: ReadinessCheck) -> bool:
+    try:
+        async with asyncio.timeout(check.timeout):
+            return bool(await check.probe())
+    except TimeoutError:
+        log.warning("readiness_check_timed_out", check=check.name, timeout=check.timeout)
+    except Exception as exc:
+        # The exception type only: a message may carry a DSN with a password in it.
+        log.warning("readiness_check_failed", check=check.name, error=type(exc).__name__)
+    return False
+
+
+def readyz_handler(checks: Sequence[ReadinessCheck], metrics: Metrics | None = None) -> Handler:
+    names = [check.name for check in checks]
+    if len(set(names)) != len(names):
+        raise ValueError(f"readiness check names must be unique: {names}")
+
+    async def handle_readyz(request: web.Request) -> web.Response:
+        results = await run_checks(checks)
+        if metrics is not None:
+            for name, passed in results.items():
+                metrics.readiness.labels(check=name).set(1 if passed else 0)
+        ready = all(results.values())
+        body = {"ready": ready, "checks": {n: "ok" if p else "failed" for n, p in results.items()}}
+        return web.json_response(body, status=200 if ready else 503)
+
+    return handle_readyz
+
+
+def ops_routes(metrics: Metrics, checks: Sequence[ReadinessCheck]) -> list[web.RouteDef]:
+    """The three routes, ready for ``app.add_routes``."""
+    return [
+        web.get("/metrics", metrics_handler(metrics)),
+        web.get("/healthz", healthz_handler()),
+        web.get("/readyz", readyz_handler(checks, metrics)),
+    ]
+
+
+# --- Ready-made probes ------------------------------------------------------------------
+
+
+class _Pingable(Protocol):
+    async def ping(self) -> Any: ...
+
+
+def redis_check(client: _Pingable, name: str = "redis") -> ReadinessCheck:
+    """Ready when Redis answers PING."""
+
+    async def probe() -> bool:
+        return bool(await client.ping())
+
+    return ReadinessCheck(name, probe)
+
+
+def flag_check(name: str, is_set: Callable[[], bool]) -> ReadinessCheck:
+    """Ready when a synchronous condition holds (menus loaded, not shutting down, ...)."""
+
+    async def probe() -> bool:
+        return is_set()
+
+    return ReadinessCheck(name, probe)
+
+
+def smpp_check(
+    status: Callable[[], Iterable[Mapping[str, Any]]], name: str = "smpp"
+) -> ReadinessCheck:
+    """Ready when at least one bind of ``SMPPPool.status()`` reports ``bound``."""
+
+    async def probe() -> bool:
+        return any(entry.get("bound") for entry in status())
+
+    return ReadinessCheck(name, probe)
+
+
+def callable_check(
+    name: str, probe: Probe, timeout: float = DEFAULT_CHECK_TIMEOUT
+) -> ReadinessCheck:
+    return ReadinessCheck(name, probe, timeout)

@@ -1,0 +1,303 @@
+"""The PostgreSQL store: the port filled by a database that several workers share.
+
+Selected when ``GATEWAY_DB`` starts with ``postgresql://`` (see :func:`open_store`).
+Module map::
+
+    postgres_migrations   the schema, version for version with the SQLite one
+    postgres_base         pool, migrations under an advisory lock, error translation
+    postgres_people       subscribers, subscriptions, STOP, inbound dedup
+    postgres_outbox       broadcasts, outbox claims (SKIP LOCKED + lease), receipts
+    postgres (this)       audit log, operators, menu versions, session ends, retention
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from gateway.store.audit import GENESIS_HASH, entry_hash, verify_chain
+from gateway.store.postgres_base import AUDIT_LOCK, Record, affected
+from gateway.store.postgres_outbox import PostgresOutbox
+from gateway.store.records import (
+    AuditEntry,
+    ChainCheck,
+    MenuVersion,
+    Operator,
+    RetentionResult,
+    SessionEndCount,
+)
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+_AUDIT_PAGE = 5000
+_MENU_LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtext('menu:' || $1))"
+
+
+def is_postgres_url(db_url: str) -> bool:
+    return db_url.startswith(POSTGRES_SCHEMES)
+
+
+def _audit(row: Record) -> AuditEntry:
+    return AuditEntry(
+        id=row["id"],
+        at=row["at"],
+        actor=row["actor"],
+        action=row["action"],
+        subject=row["subject"],
+        details=json.loads(row["details"]),
+        prev_hash=row["prev_hash"],
+        row_hash=row["row_hash"],
+    )
+
+
+def _operator(row: Record) -> Operator:
+    return Operator(
+        id=row["id"],
+        username=row["username"],
+        password_hash=row["password_hash"],
+        role=row["role"],
+        disabled=bool(row["disabled"]),
+        created_at=row["created_at"],
+    )
+
+
+def _menu(row: Record) -> MenuVersion:
+    return MenuVersion(
+        id=row["id"],
+        menu_name=row["menu_name"],
+        tree_yaml=row["tree_yaml"],
+        author=row["author"],
+        state=row["state"],
+        approver=row["approver"],
+        created_at=row["created_at"],
+        published_at=row["published_at"],
+        superseded_at=row["superseded_at"],
+    )
+
+
+class PostgresStore(PostgresOutbox):
+    """Everything in one PostgreSQL database (``settings.db_url``)."""
+
+    # -- audit log -------------------------------------------------------------------
+
+    async def append_audit(
+        self, actor: str, action: str, subject: str, details: Mapping[str, object], now: float
+    ) -> AuditEntry:
+        # Round-trip through JSON so the hash is computed over what is stored.
+        stored = json.loads(json.dumps(dict(details), sort_keys=True, ensure_ascii=False))
+        async with self.transaction("append audit") as db:
+            # One writer at a time: two appends reading the same last hash would fork
+            # the chain.
+            await db.execute("SELECT pg_advisory_xact_lock($1)", AUDIT_LOCK)
+            last = await db.fetchval("SELECT row_hash FROM audit_log ORDER BY id DESC LIMIT 1")
+            prev_hash = last or GENESIS_HASH
+            row_hash = entry_hash(prev_hash, now, actor, action, subject, stored)
+            entry_id: int = await db.fetchval(
+                "INSERT INTO audit_log (at, actor, action, subject, details, prev_hash, row_hash)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                now,
+                actor,
+                action,
+                subject,
+                json.dumps(stored, sort_keys=True, ensure_ascii=False),
+                prev_hash,
+                row_hash,
+            )
+        return AuditEntry(entry_id, now, actor, action, subject, stored, prev_hash, row_hash)
+
+    async def audit_entries(self, after_id: int = 0, limit: int = 1000) -> list[AuditEntry]:
+        rows = await self.fetch(
+            "SELECT * FROM audit_log WHERE id > $1 ORDER BY id LIMIT $2", after_id, limit
+        )
+        return [_audit(row) for row in rows]
+
+    async def verify_audit_chain(self) -> ChainCheck:
+        """Walk the whole log page by page, carrying the last hash across pages."""
+        checked = 0
+        after = 0
+        prev_hash = GENESIS_HASH
+        while True:
+            page = await self.audit_entries(after, _AUDIT_PAGE)
+            if not page:
+                return ChainCheck(True, checked)
+            result = verify_chain(page, start_hash=prev_hash)
+            if not result.ok:
+                return ChainCheck(False, checked + result.checked, result.broken_at, result.reason)
+            checked += result.checked
+            prev_hash = page[-1].row_hash
+            after = page[-1].id
+
+    # -- operators -------------------------------------------------------------------
+
+    async def create_operator(
+        self, username: str, password_hash: str, role: str, now: float
+    ) -> Operator:
+        async with self.transaction("create operator") as db:
+            operator_id: int = await db.fetchval(
+                "INSERT INTO operators (username, password_hash, role, disabled, created_at, "
+                "updated_at) VALUES ($1, $2, $3, FALSE, $4, $4) RETURNING id",
+                username,
+                password_hash,
+                role,
+                now,
+            )
+        return Operator(operator_id, username, password_hash, role, False, now)
+
+    async def get_operator(self, username: str) -> Operator | None:
+        row = await self.fetchrow("SELECT * FROM operators WHERE username = $1", username)
+        return None if row is None else _operator(row)
+
+    async def list_operators(self) -> list[Operator]:
+        return [_operator(row) for row in await self.fetch("SELECT * FROM operators ORDER BY id")]
+
+    async def update_operator(
+        self,
+        username: str,
+        now: float,
+        *,
+        password_hash: str | None = None,
+        role: str | None = None,
+        disabled: bool | None = None,
+    ) -> bool:
+        async with self.transaction("update operator") as db:
+            status = await db.execute(
+                "UPDATE operators SET password_hash = COALESCE($1, password_hash), "
+                "role = COALESCE($2, role), disabled = COALESCE($3, disabled), updated_at = $4 "
+                "WHERE username = $5",
+                password_hash,
+                role,
+                disabled,
+                now,
+                username,
+            )
+            return affected(status) > 0
+
+    # -- menu versions ---------------------------------------------------------------
+
+    async def create_menu_version(
+        self, menu_name: str, tree_yaml: str, author: str, now: float
+    ) -> MenuVersion:
+        async with self.transaction("create menu version") as db:
+            version_id: int = await db.fetchval(
+                "INSERT INTO menu_versions (menu_name, tree_yaml, author, state, created_at) "
+                "VALUES ($1, $2, $3, 'draft', $4) RETURNING id",
+                menu_name,
+                tree_yaml,
+                author,
+                now,
+            )
+        return MenuVersion(version_id, menu_name, tree_yaml, author, "draft", None, now, None, None)
+
+    async def get_menu_version(self, version_id: int) -> MenuVersion | None:
+        row = await self.fetchrow("SELECT * FROM menu_versions WHERE id = $1", version_id)
+        return None if row is None else _menu(row)
+
+    async def list_menu_versions(self, menu_name: str) -> list[MenuVersion]:
+        rows = await self.fetch(
+            "SELECT * FROM menu_versions WHERE menu_name = $1 ORDER BY id DESC", menu_name
+        )
+        return [_menu(row) for row in rows]
+
+    async def published_menu(self, menu_name: str) -> MenuVersion | None:
+        row = await self.fetchrow(
+            "SELECT * FROM menu_versions WHERE menu_name = $1 AND state = 'published' "
+            "ORDER BY id DESC LIMIT 1",
+            menu_name,
+        )
+        return None if row is None else _menu(row)
+
+    async def publish_menu_version(self, version_id: int, approver: str, now: float) -> bool:
+        async with self.transaction("publish menu version") as db:
+            menu_name = await db.fetchval(
+                "SELECT menu_name FROM menu_versions WHERE id = $1", version_id
+            )
+            if menu_name is None:
+                return False
+            # Two approvals of two drafts of one menu at once must not leave two published.
+            await db.execute(_MENU_LOCK_SQL, menu_name)
+            still_draft = await db.fetchval(
+                "SELECT 1 FROM menu_versions WHERE id = $1 AND state = 'draft'", version_id
+            )
+            if still_draft is None:
+                return False
+            await db.execute(
+                "UPDATE menu_versions SET state = 'superseded', superseded_at = $1 "
+                "WHERE menu_name = $2 AND state = 'published'",
+                now,
+                menu_name,
+            )
+            await db.execute(
+                "UPDATE menu_versions SET state = 'published', approver = $1, published_at = $2 "
+                "WHERE id = $3",
+                approver,
+                now,
+                version_id,
+            )
+            return True
+
+    # -- USSD session ends -----------------------------------------------------------
+
+    async def record_session_end(
+        self, day: str, screen_id: str, status: str, count: int = 1
+    ) -> None:
+        async with self.transaction("record session end") as db:
+            await db.execute(
+                "INSERT INTO session_ends (day, screen_id, status, count) VALUES ($1, $2, $3, $4) "
+                "ON CONFLICT (day, screen_id, status) DO UPDATE SET count = "
+                "session_ends.count + excluded.count",
+                day,
+                screen_id,
+                status,
+                count,
+            )
+
+    async def session_end_counts(self, since_day: str) -> list[SessionEndCount]:
+        rows = await self.fetch(
+            "SELECT day, screen_id, status, count FROM session_ends WHERE day >= $1 "
+            "ORDER BY day, screen_id, status",
+            since_day,
+        )
+        return [SessionEndCount(row[0], row[1], row[2], int(row[3])) for row in rows]
+
+    # -- retention -------------------------------------------------------------------
+
+    async def purge(self, delivery_before: float, optout_before: float) -> RetentionResult:
+        old_rows = (
+            "SELECT id FROM outbox WHERE final_at IS NOT NULL AND final_at < $1 "
+            "AND state IN ('delivered', 'failed', 'expired', 'opted_out', 'cancelled')"
+        )
+        async with self.transaction("purge") as db:
+            events = await db.execute(
+                f"DELETE FROM delivery_events WHERE at < $1 OR outbox_id IN ({old_rows})",
+                delivery_before,
+            )
+            await db.execute(
+                f"DELETE FROM outbox_messages WHERE outbox_id IN ({old_rows})", delivery_before
+            )
+            outbox = await db.execute(
+                f"DELETE FROM outbox WHERE id IN ({old_rows})", delivery_before
+            )
+            inbound = await db.execute(
+                "DELETE FROM inbound_messages WHERE received_at < $1", delivery_before
+            )
+            # An opted-out person's rows go with them (ON DELETE CASCADE on the outbox).
+            people = await db.execute(
+                "DELETE FROM subscribers WHERE opted_out_at IS NOT NULL AND opted_out_at < $1",
+                optout_before,
+            )
+        return RetentionResult(
+            outbox_rows=affected(outbox),
+            delivery_events=affected(events),
+            inbound_messages=affected(inbound),
+            subscribers=affected(people),
+        )
+
+
+async def open_store(db_url: str) -> Any:
+    """The store for ``settings.db_url``: PostgreSQL for a ``postgresql://`` URL, else
+    the SQLite file at that path."""
+    if is_postgres_url(db_url):
+        return await PostgresStore.open(db_url)
+    from gateway.store.sqlite import SQLiteStore
+
+    return await SQLiteStore.open(db_url)

@@ -1,0 +1,388 @@
+"""PostgreSQL: broadcasts, their outbox, and delivery receipts.
+
+The model is :mod:`gateway.store.sqlite_outbox`'s (one row per recipient, parts in
+``outbox_messages``, receipts applied set-wise through a scratch table). What changes
+is that several workers work the same outbox at once:
+
+- ``claim_outbox`` picks rows ``FOR UPDATE SKIP LOCKED``: two workers claiming at the
+  same moment get disjoint rows, and neither waits for the other. A claimed row carries
+  a lease; a worker that dies leaves its rows ``claimed`` until the lease runs out, then
+  the next claim takes them again. So no row is sent twice while its lease holds, and no
+  row is left behind.
+- ``expand_audience`` locks the broadcast row, so two workers never expand the same
+  slice twice.
+- receipts lock the outbox rows they touch (in id order, so receipt batches never
+  deadlock each other) before counting delivered parts: two receipts for two parts of
+  one message, applied at once, cannot both miss the other.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from gateway.store.postgres_base import Connection, Record, affected, ids_array
+from gateway.store.postgres_people import PostgresPeople, audience_filter, opt_out_subscribers
+from gateway.store.records import (
+    FINAL_PART_STATES,
+    Audience,
+    Broadcast,
+    ClaimedMessage,
+    DeliveryUpdate,
+    NewBroadcast,
+    OutboxCounts,
+    OutboxState,
+    Submission,
+)
+
+_UNFINISHED = "('queued', 'claimed')"
+_FINAL_PARTS = "(" + ",".join(f"'{state}'" for state in FINAL_PART_STATES) + ")"
+_TOUCHED = (
+    "SELECT m.outbox_id FROM outbox_messages m JOIN receipt_batch r "
+    "ON r.channel = m.channel AND r.message_id = m.message_id"
+)
+
+
+def broadcast_from(row: Record) -> Broadcast:
+    return Broadcast(
+        id=row["id"],
+        texts=json.loads(row["texts"]),
+        fallback_language=row["fallback_language"],
+        audience=Audience(
+            topics=tuple(json.loads(row["topics"])),
+            regions=tuple(json.loads(row["regions"])),
+            languages=tuple(json.loads(row["languages"])),
+        ),
+        source=row["source"],
+        author=row["author"],
+        approver=row["approver"],
+        expires_at=row["expires_at"],
+        state=row["state"],
+        created_at=row["created_at"],
+        approved_at=row["approved_at"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        expansion_done=bool(row["expansion_done"]),
+        expansion_cursor=row["expansion_cursor"],
+    )
+
+
+class PostgresOutbox(PostgresPeople):
+    async def create_broadcast(self, new: NewBroadcast, now: float) -> int:
+        async with self.transaction("create broadcast") as db:
+            broadcast_id: int = await db.fetchval(
+                "INSERT INTO broadcasts (texts, fallback_language, topics, regions, languages, "
+                "source, author, expires_at, state, created_at) "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'draft', $9) RETURNING id",
+                json.dumps(dict(new.texts), ensure_ascii=False, sort_keys=True),
+                new.fallback_language,
+                json.dumps(list(new.audience.topics)),
+                json.dumps(list(new.audience.regions)),
+                json.dumps(list(new.audience.languages)),
+                new.source,
+                new.author,
+                new.expires_at,
+                now,
+            )
+            return broadcast_id
+
+    async def get_broadcast(self, broadcast_id: int) -> Broadcast | None:
+        row = await self.fetchrow("SELECT * FROM broadcasts WHERE id = $1", broadcast_id)
+        return None if row is None else broadcast_from(row)
+
+    async def list_broadcasts(
+        self, states: Iterable[str] | None = None, limit: int = 100
+    ) -> list[Broadcast]:
+        if states is None:
+            rows = await self.fetch("SELECT * FROM broadcasts ORDER BY id DESC LIMIT $1", limit)
+        else:
+            rows = await self.fetch(
+                "SELECT * FROM broadcasts WHERE state = ANY($1::text[]) ORDER BY id DESC LIMIT $2",
+                list(states),
+                limit,
+            )
+        return [broadcast_from(row) for row in rows]
+
+    async def set_broadcast_state(
+        self,
+        broadcast_id: int,
+        expected: str,
+        new: str,
+        now: float,
+        approver: str | None = None,
+    ) -> bool:
+        stamps = {"approved": "approved_at", "sending": "started_at"}
+        args: list[Any] = [new, broadcast_id, expected]
+        extra = ""
+        if new in stamps:
+            args.append(now)
+            extra = f", {stamps[new]} = COALESCE({stamps[new]}, ${len(args)})"
+        if new in ("done", "cancelled"):
+            args.append(now)
+            extra = f", finished_at = ${len(args)}"
+        if approver is not None:
+            args.append(approver)
+            extra += f", approver = ${len(args)}"
+        async with self.transaction("set broadcast state") as db:
+            status = await db.execute(
+                f"UPDATE broadcasts SET state = $1{extra} WHERE id = $2 AND state = $3", *args
+            )
+            return affected(status) > 0
+
+    async def expand_audience(self, broadcast_id: int, batch_size: int, now: float) -> int:
+        async with self.transaction("expand audience") as db:
+            row = await db.fetchrow(
+                "SELECT * FROM broadcasts WHERE id = $1 FOR UPDATE", broadcast_id
+            )
+            if row is None or row["expansion_done"]:
+                return 0
+            broadcast = broadcast_from(row)
+            found: list[Record] = []
+            if broadcast.audience.topics:
+                clause, params = audience_filter(broadcast.audience, 2)
+                found = list(
+                    await db.fetch(
+                        f"SELECT s.id, s.language FROM subscribers s WHERE s.id > $1 AND {clause} "
+                        f"ORDER BY s.id LIMIT ${2 + len(params)}",
+                        broadcast.expansion_cursor,
+                        *params,
+                        batch_size,
+                    )
+                )
+            if found:
+                await db.executemany(
+                    "INSERT INTO outbox (broadcast_id, subscriber_id, language, state, created_at) "
+                    "VALUES ($1, $2, $3, 'queued', $4) ON CONFLICT DO NOTHING",
+                    [(broadcast_id, person["id"], person["language"], now) for person in found],
+                )
+            cursor = found[-1]["id"] if found else broadcast.expansion_cursor
+            await db.execute(
+                "UPDATE broadcasts SET expansion_cursor = $1, expansion_done = $2 WHERE id = $3",
+                cursor,
+                len(found) < batch_size,
+                broadcast_id,
+            )
+            return len(found)
+
+    async def claim_outbox(
+        self, broadcast_id: int, worker: str, limit: int, now: float, lease_seconds: float
+    ) -> list[ClaimedMessage]:
+        async with self.transaction("claim outbox") as db:
+            # Queued rows, and rows whose holder let the lease run out (it died).
+            rows = await db.fetch(
+                "SELECT o.id, o.subscriber_id, o.language, o.attempts, s.msisdn_sealed "
+                "FROM outbox o JOIN subscribers s ON s.id = o.subscriber_id "
+                "WHERE o.broadcast_id = $1 AND (o.state = 'queued' "
+                "OR (o.state = 'claimed' AND o.lease_until < $2)) "
+                "ORDER BY o.id LIMIT $3 FOR UPDATE OF o SKIP LOCKED",
+                broadcast_id,
+                now,
+                limit,
+            )
+            gone = [row["id"] for row in rows if row["msisdn_sealed"] is None]
+            live = [row for row in rows if row["msisdn_sealed"] is not None]
+            if gone:
+                await db.execute(
+                    "UPDATE outbox SET state = 'opted_out', final_at = $1, claimed_by = NULL "
+                    "WHERE id = ANY($2::bigint[])",
+                    now,
+                    gone,
+                )
+            if live:
+                await db.execute(
+                    "UPDATE outbox SET state = 'claimed', claimed_by = $1, lease_until = $2, "
+                    "attempts = attempts + 1 WHERE id = ANY($3::bigint[])",
+                    worker,
+                    now + lease_seconds,
+                    [row["id"] for row in live],
+                )
+        return [
+            ClaimedMessage(
+                outbox_id=row["id"],
+                subscriber_id=row["subscriber_id"],
+                language=row["language"],
+                attempts=row["attempts"] + 1,
+                msisdn_sealed=bytes(row["msisdn_sealed"]),
+            )
+            for row in live
+        ]
+
+    async def record_submissions(
+        self, channel: str, submissions: Sequence[Submission], now: float, max_attempts: int
+    ) -> None:
+        by_outcome: dict[str, list[Submission]] = {}
+        for submission in submissions:
+            by_outcome.setdefault(submission.outcome, []).append(submission)
+        accepted = sorted(by_outcome.get("accepted", []), key=lambda s: s.outbox_id)
+        async with self.transaction("record submissions") as db:
+            if accepted:
+                await db.executemany(
+                    "UPDATE outbox SET state = 'submitted', parts = $1, submitted_at = $2, "
+                    "claimed_by = NULL, lease_until = NULL, error = '' "
+                    "WHERE id = $3 AND state NOT IN ('delivered', 'failed', 'expired')",
+                    [(len(s.message_ids), now, s.outbox_id) for s in accepted],
+                )
+                await db.executemany(
+                    "INSERT INTO outbox_messages (channel, message_id, outbox_id, part, state) "
+                    "VALUES ($1, $2, $3, $4, 'submitted') ON CONFLICT DO NOTHING",
+                    [
+                        (channel, message_id, s.outbox_id, part)
+                        for s in accepted
+                        for part, message_id in enumerate(s.message_ids)
+                    ],
+                )
+            retries = by_outcome.get("retry", [])
+            if retries:
+                await db.executemany(
+                    "UPDATE outbox SET state = CASE WHEN attempts >= $1 THEN 'failed' "
+                    "ELSE 'queued' END, final_at = CASE WHEN attempts >= $1 "
+                    "THEN $2::double precision ELSE NULL END, claimed_by = NULL, "
+                    "lease_until = NULL, error = $3 "
+                    "WHERE id = $4 AND state = 'claimed'",
+                    [(max_attempts, now, s.error[:200], s.outbox_id) for s in retries],
+                )
+            failed = by_outcome.get("failed", [])
+            if failed:
+                await db.executemany(
+                    "UPDATE outbox SET state = 'failed', final_at = $1, claimed_by = NULL, "
+                    "error = $2 WHERE id = $3",
+                    [(now, s.error[:200], s.outbox_id) for s in failed],
+                )
+            refused = [s.outbox_id for s in by_outcome.get("opted_out", [])]
+            if refused:
+                await _opt_out_rows(db, refused, now)
+            if accepted:
+                await _apply_early_receipts(db, channel)
+
+    async def record_deliveries(self, updates: Sequence[DeliveryUpdate]) -> int:
+        if not updates:
+            return 0
+        async with self.transaction("record deliveries") as db:
+            await db.execute("DELETE FROM receipt_batch")
+            await db.executemany(
+                "INSERT INTO receipt_batch (channel, message_id, state, error, at) "
+                "VALUES ($1, $2, $3, $4, $5)",
+                [(u.channel, u.message_id, u.state, u.error[:200], u.at) for u in updates],
+            )
+            await _lock_touched_rows(db)
+            await db.execute(
+                "INSERT INTO delivery_events (outbox_id, channel, message_id, state, error, at) "
+                "SELECT m.outbox_id, r.channel, r.message_id, r.state, r.error, r.at "
+                "FROM receipt_batch r LEFT JOIN outbox_messages m "
+                "ON m.channel = r.channel AND m.message_id = r.message_id ORDER BY r.seq"
+            )
+            return await _apply_receipt_batch(db)
+
+    async def close_pending(
+        self, broadcast_id: int, state: OutboxState, now: float, include_submitted: bool
+    ) -> int:
+        states = "('queued', 'claimed', 'submitted')" if include_submitted else _UNFINISHED
+        async with self.transaction("close pending") as db:
+            status = await db.execute(
+                "UPDATE outbox SET state = $1, final_at = $2, claimed_by = NULL "
+                f"WHERE broadcast_id = $3 AND state IN {states}",
+                state.value,
+                now,
+                broadcast_id,
+            )
+            return affected(status)
+
+    async def outbox_counts(self, broadcast_id: int) -> OutboxCounts:
+        rows = await self.fetch(
+            "SELECT state, count(*) FROM outbox WHERE broadcast_id = $1 GROUP BY state",
+            broadcast_id,
+        )
+        return OutboxCounts({row[0]: int(row[1]) for row in rows})
+
+
+async def _opt_out_rows(db: Connection, outbox_ids: list[int], now: float) -> None:
+    wanted = ids_array(outbox_ids)
+    await db.execute(
+        "UPDATE outbox SET state = 'opted_out', final_at = $1, claimed_by = NULL "
+        "WHERE id = ANY($2::bigint[]) AND state NOT IN ('delivered', 'failed', 'expired')",
+        now,
+        wanted,
+    )
+    rows = await db.fetch(
+        "SELECT DISTINCT subscriber_id FROM outbox WHERE id = ANY($1::bigint[])", wanted
+    )
+    await opt_out_subscribers(db, [row[0] for row in rows], now)
+
+
+async def _apply_early_receipts(db: Connection, channel: str) -> None:
+    """Receipts that arrived before their submission was recorded (a fast SMSC)."""
+    await db.execute("DELETE FROM receipt_batch")
+    await db.execute(
+        "INSERT INTO receipt_batch (channel, message_id, state, error, at) "
+        "SELECT e.channel, e.message_id, e.state, e.error, e.at FROM delivery_events e "
+        "JOIN outbox_messages m ON m.channel = e.channel AND m.message_id = e.message_id "
+        "WHERE e.outbox_id IS NULL AND e.channel = $1 ORDER BY e.id",
+        channel,
+    )
+    await db.execute(
+        "UPDATE delivery_events SET outbox_id = m.outbox_id FROM outbox_messages m "
+        "WHERE m.channel = delivery_events.channel "
+        "AND m.message_id = delivery_events.message_id "
+        "AND delivery_events.outbox_id IS NULL AND delivery_events.channel = $1 "
+        "AND delivery_events.message_id IN (SELECT message_id FROM receipt_batch)",
+        channel,
+    )
+    await _apply_receipt_batch(db)
+
+
+async def _lock_touched_rows(db: Connection) -> None:
+    """Lock the outbox rows the batch names, in id order, before reading their parts:
+    the counts then see every other transaction's parts of the same rows, and batches
+    never deadlock each other. NO KEY UPDATE, because inserting a delivery event holds
+    a KEY SHARE lock on its row (the foreign key), which FOR UPDATE would wait on."""
+    await db.execute(
+        f"SELECT id FROM outbox WHERE id IN ({_TOUCHED}) ORDER BY id FOR NO KEY UPDATE"
+    )
+
+
+async def _apply_receipt_batch(db: Connection) -> int:
+    """Move parts named in ``receipt_batch`` forward, then derive their rows' states."""
+    await _lock_touched_rows(db)
+    status = await db.execute(
+        "UPDATE outbox_messages SET state = (SELECT r.state FROM receipt_batch r "
+        "WHERE r.channel = outbox_messages.channel "
+        "AND r.message_id = outbox_messages.message_id ORDER BY r.seq DESC LIMIT 1) "
+        f"WHERE state NOT IN {_FINAL_PARTS} AND EXISTS (SELECT 1 FROM receipt_batch r "
+        "WHERE r.channel = outbox_messages.channel "
+        "AND r.message_id = outbox_messages.message_id)"
+    )
+    matched = affected(status)
+    refused = [
+        row[0]
+        for row in await db.fetch(
+            f"SELECT DISTINCT o.id FROM outbox o WHERE o.id IN ({_TOUCHED}) "
+            "AND o.state = 'submitted' AND EXISTS (SELECT 1 FROM outbox_messages m "
+            "WHERE m.outbox_id = o.id AND m.state = 'opted_out')"
+        )
+    ]
+    parts = "FROM outbox_messages m WHERE m.outbox_id = outbox.id AND m.state"
+    await db.execute(
+        "UPDATE outbox SET "
+        f"parts_delivered = (SELECT count(*) {parts} = 'delivered'), "
+        "state = CASE "
+        f"WHEN EXISTS (SELECT 1 {parts} IN ('failed', 'rejected')) THEN 'failed' "
+        f"WHEN EXISTS (SELECT 1 {parts} = 'expired') THEN 'expired' "
+        f"WHEN (SELECT count(*) {parts} = 'delivered') >= parts "
+        # a message-level receipt (SMPP pool, Africa's Talking) names the first part
+        f"OR EXISTS (SELECT 1 {parts} = 'delivered' AND m.part = 0) THEN 'delivered' "
+        "ELSE state END, "
+        "error = COALESCE((SELECT r.error FROM receipt_batch r JOIN outbox_messages m "
+        "ON r.channel = m.channel AND r.message_id = m.message_id "
+        "WHERE m.outbox_id = outbox.id AND r.error != '' LIMIT 1), error) "
+        f"WHERE id IN ({_TOUCHED}) AND state = 'submitted'"
+    )
+    await db.execute(
+        "UPDATE outbox SET final_at = (SELECT max(r.at) FROM receipt_batch r) "
+        f"WHERE id IN ({_TOUCHED}) "
+        "AND final_at IS NULL AND state NOT IN ('queued', 'claimed', 'submitted')"
+    )
+    if refused:
+        latest = await db.fetchval("SELECT max(at) FROM receipt_batch")
+        await _opt_out_rows(db, refused, float(latest or 0.0))
+    return matched

@@ -1,0 +1,256 @@
+"""Metrics registry isolation, the /metrics exposition, and the /healthz and /readyz probes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import redis.asyncio as aioredis
+from aiohttp import web
+from prometheus_client.parser import text_string_to_metric_families
+
+from gateway.metrics import (
+    Metrics,
+    ReadinessCheck,
+    flag_check,
+    ops_routes,
+    readyz_handler,
+    redis_check,
+    smpp_check,
+)
+
+
+def samples(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Parse our own exposition as Prometheus would."""
+    found = {}
+    for family in text_string_to_metric_families(metrics.exposition().decode()):
+        for sample in family.samples:
+            found[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return found
+
+
+def ok(name: str) -> ReadinessCheck:
+    async def probe() -> bool:
+        return True
+
+    return ReadinessCheck(name, probe)
+
+
+def app_with(metrics: Metrics, checks: list[ReadinessCheck]) -> web.Application:
+    app = web.Application()
+    app.add_routes(ops_routes(metrics, checks))
+    return app
+
+
+def test_two_metrics_objects_in_one_process_count_separately() -> None:
+    first, second = Metrics(), Metrics()
+    first.ussd_request("africastalking", "con", 0.02)
+    first.ussd_request("africastalking", "con", 0.03)
+    second.ussd_request("africastalking", "end", 0.5)
+    key = ("gateway_ussd_requests_total", (("channel", "africastalking"), ("outcome", "con")))
+    assert samples(first)[key] == 2
+    assert key not in samples(second)
+
+
+def test_recorded_events_appear_with_their_labels() -> None:
+    metrics = Metrics()
+    metrics.session_started("smpp:op1")
+    metrics.session_dropped("smpp:op1", "timeout")
+    metrics.link_state("op1", 0, up=True)
+    metrics.link_state("op1", 1, up=False)
+    metrics.window_in_use("op1", 0, 7)
+    metrics.submitted("op1", 3)
+    metrics.submit_response("op1", "ESME_RTHROTTLED")
+    metrics.throttled("op1")
+    metrics.waited_for_budget("op1", 0.25)
+    metrics.waited_for_budget("op1", 0.0)
+    metrics.delivery_report("smpp:op1", "delivered")
+    metrics.redis_error("session_load")
+    metrics.db_error("claim_outbox")
+    found = samples(metrics)
+    assert found[("gateway_ussd_sessions_started_total", (("channel", "smpp:op1"),))] == 1
+    assert (
+        found[
+            (
+                "gateway_ussd_sessions_dropped_total",
+                (("channel", "smpp:op1"), ("reason", "timeout")),
+            )
+        ]
+        == 1
+    )
+    assert found[("gateway_smpp_link_up", (("bind", "0"), ("smsc", "op1")))] == 1
+    assert found[("gateway_smpp_link_up", (("bind", "1"), ("smsc", "op1")))] == 0
+    assert found[("gateway_smpp_window_in_use", (("bind", "0"), ("smsc", "op1")))] == 7
+    assert found[("gateway_smpp_submits_total", (("smsc", "op1"),))] == 3
+    assert (
+        found[
+            (
+                "gateway_smpp_submit_responses_total",
+                (("smsc", "op1"), ("status", "ESME_RTHROTTLED")),
+            )
+        ]
+        == 1
+    )
+    assert found[("gateway_smpp_throttles_total", (("smsc", "op1"), ("source", "smsc")))] == 1
+    # a zero wait is not a throttle
+    assert found[("gateway_smpp_throttles_total", (("smsc", "op1"), ("source", "budget")))] == 1
+    assert found[("gateway_tps_budget_wait_seconds_total", (("smsc", "op1"),))] == 0.25
+    assert (
+        found[("gateway_delivery_reports_total", (("channel", "smpp:op1"), ("state", "delivered")))]
+        == 1
+    )
+    assert found[("gateway_redis_errors_total", (("operation", "session_load"),))] == 1
+    assert found[("gateway_db_errors_total", (("operation", "claim_outbox"),))] == 1
+
+
+def test_latency_lands_in_the_right_histogram_bucket() -> None:
+    metrics = Metrics()
+    metrics.ussd_request("africastalking", "con", 0.07)
+    found = samples(metrics)
+    bucket = "gateway_ussd_request_duration_seconds_bucket"
+    assert found[(bucket, (("channel", "africastalking"), ("le", "0.05")))] == 0
+    assert found[(bucket, (("channel", "africastalking"), ("le", "0.1")))] == 1
+
+
+def test_a_finished_broadcast_is_forgotten_and_others_stay() -> None:
+    metrics = Metrics()
+    metrics.broadcast_progress("17", {"pending": 10, "submitted": 5})
+    metrics.broadcast_progress("18", {"pending": 3})
+    metrics.broadcast_progress("17", {"pending": 0, "delivered": 15})
+    found = samples(metrics)
+    assert (
+        found[("gateway_broadcast_messages", (("broadcast", "17"), ("state", "delivered")))] == 15
+    )
+    assert found[("gateway_broadcast_messages", (("broadcast", "17"), ("state", "pending")))] == 0
+    metrics.forget_broadcast("17")
+    remaining = {
+        labels for name, labels in samples(metrics) if name == "gateway_broadcast_messages"
+    }
+    assert remaining == {(("broadcast", "18"), ("state", "pending"))}
+
+
+async def test_metrics_endpoint_serves_the_text_format(aiohttp_client: Any) -> None:
+    metrics = Metrics()
+    metrics.ussd_request("africastalking", "end", 0.01)
+    client = await aiohttp_client(app_with(metrics, []))
+    response = await client.get("/metrics")
+    assert response.status == 200
+    assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    body = await response.text()
+    assert 'gateway_ussd_requests_total{channel="africastalking",outcome="end"} 1.0' in body
+
+
+async def test_healthz_answers_while_the_loop_runs(aiohttp_client: Any) -> None:
+    async def never_ready() -> bool:
+        return False
+
+    client = await aiohttp_client(app_with(Metrics(), [ReadinessCheck("store", never_ready)]))
+    response = await client.get("/healthz")
+    assert response.status == 200
+
+
+async def test_readyz_is_200_when_every_check_passes(aiohttp_client: Any) -> None:
+    metrics = Metrics()
+    client = await aiohttp_client(
+        app_with(metrics, [ok("store"), flag_check("menus", lambda: True)])
+    )
+    response = await client.get("/readyz")
+    assert response.status == 200
+    assert await response.json() == {"ready": True, "checks": {"store": "ok", "menus": "ok"}}
+    assert samples(metrics)[("gateway_ready", (("check", "menus"),))] == 1
+
+
+async def test_readyz_names_false_raising_and_hanging_checks(aiohttp_client: Any) -> None:
+    async def false() -> bool:
+        return False
+
+    async def raises() -> bool:
+        raise ConnectionRefusedError("postgresql://user:hunter2@db/gw refused")
+
+    async def hangs() -> bool:
+        await asyncio.sleep(3600)
+        return True
+
+    metrics = Metrics()
+    checks = [
+        ok("menus"),
+        ReadinessCheck("smpp", false),
+        ReadinessCheck("store", raises),
+        ReadinessCheck("redis", hangs, timeout=0.05),
+    ]
+    client = await aiohttp_client(app_with(metrics, checks))
+    response = await client.get("/readyz")
+    assert response.status == 503
+    body = await response.json()
+    assert body == {
+        "ready": False,
+        "checks": {"menus": "ok", "smpp": "failed", "store": "failed", "redis": "failed"},
+    }
+    assert "hunter2" not in json.dumps(body)
+    assert samples(metrics)[("gateway_ready", (("check", "store"),))] == 0
+
+
+def test_readiness_check_names_must_be_unique() -> None:
+    try:
+        readyz_handler([ok("store"), ok("store")])
+    except ValueError as exc:
+        assert "unique" in str(exc)
+    else:
+        raise AssertionError("duplicate names accepted")
+
+
+async def test_readyz_follows_a_real_redis_going_away_and_back(
+    aiohttp_client: Any, redis_server: Any
+) -> None:
+    connection = aioredis.Redis.from_url(redis_server.url, socket_connect_timeout=0.5)
+    try:
+        client = await aiohttp_client(app_with(Metrics(), [redis_check(connection)]))
+        assert (await client.get("/readyz")).status == 200
+        redis_server.stop()
+        assert (await client.get("/readyz")).status == 503
+        redis_server.start()
+        assert (await client.get("/readyz")).status == 200
+    finally:
+        await connection.aclose()
+
+
+def test_names_lists_every_family_with_counter_suffixes() -> None:
+    names = Metrics().names()
+    assert "gateway_ussd_requests_total" in names
+    assert "gateway_ussd_request_duration_seconds" in names
+    assert "gateway_smpp_link_up" in names
+    assert len(names) == len(set(names))
+
+
+def test_smpp_gauges_follow_the_pool_status_at_each_scrape() -> None:
+    metrics = Metrics()
+    status = [
+        {"smsc": "op1", "bind": 0, "bound": True, "in_flight": 4},
+        {"smsc": "op1", "bind": 1, "bound": False, "in_flight": 0},
+    ]
+    metrics.follow_smpp_status(lambda: status)
+    found = samples(metrics)
+    assert found[("gateway_smpp_link_up", (("bind", "0"), ("smsc", "op1")))] == 1
+    assert found[("gateway_smpp_window_in_use", (("bind", "0"), ("smsc", "op1")))] == 4
+    status[0] = {"smsc": "op1", "bind": 0, "bound": False, "in_flight": 0}
+    assert samples(metrics)[("gateway_smpp_link_up", (("bind", "0"), ("smsc", "op1")))] == 0
+
+
+def test_a_failing_status_source_does_not_break_the_exposition() -> None:
+    metrics = Metrics()
+
+    def broken() -> list[dict[str, object]]:
+        raise RuntimeError("pool gone")
+
+    metrics.follow_smpp_status(broken)
+    metrics.ussd_request("africastalking", "con", 0.01)
+    assert b"gateway_ussd_requests_total" in metrics.exposition()
+
+
+async def test_smpp_check_passes_with_one_bound_link() -> None:
+    status: list[dict[str, object]] = [{"smsc": "op1", "bind": 0, "bound": False}]
+    check = smpp_check(lambda: status)
+    assert await check.probe() is False
+    status.append({"smsc": "op1", "bind": 1, "bound": True})
+    assert await check.probe() is True

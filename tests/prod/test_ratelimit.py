@@ -1,0 +1,256 @@
+"""The shared TPS budget: the pure GCRA step, then real Redis with concurrent clients.
+
+The concurrent tests record the moment each client would submit and check every
+1-second sliding window against the grant, and that the clients together still get
+close to it (no assertion on speed: on throughput shares of one run's own counts).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from redis.asyncio import Redis
+
+from gateway.metrics import Metrics
+from gateway.ratelimit import (
+    DEFAULT_HEADROOM,
+    TPS_BUCKET_KEY_PREFIX,
+    LocalTPSBudget,
+    RedisTPSBudget,
+    ReservationTooLarge,
+    TPSBudgetUnavailable,
+    effective_interval,
+    reserve_slots,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+CLIENT_SCRIPT = Path(__file__).with_name("tps_client.py")
+
+
+def max_in_window(times: list[float], width: float = 1.0) -> int:
+    """The most events inside any half-open window [t, t + width)."""
+    ordered = sorted(times)
+    best, start = 0, 0
+    for end, moment in enumerate(ordered):
+        while ordered[start] <= moment - width:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+def test_max_in_window_counts_half_open_windows() -> None:
+    assert max_in_window([0.0, 0.5, 0.99, 1.0, 1.5]) == 3
+    assert max_in_window([0.0, 1.0, 2.0]) == 1
+    assert max_in_window([]) == 0
+
+
+# --- pure core --------------------------------------------------------------------------
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    tps=st.integers(min_value=1, max_value=200),
+    requests=st.lists(
+        st.tuples(st.floats(min_value=0, max_value=0.5), st.integers(min_value=1, max_value=8)),
+        min_size=1,
+        max_size=300,
+    ),
+)
+def test_gcra_never_puts_more_than_the_grant_in_any_second(
+    tps: int, requests: list[tuple[float, int]]
+) -> None:
+    interval = effective_interval(tps, DEFAULT_HEADROOM)
+    tat, now, sends, last_send, last_n = 0.0, 1000.0, [], None, 0
+    for gap, wanted in requests:
+        n = min(wanted, tps)
+        now += gap
+        step = reserve_slots(tat, now, interval, n)
+        assert step.wait >= 0
+        send_at = now + step.wait
+        if last_send is not None:
+            # each burst keeps n - 1 empty slots on either side
+            spacing = (last_n + n - 1) * interval
+            assert send_at >= last_send + spacing - 1e-9
+            if now <= tat:  # backlogged: no slot left unused
+                assert send_at == pytest.approx(last_send + spacing)
+        sends.extend([send_at] * n)
+        tat, last_send, last_n = step.tat, send_at, n
+    assert max_in_window(sends) <= tps
+
+
+async def test_local_budget_sleeps_the_reserved_time() -> None:
+    clock = [100.0]
+    slept: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock[0] += seconds
+
+    metrics = Metrics()
+    budget = LocalTPSBudget(
+        10, smsc="op1", headroom=0.0, metrics=metrics, clock=lambda: clock[0], sleep=fake_sleep
+    )
+    assert await budget.acquire() == 0
+    assert await budget.acquire() == pytest.approx(0.1)
+    assert await budget.acquire(3) == pytest.approx(0.3)
+    assert slept == pytest.approx([0.1, 0.3])
+    assert metrics.tps_wait.labels(smsc="op1")._value.get() == pytest.approx(0.4)
+
+
+def test_asking_for_more_than_a_second_of_grant_at_once_is_refused() -> None:
+    budget = LocalTPSBudget(5)
+    with pytest.raises(ReservationTooLarge):
+        asyncio.run(budget.reserve(6))
+    with pytest.raises(ValueError):
+        asyncio.run(budget.reserve(0))
+
+
+# --- real Redis -------------------------------------------------------------------------
+
+
+async def draw(url: str, smsc: str, tps: float, end_at: float) -> list[float]:
+    redis = Redis.from_url(url)
+    budget = RedisTPSBudget(redis, smsc, tps)
+    sent: list[float] = []
+    try:
+        while True:
+            await budget.acquire()
+            now = time.monotonic()
+            if now >= end_at:
+                return sent
+            sent.append(now)
+    finally:
+        await redis.aclose()
+
+
+def assert_within_grant_and_close(
+    per_client: list[list[float]], tps: float, seconds: float
+) -> None:
+    everything = [moment for times in per_client for moment in times]
+    assert max_in_window(everything) <= tps
+    # together they use most of the (headroom-reduced) grant
+    assert len(everything) >= 0.9 * tps * (1 - DEFAULT_HEADROOM) * seconds
+    # and the shared queue serves every client, not one
+    for times in per_client:
+        assert len(times) >= len(everything) / len(per_client) / 3
+
+
+async def test_four_concurrent_clients_share_one_grant(redis_server: Any) -> None:
+    tps, seconds = 20, 2.5
+    end_at = time.monotonic() + seconds
+    per_client = await asyncio.gather(
+        *(draw(redis_server.url, "op1", tps, end_at) for _ in range(4))
+    )
+    assert_within_grant_and_close(list(per_client), tps, seconds)
+
+
+@pytest.mark.parametrize("processes", [2, 4])
+def test_separate_processes_share_one_grant(redis_server: Any, processes: int) -> None:
+    tps, seconds = 30, 2.5
+    start_at = time.monotonic() + 3.0  # time for every interpreter to start
+    end_at = start_at + seconds
+    children = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                str(CLIENT_SCRIPT),
+                redis_server.url,
+                "op1",
+                str(tps),
+                repr(start_at),
+                repr(end_at),
+            ],
+            cwd=ROOT,
+            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(processes)
+    ]
+    per_client = []
+    for child in children:
+        out, err = child.communicate(timeout=30)
+        assert child.returncode == 0, err.decode()
+        per_client.append(json.loads(out))
+    assert_within_grant_and_close(per_client, tps, seconds)
+
+
+async def test_budgets_of_two_smscs_are_independent(redis_server: Any) -> None:
+    redis = Redis.from_url(redis_server.url)
+    try:
+        first = RedisTPSBudget(redis, "op1", 1)
+        second = RedisTPSBudget(redis, "op2", 1)
+        assert await first.reserve() == 0
+        assert await second.reserve() == 0
+        assert await first.reserve() > 0.5
+        keys = sorted(key.decode() for key in await redis.keys("*"))
+        assert keys == [TPS_BUCKET_KEY_PREFIX + "op1", TPS_BUCKET_KEY_PREFIX + "op2"]
+        # the key expires by itself once its reservations are in the past
+        assert 0 < await redis.pttl(TPS_BUCKET_KEY_PREFIX + "op2") <= 3000
+    finally:
+        await redis.aclose()
+
+
+async def test_a_batch_reservation_holds_its_slots(redis_server: Any) -> None:
+    redis = Redis.from_url(redis_server.url)
+    try:
+        budget = RedisTPSBudget(redis, "op1", 10, headroom=0.0)
+        batch = await budget.reserve(5)
+        single = await budget.reserve()
+        # the burst of five sits after four empty slots, and four more follow it
+        assert batch == pytest.approx(0.4, abs=0.05)
+        assert batch + 0.4 < single <= batch + 0.5 + 1e-6
+    finally:
+        await redis.aclose()
+
+
+async def test_the_script_is_reloaded_after_a_script_flush(redis_server: Any) -> None:
+    redis = Redis.from_url(redis_server.url)
+    try:
+        budget = RedisTPSBudget(redis, "op1", 100)
+        await budget.reserve()
+        await redis.script_flush()
+        assert await budget.reserve() >= 0
+    finally:
+        await redis.aclose()
+
+
+async def test_redis_down_without_fallback_raises_a_clear_error(redis_server: Any) -> None:
+    redis = Redis.from_url(redis_server.url, socket_connect_timeout=0.5)
+    metrics = Metrics()
+    try:
+        budget = RedisTPSBudget(redis, "op1", 10, metrics=metrics)
+        redis_server.stop()
+        with pytest.raises(TPSBudgetUnavailable) as caught:
+            await budget.acquire()
+        assert "op1" in str(caught.value)
+        assert str(redis_server.port) not in str(caught.value)
+        assert metrics.redis_errors.labels(operation="tps_budget")._value.get() == 1
+    finally:
+        await redis.aclose()
+
+
+async def test_redis_down_with_fallback_paces_locally_then_shares_again(
+    redis_server: Any,
+) -> None:
+    redis = Redis.from_url(redis_server.url, socket_connect_timeout=0.5)
+    try:
+        budget = RedisTPSBudget(redis, "op1", 10, headroom=0.0, fallback_workers=2)
+        redis_server.stop()
+        assert await budget.reserve() == 0
+        # alone at half the grant: 5 per second
+        assert await budget.reserve() == pytest.approx(0.2, abs=0.05)
+        redis_server.start()
+        assert await budget.reserve() == 0  # a fresh shared bucket
+        assert await redis.exists(TPS_BUCKET_KEY_PREFIX + "op1") == 1
+    finally:
+        await redis.aclose()
