@@ -39,6 +39,8 @@ from gateway.store.records import Broadcast, ClaimedMessage, OutboxState, Submis
 
 log = structlog.get_logger(__name__)
 
+_NO_ATTEMPT_LIMIT = 2**31 - 1  # fits a 32-bit INTEGER column (PostgreSQL)
+
 
 @dataclass(frozen=True)
 class WorkerOptions:
@@ -49,7 +51,9 @@ class WorkerOptions:
     concurrency: int = 4
     expansion_batch: int = 5000
     lease_seconds: float = 60.0
-    max_attempts: int = 5
+    max_attempts: int = 5  # per message, for temporary errors of that message alone
+    backoff_initial: float = 0.5  # pause after a batch the channel refused for now
+    backoff_max: float = 30.0
     poll_interval: float = 1.0
     receipt_grace: float = 3600.0  # after expiry, unconfirmed rows count as expired
 
@@ -145,7 +149,9 @@ class BroadcastWorker:
                     done, in_flight = await asyncio.wait(
                         in_flight, return_when=asyncio.FIRST_COMPLETED
                     )
-                    retry_delay = _next_retry_delay(retry_delay, [task.result() for task in done])
+                    retry_delay = _next_retry_delay(
+                        retry_delay, [task.result() for task in done], options
+                    )
                 if retry_delay:
                     await asyncio.sleep(retry_delay)
                 wait = self._bucket.wait_for(options.batch_size, self._clock())
@@ -244,8 +250,14 @@ class BroadcastWorker:
         submissions = [
             Submission(int(r.reference), r.outcome.value, r.message_ids, r.error) for r in results
         ] + undecryptable
+        # A batch refused as a whole is the channel's outage, not these messages' fault:
+        # it spends no attempts, so an outage cannot fail rows; the expiry bounds it.
+        outage = bool(results) and all(r.outcome is SendOutcome.RETRY for r in results)
         await self._store.record_submissions(
-            options.channel, submissions, self._clock(), options.max_attempts
+            options.channel,
+            submissions,
+            self._clock(),
+            _NO_ATTEMPT_LIMIT if outage else options.max_attempts,
         )
         retries = sum(1 for r in results if r.outcome is SendOutcome.RETRY)
         log.debug(
@@ -267,8 +279,8 @@ class BroadcastWorker:
                 )
 
 
-def _next_retry_delay(current: float, retries: list[int]) -> float:
+def _next_retry_delay(current: float, retries: list[int], options: WorkerOptions) -> float:
     """Back off while whole batches come back as temporary failures."""
     if retries and all(count > 0 for count in retries):
-        return min(30.0, max(0.5, current * 2))
+        return min(options.backoff_max, max(options.backoff_initial, current * 2))
     return 0.0
