@@ -41,7 +41,7 @@ def _serve(args: argparse.Namespace) -> int:
     from gateway.web.app import create_app
 
     settings = Settings.from_env()
-    configure(settings.log_format, settings.log_level)
+    configure(settings.log_format, settings.log_level, cache=True)
     host = args.host or settings.host
     port = args.port or settings.port
     print(

@@ -47,7 +47,11 @@ def _orjson_text(event: Any, **_: Any) -> str:
     return orjson.dumps(event, default=str).decode()
 
 
-def configure(log_format: str = "auto", level: str = "info", stream: Any = None) -> None:
+def configure(
+    log_format: str = "auto", level: str = "info", stream: Any = None, *, cache: bool = False
+) -> None:
+    """Set up structlog. ``cache`` binds loggers once (the server configures once, and
+    saves the lookup on every request); tests reconfigure, so they leave it off."""
     stream = stream or sys.stderr
     as_json = log_format == "json" or (log_format == "auto" and not stream.isatty())
     renderer: Any = (
@@ -67,5 +71,5 @@ def configure(log_format: str = "auto", level: str = "info", stream: Any = None)
             logging.getLevelNamesMapping()[level.upper()]
         ),
         logger_factory=structlog.PrintLoggerFactory(file=stream),
-        cache_logger_on_first_use=False,
+        cache_logger_on_first_use=cache,
     )
