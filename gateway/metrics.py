@@ -21,6 +21,7 @@ with a JSON body naming each probe's result and no further detail.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -346,6 +347,51 @@ def ops_routes(metrics: Metrics, checks: Sequence[ReadinessCheck]) -> list[web.R
         web.get("/healthz", healthz_handler()),
         web.get("/readyz", readyz_handler(checks, metrics)),
     ]
+
+
+def ussd_metrics_middleware(metrics: Metrics, channels: Mapping[str, str]) -> Any:
+    """Count and time USSD callbacks: ``channels`` maps a route path to its channel
+    name (``{"/africastalking/ussd": "africastalking"}``). The outcome is ``con`` or
+    ``end`` from the reply's first word, or ``error`` for any other answer or an
+    exception (which still propagates)."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+        channel = channels.get(request.path)
+        if channel is None:
+            response: web.StreamResponse = await handler(request)
+            return response
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            response = await handler(request)
+            if response.status == 200 and isinstance(response, web.Response):
+                body = response.text or ""
+                outcome = (
+                    "con"
+                    if body.startswith("CON ")
+                    else "end"
+                    if body.startswith("END ")
+                    else "error"
+                )
+            return response
+        finally:
+            metrics.ussd_request(channel, outcome, time.perf_counter() - started)
+
+    return middleware
+
+
+async def serve_ops(
+    metrics: Metrics, checks: Sequence[ReadinessCheck], host: str, port: int
+) -> web.AppRunner:
+    """Serve only ``/metrics``, ``/healthz`` and ``/readyz`` (for a process without its own
+    HTTP app, such as the broadcast worker); ``await runner.cleanup()`` stops it."""
+    app = web.Application()
+    app.add_routes(ops_routes(metrics, checks))
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    return runner
 
 
 # --- Ready-made probes ------------------------------------------------------------------

@@ -17,7 +17,9 @@ from gateway.metrics import (
     ops_routes,
     readyz_handler,
     redis_check,
+    serve_ops,
     smpp_check,
+    ussd_metrics_middleware,
 )
 
 
@@ -254,3 +256,57 @@ async def test_smpp_check_passes_with_one_bound_link() -> None:
     assert await check.probe() is False
     status.append({"smsc": "op1", "bind": 1, "bound": True})
     assert await check.probe() is True
+
+
+async def test_ussd_middleware_counts_outcomes_by_channel(aiohttp_client: Any) -> None:
+    metrics = Metrics()
+
+    async def ussd(request: web.Request) -> web.Response:
+        text = (await request.post()).get("text", "")
+        if text == "boom":
+            raise RuntimeError("engine bug")
+        if text == "bad":
+            return web.Response(status=403, text="Forbidden")
+        return web.Response(text="END bye" if text == "9" else "CON menu")
+
+    async def other(request: web.Request) -> web.Response:
+        return web.Response(text="CON not ussd")
+
+    app = web.Application(
+        middlewares=[ussd_metrics_middleware(metrics, {"/africastalking/ussd": "africastalking"})]
+    )
+    app.router.add_post("/africastalking/ussd", ussd)
+    app.router.add_post("/other", other)
+    client = await aiohttp_client(app)
+    for text in ("", "1", "9", "bad", "boom"):
+        await client.post("/africastalking/ussd", data={"text": text})
+    await client.post("/other", data={"text": ""})
+    found = samples(metrics)
+    counts = {
+        dict(labels)["outcome"]: value
+        for (name, labels), value in found.items()
+        if name == "gateway_ussd_requests_total"
+    }
+    assert counts == {"con": 2, "end": 1, "error": 2}
+    count = found[("gateway_ussd_request_duration_seconds_count", (("channel", "africastalking"),))]
+    assert count == 5
+
+
+async def test_serve_ops_answers_on_its_own_port() -> None:
+    import aiohttp
+
+    from tests.servers import free_port
+
+    metrics = Metrics()
+    metrics.broadcast_progress("3", {"pending": 7})
+    port = free_port()
+    runner = await serve_ops(metrics, [flag_check("worker", lambda: True)], "127.0.0.1", port)
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"http://127.0.0.1:{port}/metrics") as response:
+                body = await response.text()
+            async with session.get(f"http://127.0.0.1:{port}/readyz") as ready:
+                assert ready.status == 200
+    finally:
+        await runner.cleanup()
+    assert 'gateway_broadcast_messages{broadcast="3",state="pending"} 7.0' in body
