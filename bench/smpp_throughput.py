@@ -20,13 +20,12 @@ from pathlib import Path
 import structlog
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "smpp")]
-
-from smsc_driver import RecordingSink, Simulator, smsc_settings  # noqa: E402
+sys.path.insert(0, str(ROOT))
 
 from gateway.messages import OutboundSMS, SendOutcome  # noqa: E402
-from gateway.smpp.esme import LinkTuning  # noqa: E402
 from gateway.smpp.pool import SMPPPool  # noqa: E402
+from gateway.smpp.tuning import LinkTuning  # noqa: E402
+from tests.smpp.smsc_driver import RecordingSink, Simulator, smsc_settings  # noqa: E402
 
 
 def messages(count: int, tag: str) -> list[OutboundSMS]:
@@ -60,6 +59,38 @@ async def throughput(count: int, window: int, receipts: bool) -> tuple[float, fl
         await pool.stop()
         assert all(r.outcome is SendOutcome.ACCEPTED for r in results)
         return count / submitted, count / with_receipts
+    finally:
+        await smsc.stop()
+
+
+def smpplib_loop(port: int, count: int) -> float:
+    """The reference: smpplib's synchronous client, one submit_sm then its resp."""
+    import smpplib.client
+
+    logging.getLogger("smpp.Client").setLevel(logging.WARNING)
+    client = smpplib.client.Client("127.0.0.1", port, allow_unknown_opt_params=True)
+    client.set_message_sent_handler(lambda pdu: None)
+    client.connect()
+    client.bind_transmitter(system_id="gateway", password="secret")
+    began = time.perf_counter()
+    for index in range(count):
+        client.send_message(
+            source_addr="InfoLine",
+            destination_addr=f"2547{index:08d}",
+            short_message=f"Alert {index}: the north crossing is closed".encode(),
+        )
+        client.read_once()
+    elapsed = time.perf_counter() - began
+    client.unbind()
+    client.disconnect()
+    return count / elapsed
+
+
+async def smpplib_reference(count: int) -> float:
+    smsc = await Simulator.start(lifetime=600)
+    try:
+        await smsc.configure(record_bodies=False)
+        return await asyncio.to_thread(smpplib_loop, smsc.port, count)
     finally:
         await smsc.stop()
 
@@ -98,6 +129,8 @@ async def main(quick: bool) -> None:
             rate, overall = await throughput(count, window, receipts)
             shown = f"{overall:21.0f}" if receipts else f"{'-':>21}"
             print(f"{window:>6} {('yes' if receipts else 'no'):>8} {rate:13.0f} {shown}")
+    reference = await smpplib_reference(count)
+    print(f"reference: smpplib 2.2 synchronous loop (window 1): {reference:.0f} msg/s")
     seconds = 5.0 if quick else 30.0
     sent, busiest, average = await cap_accuracy(100.0, seconds)
     print(

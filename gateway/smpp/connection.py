@@ -117,6 +117,16 @@ TRANSITIONS: dict[tuple[State, Role, type[PDU]], State | None] = {
         for p in (SubmitSMResp, DeliverSMResp, DataSMResp, EnquireLinkResp, GenericNack)
     },
 }
+# TRANSITIONS indexed for the hot path: (state, own role) -> (the peer's moves, ours),
+# each {PDU class: next state}. Derived from the table above, never edited by hand.
+_MOVES: dict[tuple[State, Role], tuple[dict[type[PDU], State | None], ...]] = {
+    (state, role): tuple(
+        {cls: target for (at, by, cls), target in TRANSITIONS.items() if at is state and by is who}
+        for who in (role.peer, role)
+    )
+    for state in State
+    for role in Role
+}
 # Requests that count against the window: messages, not keep-alives or unbinds.
 WINDOWED = (SubmitSM, DeliverSM, DataSM)
 
@@ -139,7 +149,8 @@ class SMPPConnection:
         self.window = window
         self.enquire_link_interval = enquire_link_interval
         self.response_timeout = response_timeout
-        self.state = OPEN
+        self._state = OPEN
+        self._moves = _MOVES[(OPEN, role)]
         self._reader = codec.FrameReader(max_length)
         self._max_length = max_length
         self._events: deque[Event] = deque()
@@ -155,8 +166,22 @@ class SMPPConnection:
     # --- what the caller reads -------------------------------------------------------
 
     @property
+    def state(self) -> State:
+        return self._state
+
+    @state.setter
+    def state(self, state: State) -> None:
+        self._state = state
+        self._moves = _MOVES[(state, self.role)]
+
+    @property
     def window_free(self) -> int:
         return self.window - self._windowed
+
+    @property
+    def may_submit(self) -> bool:
+        """Bound as a transmitter or transceiver."""
+        return self.state is TX or self.state is TRX
 
     @property
     def outstanding(self) -> dict[int, type[PDU]]:
@@ -179,8 +204,8 @@ class SMPPConnection:
 
     def _transition(self, sender: Role, pdu: PDU) -> None:
         cls = type(pdu)
-        key = (self.state, sender, cls)
-        if key not in TRANSITIONS:
+        moves = self._moves[sender is self.role]
+        if cls not in moves:
             previous = self.state
             self.state = CLOSED
             message = f"{cls.__name__} from the {sender.value} in state {previous.value}"
@@ -192,7 +217,7 @@ class SMPPConnection:
                 sequence=pdu.sequence,
                 command_id=pdu.COMMAND_ID,
             )
-        target = TRANSITIONS[key]
+        target = moves[cls]
         if target is not None and (pdu.status == 0 or not pdu.is_response):
             self.state = target
 

@@ -21,10 +21,12 @@ import structlog
 from gateway.messages import InboundSink, OutboundSMS, SendOutcome, SendResult
 from gateway.segmentation import SegmentationError, SMSPart, SplitMode, plan
 from gateway.settings import SMSCSettings
-from gateway.smpp.esme import ESMEBind, LinkTuning, PartResult
+from gateway.smpp.esme import ESMEBind
 from gateway.smpp.inbound import InboundRouter, process_number_key
 from gateway.smpp.pdu import TAGS, TLV, SubmitSM, integer_tlv
 from gateway.smpp.receipts import ReceiptTracker
+from gateway.smpp.submits import PartResult
+from gateway.smpp.tuning import LinkTuning
 from gateway.ussd.types import USSDHandler
 
 log = structlog.get_logger(__name__)

@@ -13,7 +13,7 @@ from typing import Any
 
 from gateway.messages import DeliveryReport, InboundSMS
 from gateway.settings import Secret, SMSCSettings
-from gateway.smpp.esme import LinkTuning
+from gateway.smpp.tuning import LinkTuning
 from gateway.ussd.types import USSDReply, USSDRequest
 
 SIMULATOR_DIR = Path(__file__).resolve().parent.parent / "smsc"
@@ -30,11 +30,17 @@ class Simulator:
 
     @classmethod
     async def start(
-        cls, port: int = 0, record: Path | None = None, lifetime: float = 120.0
+        cls,
+        port: int = 0,
+        record: Path | None = None,
+        lifetime: float = 120.0,
+        tls: tuple[Path, Path] | None = None,
     ) -> Simulator:
         args = ["node", str(SCRIPT), "--port", str(port), "--lifetime", str(lifetime)]
         if record is not None:
             args += ["--record", str(record)]
+        if tls is not None:
+            args += ["--tls-key", str(tls[0]), "--tls-cert", str(tls[1])]
         process = await asyncio.create_subprocess_exec(
             *args,
             stdin=asyncio.subprocess.PIPE,

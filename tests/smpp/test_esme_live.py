@@ -8,11 +8,10 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
-from smsc_driver import FAST, RecordingSink, Simulator, eventually, smsc_settings
-
 from gateway import encoding
 from gateway.messages import DeliveryState, OutboundSMS, SendOutcome
 from gateway.smpp.pool import SMPPPool
+from tests.smpp.smsc_driver import FAST, RecordingSink, Simulator, eventually, smsc_settings
 
 
 async def started(pool: SMPPPool) -> SMPPPool:
@@ -311,3 +310,73 @@ async def test_one_bad_recipient_fails_alone(smsc: Simulator) -> None:
         ("good", SendOutcome.ACCEPTED),
     ]
     assert (await smsc.stats())["submits"] == 1
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "smsc.test")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    key_file, cert_file = directory / "key.pem", directory / "cert.pem"
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return key_file, cert_file
+
+
+async def test_tls_bind_verifies_the_smsc_certificate(tmp_path: Path) -> None:
+    import ssl
+
+    key_file, cert_file = self_signed(tmp_path)
+    smsc = await Simulator.start(tls=(key_file, cert_file))
+    try:
+        trusted = ssl.create_default_context(cafile=str(cert_file))
+        pool = await started(
+            SMPPPool(
+                [smsc_settings(smsc.port, tls=True)],
+                RecordingSink(),
+                tuning=replace(FAST, ssl_context=trusted),
+            )
+        )
+        try:
+            results = await pool.send(numbered(20, "tls"))
+        finally:
+            await pool.stop()
+        assert {r.outcome for r in results} == {SendOutcome.ACCEPTED}
+        # Without the SMSC's certificate in the trust store the bind never happens.
+        untrusting = SMPPPool([smsc_settings(smsc.port, tls=True)], RecordingSink(), tuning=FAST)
+        await untrusting.start()
+        try:
+            await eventually(lambda: untrusting.status()[0]["reconnects"] >= 2)
+            status = untrusting.status()[0]
+        finally:
+            await untrusting.stop()
+        assert not status["bound"] and "SSL" in status["last_error"]
+    finally:
+        await smsc.stop()

@@ -5,12 +5,18 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from smsc_driver import FAST, EchoMenu, RecordingSink, Simulator, eventually, smsc_settings
-
 from gateway import encoding
 from gateway.segmentation import SplitMode, plan
 from gateway.smpp.pool import SMPPPool
 from gateway.ussd.types import USSDHandler
+from tests.smpp.smsc_driver import (
+    FAST,
+    EchoMenu,
+    RecordingSink,
+    Simulator,
+    eventually,
+    smsc_settings,
+)
 
 SENDER = "254711000111"
 SHORT_CODE = "3030"
@@ -296,3 +302,34 @@ async def test_receiver_and_transmitter_entries_share_receipts_and_ussd_replies(
     assert sink.reports[0].channel == "smpp:rx"  # it came in on the receiver bind
     assert reply["reply"]["op"] == 2  # answered through the transmitter bind
     assert [s["mode"] for s in pool.status()] == ["receiver", "transmitter"]
+
+
+async def test_no_phone_number_reaches_a_log_line(smsc: Simulator) -> None:
+    from structlog.testing import capture_logs
+
+    from gateway.messages import OutboundSMS
+
+    await smsc.configure(dlr=True, throttle_every=3)
+    sink = RecordingSink()
+    with capture_logs() as logs:
+        pool = await started(smsc, sink, EchoMenu())
+        try:
+            await pool.send(
+                [OutboundSMS("p1", SENDER, "to the number"), OutboundSMS("p2", "x", "")]
+            )
+            await smsc.command("mo", pdus=mo_parts("from the number", SplitMode.UDH, 3))
+            await smsc.command(
+                "ussd",
+                source=SENDER,
+                dest=SHORT_CODE,
+                ussd_op=1,
+                session_info=0x0500,
+                hex=encoding.encode_gsm7("*384#").hex(),
+            )
+            await smsc.command("raw", hex="ffffffff")  # a protocol error, logged
+            await eventually(lambda: pool.status()[0]["connects"] >= 2)
+        finally:
+            await pool.stop()
+    assert logs, "the link logged its life"
+    assert all(SENDER not in repr(entry) for entry in logs)
+    assert SENDER not in repr(sink.messages)

@@ -2,6 +2,7 @@
 // An SMSC for the gateway's tests, built on node-smpp (the real peer).
 //
 // Usage: node simulator.js [--port 0] [--record FILE] [--lifetime SECONDS]
+//                          [--tls-key KEY.pem --tls-cert CERT.pem]
 // Prints {"event":"listening","port":N} on stdout, then answers one JSON command per
 // stdin line with one JSON line {"id":..., "ok":true, ...}. It exits when stdin
 // closes or after --lifetime seconds, so a run is always bounded in time.
@@ -243,7 +244,11 @@ function onBind(mode, session, pdu) {
   }
 }
 
-const server = smpp.createServer(function (session) {
+// --tls-key/--tls-cert: serve SMPP over TLS (node-smpp's secure server).
+const tlsOptions = option('tls-key', null)
+  ? {key: fs.readFileSync(option('tls-key')), cert: fs.readFileSync(option('tls-cert'))}
+  : {};
+const server = smpp.createServer(tlsOptions, function (session) {
   sessions.add(session);
   if (config.no_delay) {
     session.socket.setNoDelay(true);

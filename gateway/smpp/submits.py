@@ -1,0 +1,225 @@
+"""The submit_sm queue of one bind: window, rate cap, pauses and retries.
+
+It decides what to send and when, and what each answer means for the message:
+
+- at most the connection's window outstanding, and never more than ``tps`` submits
+  in any window of 1 s (+ ``rate_margin``) on ``clock`` (:class:`RateLimiter`);
+- ESME_RTHROTTLED: pause the whole queue (doubling pauses while it lasts) and send
+  the same message again first;
+- ESME_RMSGQFUL, ESME_RSYSERR, ESME_RX_T_APPN: try again after a short pause, at
+  most ``temporary_retries`` times, then answer RETRY;
+- any other error: FAILED, never sent again;
+- a lost link: what was in flight goes back to the head of the queue, to be sent
+  again on the next link (at-least-once; at most a window of duplicates).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import structlog
+from smpplib import consts
+
+from gateway.messages import SendOutcome
+from gateway.smpp.connection import SMPPConnection
+from gateway.smpp.errors import LocalProtocolError
+from gateway.smpp.pdu import SubmitSM
+from gateway.smpp.throttle import RateLimiter
+from gateway.smpp.tuning import LinkTuning
+
+log = structlog.get_logger(__name__)
+
+TEMPORARY_STATUSES = frozenset(
+    {consts.SMPP_ESME_RMSGQFUL, consts.SMPP_ESME_RSYSERR, consts.SMPP_ESME_RX_T_APPN}
+)
+THROTTLED = consts.SMPP_ESME_RTHROTTLED
+NO_LINK = -1  # PartResult.status when the message never got an answer from the SMSC
+
+
+@dataclass(frozen=True)
+class PartResult:
+    outcome: SendOutcome
+    message_id: str = ""
+    status: int = 0
+
+
+@dataclass
+class _Job:
+    pdu: SubmitSM
+    future: asyncio.Future[PartResult]
+    attempts: int = 0
+
+
+class SubmitQueue:
+    def __init__(
+        self,
+        tps: float,
+        tuning: LinkTuning,
+        write: Callable[[bytes], None],
+        *,
+        name: str = "",
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self.tuning = tuning
+        self.limiter = RateLimiter(tps, tuning.rate_margin)
+        self.name = name
+        self._write = write
+        self._clock = clock
+        self._queue: deque[_Job] = deque()
+        self._inflight: dict[int, _Job] = {}
+        self._conn: SMPPConnection | None = None
+        self._paused_until = 0.0
+        self._throttle_streak = 0
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_due = 0.0
+        self.closed = False
+        self.submitted = 0
+        self.throttled = 0
+
+    def now(self) -> float:
+        return self._clock() if self._clock is not None else asyncio.get_running_loop().time()
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._inflight)
+
+    # --- what the bind tells the queue -----------------------------------------------
+
+    def submit(self, pdu: SubmitSM, *, urgent: bool = False) -> asyncio.Future[PartResult]:
+        """Queue ``pdu``; the future resolves with its outcome and never raises."""
+        job = _Job(pdu, asyncio.get_running_loop().create_future())
+        if self.closed:
+            job.future.set_result(PartResult(SendOutcome.RETRY, status=NO_LINK))
+        elif urgent:
+            self._queue.appendleft(job)
+            self.pump()
+        else:
+            self._queue.append(job)
+            self.pump()
+        return job.future
+
+    def link_up(self, conn: SMPPConnection) -> None:
+        self._conn = conn
+        self.pump()
+
+    def link_down(self) -> None:
+        """The link is gone: in-flight messages go back to the head of the queue."""
+        self._conn = None
+        if self._inflight:
+            jobs = [self._inflight[sequence] for sequence in sorted(self._inflight)]
+            self._inflight.clear()
+            self._queue.extendleft(reversed(jobs))
+
+    def answered(self, sequence: int, status: int, message_id: str) -> None:
+        job = self._inflight.pop(sequence, None)
+        if job is not None:
+            self._settle(job, status, message_id)
+
+    def unanswered(self, sequence: int) -> None:
+        """No answer in time: send it again (first) on the next link."""
+        job = self._inflight.pop(sequence, None)
+        if job is not None:
+            self._queue.appendleft(job)
+
+    def fail_queued(self) -> None:
+        """Answer RETRY to everything waiting (no link for too long, or shutting down)."""
+        while self._queue:
+            job = self._queue.popleft()
+            if not job.future.done():
+                job.future.set_result(PartResult(SendOutcome.RETRY, status=NO_LINK))
+
+    def close(self) -> None:
+        self.closed = True
+        self.link_down()
+        self.fail_queued()
+        if self._timer is not None:
+            self._timer.cancel()
+
+    # --- answers ---------------------------------------------------------------------
+
+    def _settle(self, job: _Job, status: int, message_id: str) -> None:
+        if status == 0:
+            self._throttle_streak = 0
+            self.submitted += 1
+            if not job.future.done():
+                job.future.set_result(PartResult(SendOutcome.ACCEPTED, message_id))
+        elif status == THROTTLED:
+            self.throttled += 1
+            self._throttle_streak += 1
+            pause = min(
+                self.tuning.throttle_pause_max,
+                self.tuning.throttle_pause * 2 ** min(self._throttle_streak - 1, 16),
+            )
+            self._paused_until = max(self._paused_until, self.now() + pause)
+            self._queue.appendleft(job)
+        elif status in TEMPORARY_STATUSES:
+            job.attempts += 1
+            if job.attempts > self.tuning.temporary_retries:
+                if not job.future.done():
+                    job.future.set_result(PartResult(SendOutcome.RETRY, status=status))
+            else:
+                loop = asyncio.get_running_loop()
+                loop.call_later(self.tuning.temporary_pause, self._requeue, job)
+        elif not job.future.done():
+            job.future.set_result(PartResult(SendOutcome.FAILED, status=status))
+
+    def _requeue(self, job: _Job) -> None:
+        if job.future.done():
+            return
+        if self.closed:
+            job.future.set_result(PartResult(SendOutcome.RETRY, status=NO_LINK))
+            return
+        self._queue.appendleft(job)
+        self.pump()
+
+    # --- sending ---------------------------------------------------------------------
+
+    def pump(self) -> None:
+        """Send queued messages while the window, the rate cap and any pause allow."""
+        conn = self._conn
+        if conn is None or not self._queue or not conn.may_submit:
+            return
+        now = self.now()
+        if now < self._paused_until:
+            self._wake_at(self._paused_until, now)
+            return
+        out: list[bytes] = []
+        queue = self._queue
+        while queue and conn.window_free > 0:
+            if queue[0].future.done():  # answered RETRY while it waited
+                queue.popleft()
+                continue
+            wait = self.limiter.reserve(now)
+            if wait > 0:
+                self._wake_at(now + wait, now)
+                break
+            job = queue.popleft()
+            sequence = conn.next_sequence()
+            try:
+                out.append(conn.send(job.pdu, sequence))
+            except LocalProtocolError as exc:  # this message cannot be encoded: ours to fix
+                log.error("smpp_unsendable", bind=self.name, error=str(exc))
+                job.future.set_result(PartResult(SendOutcome.FAILED, status=NO_LINK))
+                continue
+            self._inflight[sequence] = job
+        if out:
+            self._write(b"".join(out))
+
+    def _wake_at(self, when: float, now: float) -> None:
+        if self._timer is not None and not self._timer.cancelled():
+            if self._timer_due <= when:
+                return
+            self._timer.cancel()
+        self._timer_due = when
+        self._timer = asyncio.get_running_loop().call_later(max(0.0, when - now), self._wake)
+
+    def _wake(self) -> None:
+        self._timer = None
+        self.pump()
