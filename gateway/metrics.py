@@ -125,7 +125,8 @@ class Metrics:
         self.smpp_throttles = Counter(
             "smpp_throttles",
             "Throttling events, by SMSC and source (smsc = ESME_RTHROTTLED, budget = "
-            "the shared TPS budget made a sender wait).",
+            "the shared TPS budget made a sender wait, late_slot = a slot dropped because "
+            "its sender woke too late).",
             ["smsc", "source"],
             namespace=ns,
             registry=r,
