@@ -14,11 +14,15 @@ import sys
 from collections.abc import MutableMapping
 from typing import Any
 
+import orjson
 import structlog
 
 _NUMBER = re.compile(r"\+?\d[\d ]{6,}\d")
 # Values under these keys are ids we mint or counts, never numbers from a person.
-_SAFE_KEYS = frozenset({"latency_ms", "timestamp", "count", "port", "pid"})
+# (``session`` is a keyed-hash prefix: hex that may hold a run of decimal digits.)
+_SAFE_KEYS = frozenset(
+    {"latency_ms", "timestamp", "count", "port", "pid", "session", "event", "level", "screen"}
+)
 
 
 def _mask(value: str) -> str:
@@ -38,11 +42,16 @@ def redact_numbers(
     return event_dict
 
 
+def _orjson_text(event: Any, **_: Any) -> str:
+    # orjson: the canonical line is written on every request, so its cost counts.
+    return orjson.dumps(event, default=str).decode()
+
+
 def configure(log_format: str = "auto", level: str = "info", stream: Any = None) -> None:
     stream = stream or sys.stderr
     as_json = log_format == "json" or (log_format == "auto" and not stream.isatty())
     renderer: Any = (
-        structlog.processors.JSONRenderer(ensure_ascii=False)
+        structlog.processors.JSONRenderer(serializer=_orjson_text)
         if as_json
         else structlog.dev.ConsoleRenderer(colors=stream.isatty())
     )

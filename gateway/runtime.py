@@ -60,6 +60,7 @@ class Runtime:
     channel: str  # "smpp" | "africastalking" | "none"
     sender: SMSSender | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    worker_stop: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def store(self) -> Store:
@@ -71,6 +72,11 @@ class Runtime:
 
     def link_status(self) -> list[dict[str, object]]:
         return list(self.smpp.status()) if self.smpp is not None else []
+
+    async def stop_worker(self) -> None:
+        """The broadcast worker claims no new rows and finishes what it holds."""
+        self.worker_stop.set()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
 
 
 def wants_channel(settings: Settings) -> bool:
@@ -133,7 +139,9 @@ async def open_runtime(
                         sms_prefix=settings.sms_prefix,
                     ),
                 )
-                task = asyncio.create_task(worker.run(), name="broadcast-worker")
+                task = asyncio.create_task(
+                    _supervise(worker, runtime.worker_stop), name="broadcast-worker"
+                )
                 runtime.tasks.append(task)
                 stack.push_async_callback(_cancel, task)
         log.info(
@@ -150,6 +158,18 @@ def _channel_tps(settings: Settings, channel: str) -> float:
     if channel == "smpp" and settings.smsc:
         return sum(smsc.tps * smsc.binds for smsc in settings.smsc if smsc.bind_mode != "receiver")
     return settings.broadcast_tps
+
+
+async def _supervise(worker: BroadcastWorker, stop: asyncio.Event, pause: float = 5.0) -> None:
+    """Keep the in-process worker running: a failure (the store away, say) is logged and
+    the worker starts again; the outbox keeps every row, so nothing is lost meanwhile."""
+    while not stop.is_set():
+        try:
+            await worker.run(stop=stop)
+        except Exception as exc:
+            log.error("broadcast.worker_failed", error=type(exc).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), pause)
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

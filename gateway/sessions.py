@@ -26,13 +26,16 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
+import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from gateway.menu.engine import SessionState
 from gateway.ussd.types import USSDReply
+
+V = TypeVar("V")
 
 KEY_PREFIX = "gw:ussd:"
 SESSION_PREFIX = KEY_PREFIX + "s:"
@@ -55,24 +58,25 @@ class SessionRecord:
     hops: int = 1
 
     def dumps(self) -> str:
-        return f"{self.hops}|" + json.dumps(
-            {
-                "st": self.state.to_dict(),
-                "k": self.replay_key,
-                "t": self.reply.text,
-                "e": self.reply.end,
-                "id": self.reply.screen_id,
-                "n": self.hops,
-            },
-            ensure_ascii=False,
-            separators=(",", ":"),
+        return (
+            f"{self.hops}|"
+            + orjson.dumps(
+                {
+                    "st": self.state.to_dict(),
+                    "k": self.replay_key,
+                    "t": self.reply.text,
+                    "e": self.reply.end,
+                    "id": self.reply.screen_id,
+                    "n": self.hops,
+                }
+            ).decode()
         )
 
     @classmethod
     def loads(cls, raw: str | bytes) -> SessionRecord:
         text = raw.decode() if isinstance(raw, bytes) else raw
         _, _, body = text.partition("|")
-        data = json.loads(body)
+        data = orjson.loads(body)
         return cls(
             state=SessionState.from_dict(data["st"]),
             replay_key=str(data["k"]),
@@ -138,7 +142,7 @@ def _decode(raw: Any, parse: Callable[[Any], Any]) -> Any:
         return None
     try:
         return parse(raw)
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, orjson.JSONDecodeError) as exc:
         raise SessionStoreError(f"unreadable session data: {type(exc).__name__}") from exc
 
 
@@ -146,15 +150,15 @@ def _state(raw: Any) -> SessionState:
     return SessionState.from_dict(json.loads(raw))
 
 
-class RecentRecords:
-    """A bounded, expiring map of the session records this process wrote last."""
+class ExpiringMap(Generic[V]):
+    """A bounded map whose entries expire; the least recently written go first."""
 
-    def __init__(self, size: int = 100_000, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, size: int, clock: Callable[[], float] = time.monotonic) -> None:
         self._size = size
         self._clock = clock
-        self._items: OrderedDict[str, tuple[float, SessionRecord]] = OrderedDict()
+        self._items: OrderedDict[str, tuple[float, V]] = OrderedDict()
 
-    def get(self, key: str) -> SessionRecord | None:
+    def get(self, key: str) -> V | None:
         item = self._items.get(key)
         if item is None:
             return None
@@ -163,37 +167,33 @@ class RecentRecords:
             return None
         return item[1]
 
-    def put(self, key: str, record: SessionRecord | None, ttl: int) -> None:
-        if record is None:
+    def put(self, key: str, value: V | None, ttl: float) -> None:
+        if value is None or ttl <= 0:
             self._items.pop(key, None)
             return
-        self._items[key] = (self._clock() + ttl, record)
+        self._items[key] = (self._clock() + ttl, value)
         self._items.move_to_end(key)
         while len(self._items) > self._size:
             self._items.popitem(last=False)
+
+    def keys(self) -> list[str]:
+        return list(self._items)
+
+    def clear(self) -> None:
+        self._items.clear()
 
 
 class MemorySessionStore:
     """The embedded default: one process, nothing shared, same semantics as Redis."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._items: dict[str, tuple[float, str]] = {}
+    def __init__(self, clock: Callable[[], float] = time.monotonic, size: int = 500_000) -> None:
+        self._items: ExpiringMap[str] = ExpiringMap(size, clock)
 
     def _get(self, key: str) -> str | None:
-        item = self._items.get(key)
-        if item is None:
-            return None
-        if item[0] <= self._clock():
-            del self._items[key]
-            return None
-        return item[1]
+        return self._items.get(key)
 
     def _set(self, key: str, value: str, ttl: int) -> None:
-        self._items[key] = (self._clock() + ttl, value)
-        if len(self._items) > 10_000 and len(self._items) % 1000 == 0:
-            now = self._clock()
-            self._items = {k: v for k, v in self._items.items() if v[0] > now}
+        self._items.put(key, value, ttl)
 
     def cached(self, session_key: str) -> SessionRecord | None:
         record: SessionRecord | None = _decode(
@@ -213,18 +213,15 @@ class MemorySessionStore:
         if (current.hops if current else 0) != write.expected_version:
             raise Conflict(current)
         self._set(SESSION_PREFIX + write.session_key, write.record.dumps(), write.session_ttl)
-        resume_key = RESUME_PREFIX + write.caller_key
-        if write.resume is None or write.resume_ttl <= 0:
-            self._items.pop(resume_key, None)
-        else:
-            self._set(resume_key, json.dumps(write.resume.to_dict()), write.resume_ttl)
+        resume = None if write.resume is None else json.dumps(write.resume.to_dict())
+        self._items.put(RESUME_PREFIX + write.caller_key, resume, write.resume_ttl)
         self._set(LANGUAGE_PREFIX + write.caller_key, write.language, LANGUAGE_TTL)
 
     async def session(self, session_key: str) -> SessionRecord | None:
         return self.cached(session_key)
 
     def keys(self) -> list[str]:
-        return list(self._items)
+        return self._items.keys()
 
     async def ping(self) -> bool:
         return True
@@ -257,7 +254,7 @@ class RedisSessionStore:
     def __init__(self, client: aioredis.Redis, cache_size: int = 100_000) -> None:
         self._redis = client
         self._commit = client.register_script(_COMMIT)
-        self._recent = RecentRecords(cache_size)
+        self._recent: ExpiringMap[SessionRecord] = ExpiringMap(cache_size)
 
     @classmethod
     def from_url(cls, url: str, timeout: float = 0.5) -> RedisSessionStore:

@@ -24,6 +24,7 @@ from gateway.keywords import load_catalog
 from gateway.messages import SMSSender
 from gateway.privacy import NumberVault, PhoneHasher
 from gateway.settings import Settings
+from gateway.store.postgres import open_store
 from gateway.store.sqlite import SQLiteStore
 
 
@@ -51,7 +52,7 @@ class Messaging:
 
 @asynccontextmanager
 async def open_messaging(settings: Settings) -> AsyncIterator[Messaging]:
-    store: SQLiteStore = await SQLiteStore.open(settings.db_url)
+    store: SQLiteStore = await open_store(settings.db_url)  # PostgreSQL for a postgresql:// URL
     try:
         hasher = PhoneHasher(settings.hash_key)
         vault = NumberVault(settings.encryption_key)

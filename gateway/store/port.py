@@ -202,4 +202,8 @@ class Store(
     RetentionStore,
     Protocol,
 ):
+    async def ping(self) -> bool:
+        """True when the store answers (readiness)."""
+        ...
+
     async def close(self) -> None: ...

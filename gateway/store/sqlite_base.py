@@ -57,6 +57,11 @@ class SQLiteBase:
         await store._migrate()
         return store
 
+    async def ping(self) -> bool:
+        """True when the database answers (the readiness check)."""
+        await self.fetchall("SELECT 1", ())
+        return True
+
     async def close(self) -> None:
         await self._db.close()
 

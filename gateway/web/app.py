@@ -9,17 +9,29 @@ there are no module-level singletons, so tests build as many apps as they like.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 
 import structlog
 from aiohttp import web
 
 from gateway.effects import EffectHandler
 from gateway.live_tree import LiveTree
+from gateway.metrics import (
+    Metrics,
+    ReadinessCheck,
+    callable_check,
+    flag_check,
+    ops_routes,
+    redis_check,
+    smpp_check,
+)
 from gateway.runtime import Runtime, open_runtime
 from gateway.sessions import SessionStore
 from gateway.settings import Settings
+from gateway.shutdown import GracefulShutdown
 from gateway.ussd.dropoff import SessionEndRecorder
 from gateway.ussd.service import USSDService
+from gateway.ussd.types import USSDReply, USSDRequest
 from gateway.web.ussd_routes import ussd_routes
 
 log = structlog.get_logger("gateway.app")
@@ -29,6 +41,7 @@ RUNTIME = web.AppKey("runtime", Runtime)
 LIVE_TREE = web.AppKey("live_tree", LiveTree)
 USSD = web.AppKey("ussd_service", USSDService)
 DROPOFF = web.AppKey("dropoff", SessionEndRecorder)
+METRICS = web.AppKey("metrics", Metrics)
 
 
 async def create_app(
@@ -62,22 +75,59 @@ async def create_app(
         ussd_routes(runtime.ussd, settings.callback_secret, runtime.live_tree, runtime.dropoff)
     )
     app.router.add_routes(runtime.messaging.sms_routes())
-    app.router.add_get("/healthz", _healthz)
+    app[METRICS] = metrics = Metrics()
+    runtime.ussd.observers.append(_ussd_observer(metrics))
+    shutdown = GracefulShutdown()
+    checks: list[ReadinessCheck] = [
+        flag_check("menus", lambda: bool(runtime.live_tree.current.screens)),
+        callable_check("store", runtime.store.ping),
+        shutdown.readiness_check(),
+    ]
+    if settings.redis_url:
+        checks.append(redis_check(runtime.sessions))
+    shutdown.add("stop broadcast worker", runtime.stop_worker, timeout=5)
+    if runtime.smpp is not None:
+        checks.append(smpp_check(runtime.smpp.status))
+        metrics.follow_smpp_status(runtime.smpp.status)
+        shutdown.add("unbind SMPP", runtime.smpp.stop, timeout=10)
+    app.router.add_routes(ops_routes(metrics, checks))
+    app.router.add_get("/status", _status)
 
     async def close(_: web.Application) -> None:
         await stack.aclose()
 
+    # Cleanup runs in reverse: the shutdown steps run first, while everything is open.
     app.on_cleanup.append(close)
+    app.on_shutdown.append(shutdown.on_shutdown)
+    app.cleanup_ctx.append(shutdown.cleanup_ctx)
     return app
 
 
-async def _healthz(request: web.Request) -> web.Response:
+def _ussd_observer(metrics: Metrics) -> Callable[[USSDRequest, USSDReply, float], None]:
+    def observe(request: USSDRequest, reply: USSDReply, seconds: float) -> None:
+        channel = request.channel.split(":", 1)[0]
+        unavailable = reply.screen_id == "__unavailable__"
+        outcome = "unavailable" if unavailable else "end" if reply.end else "continue"
+        metrics.ussd_request(channel, outcome, seconds)
+        if unavailable:
+            metrics.redis_error("session")
+        if request.user_input is None or (request.cumulative and request.replay_key == ""):
+            metrics.session_started(channel)
+        if reply.end:
+            metrics.session_ended(channel)
+
+    return observe
+
+
+async def _status(request: web.Request) -> web.Response:
+    """What an operator's dashboard needs about this process: no numbers, no secrets."""
     runtime = request.app[RUNTIME]
     return web.json_response(
         {
-            "status": "ok",
             "tree": runtime.live_tree.current.id,
+            "tree_version": runtime.live_tree.version,
             "channel": runtime.channel,
             "smsc": runtime.link_status(),
+            "broadcast_worker": bool(runtime.tasks),
         }
     )
