@@ -338,3 +338,79 @@ class BudgetPacer:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+class SharedRateLimiter:
+    """The synchronous ``reserve(now) -> wait`` of :class:`gateway.smpp.throttle.RateLimiter`,
+    drawing on a shared budget: a drop-in for a submit queue's pump.
+
+    ``reserve(now)`` answers 0.0 when a slot granted by the budget is due now (and
+    counts it spent), else the seconds to wait before asking again. One reservation is
+    kept in flight ahead of time, so a busy queue loses no round trip between slots; a
+    slot not spent within the late tolerance is dropped, as in :meth:`RedisTPSBudget.acquire`.
+    ``on_ready`` (the queue's pump) is called when a new slot has been granted.
+    """
+
+    def __init__(
+        self,
+        budget: TPSBudget,
+        *,
+        headroom: float = DEFAULT_HEADROOM,
+        on_ready: Callable[[], None] | None = None,
+        poll: float = 0.005,
+        retry_after: float = 0.5,
+        metrics: Metrics | None = None,
+        smsc: str = "",
+    ) -> None:
+        self._budget = budget
+        self._tolerance = late_tolerance(headroom)
+        self.on_ready = on_ready
+        self._poll = poll
+        self._retry_after = retry_after
+        self._metrics = metrics
+        self._smsc = smsc
+        self._earliest: float | None = None  # the slot, on the loop's clock, lower bound
+        self._latest = 0.0  # upper bound: never send before it
+        self._retry_at = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    def reserve(self, now: float) -> float:
+        if self._earliest is None:
+            self._fetch(now)
+            return max(self._poll, self._retry_at - now)
+        if now < self._latest:
+            return self._latest - now
+        late = now - self._earliest > self._tolerance
+        self._earliest = None
+        self._fetch(now)  # the next slot, ahead of time
+        if late:
+            if self._metrics is not None:
+                self._metrics.throttled(self._smsc, source="late_slot")
+            return self._poll
+        return 0.0
+
+    def _fetch(self, now: float) -> None:
+        if now < self._retry_at or (self._task is not None and not self._task.done()):
+            return
+        self._task = asyncio.get_running_loop().create_task(self._get())
+
+    async def _get(self) -> None:
+        loop = asyncio.get_running_loop()
+        asked = loop.time()
+        try:
+            wait = await self._budget.reserve(1)
+        except TPSBudgetUnavailable:
+            self._retry_at = loop.time() + self._retry_after
+            log.warning("tps_budget_unavailable_pausing", seconds=self._retry_after)
+            return
+        answered = loop.time()
+        self._earliest, self._latest = asked + wait, answered + wait
+        if self.on_ready is not None:
+            self.on_ready()
+
+    async def close(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

@@ -28,6 +28,7 @@ from gateway.ratelimit import (
     LocalTPSBudget,
     RedisTPSBudget,
     ReservationTooLarge,
+    SharedRateLimiter,
     TPSBudgetUnavailable,
     effective_interval,
     reserve_slots,
@@ -314,3 +315,63 @@ async def test_pacer_waits_out_a_redis_outage(redis_server: Any) -> None:
     finally:
         await redis.aclose()
     assert pacer.sent == 5
+
+
+async def drain_like_a_pump(limiter: SharedRateLimiter, messages: int, sent: list[float]) -> None:
+    """What SubmitQueue.pump does with RateLimiter.reserve: send at 0, else wait."""
+    loop = asyncio.get_running_loop()
+    while messages:
+        wait = limiter.reserve(loop.time())
+        if wait == 0:
+            sent.append(time.monotonic())
+            messages -= 1
+        else:
+            await asyncio.sleep(wait)
+
+
+async def test_shared_limiter_gives_two_sync_queues_one_grant(redis_server: Any) -> None:
+    tps = 20
+    clients = [Redis.from_url(redis_server.url) for _ in range(2)]
+    limiters = [SharedRateLimiter(RedisTPSBudget(client, "op1", tps)) for client in clients]
+    sent: list[list[float]] = [[], []]
+    try:
+        async with asyncio.timeout(30):
+            await asyncio.gather(
+                *(
+                    drain_like_a_pump(limiter, 30, out)
+                    for limiter, out in zip(limiters, sent, strict=True)
+                )
+            )
+    finally:
+        for limiter in limiters:
+            await limiter.close()
+        for client in clients:
+            await client.aclose()
+    everything = sent[0] + sent[1]
+    assert len(everything) == 60
+    assert max_in_window(everything) <= tps
+    # and together they ran close to the grant, not at half of it each
+    span = max(everything) - min(everything)
+    assert (len(everything) - 1) / span >= 0.75 * tps * (1 - DEFAULT_HEADROOM)
+
+
+async def test_shared_limiter_sends_nothing_while_redis_is_away(redis_server: Any) -> None:
+    client = Redis.from_url(redis_server.url, socket_connect_timeout=0.5)
+    ready = asyncio.Event()
+    limiter = SharedRateLimiter(
+        RedisTPSBudget(client, "op1", 50), on_ready=ready.set, retry_after=0.1
+    )
+    loop = asyncio.get_running_loop()
+    try:
+        redis_server.stop()
+        for _ in range(5):
+            assert limiter.reserve(loop.time()) > 0
+            await asyncio.sleep(0.1)
+        redis_server.start()
+        async with asyncio.timeout(10):
+            while limiter.reserve(loop.time()) != 0:
+                await asyncio.wait_for(ready.wait(), 1.0)
+                ready.clear()
+    finally:
+        await limiter.close()
+        await client.aclose()
