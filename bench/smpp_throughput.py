@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -35,7 +36,16 @@ def messages(count: int, tag: str) -> list[OutboundSMS]:
     ]
 
 
-async def throughput(count: int, window: int, receipts: bool) -> tuple[float, float]:
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used, from /proc (0.0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def throughput(count: int, window: int, receipts: bool) -> tuple[float, float, str]:
     smsc = await Simulator.start(lifetime=600)
     try:
         await smsc.configure(dlr=receipts, record_bodies=False)
@@ -47,6 +57,7 @@ async def throughput(count: int, window: int, receipts: bool) -> tuple[float, fl
             await pool.wait_bound()
         batch = messages(count, f"w{window}")
         await pool.send(batch[:200])  # warm-up
+        node_before, ours_before = process_cpu(smsc.process.pid), time.process_time()
         began = time.perf_counter()
         results = await pool.send(batch)
         submitted = time.perf_counter() - began
@@ -56,9 +67,13 @@ async def throughput(count: int, window: int, receipts: bool) -> tuple[float, fl
                     break
                 await asyncio.sleep(0.005)
         with_receipts = time.perf_counter() - began
+        cpu = (
+            f"python {time.process_time() - ours_before:.2f}s "
+            f"node {process_cpu(smsc.process.pid) - node_before:.2f}s"
+        )
         await pool.stop()
         assert all(r.outcome is SendOutcome.ACCEPTED for r in results)
-        return count / submitted, count / with_receipts
+        return count / submitted, count / with_receipts, cpu
     finally:
         await smsc.stop()
 
@@ -123,12 +138,15 @@ async def main(quick: bool) -> None:
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     count = 5000 if quick else 20_000
     print(f"SMPP submit throughput into node-smpp 0.5.1, {count} messages, 1 bind")
-    print(f"{'window':>6} {'receipts':>8} {'submit msg/s':>13} {'incl. receipts msg/s':>21}")
+    print(
+        f"{'window':>6} {'receipts':>8} {'submit msg/s':>13} {'incl. receipts msg/s':>21}"
+        "  CPU used (this process, the simulator)"
+    )
     for receipts in (False, True):
         for window in (1, 10, 100):
-            rate, overall = await throughput(count, window, receipts)
+            rate, overall, cpu = await throughput(count, window, receipts)
             shown = f"{overall:21.0f}" if receipts else f"{'-':>21}"
-            print(f"{window:>6} {('yes' if receipts else 'no'):>8} {rate:13.0f} {shown}")
+            print(f"{window:>6} {('yes' if receipts else 'no'):>8} {rate:13.0f} {shown}  {cpu}")
     reference = await smpplib_reference(count)
     print(f"reference: smpplib 2.2 synchronous loop (window 1): {reference:.0f} msg/s")
     seconds = 5.0 if quick else 30.0

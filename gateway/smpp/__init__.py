@@ -1,1 +1,10 @@
-"""SMPP 3.4: a pure codec and sans-I/O connection, and the asyncio ESME pool around them."""
+"""SMPP 3.4 for the gateway: pure cores, and the asyncio pool around them.
+
+Pure (no I/O, no clock): ``pdu`` (frozen PDUs, layouts), ``codec`` (bytes <-> PDUs,
+framing with a length cap), ``connection`` (the sans-I/O session and its one state
+table), ``events``, ``errors``, ``throttle`` (rate cap), ``receipts`` (delivery
+receipts), ``ussd`` (op-code profiles). Adapters: ``submits`` (one bind's submit
+queue), ``esme`` (one bind over asyncio), ``inbound`` (MO, receipts, USSD to the
+sink and handler), ``pool`` (every bind, as the SMSSender). Splitting and
+reassembly of long SMS live in :mod:`gateway.segmentation`.
+"""

@@ -74,7 +74,15 @@ _BOUND = (State.BOUND_TX, State.BOUND_RX, State.BOUND_TRX)
 
 DeliverHandler = Callable[["ESMEBind", DeliverSM], Awaitable[int]]
 
-__all__ = ["DeliverHandler", "ESMEBind"]
+__all__ = ["DeliverHandler", "ESMEBind", "backoff_delay"]
+
+
+def backoff_delay(attempt: int, tuning: LinkTuning, unit: float) -> float:
+    """Seconds before reconnect ``attempt`` (1, 2, ...): doubling from
+    ``reconnect_initial`` up to ``reconnect_max``, times a jitter of 0.5-1.5 drawn from
+    ``unit`` (0 <= unit < 1) so that many binds do not all knock at once."""
+    base = min(tuning.reconnect_max, tuning.reconnect_initial * 2.0 ** min(attempt - 1, 32))
+    return base * (0.5 + unit)
 
 
 class _Wire(asyncio.Protocol):
@@ -232,10 +240,7 @@ class ESMEBind:
                 self.submits.fail_queued()
             attempt += 1
             self.stats.reconnects += 1
-            delay = min(
-                self.tuning.reconnect_max,
-                self.tuning.reconnect_initial * 2 ** min(attempt - 1, 16),
-            ) * random.uniform(0.5, 1.5)
+            delay = backoff_delay(attempt, self.tuning, random.random())
             log.info("smpp_reconnect_scheduled", attempt=attempt, delay=round(delay, 3), **where)
             await asyncio.sleep(delay)
 
@@ -356,7 +361,11 @@ class ESMEBind:
             if isinstance(event, ResponseReceived):
                 pdu = event.pdu
                 message_id = pdu.message_id if isinstance(pdu, SubmitSMResp) else ""
-                self.submits.answered(pdu.sequence, pdu.status, message_id)
+                status = pdu.status
+                if isinstance(pdu, GenericNack) and status == 0:
+                    # A nack always means "not taken"; one without a reason is retried.
+                    status = consts.SMPP_ESME_RSYSERR
+                self.submits.answered(pdu.sequence, status, message_id)
             elif isinstance(event, RequestReceived):
                 self._on_request(conn, event.pdu)
             elif isinstance(event, IdleTimeElapsed):

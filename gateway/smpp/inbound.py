@@ -8,6 +8,14 @@ once; the digest is also the message_id handed to the sink, so the store can dro
 re-delivery that arrives after a restart. The cost: the same person sending the
 very same text twice inside that window counts once.
 
+A long MO is acknowledged part by part (an SMSC that sends one deliver_sm at a time
+would otherwise wait for us forever); the parts wait in memory, so a crash between
+the first and the last part loses that one message.
+
+USSD: the replay key is ``its_session_info`` (its 7-bit sequence number changes with
+every exchange), so a re-delivered deliver_sm gets the same screen from the service;
+SMSCs that send no its_session_info get a per-session counter instead.
+
 Phone numbers are keyed by ``number_key`` (the gateway's PhoneHasher, else a BLAKE2b
 with a per-process key); the number itself only travels inside the InboundSMS /
 USSDRequest handed over.
@@ -28,12 +36,13 @@ import structlog
 from smpplib import consts
 
 from gateway import encoding
-from gateway.messages import DeliveryReport, InboundSink, InboundSMS
+from gateway.messages import DeliveryReport, InboundSink, InboundSMS, SendOutcome
 from gateway.segmentation import Concatenation, Reassembler, parse_udh
 from gateway.settings import SMSCSettings
 from gateway.smpp import ussd
 from gateway.smpp.pdu import TAGS, TLV, DeliverSM, SubmitSM
 from gateway.smpp.receipts import ReceiptTracker, is_receipt, parse_receipt
+from gateway.smpp.submits import PartResult
 from gateway.ussd.types import USSDHandler, USSDReply, USSDRequest
 
 if TYPE_CHECKING:
@@ -60,6 +69,7 @@ def process_number_key(number: str) -> str:
 class _USSDSession:
     session_id: str
     service_code: str
+    touched: float
     requests: int = 0
 
 
@@ -91,7 +101,10 @@ class InboundRouter:
         self.dedup_capacity = dedup_capacity
         self._stored: OrderedDict[str, float] = OrderedDict()
         self._storing: dict[str, asyncio.Future[None]] = {}
-        self._sessions: dict[tuple[str, int | None], _USSDSession] = {}
+        # Open USSD sessions, least recently used first; a network lets a session live
+        # about 180 s, so one untouched for ``ussd_idle`` seconds is gone.
+        self._sessions: OrderedDict[tuple[str, int | None], _USSDSession] = OrderedDict()
+        self.ussd_idle = 300.0
         self.stats = {"mo": 0, "mo_duplicates": 0, "receipts": 0, "ussd": 0}
 
     async def on_deliver(self, bind: ESMEBind, pdu: DeliverSM) -> int:
@@ -180,9 +193,12 @@ class InboundRouter:
             self._stored[digest] = now
             self.stats["mo"] += 1
             done.set_result(None)
-        except BaseException as exc:
+        except Exception as exc:
             done.set_exception(exc)
-            done.exception()
+            done.exception()  # retrieved: a waiting duplicate re-raises it itself
+            raise
+        except BaseException:
+            done.cancel()
             raise
         finally:
             del self._storing[digest]
@@ -206,12 +222,22 @@ class InboundRouter:
         if action is ussd.USSDAction.ABORT:
             self._sessions.pop(key, None)
             return 0
+        now = time.monotonic()
+        while self._sessions:
+            oldest = next(iter(self._sessions.values()))
+            if now - oldest.touched < self.ussd_idle:
+                break
+            self._sessions.popitem(last=False)
+        begin = action is ussd.USSDAction.BEGIN
         session = self._sessions.get(key)
-        first = action is ussd.USSDAction.BEGIN or session is None
-        if action is ussd.USSDAction.BEGIN or session is None:
-            code = text if action is ussd.USSDAction.BEGIN else self.settings.service_code
-            session = _USSDSession(secrets.token_hex(8), code)
+        if begin or session is None:
+            # A "continue" for a session we do not know (expired, or a restart) starts
+            # one, so the handset gets a first screen rather than silence.
+            code = text if begin else self.settings.service_code
+            session = _USSDSession(secrets.token_hex(8), code, now)
             self._sessions[key] = session
+        self._sessions.move_to_end(key)
+        session.touched = now
         session.requests += 1
         replay = (
             f"{indication.session_info:04x}"
@@ -223,7 +249,7 @@ class InboundRouter:
             session_id=session.session_id,
             msisdn=pdu.source_addr,
             service_code=session.service_code,
-            user_input=None if first and action is ussd.USSDAction.BEGIN else text,
+            user_input=None if begin else text,
             replay_key=replay,
         )
         try:
@@ -237,8 +263,21 @@ class InboundRouter:
         # this coroutine returns: call_soon runs after that.
         answer = self._ussd_reply(pdu, reply, indication.session_info)
         via = self._reply_bind(bind)
-        asyncio.get_running_loop().call_soon(lambda: via.submit(answer, urgent=True))
+        asyncio.get_running_loop().call_soon(self._send_reply, via, answer)
         return 0
+
+    def _send_reply(self, bind: ESMEBind, answer: SubmitSM) -> None:
+        def check(future: asyncio.Future[PartResult]) -> None:
+            result = future.result()
+            if result.outcome is not SendOutcome.ACCEPTED:
+                log.warning(
+                    "smpp_ussd_reply_not_accepted",
+                    smsc=self.settings.name,
+                    outcome=result.outcome.value,
+                    status=result.status,
+                )
+
+        bind.submit(answer, urgent=True).add_done_callback(check)
 
     def _reply_bind(self, bind: ESMEBind) -> ESMEBind:
         """A receiver bind cannot submit: answer through a transmitter of the same SMSC."""

@@ -20,13 +20,14 @@ import structlog
 
 from gateway.messages import InboundSink, OutboundSMS, SendOutcome, SendResult
 from gateway.segmentation import SegmentationError, SMSPart, SplitMode, plan
-from gateway.settings import SMSCSettings
+from gateway.settings import SettingsError, SMSCSettings
 from gateway.smpp.esme import ESMEBind
 from gateway.smpp.inbound import InboundRouter, process_number_key
 from gateway.smpp.pdu import TAGS, TLV, SubmitSM, integer_tlv
 from gateway.smpp.receipts import ReceiptTracker
 from gateway.smpp.submits import PartResult
 from gateway.smpp.tuning import LinkTuning
+from gateway.smpp.ussd import UnknownProfileError
 from gateway.ussd.types import USSDHandler
 
 log = structlog.get_logger(__name__)
@@ -55,7 +56,10 @@ class SMPPPool:
             tracker, transmitters = shared.setdefault(
                 (smsc.host, smsc.port, smsc.system_id), (ReceiptTracker(), [])
             )
-            router = InboundRouter(smsc, sink, ussd_handler, number_key=number_key)
+            try:
+                router = InboundRouter(smsc, sink, ussd_handler, number_key=number_key)
+            except UnknownProfileError as exc:
+                raise SettingsError(f"GATEWAY_SMSC {smsc.name!r}: {exc.args[0]}") from exc
             router.receipts = tracker
             router.transmitters = transmitters
             self.routers[smsc.name] = router

@@ -155,7 +155,7 @@ class SubmitQueue:
             self._throttle_streak += 1
             pause = min(
                 self.tuning.throttle_pause_max,
-                self.tuning.throttle_pause * 2 ** min(self._throttle_streak - 1, 16),
+                self.tuning.throttle_pause * 2.0 ** min(self._throttle_streak - 1, 16),
             )
             self._paused_until = max(self._paused_until, self.now() + pause)
             self._queue.appendleft(job)

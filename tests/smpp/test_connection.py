@@ -4,6 +4,7 @@ two connections joined by a fake wire bind, exchange, time out and unbind."""
 from __future__ import annotations
 
 import itertools
+import struct
 
 import pytest
 from hypothesis import given, settings
@@ -346,3 +347,38 @@ def test_the_smsc_side_reaches_bound_by_answering() -> None:
     smsc2.receive_data(codec.encode(BindTransceiver(sequence=1)))
     smsc2.send(BindTransceiverResp(sequence=1, status=consts.SMPP_ESME_RBINDFAIL))
     assert smsc2.state is State.OPEN
+
+
+def plausible_frame(command_id: int, status: int, sequence: int, body: bytes) -> bytes:
+    return (
+        (16 + len(body)).to_bytes(4, "big")
+        + struct.pack(">III", command_id, status, sequence)
+        + body
+    )
+
+
+frames = st.builds(
+    plausible_frame,
+    st.sampled_from([cls.COMMAND_ID for cls in PDU_CLASSES] + [0x999, 0x80000999]),
+    st.sampled_from([0, 0x58, 0x14]),
+    st.integers(0, 5),
+    st.binary(max_size=80),
+)
+
+
+@settings(max_examples=200)
+@given(st.sampled_from(list(Role)), st.lists(st.binary(max_size=200) | frames, max_size=20))
+def test_random_bytes_from_the_peer_raise_only_the_peer_error_with_bounded_memory(
+    role: Role, chunks: list[bytes]
+) -> None:
+    conn = SMPPConnection(role)
+    if role is Role.ESME:
+        conn.send(BindTransceiver(sequence=conn.next_sequence()))
+    for chunk in chunks:
+        try:
+            conn.receive_data(chunk)
+        except SMPPProtocolError:
+            assert conn.state is State.CLOSED
+            break
+        conn.events()
+        assert conn._reader.buffered <= codec.DEFAULT_MAX_LENGTH + len(chunk)

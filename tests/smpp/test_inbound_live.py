@@ -333,3 +333,33 @@ async def test_no_phone_number_reaches_a_log_line(smsc: Simulator) -> None:
     assert logs, "the link logged its life"
     assert all(SENDER not in repr(entry) for entry in logs)
     assert SENDER not in repr(sink.messages)
+
+
+async def test_a_redelivered_ussd_request_carries_the_same_replay_key(smsc: Simulator) -> None:
+    from gateway.ussd.types import USSDReply, USSDRequest
+
+    class Counter:
+        def __init__(self) -> None:
+            self.requests: list[USSDRequest] = []
+
+        async def handle(self, request: USSDRequest) -> USSDReply:
+            self.requests.append(request)
+            return USSDReply(f"screen {len(self.requests)}", end=False)
+
+    handler = Counter()
+    pool = await started(smsc, RecordingSink(), handler)
+    try:
+        for op, info, typed in [(1, 0x0900, "*384#"), (18, 0x0902, "1"), (18, 0x0902, "1")]:
+            await smsc.command(
+                "ussd",
+                source=SENDER,
+                dest=SHORT_CODE,
+                ussd_op=op,
+                session_info=info,
+                hex=encoding.encode_gsm7(typed).hex(),
+            )
+    finally:
+        await pool.stop()
+    begin, answer, again = handler.requests
+    assert answer.replay_key == again.replay_key != begin.replay_key
+    assert answer.session_id == again.session_id == begin.session_id

@@ -158,3 +158,24 @@ def test_rate_limiter_never_allows_more_than_tps_in_any_second(
         while at - sent[start] >= span:
             start += 1
         assert end - start + 1 <= per_second
+
+
+def test_an_unknown_ussd_profile_fails_at_boot_naming_the_setting() -> None:
+    from gateway.settings import Secret, SettingsError, SMSCSettings
+    from gateway.smpp.pool import SMPPPool
+
+    smsc = SMSCSettings("op1", "127.0.0.1", 1, "id", Secret("pw"), ussd_profile="huawei-ish")
+    with pytest.raises(SettingsError, match=r"GATEWAY_SMSC 'op1'.*huawei-ish.*3gpp"):
+        SMPPPool([smsc])
+
+
+@settings(max_examples=200)
+@given(st.integers(1, 100), st.floats(0, 0.999999))
+def test_backoff_doubles_to_its_cap_with_jitter(attempt: int, unit: float) -> None:
+    from gateway.smpp.esme import backoff_delay
+    from gateway.smpp.tuning import LinkTuning
+
+    tuning = LinkTuning(reconnect_initial=1.0, reconnect_max=60.0)
+    base = min(60.0, 2.0 ** (attempt - 1))
+    assert 0.5 * base <= backoff_delay(attempt, tuning, unit) < 1.5 * base
+    assert backoff_delay(attempt + 1, tuning, unit) >= backoff_delay(attempt, tuning, unit)

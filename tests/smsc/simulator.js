@@ -32,6 +32,8 @@ const config = {
   throttle_every: 0, // answer every Nth submit_sm with ESME_RTHROTTLED
   temporary_every: 0, // answer every Nth submit_sm with temporary_status
   temporary_status: 0x14,
+  nack_every: 0, // answer every Nth submit_sm with a generic_nack carrying nack_status
+  nack_status: 0,
   final_every: 0, // answer every Nth submit_sm with final_status
   final_status: 0x0b,
   silent_after_bind: false, // after bind_resp, answer nothing at all
@@ -196,6 +198,13 @@ function onSubmit(session, pdu) {
   if (config.temporary_every && n % config.temporary_every === 0) {
     stats.temporary++;
     session.send(pdu.response({command_status: config.temporary_status}));
+    return;
+  }
+  if (config.nack_every && n % config.nack_every === 0) {
+    stats.nacked = (stats.nacked || 0) + 1;
+    session.send(new smpp.PDU('generic_nack', {
+      sequence_number: pdu.sequence_number, command_status: config.nack_status,
+    }));
     return;
   }
   if (config.final_every && n % config.final_every === 0) {
