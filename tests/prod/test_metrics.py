@@ -310,3 +310,60 @@ async def test_serve_ops_answers_on_its_own_port() -> None:
     finally:
         await runner.cleanup()
     assert 'gateway_broadcast_messages{broadcast="3",state="pending"} 7.0' in body
+
+
+def test_smpp_cumulative_counts_become_counter_increments() -> None:
+    metrics = Metrics()
+    entry: dict[str, object] = {"smsc": "op1", "bind": 0, "bound": True, "submitted": 5}
+    entry["throttled"] = 1
+    metrics.follow_smpp_status(lambda: [entry])
+    samples(metrics)
+    entry["submitted"], entry["throttled"] = 12, 1
+    found = samples(metrics)
+    assert found[("gateway_smpp_submits_total", (("smsc", "op1"),))] == 12
+    assert found[("gateway_smpp_throttles_total", (("smsc", "op1"), ("source", "smsc")))] == 1
+    entry["submitted"] = 3  # the bind's stats were reset: all three are new
+    assert samples(metrics)[("gateway_smpp_submits_total", (("smsc", "op1"),))] == 15
+
+
+async def test_broadcast_progress_follows_the_store_at_each_scrape(
+    aiohttp_client: Any, tmp_path: Any
+) -> None:
+    from gateway.store.records import Audience, NewBroadcast, Submission
+    from gateway.store.sqlite import SQLiteStore
+
+    store = await SQLiteStore.open(tmp_path / "g.db")
+    t0 = 1_700_000_000.0
+    try:
+        for index in range(5):
+            person = await store.upsert_subscriber(f"h{index}", b"s", "en", "sms", t0)
+            await store.subscribe(person.id, "alerts", "", "en", t0)
+        broadcast_id = await store.create_broadcast(
+            NewBroadcast({"en": "x"}, "en", Audience(("alerts",)), "src", "a", t0 + 99), t0
+        )
+        await store.set_broadcast_state(broadcast_id, "draft", "sending", t0)
+        await store.expand_audience(broadcast_id, 100, t0)
+        metrics = Metrics()
+        metrics.follow_broadcasts(store)
+        client = await aiohttp_client(app_with(metrics, []))
+
+        async def scrape() -> dict[str, float]:
+            text = await (await client.get("/metrics")).text()
+            return {
+                sample.labels["state"]: sample.value
+                for family in text_string_to_metric_families(text)
+                for sample in family.samples
+                if sample.name == "gateway_broadcast_messages"
+            }
+
+        assert await scrape() == {"queued": 5, "pending": 5}
+        claimed = await store.claim_outbox(broadcast_id, "w", 5, t0, 30)
+        assert await scrape() == {"queued": 0, "claimed": 5, "pending": 5}
+        await store.record_submissions(
+            "smpp:op1", [Submission(c.outbox_id, "accepted", ("m",)) for c in claimed[:1]], t0, 3
+        )
+        assert (await scrape())["submitted"] == 1
+        await store.set_broadcast_state(broadcast_id, "sending", "done", t0)
+        assert await scrape() == {}
+    finally:
+        await store.close()
