@@ -15,7 +15,12 @@ from gateway.settings import SettingsError
 
 # Modules that define ``add_commands(subparsers) -> None``; each command's parser sets
 # ``func`` to a callable taking the parsed namespace and returning an exit code.
-COMMAND_MODULES: tuple[str, ...] = ("gateway.commands", "gateway.alerts_cli", "gateway.keyrotation")
+COMMAND_MODULES: tuple[str, ...] = (
+    "gateway.commands",
+    "gateway.alerts_cli",
+    "gateway.keyrotation",
+    "gateway.console_cli",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

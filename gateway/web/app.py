@@ -1,7 +1,9 @@
 """The application factory: ``await create_app(settings)`` wires every part together.
 
 The parts themselves (store, channels, services) come from
-:func:`gateway.runtime.open_runtime`; this module only puts the HTTP doors on them.
+:func:`gateway.runtime.open_runtime`; this module only puts the HTTP doors on them:
+the Africa's Talking callbacks, ``/metrics``, ``/healthz``, ``/readyz``, ``/status``
+and the operator console at ``/console/``.
 They are reached through typed ``web.AppKey`` values and closed in ``on_cleanup``;
 there are no module-level singletons, so tests build as many apps as they like.
 """
@@ -50,6 +52,7 @@ async def create_app(
     session_store: SessionStore | None = None,
     effects: EffectHandler | None = None,
     broadcast_worker: bool = True,
+    console: bool = True,
 ) -> web.Application:
     """Open the runtime and build the gateway's web application around it.
 
@@ -92,6 +95,10 @@ async def create_app(
         shutdown.add("unbind SMPP", runtime.smpp.stop, timeout=10)
     app.router.add_routes(ops_routes(metrics, checks))
     app.router.add_get("/status", _status)
+    if console:
+        from gateway.console.mount import mount_on_gateway  # the console imports this module
+
+        mount_on_gateway(app)
 
     async def close(_: web.Application) -> None:
         await stack.aclose()

@@ -1,0 +1,105 @@
+"""The console's shared state, reached from handlers through one typed app key."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import jinja2
+from aiohttp import web
+
+from gateway.console.passwords import Passwords
+from gateway.console.sessions import ConsoleSession, SessionStore
+from gateway.console.throttle import LoginThrottle
+from gateway.settings import Settings
+from gateway.store.port import Store
+
+SESSION_COOKIE = "console_session"
+
+
+@dataclass
+class ConsoleContext:
+    settings: Settings
+    backend: Store  # accounts, menu versions, alerts, audit log: all in the store
+    base: str  # where the console is mounted, e.g. "/console"
+    templates: jinja2.Environment
+    sessions: SessionStore
+    throttle: LoginThrottle
+    passwords: Passwords
+    clock: Callable[[], float] = time.time
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def now(self) -> float:
+        return self.clock()
+
+
+CONTEXT = web.AppKey("console_context", ConsoleContext)
+SESSION = "console_session"  # request key: ConsoleSession | None
+NEW_COOKIE = "console_new_cookie"  # request key: a session whose cookie must be set
+STATIC_RESOURCE = "console_static"
+
+
+def context(request: web.Request) -> ConsoleContext:
+    return request.config_dict[CONTEXT]
+
+
+def current_session(request: web.Request) -> ConsoleSession | None:
+    session: ConsoleSession | None = request.get(SESSION)
+    return session
+
+
+def ensure_session(request: web.Request) -> ConsoleSession:
+    """The request's session, starting an anonymous one (and its cookie) if needed."""
+    session = current_session(request)
+    if session is None:
+        session = context(request).sessions.new(context(request).now())
+        use_session(request, session)
+    return session
+
+
+def use_session(request: web.Request, session: ConsoleSession) -> None:
+    """Make ``session`` the request's session and send its cookie with the response."""
+    request[SESSION] = session
+    request[NEW_COOKIE] = session
+
+
+def signed_in_user(request: web.Request) -> str:
+    session = current_session(request)
+    if session is None or session.username is None:
+        raise web.HTTPForbidden(text="sign in first")
+    return session.username
+
+
+def current_role(request: web.Request) -> str | None:
+    session = current_session(request)
+    return session.role if session else None
+
+
+def render(
+    request: web.Request,
+    template: str,
+    values: Mapping[str, Any] | None = None,
+    status: int = 200,
+) -> web.Response:
+    ctx = context(request)
+    session = current_session(request)
+    page = ctx.templates.get_template(template).render(
+        base=ctx.base,
+        session=session,
+        user=session.username if session else None,
+        role=session.role if session else None,
+        csrf_token=session.csrf_token if session else "",
+        flashes=session.take_flashes() if session else [],
+        path=request.path,
+        **(values or {}),
+    )
+    return web.Response(text=page, status=status, content_type="text/html", charset="utf-8")
+
+
+def redirect(request: web.Request, where: str, flash: str = "") -> web.Response:
+    """A 303 to ``where`` (a path inside the console), with an optional message."""
+    if flash:
+        ensure_session(request).flash(flash)
+    return web.Response(status=303, headers={"Location": context(request).base + where})

@@ -1,0 +1,137 @@
+"""A draft as the gateway would see it: loaded, validated, measured and dialled.
+
+The console never re-implements the engine: it loads the draft with the same loader,
+checks it with the same validator, measures screens with the same pager and walks
+the simulator with the same ``step`` -- so what an operator sees here is what a
+handset gets.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gateway.content import Catalog, ContentError, load_catalogs
+from gateway.encoding import Alphabet, length_in
+from gateway.menu import engine
+from gateway.menu.loader import Problem, TreeError, load_tree_text
+from gateway.menu.model import Tree
+from gateway.menu.pages import Limit, PaginationError, body_of, footers, pages_of
+from gateway.menu.validator import validate
+
+
+class CatalogCache:
+    """The content catalogs, re-read when a file in the directory changes."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._stamp: tuple[tuple[str, float], ...] | None = None
+        self._catalogs: dict[str, Catalog] = {}
+        self.error = ""
+
+    def _current_stamp(self) -> tuple[tuple[str, float], ...]:
+        if not self.directory.is_dir():
+            return ()
+        return tuple(sorted((p.name, p.stat().st_mtime) for p in self.directory.glob("*.yaml")))
+
+    def get(self) -> dict[str, Catalog]:
+        stamp = self._current_stamp()
+        if stamp != self._stamp:
+            try:
+                self._catalogs = load_catalogs(self.directory)
+                self.error = ""
+            except (ContentError, OSError) as exc:
+                self.error = str(exc)
+            self._stamp = stamp
+        return self._catalogs
+
+    def touch(self) -> None:
+        self._stamp = None
+
+
+@dataclass
+class CheckedDraft:
+    tree: Tree | None
+    problems: list[Problem]
+    by_screen: dict[str, list[Problem]] = field(default_factory=dict)
+    general: list[Problem] = field(default_factory=list)
+
+    @property
+    def publishable(self) -> bool:
+        return self.tree is not None and not self.problems
+
+
+def check(yaml_text: str, name: str, catalogs: dict[str, Catalog], limit: Limit) -> CheckedDraft:
+    """Load and validate ``yaml_text``; problems grouped by the screen they concern."""
+    try:
+        tree = load_tree_text(yaml_text, f"{name}.yaml", catalogs)
+    except TreeError as exc:
+        result = CheckedDraft(None, list(exc.problems))
+    else:
+        result = CheckedDraft(tree, validate(tree, limit))
+    grouped: dict[str, list[Problem]] = defaultdict(list)
+    for problem in result.problems:
+        if problem.screen:
+            grouped[problem.screen].append(problem)
+        else:
+            result.general.append(problem)
+    result.by_screen = dict(grouped)
+    return result
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What the budget counter needs: the rest of the page around the edited text."""
+
+    extra: str  # appended to the text: options, content lines, navigation footer
+    limit_gsm7: int
+    limit_ucs2: int
+    pages: int  # how many pages the screen takes now (1 = fits)
+    used: int
+    alphabet: str
+
+
+def budget(tree: Tree | None, screen_id: str, language: str, limit: Limit) -> Budget:
+    gsm7 = limit.for_alphabet(Alphabet.GSM7)
+    ucs2 = limit.for_alphabet(Alphabet.UCS2)
+    if tree is None or screen_id not in tree.screens:
+        return Budget("", gsm7, ucs2, 1, 0, "gsm7")
+    screen = tree.screens[screen_id]
+    own = tree.text(screen.text, language) if screen.text else ""
+    body = body_of(tree, screen, language, "")
+    rest = body[len(own) :] if body.startswith(own) else "\n" + body
+    _, last_footer = footers(tree, screen, language)
+    extra = rest.rstrip(" \n") + (f"\n{last_footer}" if last_footer else "")
+    try:
+        pages = pages_of(tree, screen, language, "", limit)
+    except PaginationError:
+        return Budget(extra, gsm7, ucs2, 0, 0, "gsm7")
+    used = length_in(pages.texts[0], pages.alphabet) if len(pages.texts) == 1 else 0
+    if len(pages.texts) > 1:
+        used = length_in((own + extra), pages.alphabet)
+    return Budget(extra, gsm7, ucs2, len(pages.texts), used, pages.alphabet.value)
+
+
+# The simulator keeps the engine's state (a plain dict) in the operator's session.
+def simulate_start(tree: Tree, language: str, country: str, limit: Limit) -> engine.StepResult:
+    chosen = language if language in tree.languages else None
+    return engine.start(tree, language=chosen, country=country, limit=limit)
+
+
+def simulate_step(
+    tree: Tree, state: dict[str, Any], user_input: str, limit: Limit
+) -> engine.StepResult:
+    return engine.step(tree, engine.SessionState.from_dict(state), user_input, limit)
+
+
+def menu_files(directory: Path) -> dict[str, Path]:
+    """Menu trees shipped as files (the seed of each menu's first version).
+    ``GATEWAY_MENUS`` may name one file or a folder of them."""
+    if directory.is_file():
+        return {directory.stem: directory}
+    if not directory.is_dir():
+        return {}
+    return {path.stem: path for path in sorted(directory.glob("*.yaml")) if os.access(path, 4)}

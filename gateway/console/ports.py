@@ -1,0 +1,19 @@
+"""What the console needs from the rest of the gateway.
+
+The console keeps nothing of its own: accounts, menu versions, alerts and the audit
+log live in the store (:mod:`gateway.store`, its ``ConsoleStore``, ``AuditStore``,
+``BroadcastStore`` and ``SubscriberStore`` ports); the live menu and the SMSC links
+belong to the running gateway, which hands the console these callables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+
+# The gateway's hook to swap the live menu tree once a version is published: it gets
+# the menu's name, the published YAML text and the version id.
+PublishHook = Callable[[str, str, int], Awaitable[None]]
+# The SMSC links and their states ("bound", "connecting", "down"), for the dashboard.
+LinkStates = Callable[[], Mapping[str, str]]
+# Called after a content catalog changed, so the gateway serves the new entries.
+ContentHook = Callable[[], Awaitable[None]]

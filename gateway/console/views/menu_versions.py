@@ -1,0 +1,213 @@
+"""Menu versions: the list, diffs, four-eyes publishing, rollback, import and export.
+
+Publishing needs an approver who edited none of the drafts since the live version,
+and a draft the validator accepts; the published YAML goes to the gateway's publish
+hook, which swaps the live tree without a restart. A rollback publishes an old
+version's text again as a new version.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from aiohttp import web
+
+from gateway.console import menu_draft
+from gateway.console.context import context, current_role, redirect, render, signed_in_user
+from gateway.console.menu_check import check
+from gateway.console.roles import Permission, allows
+from gateway.console.security import requires
+from gateway.console.views.menu_common import (
+    MAX_YAML,
+    catalogs_of,
+    draft_authors,
+    limit_of,
+    menu_name_of,
+    pick,
+    save_draft,
+    versions_of,
+)
+from gateway.store.records import MenuVersion
+
+
+async def versions(request: web.Request) -> web.StreamResponse:
+    ctx = context(request)
+    name = menu_name_of(request)
+    rows = await versions_of(ctx, name)
+    diff_lines: list[tuple[str, str]] = []
+    a, b = request.query.get("a"), request.query.get("b")
+    if a and b and a.isdigit() and b.isdigit():
+        old, new = (
+            await ctx.backend.get_menu_version(int(a)),
+            await ctx.backend.get_menu_version(int(b)),
+        )
+        if old is not None and new is not None:
+            diff_lines = _diff(old, new)
+    checked = {
+        v.id: check(v.tree_yaml, name, catalogs_of(ctx).get(), limit_of(ctx)).publishable
+        for v in rows
+        if v.state == "draft"
+    }
+    current = pick(rows, "draft")
+    return render(
+        request,
+        "menu_versions.html",
+        {
+            "name": name,
+            "versions": rows,
+            "diff": diff_lines,
+            "a": a or "",
+            "b": b or "",
+            "valid": checked,
+            "current_draft": current.id if current else None,
+            "draft_authors": draft_authors(rows),
+            "can_approve": allows(current_role(request), Permission.APPROVE),
+            "can_edit": allows(current_role(request), Permission.EDIT),
+        },
+    )
+
+
+def _diff(old: MenuVersion, new: MenuVersion) -> list[tuple[str, str]]:
+    lines = difflib.unified_diff(
+        old.tree_yaml.splitlines(),
+        new.tree_yaml.splitlines(),
+        f"version {old.id}",
+        f"version {new.id}",
+        lineterm="",
+        n=2,
+    )
+    out = []
+    for line in lines:
+        kind = "add" if line.startswith("+") else "del" if line.startswith("-") else ""
+        out.append((kind, line))
+    return out
+
+
+async def _version_of(request: web.Request, name: str) -> MenuVersion:
+    raw = request.match_info["version"]
+    version = await context(request).backend.get_menu_version(int(raw)) if raw.isdigit() else None
+    if version is None or version.menu_name != name:
+        raise web.HTTPNotFound(text="no such version")
+    found: MenuVersion = version
+    return found
+
+
+async def _go_live(request: web.Request, name: str, version: MenuVersion) -> None:
+    """Hand the published tree to the running gateway, which swaps its live tree."""
+    hook = context(request).extras.get("publish_hook")
+    if hook is not None:
+        await hook(name, version.tree_yaml, version.id)
+
+
+@requires(Permission.APPROVE)
+async def publish(request: web.Request) -> web.StreamResponse:
+    ctx = context(request)
+    name = menu_name_of(request)
+    user = signed_in_user(request)
+    version = await _version_of(request, name)
+    history = await versions_of(ctx, name)
+    current = pick(history, "draft")
+    if current is None or current.id != version.id:
+        return redirect(
+            request, f"/menus/{name}/versions", flash="Only the newest draft can be published."
+        )
+    if user in draft_authors(history):
+        return web.Response(
+            status=403,
+            text="You edited this draft: another approver must publish it (four-eyes rule).",
+        )
+    checked = check(version.tree_yaml, name, catalogs_of(ctx).get(), limit_of(ctx))
+    if not checked.publishable:
+        return redirect(
+            request,
+            f"/menus/{name}",
+            flash=f"Not published: the draft has {len(checked.problems)} problem(s).",
+        )
+    if not await ctx.backend.publish_menu_version(version.id, user, ctx.now()):
+        return redirect(request, f"/menus/{name}/versions", flash="Not published: it changed.")
+    await ctx.backend.append_audit(
+        user,
+        "menu_publish",
+        f"menu:{name}",
+        {"version": str(version.id), "author": version.author},
+        ctx.now(),
+    )
+    await _go_live(request, name, version)
+    return redirect(request, f"/menus/{name}/versions", flash=f"Version {version.id} is live.")
+
+
+@requires(Permission.APPROVE)
+async def rollback(request: web.Request) -> web.StreamResponse:
+    """Publish an old version's text again, as a new version."""
+    ctx = context(request)
+    name = menu_name_of(request)
+    user = signed_in_user(request)
+    old = await _version_of(request, name)
+    if old.state == "draft":
+        return redirect(request, f"/menus/{name}/versions", flash="Roll back to a published one.")
+    checked = check(old.tree_yaml, name, catalogs_of(ctx).get(), limit_of(ctx))
+    if not checked.publishable:
+        return redirect(
+            request,
+            f"/menus/{name}/versions",
+            flash=f"Version {old.id} no longer validates (content changed); not rolled back.",
+        )
+    copy = await ctx.backend.create_menu_version(name, old.tree_yaml, old.author, ctx.now())
+    if not await ctx.backend.publish_menu_version(copy.id, user, ctx.now()):
+        return redirect(request, f"/menus/{name}/versions", flash="Not rolled back.")
+    await ctx.backend.append_audit(
+        user,
+        "menu_rollback",
+        f"menu:{name}",
+        {"version": str(copy.id), "copy_of": str(old.id)},
+        ctx.now(),
+    )
+    await _go_live(request, name, copy)
+    return redirect(
+        request,
+        f"/menus/{name}/versions",
+        flash=f"Rolled back: version {copy.id} (a copy of {old.id}) is live.",
+    )
+
+
+async def export(request: web.Request) -> web.StreamResponse:
+    name = menu_name_of(request)
+    version = await _version_of(request, name)
+    return web.Response(
+        text=version.tree_yaml,
+        content_type="application/x-yaml",
+        charset="utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}-v{version.id}.yaml"'},
+    )
+
+
+@requires(Permission.EDIT)
+async def import_yaml(request: web.Request) -> web.StreamResponse:
+    ctx = context(request)
+    name = menu_name_of(request)
+    form = await request.post()
+    upload: Any = form.get("file")
+    if upload is not None and hasattr(upload, "file"):
+        raw = upload.file.read(MAX_YAML + 1)
+    else:
+        raw = str(form.get("yaml", "")).encode()
+    if not raw.strip() or len(raw) > MAX_YAML:
+        return redirect(request, f"/menus/{name}/versions", flash="Choose a YAML file (≤ 1 MiB).")
+    try:
+        text = raw.decode("utf-8")
+        menu_draft.parse(text)
+    except (UnicodeDecodeError, menu_draft.DraftError) as exc:
+        return redirect(request, f"/menus/{name}/versions", flash=f"Not imported: {exc}")
+    draft = await save_draft(request, name, text, "import")
+    checked = check(text, name, catalogs_of(ctx).get(), limit_of(ctx))
+    note = "" if checked.publishable else f" It has {len(checked.problems)} problem(s) to fix."
+    return redirect(request, f"/menus/{name}", flash=f"Imported as draft {draft.id}.{note}")
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/menus/{name}/versions", versions)
+    app.router.add_post("/menus/{name}/versions/{version}/publish", publish)
+    app.router.add_post("/menus/{name}/versions/{version}/rollback", rollback)
+    app.router.add_get("/menus/{name}/versions/{version}/export", export)
+    app.router.add_post("/menus/{name}/import", import_yaml)

@@ -1,0 +1,232 @@
+"""Browser tests: the real console app on 127.0.0.1 (a free port), a real SQLite store,
+driven by Debian's Chromium through Playwright.
+
+Screenshots of the main pages go to ``test-artifacts/`` (gitignored) for a person
+to look at.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from cryptography.fernet import Fernet
+from playwright.async_api import Browser, Page, async_playwright
+
+from gateway.broadcast.receipts import ReceiptRecorder
+from gateway.broadcast.subscriptions import SubscriptionService
+from gateway.broadcast.worker import BroadcastWorker, WorkerOptions
+from gateway.channels.africastalking_callbacks import create_sms_routes
+from gateway.channels.africastalking_sms import AfricasTalkingSMS
+from gateway.console.app import create_console_app
+from gateway.console.live import publish_to
+from gateway.content import load_catalogs
+from gateway.live_tree import LiveTree
+from gateway.menu.loader import load_tree_text
+from gateway.messages import DeliveryReport, InboundSMS
+from gateway.privacy import NumberVault, PhoneHasher
+from gateway.settings import PROJECT_ROOT, Secret, Settings
+from gateway.store.records import DeliveryUpdate
+from gateway.store.sqlite import SQLiteStore
+from tests.at_double import MESSAGING_PATH, ATDouble
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+PASSWORD = "a long test password"
+CALLBACK_SECRET = "browser-test-callback-secret"
+MENU = "safe-journey"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class Console:
+    url: str
+    store: SQLiteStore
+    live: LiveTree
+    settings: Settings
+    extras: dict[str, Any]
+    callback_url: str
+
+
+@pytest.fixture
+async def console(tmp_path: Path) -> AsyncIterator[Console]:
+    menus, content = tmp_path / "menus", tmp_path / "content"
+    shutil.copytree(PROJECT_ROOT / "menus", menus)
+    shutil.copytree(PROJECT_ROOT / "content", content)
+    settings = Settings(
+        data_dir=tmp_path,
+        menus=menus,
+        content=content,
+        callback_secret=Secret(CALLBACK_SECRET),
+        hash_key=Secret("browser test hash key, thirty-two chars"),
+        encryption_key=Secret(Fernet.generate_key().decode()),
+    )
+    store: SQLiteStore = await SQLiteStore.open(tmp_path / "gateway.db")
+    from gateway.console.passwords import Passwords
+
+    passwords = Passwords()
+    for username, role in (("eddie", "editor"), ("april", "approver"), ("ada", "admin")):
+        await store.create_operator(username, passwords.hash(PASSWORD), role, 0.0)
+    shipped = (menus / f"{MENU}.yaml").read_text(encoding="utf-8")
+    live = LiveTree(load_tree_text(shipped, "shipped", load_catalogs(content)))
+    extras: dict[str, Any] = {
+        "publish_hook": publish_to(live, settings),
+        "link_states": lambda: {"smsc-a": "bound", "smsc-b": "down"},
+    }
+    root = web.Application()
+    root.add_subapp("/console/", create_console_app(settings, store, **extras))
+    sink = ReceiptSink(store)
+    root.router.add_routes(create_sms_routes(sink, settings.callback_secret))
+    runner = web.AppRunner(root, access_log=None)
+    await runner.setup()
+    port = free_port()
+    site = web.TCPSite(runner, "127.0.0.1", port)
+    await site.start()
+    base = f"http://127.0.0.1:{port}"
+    callback = f"{base}/africastalking/sms/delivery?key={CALLBACK_SECRET}"
+    try:
+        yield Console(f"{base}/console", store, live, settings, extras, callback)
+    finally:
+        await runner.cleanup()
+        await sink.receipts.close()
+        await store.close()
+
+
+class ReceiptSink:
+    """Where the AT delivery callback hands receipts: the real recorder into the store.
+    (Inbound SMS and opt-outs are not part of these tests.)"""
+
+    def __init__(self, store: SQLiteStore) -> None:
+        self.receipts = ReceiptRecorder(store)
+
+    async def on_delivery_report(self, report: DeliveryReport) -> None:
+        update = DeliveryUpdate(
+            "africastalking", report.message_id, report.state.value, report.error, time.time()
+        )
+        await self.receipts.record(update)
+
+    async def on_inbound_sms(self, message: InboundSMS) -> None:
+        raise AssertionError("no inbound SMS expected")
+
+    async def on_opt_out(self, channel: str, msisdn: str) -> None:
+        raise AssertionError("no opt-out expected")
+
+
+@dataclass
+class Sending:
+    """The real sending path: alert worker -> AT SMS channel -> AT double -> receipts
+    posted back to the gateway's AT callback -> store."""
+
+    double: ATDouble
+    worker: BroadcastWorker
+    numbers: list[str]
+
+
+@pytest.fixture
+async def sending(console: Console) -> AsyncIterator[Sending]:
+    settings = console.settings
+    people = SubscriptionService(
+        console.store, PhoneHasher(settings.hash_key), NumberVault(settings.encryption_key)
+    )
+    numbers = [f"+2547100000{n:02d}" for n in range(30)]
+    for index, number in enumerate(numbers):
+        await people.join(number, "africastalking", "route-alerts", ("en", "fr")[index % 2], 0.0)
+    double = ATDouble(dlr_url=console.callback_url, dlr_delay=0.3)
+    runner = web.AppRunner(double.app(), access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    session = aiohttp.ClientSession()
+    sender = AfricasTalkingSMS(
+        session,
+        f"http://127.0.0.1:{port}{MESSAGING_PATH}",
+        double.username,
+        Secret(double.api_key),
+    )
+    worker = BroadcastWorker(
+        console.store,
+        sender,
+        NumberVault(settings.encryption_key),
+        WorkerOptions(
+            channel="africastalking",
+            tps=6.0,
+            sms_prefix=settings.sms_prefix,
+            batch_size=5,
+            concurrency=1,
+            poll_interval=0.2,
+        ),
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop=stop))
+    try:
+        yield Sending(double, worker, numbers)
+    finally:
+        stop.set()
+        await task
+        await session.close()
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+async def signed_in_page(browser: Browser, console: Console, username: str) -> Page:
+    """A fresh browser context (its own cookies) signed in as ``username``."""
+    context = await browser.new_context(viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(15_000)
+    page = await context.new_page()
+    await page.goto(f"{console.url}/login")
+    await page.fill("input[name=username]", username)
+    await page.fill("input[name=password]", PASSWORD)
+    await page.click("button[type=submit]")
+    await page.wait_for_selector("h1:has-text('Dashboard')")
+    return page
+
+
+async def screenshot(page: Page, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    await page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+@pytest.fixture
+def sign_in_as() -> Any:
+    return signed_in_page
+
+
+@pytest.fixture
+def shoot() -> Any:
+    return screenshot

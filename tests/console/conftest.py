@@ -1,0 +1,146 @@
+"""Console test fixtures: the console on a real aiohttp test server over a real SQLite
+store (a file in tmp_path), with a clock the test moves, and helpers that sign in
+the way a browser does (GET the form, POST it with its CSRF token)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+from argon2 import PasswordHasher
+from cryptography.fernet import Fernet
+
+from gateway.console.app import create_console_app
+from gateway.console.passwords import Passwords
+from gateway.settings import PROJECT_ROOT, Secret, Settings
+from gateway.store.sqlite import SQLiteStore
+
+# Cheap argon2id parameters: the tests sign in dozens of times on a 2-core machine.
+FAST_PASSWORDS = Passwords(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+PASSWORD = "correct horse battery"
+START = 1_800_000_000.0
+
+
+class Clock:
+    def __init__(self, now: float = START) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def tree_dirs(tmp_path: Path) -> tuple[Path, Path]:
+    """A copy of the shipped menu and content, so tests may change them."""
+    menus = tmp_path / "menus"
+    content = tmp_path / "content"
+    shutil.copytree(PROJECT_ROOT / "menus", menus)
+    shutil.copytree(PROJECT_ROOT / "content", content)
+    return menus, content
+
+
+@pytest.fixture
+def settings(tmp_path: Path, tree_dirs: tuple[Path, Path]) -> Settings:
+    return Settings(
+        data_dir=tmp_path,
+        menus=tree_dirs[0],
+        content=tree_dirs[1],
+        console_idle_timeout=600,
+        console_absolute_timeout=3600,
+        hash_key=Secret("test hash key, thirty-two chars or more"),
+        encryption_key=Secret(Fernet.generate_key().decode()),
+    )
+
+
+@pytest.fixture
+async def backend(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
+    store: SQLiteStore = await SQLiteStore.open(tmp_path / "console.db")
+    for username, role in (("ada", "admin"), ("eddie", "editor"), ("april", "approver")):
+        await store.create_operator(username, FAST_PASSWORDS.hash(PASSWORD), role, START)
+    await store.create_operator("gone", FAST_PASSWORDS.hash(PASSWORD), "editor", START)
+    await store.update_operator("gone", START, disabled=True)
+    yield store
+    await store.close()
+
+
+def make_app(backend: Any, clock: Clock, settings: Settings, **extras: Any) -> web.Application:
+    root = web.Application()
+    console = create_console_app(settings, backend, clock=clock, passwords=FAST_PASSWORDS, **extras)
+    root.add_subapp("/console/", console)
+    return root
+
+
+@pytest.fixture
+async def client(
+    aiohttp_client: Any, backend: SQLiteStore, clock: Clock, settings: Settings
+) -> TestClient:
+    return await aiohttp_client(make_app(backend, clock, settings))
+
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_of(html: str) -> str:
+    match = CSRF.search(html)
+    assert match, "page has no CSRF field"
+    return match.group(1)
+
+
+async def _sign_in(
+    client: TestClient, username: str, password: str = PASSWORD, status: int = 303
+) -> str:
+    """Sign in like a browser; returns the CSRF token of the signed-in session."""
+    page = await client.get("/console/login")
+    token = csrf_of(await page.text())
+    response = await client.post(
+        "/console/login",
+        data={"username": username, "password": password, "csrf_token": token},
+        allow_redirects=False,
+    )
+    assert response.status == status, await response.text()
+    if status != 303:
+        return token
+    home = await client.get("/console/")
+    assert home.status == 200, await home.text()
+    return csrf_of(await home.text())
+
+
+# Tests reach the helpers through fixtures: a test module importing ``tests.console``
+# would depend on which ``tests`` package is first on sys.path.
+@pytest.fixture
+def sign_in() -> Any:
+    return _sign_in
+
+
+@pytest.fixture
+def csrf() -> Any:
+    return csrf_of
+
+
+@pytest.fixture
+def app_factory() -> Any:
+    return make_app
+
+
+@pytest.fixture
+def password() -> str:
+    return PASSWORD
+
+
+@pytest.fixture
+def fast_passwords() -> Passwords:
+    return FAST_PASSWORDS

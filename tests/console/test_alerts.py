@@ -1,0 +1,127 @@
+"""Alerts in the console over the real store and alert service: compose with cost,
+audience count and sensitive-words warning; four-eyes approval; send, pause, cancel;
+the progress endpoint. The audience is a count: no number ever reaches a page."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from gateway.broadcast.subscriptions import SubscriptionService
+from gateway.privacy import NumberVault, PhoneHasher
+from gateway.settings import Settings
+from gateway.store.sqlite import SQLiteStore
+
+NUMBERS = [f"+2547000000{n:02d}" for n in range(12)]
+
+
+async def subscribe_people(backend: SQLiteStore, settings: Settings, now: float) -> None:
+    people = SubscriptionService(
+        backend, PhoneHasher(settings.hash_key), NumberVault(settings.encryption_key)
+    )
+    for index, number in enumerate(NUMBERS):
+        topic = "route-alerts" if index % 3 else "trafficking"
+        await people.join(number, "africastalking", topic, "en" if index % 2 else "fr", now)
+
+
+def alert_form(
+    token: str, action: str, english: str = "Road to the coast is closed."
+) -> dict[str, str]:
+    return {
+        "csrf_token": token,
+        "action": action,
+        "text.en": english,
+        "text.fr": "La route de la côte est fermée.",
+        "topic": "route-alerts",
+        "source": "UNHCR field office, phone check",
+        "expires_hours": "24",
+    }
+
+
+async def create_alert(client: TestClient, token: str) -> int:
+    response = await client.post("/console/alerts/new", data=alert_form(token, "create"))
+    assert response.status == 200, await response.text()
+    match = re.search(r"/console/alerts/(\d+)$", str(response.url))
+    assert match, response.url
+    return int(match.group(1))
+
+
+async def test_compose_preview_shows_cost_audience_and_a_sensitive_opening(
+    client: TestClient, backend: SQLiteStore, settings: Settings, clock: Any, sign_in: Any
+) -> None:
+    await subscribe_people(backend, settings, clock())
+    token = await sign_in(client, "eddie")
+    blank = await client.get("/console/alerts/new")
+    assert blank.status == 200
+    assert 'name="topic" value="route-alerts"' in await blank.text()
+    response = await client.post(
+        "/console/alerts/new",
+        data=alert_form(token, "preview", "Police checks on the coast road tonight."),
+    )
+    page = await response.text()
+    assert "8 subscribers would receive it" in page
+    assert "GSM-7 characters, 1 SMS part" in page
+    assert "UCS-2 characters" in page  # the French text has ô / é: costs more
+    assert "The first words include “Police”" in page
+    assert not any(number[1:] in page for number in NUMBERS)
+
+
+async def test_author_cannot_approve_own_alert_and_editor_cannot_approve(
+    aiohttp_client: Any,
+    backend: SQLiteStore,
+    clock: Any,
+    settings: Settings,
+    app_factory: Any,
+    sign_in: Any,
+) -> None:
+    app = app_factory(backend, clock, settings)
+    admin, editor = await aiohttp_client(app), await aiohttp_client(app)
+    admin_token = await sign_in(admin, "ada")
+    alert_id = await create_alert(admin, admin_token)
+    response = await admin.post(
+        f"/console/alerts/{alert_id}/approve", data={"csrf_token": admin_token}
+    )
+    assert response.status == 403
+    editor_token = await sign_in(editor, "eddie")
+    response = await editor.post(
+        f"/console/alerts/{alert_id}/approve", data={"csrf_token": editor_token}
+    )
+    assert response.status == 403
+    broadcast = await backend.get_broadcast(alert_id)
+    assert broadcast is not None and broadcast.state == "draft"
+
+
+async def test_approve_send_pause_and_cancel_with_progress(
+    aiohttp_client: Any,
+    backend: SQLiteStore,
+    clock: Any,
+    settings: Settings,
+    app_factory: Any,
+    sign_in: Any,
+) -> None:
+    await subscribe_people(backend, settings, clock())
+    app = app_factory(backend, clock, settings)
+    editor, approver = await aiohttp_client(app), await aiohttp_client(app)
+    alert_id = await create_alert(editor, await sign_in(editor, "eddie"))
+    token = await sign_in(approver, "april")
+    for action, state in (("approve", "approved"), ("send", "sending"), ("pause", "paused")):
+        response = await approver.post(
+            f"/console/alerts/{alert_id}/{action}", data={"csrf_token": token}
+        )
+        assert response.status == 200
+        broadcast = await backend.get_broadcast(alert_id)
+        assert broadcast is not None and broadcast.state == state, action
+    status = await (await approver.get(f"/console/alerts/{alert_id}/status")).json()
+    assert status["state"] == "paused"
+    assert status["total"] == 8 and status["finished"] is False
+    page = await (await approver.get(f"/console/alerts/{alert_id}")).text()
+    assert "<progress" in page and "approved by april" in page
+    response = await approver.post(f"/console/alerts/{alert_id}/cancel", data={"csrf_token": token})
+    assert "Cancelled" in await response.text()
+    status = await (await approver.get(f"/console/alerts/{alert_id}/status")).json()
+    assert status["finished"] is True
+    actions = [e.action for e in await backend.audit_entries()]
+    for action in ("alert.create", "alert.approve", "alert.send", "alert.pause", "alert.cancel"):
+        assert action in actions

@@ -1,0 +1,48 @@
+"""The audit page says whether the hash chain verifies, and notices a tampered row."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from gateway.store.sqlite import SQLiteStore
+
+
+async def test_audit_page_lists_sign_ins_and_verifies_the_chain(
+    client: TestClient, sign_in: Any
+) -> None:
+    await sign_in(client, "april")
+    await sign_in(client, "ada")
+    page = await (await client.get("/console/audit")).text()
+    assert "The chain verifies" in page
+    assert "<td>april</td><td>login</td>" in page
+
+
+async def test_a_tampered_row_breaks_the_chain_on_the_page(
+    client: TestClient, backend: SQLiteStore, sign_in: Any, tmp_path: Path
+) -> None:
+    await sign_in(client, "april")
+    await sign_in(client, "ada")
+    entries = await backend.audit_entries()
+    # Someone with the database file drops the append-only trigger and rewrites who
+    # signed in first.
+    with sqlite3.connect(tmp_path / "console.db") as db:
+        db.execute("DROP TRIGGER audit_log_no_update")
+        db.execute("UPDATE audit_log SET actor = 'mallory' WHERE id = ?", (entries[0].id,))
+    page = await (await client.get("/console/audit")).text()
+    assert "does NOT verify" in page
+    assert f"entry {entries[0].id} was altered" in page
+
+
+async def test_csrf_token_is_required_on_signed_in_forms(
+    client: TestClient, backend: SQLiteStore, sign_in: Any
+) -> None:
+    await sign_in(client, "eddie")
+    response = await client.post(
+        "/console/menus/safe-journey/screens/main/texts", data={"text.en": "Hijacked"}
+    )
+    assert response.status == 403
+    assert await backend.list_menu_versions("safe-journey") == []

@@ -1,0 +1,70 @@
+"""The dashboard shows aggregates only: sessions per day, drop-off per screen,
+subscribers per topic, SMSC link states, stale content; and the SVG charts are safe."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import yaml
+from aiohttp.test_utils import TestClient
+
+from gateway.console.charts import bar_chart, column_chart, line_chart
+from gateway.settings import Settings
+from gateway.store.sqlite import SQLiteStore
+
+
+def day(clock: Any, days_ago: int) -> str:
+    today = dt.datetime.fromtimestamp(clock(), dt.UTC).date()
+    return (today - dt.timedelta(days=days_ago)).isoformat()
+
+
+async def test_dashboard_shows_traffic_drop_off_links_and_stale_entries(
+    aiohttp_client: Any,
+    backend: SQLiteStore,
+    clock: Any,
+    settings: Settings,
+    app_factory: Any,
+    sign_in: Any,
+) -> None:
+    await backend.record_session_end(day(clock, 0), "hotlines_country", "Incomplete", 7)
+    for index in range(5):
+        subscriber = await backend.upsert_subscriber(
+            f"hash-{index}", b"sealed", ("en", "fr")[index % 2], "africastalking", clock()
+        )
+        await backend.subscribe(subscriber.id, "route-alerts", "", "en", clock())
+    await backend.record_session_end(day(clock, 1), "main", "Success", 30)
+    hotlines = settings.content / "hotlines.yaml"
+    catalog = yaml.safe_load(hotlines.read_text())
+    catalog["entries"][0]["last_verified"] = "2020-01-01"
+    hotlines.write_text(yaml.safe_dump(catalog, allow_unicode=True))
+    app = app_factory(
+        backend, clock, settings, link_states=lambda: {"smsc-a": "bound", "smsc-b": "down"}
+    )
+    client: TestClient = await aiohttp_client(app)
+    await sign_in(client, "eddie")
+    page = await (await client.get("/console/")).text()
+    assert "(37 in 14 days)" in page
+    assert "hotlines_country: 7" in page  # the drop-off bar's tooltip
+    assert "main: 30" not in page  # a completed session is not a drop-off
+    assert '<span class="badge down">down</span>' in page
+    assert "route-alerts: 5" in page
+    assert "en: 3" in page and "fr: 2" in page  # subscribers per language
+    assert f"hotlines / {catalog['entries'][0]['id']}</a>, last verified 2020-01-01" in page
+
+
+def test_chart_labels_from_data_are_escaped() -> None:
+    hostile = '<script>alert("x")</script>'
+    for chart in (
+        bar_chart([(hostile, 3)], hostile),
+        column_chart([(hostile, 3)], hostile),
+        line_chart([1.0, 2.0], {hostile: [1, 2]}, hostile),
+    ):
+        assert "<script>" not in chart
+        assert "&lt;script&gt;" in chart
+
+
+def test_bar_lengths_follow_the_values() -> None:
+    chart = bar_chart([("a", 10), ("b", 5)], "t")
+    widths = [float(part.split('"')[0]) for part in chart.split('width="')[1:] if part[0].isdigit()]
+    assert widths[0] == 2 * widths[1]

@@ -1,0 +1,284 @@
+"""The menu editor over a real store: drafts, four-eyes publishing, the simulator, the
+validator's errors, versions, diff, rollback, import/export and the live swap."""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+import yaml
+from aiohttp.test_utils import TestClient
+
+from gateway.content import load_catalogs
+from gateway.live_tree import LiveTree
+from gateway.menu import engine
+from gateway.menu.loader import load_tree_text
+from gateway.menu.pages import Limit
+from gateway.settings import Settings
+from gateway.store.sqlite import SQLiteStore
+
+MENU = "safe-journey"
+
+
+TEXTAREA = re.compile(r'name="text\.(\w+)"[^>]*>([^<]*)</textarea>')
+
+
+async def screen_texts(client: TestClient, screen: str) -> dict[str, str]:
+    """The texts the editor shows for ``screen``, by language, as a browser would send them."""
+    page = await client.get(f"/console/menus/{MENU}?screen={screen}")
+    found = {
+        f"text.{lang}": html.unescape(text) for lang, text in TEXTAREA.findall(await page.text())
+    }
+    assert "text.en" in found
+    return found
+
+
+async def edit_main_text(client: TestClient, token: str, english: str) -> Any:
+    texts = await screen_texts(client, "main")
+    return await client.post(
+        f"/console/menus/{MENU}/screens/main/texts",
+        data={**texts, "csrf_token": token, "text.en": english},
+        allow_redirects=False,
+    )
+
+
+async def test_editor_outline_lists_the_shipped_tree(client: TestClient, sign_in: Any) -> None:
+    await sign_in(client, "eddie")
+    response = await client.get(f"/console/menus/{MENU}?screen=main")
+    page = await response.text()
+    assert response.status == 200
+    for screen in ("language", "main", "hotlines", "routes"):
+        assert f"<strong>{screen}</strong>" in page
+    assert "The validator accepts this tree" in page
+    assert 'data-limit-gsm7="182"' in page
+
+
+async def test_an_edit_saves_a_draft_by_its_author(
+    client: TestClient, backend: SQLiteStore, sign_in: Any
+) -> None:
+    token = await sign_in(client, "eddie")
+    response = await edit_main_text(client, token, "Safe travel info")
+    assert response.status == 303
+    versions = await backend.list_menu_versions(MENU)
+    assert [(v.state, v.author) for v in versions] == [("draft", "eddie")]
+    data = yaml.safe_load(versions[0].tree_yaml)
+    assert data["screens"]["main"]["text"]["en"] == "Safe travel info"
+    assert (await backend.audit_entries())[-1].action == "menu_edit"
+
+
+async def test_editor_cannot_publish(
+    client: TestClient, backend: SQLiteStore, sign_in: Any
+) -> None:
+    token = await sign_in(client, "eddie")
+    await edit_main_text(client, token, "Safe travel info")
+    draft = (await backend.list_menu_versions(MENU))[0]
+    response = await client.post(
+        f"/console/menus/{MENU}/versions/{draft.id}/publish", data={"csrf_token": token}
+    )
+    assert response.status == 403
+    assert (await backend.get_menu_version(draft.id)).state == "draft"  # type: ignore[union-attr]
+
+
+async def test_author_cannot_publish_own_draft(
+    client: TestClient, backend: SQLiteStore, sign_in: Any
+) -> None:
+    token = await sign_in(client, "ada")  # an admin may edit and approve, not both at once
+    await edit_main_text(client, token, "Safe travel info")
+    draft = (await backend.list_menu_versions(MENU))[0]
+    response = await client.post(
+        f"/console/menus/{MENU}/versions/{draft.id}/publish", data={"csrf_token": token}
+    )
+    assert response.status == 403
+    assert "four-eyes" in await response.text()
+    assert (await backend.get_menu_version(draft.id)).state == "draft"  # type: ignore[union-attr]
+
+
+async def test_second_person_publishes_and_the_live_tree_swaps(
+    aiohttp_client: Any,
+    backend: SQLiteStore,
+    clock: Any,
+    settings: Settings,
+    app_factory: Any,
+    sign_in: Any,
+) -> None:
+    from gateway.console.live import publish_to
+
+    limit = Limit(settings.screen_limit)
+    catalogs = load_catalogs(settings.content)
+    shipped = (settings.menus / f"{MENU}.yaml").read_text()
+    live = LiveTree(load_tree_text(shipped, "shipped", catalogs))
+    app = app_factory(backend, clock, settings, publish_hook=publish_to(live, settings))
+    editor = await aiohttp_client(app)
+    approver = await aiohttp_client(app)
+    token = await sign_in(editor, "eddie")
+    await edit_main_text(editor, token, "Safe travel info")
+    draft = (await backend.list_menu_versions(MENU))[0]
+
+    token = await sign_in(approver, "april")
+    response = await approver.post(
+        f"/console/menus/{MENU}/versions/{draft.id}/publish",
+        data={"csrf_token": token},
+        allow_redirects=False,
+    )
+    assert response.status == 303
+    published = await backend.get_menu_version(draft.id)
+    assert published is not None
+    assert (published.state, published.approver) == ("published", "april")
+    assert live.version == f"v{draft.id}"
+    shown = engine.start(live.current, language="en", limit=limit)
+    assert shown.display.text.startswith("Safe travel info")
+    actions = [e.action for e in await backend.audit_entries()]
+    assert "menu_publish" in actions
+
+
+async def test_screen_past_its_budget_is_flagged_and_the_validator_shows_where(
+    client: TestClient, backend: SQLiteStore, sign_in: Any
+) -> None:
+    token = await sign_in(client, "eddie")
+    too_long = "Closing words " * 20
+    texts = await screen_texts(client, "hotlines_sms")
+    response = await client.post(
+        f"/console/menus/{MENU}/screens/hotlines_sms/texts",
+        data={**texts, "csrf_token": token, "text.en": too_long},
+    )
+    page = await response.text()
+    assert "Too long for one screen" in page
+    # A closing screen cannot page on: the validator's error sits on that screen.
+    assert "a closing screen must fit one page" in page
+    assert "cannot be published yet" in page
+
+
+async def test_simulator_walks_the_draft_exactly_as_the_engine(
+    client: TestClient, settings: Settings, sign_in: Any
+) -> None:
+    token = await sign_in(client, "eddie")
+    await edit_main_text(client, token, "Safe travel info")
+    await client.post(
+        f"/console/menus/{MENU}/simulator",
+        data={"csrf_token": token, "action": "dial", "sim_lang": "fr", "screen": "main"},
+    )
+    response = await client.post(
+        f"/console/menus/{MENU}/simulator",
+        data={"csrf_token": token, "action": "send", "input": "2", "screen": "main"},
+    )
+    page = await response.text()
+    shipped = yaml.safe_load((settings.menus / f"{MENU}.yaml").read_text())
+    routes_fr = shipped["screens"]["routes"]["text"]["fr"]
+    assert routes_fr in page
+    # Same text as the engine gives for the same walk.
+    tree = load_tree_text(
+        (settings.menus / f"{MENU}.yaml").read_text(), "x", load_catalogs(settings.content)
+    )
+    limit = Limit(settings.screen_limit)
+    first = engine.start(tree, language="fr", limit=limit)
+    second = engine.step(tree, first.state, "2", limit)
+    assert html.escape(second.display.text) in page
+
+
+async def test_versions_diff_rollback_and_export(
+    aiohttp_client: Any,
+    backend: SQLiteStore,
+    clock: Any,
+    settings: Settings,
+    app_factory: Any,
+    sign_in: Any,
+) -> None:
+    app = app_factory(backend, clock, settings)
+    editor = await aiohttp_client(app)
+    approver = await aiohttp_client(app)
+    edit_token = await sign_in(editor, "eddie")
+    approve_token = await sign_in(approver, "april")
+    ids = []
+    for text in ("First words", "Second words"):
+        await edit_main_text(editor, edit_token, text)
+        draft = (await backend.list_menu_versions(MENU))[0]
+        await approver.post(
+            f"/console/menus/{MENU}/versions/{draft.id}/publish",
+            data={"csrf_token": approve_token},
+        )
+        ids.append(draft.id)
+    page = await approver.get(f"/console/menus/{MENU}/versions?a={ids[0]}&b={ids[1]}")
+    diff = await page.text()
+    assert '<span class="del">-      en: First words</span>' in diff
+    assert '<span class="add">+      en: Second words</span>' in diff
+
+    response = await approver.post(
+        f"/console/menus/{MENU}/versions/{ids[0]}/rollback", data={"csrf_token": approve_token}
+    )
+    assert response.status == 200
+    versions = await backend.list_menu_versions(MENU)
+    assert versions[0].state == "published"
+    assert versions[0].tree_yaml == (await backend.get_menu_version(ids[0])).tree_yaml  # type: ignore[union-attr]
+    assert [v.state for v in versions[1:]] == ["superseded", "superseded"]
+    assert "menu_rollback" in [e.action for e in await backend.audit_entries()]
+
+    exported = await approver.get(f"/console/menus/{MENU}/versions/{ids[1]}/export")
+    assert "Second words" in await exported.text()
+    assert exported.headers["Content-Disposition"].endswith(f'-v{ids[1]}.yaml"')
+
+
+async def test_import_makes_a_draft_and_reports_problems(
+    client: TestClient, backend: SQLiteStore, settings: Settings, sign_in: Any
+) -> None:
+    token = await sign_in(client, "eddie")
+    data = yaml.safe_load((settings.menus / f"{MENU}.yaml").read_text())
+    data["screens"]["main"]["options"].append({"key": "7", "goto": "nowhere", "label": {"en": "X"}})
+    response = await client.post(
+        f"/console/menus/{MENU}/import",
+        data={"csrf_token": token, "yaml": yaml.safe_dump(data, allow_unicode=True)},
+    )
+    page = await response.text()
+    assert "Imported as draft" in page
+    assert "links to missing screen" in page
+    assert (await backend.list_menu_versions(MENU))[0].state == "draft"
+
+
+async def test_add_move_and_delete_screens(
+    client: TestClient, backend: SQLiteStore, sign_in: Any
+) -> None:
+    token = await sign_in(client, "eddie")
+    url = f"/console/menus/{MENU}/structure"
+    await client.post(
+        url,
+        data={
+            "csrf_token": token,
+            "action": "add_screen",
+            "screen": "main",
+            "key": "6",
+            "label": "Shelters",
+            "new_id": "shelters",
+            "kind": "text",
+        },
+    )
+    await client.post(
+        url, data={"csrf_token": token, "action": "option_up", "screen": "main", "key": "6"}
+    )
+    data = yaml.safe_load((await backend.list_menu_versions(MENU))[0].tree_yaml)
+    keys = [o["key"] for o in data["screens"]["main"]["options"]]
+    assert keys[-2:] == ["6", "5"]
+    assert data["screens"]["shelters"]["text"] == {"en": "Shelters"}
+    await client.post(
+        url, data={"csrf_token": token, "action": "delete_screen", "screen": "shelters"}
+    )
+    data = yaml.safe_load((await backend.list_menu_versions(MENU))[0].tree_yaml)
+    assert "shelters" not in data["screens"]
+    assert "6" not in [o["key"] for o in data["screens"]["main"]["options"]]
+
+
+async def test_translations_page_fills_a_language_across_screens(
+    client: TestClient, backend: SQLiteStore, sign_in: Any
+) -> None:
+    token = await sign_in(client, "eddie")
+    page = await (await client.get(f"/console/menus/{MENU}/translations?lang=so")).text()
+    assert "0 text(s) missing in so" in page
+    response = await client.post(
+        f"/console/menus/{MENU}/translations",
+        data={"csrf_token": token, "lang": "so", "t.main": "", "o.main.1": "Lambarrada"},
+    )
+    page = await response.text()
+    assert "Draft saved" in page
+    assert "1 text(s) missing in so" in page
+    data = yaml.safe_load((await backend.list_menu_versions(MENU))[0].tree_yaml)
+    assert "so" not in data["screens"]["main"]["text"]
+    assert data["screens"]["main"]["options"][0]["label"]["so"] == "Lambarrada"
