@@ -103,6 +103,9 @@ class AlertService:
     async def approve(self, broadcast_id: int, approver: str, now: float) -> None:
         broadcast = await self.get(broadcast_id)
         if approver == broadcast.author:
+            await self._audit(
+                approver, "alert.approve_refused", broadcast_id, {"why": "author"}, now
+            )
             raise SelfApproval("an alert must be approved by someone other than its author")
         if broadcast.expires_at <= now:
             raise AlertExpired(f"alert {broadcast_id} has expired")

@@ -39,6 +39,8 @@ from gateway.store.records import Broadcast, ClaimedMessage, OutboxState, Submis
 
 log = structlog.get_logger(__name__)
 
+_NO_ATTEMPT_LIMIT = 2**31 - 1  # fits a 32-bit INTEGER column (PostgreSQL)
+
 
 @dataclass(frozen=True)
 class WorkerOptions:
@@ -49,7 +51,9 @@ class WorkerOptions:
     concurrency: int = 4
     expansion_batch: int = 5000
     lease_seconds: float = 60.0
-    max_attempts: int = 5
+    max_attempts: int = 5  # per message, for temporary errors of that message alone
+    backoff_initial: float = 0.5  # pause after a batch the channel refused for now
+    backoff_max: float = 30.0
     poll_interval: float = 1.0
     receipt_grace: float = 3600.0  # after expiry, unconfirmed rows count as expired
 
@@ -73,6 +77,7 @@ class BroadcastWorker:
         burst = max(1, min(options.batch_size, options.tps))
         self._bucket = TokenBucket(options.tps, burst, clock())
         self._first_submit_at: float | None = None
+        self._started: dict[int, float] = {}
 
     @property
     def first_submit_at(self) -> float | None:
@@ -105,6 +110,7 @@ class BroadcastWorker:
 
     async def run_broadcast(self, broadcast_id: int) -> None:
         log.info("broadcast.worker_start", broadcast=broadcast_id, worker=self.worker_id)
+        self._started.setdefault(broadcast_id, time.monotonic())
         expansion = asyncio.create_task(self._expand(broadcast_id))
         try:
             await self._fan_out(broadcast_id, expansion)
@@ -143,7 +149,9 @@ class BroadcastWorker:
                     done, in_flight = await asyncio.wait(
                         in_flight, return_when=asyncio.FIRST_COMPLETED
                     )
-                    retry_delay = _next_retry_delay(retry_delay, [task.result() for task in done])
+                    retry_delay = _next_retry_delay(
+                        retry_delay, [task.result() for task in done], options
+                    )
                 if retry_delay:
                     await asyncio.sleep(retry_delay)
                 wait = self._bucket.wait_for(options.batch_size, self._clock())
@@ -163,7 +171,10 @@ class BroadcastWorker:
                         expansion.result()
                         if await self._finished(broadcast_id):
                             return
-                    await asyncio.sleep(0.02)
+                        # Rows under another (perhaps dead) worker's lease: wait for it.
+                        await asyncio.sleep(min(1.0, options.poll_interval))
+                        continue
+                    await asyncio.sleep(0.02)  # the next expansion batch is coming
                     continue
                 self._bucket.take(len(claimed), self._clock())
                 in_flight.add(asyncio.create_task(self._submit(broadcast, claimed)))
@@ -223,6 +234,12 @@ class BroadcastWorker:
         if messages:
             if self._first_submit_at is None:
                 self._first_submit_at = time.monotonic()
+                started = self._started.get(broadcast.id, self._first_submit_at)
+                log.info(
+                    "broadcast.first_submit",
+                    broadcast=broadcast.id,
+                    after_ms=round((self._first_submit_at - started) * 1000),
+                )
             try:
                 results = await self._sender.send(messages)
             except Exception as exc:  # a channel bug must not strand the claimed rows
@@ -233,8 +250,14 @@ class BroadcastWorker:
         submissions = [
             Submission(int(r.reference), r.outcome.value, r.message_ids, r.error) for r in results
         ] + undecryptable
+        # A batch refused as a whole is the channel's outage, not these messages' fault:
+        # it spends no attempts, so an outage cannot fail rows; the expiry bounds it.
+        outage = bool(results) and all(r.outcome is SendOutcome.RETRY for r in results)
         await self._store.record_submissions(
-            options.channel, submissions, self._clock(), options.max_attempts
+            options.channel,
+            submissions,
+            self._clock(),
+            _NO_ATTEMPT_LIMIT if outage else options.max_attempts,
         )
         retries = sum(1 for r in results if r.outcome is SendOutcome.RETRY)
         log.debug(
@@ -256,8 +279,8 @@ class BroadcastWorker:
                 )
 
 
-def _next_retry_delay(current: float, retries: list[int]) -> float:
+def _next_retry_delay(current: float, retries: list[int], options: WorkerOptions) -> float:
     """Back off while whole batches come back as temporary failures."""
     if retries and all(count > 0 for count in retries):
-        return min(30.0, max(0.5, current * 2))
+        return min(options.backoff_max, max(options.backoff_initial, current * 2))
     return 0.0

@@ -37,6 +37,7 @@ from gateway.store.records import (
 )
 
 _UNFINISHED = "('queued', 'claimed')"
+EARLY_RECEIPT_WINDOW = 600.0  # seconds a receipt may precede the record of its submission
 _FINAL_PARTS = "(" + ",".join(f"'{state}'" for state in FINAL_PART_STATES) + ")"
 _TOUCHED = (
     "SELECT m.outbox_id FROM outbox_messages m JOIN receipt_batch r "
@@ -237,8 +238,12 @@ class PostgresOutbox(PostgresPeople):
                     [(len(s.message_ids), now, s.outbox_id) for s in accepted],
                 )
                 await db.executemany(
+                    # An SMSC that restarts may hand out the same ids again: the newest
+                    # submission owns an id (as in the SQLite store).
                     "INSERT INTO outbox_messages (channel, message_id, outbox_id, part, state) "
-                    "VALUES ($1, $2, $3, $4, 'submitted') ON CONFLICT DO NOTHING",
+                    "VALUES ($1, $2, $3, $4, 'submitted') ON CONFLICT (channel, message_id) "
+                    "DO UPDATE SET outbox_id = excluded.outbox_id, part = excluded.part, "
+                    "state = 'submitted'",
                     [
                         (channel, message_id, s.outbox_id, part)
                         for s in accepted
@@ -266,7 +271,7 @@ class PostgresOutbox(PostgresPeople):
             if refused:
                 await _opt_out_rows(db, refused, now)
             if accepted:
-                await _apply_early_receipts(db, channel)
+                await _apply_early_receipts(db, channel, now)
 
     async def record_deliveries(self, updates: Sequence[DeliveryUpdate]) -> int:
         if not updates:
@@ -280,10 +285,14 @@ class PostgresOutbox(PostgresPeople):
             )
             await _lock_touched_rows(db)
             await db.execute(
+                # A receipt whose id maps to a row already final stays unmatched: the
+                # SMSC may have reused the id for a submission not yet recorded.
                 "INSERT INTO delivery_events (outbox_id, channel, message_id, state, error, at) "
-                "SELECT m.outbox_id, r.channel, r.message_id, r.state, r.error, r.at "
-                "FROM receipt_batch r LEFT JOIN outbox_messages m "
-                "ON m.channel = r.channel AND m.message_id = r.message_id ORDER BY r.seq"
+                "SELECT (SELECT m.outbox_id FROM outbox_messages m JOIN outbox o "
+                "ON o.id = m.outbox_id WHERE m.channel = r.channel "
+                "AND m.message_id = r.message_id AND o.state = 'submitted'), "
+                "r.channel, r.message_id, r.state, r.error, r.at "
+                "FROM receipt_batch r ORDER BY r.seq"
             )
             return await _apply_receipt_batch(db)
 
@@ -323,23 +332,29 @@ async def _opt_out_rows(db: Connection, outbox_ids: list[int], now: float) -> No
     await opt_out_subscribers(db, [row[0] for row in rows], now)
 
 
-async def _apply_early_receipts(db: Connection, channel: str) -> None:
-    """Receipts that arrived before their submission was recorded (a fast SMSC)."""
+async def _apply_early_receipts(db: Connection, channel: str, now: float) -> None:
+    """Receipts that arrived before their submission was recorded (a fast SMSC).
+    Only recent ones: an old unmatched receipt must not land on a reused id."""
+    since = now - EARLY_RECEIPT_WINDOW
     await db.execute("DELETE FROM receipt_batch")
     await db.execute(
         "INSERT INTO receipt_batch (channel, message_id, state, error, at) "
         "SELECT e.channel, e.message_id, e.state, e.error, e.at FROM delivery_events e "
         "JOIN outbox_messages m ON m.channel = e.channel AND m.message_id = e.message_id "
-        "WHERE e.outbox_id IS NULL AND e.channel = $1 ORDER BY e.id",
+        "JOIN outbox o ON o.id = m.outbox_id AND o.state = 'submitted' "
+        "WHERE e.outbox_id IS NULL AND e.channel = $1 AND e.at >= $2 ORDER BY e.id",
         channel,
+        since,
     )
     await db.execute(
         "UPDATE delivery_events SET outbox_id = m.outbox_id FROM outbox_messages m "
         "WHERE m.channel = delivery_events.channel "
         "AND m.message_id = delivery_events.message_id "
         "AND delivery_events.outbox_id IS NULL AND delivery_events.channel = $1 "
+        "AND delivery_events.at >= $2 "
         "AND delivery_events.message_id IN (SELECT message_id FROM receipt_batch)",
         channel,
+        since,
     )
     await _apply_receipt_batch(db)
 

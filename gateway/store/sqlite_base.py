@@ -33,10 +33,17 @@ def placeholders(count: int) -> str:
 
 
 class SQLiteBase:
-    def __init__(self, connection: aiosqlite.Connection, path: str) -> None:
+    def __init__(
+        self,
+        connection: aiosqlite.Connection,
+        path: str,
+        reader: aiosqlite.Connection | None = None,
+    ) -> None:
         self._db = connection
+        self._reader = reader or connection
         self._path = path
         self._lock = asyncio.Lock()
+        self._read_lock = self._lock if reader is None else asyncio.Lock()
 
     @classmethod
     async def open(cls, path: str | Path) -> Any:
@@ -45,16 +52,23 @@ class SQLiteBase:
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         try:
-            connection = await aiosqlite.connect(path, isolation_level=None)
-            connection.row_factory = sqlite3.Row
-            await connection.execute("PRAGMA busy_timeout = 15000")
+            connection = await _connect(path)
             await connection.execute("PRAGMA journal_mode = WAL")
-            await connection.execute("PRAGMA synchronous = NORMAL")
-            await connection.execute("PRAGMA foreign_keys = ON")
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the database: {exc}") from exc
         store = cls(connection, path)
         await store._migrate()
+        if path != ":memory:":
+            # A second connection for plain reads: under WAL it never waits for the
+            # writer, so status queries stay fast while a broadcast is being written.
+            try:
+                reader = await _connect(path)
+                await reader.execute("PRAGMA query_only = ON")
+            except sqlite3.Error as exc:
+                await connection.close()
+                raise StoreError(f"cannot open the database: {exc}") from exc
+            store._reader = reader
+            store._read_lock = asyncio.Lock()
         return store
 
     async def ping(self) -> bool:
@@ -63,6 +77,8 @@ class SQLiteBase:
         return True
 
     async def close(self) -> None:
+        if self._reader is not self._db:
+            await self._reader.close()
         await self._db.close()
 
     async def _migrate(self) -> None:
@@ -89,6 +105,10 @@ class SQLiteBase:
             await db.execute(
                 "CREATE TEMP TABLE IF NOT EXISTS receipt_batch (seq INTEGER PRIMARY KEY, "
                 "channel TEXT, message_id TEXT, state TEXT, error TEXT, at REAL)"
+            )
+            await db.execute(
+                "CREATE INDEX IF NOT EXISTS temp.receipt_batch_key "
+                "ON receipt_batch (channel, message_id, seq)"
             )
 
     @asynccontextmanager
@@ -118,15 +138,25 @@ class SQLiteBase:
                     raise StoreError(f"commit failed: {exc}") from exc
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        async with self._lock:
+        """A read on the reader connection (it refuses writes)."""
+        async with self._read_lock:
             try:
-                return list(await self._db.execute_fetchall(sql, params))
+                return list(await self._reader.execute_fetchall(sql, params))
             except sqlite3.Error as exc:
                 raise StoreError(f"database error: {exc}") from exc
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         rows = await self.fetchall(sql, params)
         return rows[0] if rows else None
+
+
+async def _connect(path: str) -> aiosqlite.Connection:
+    connection = await aiosqlite.connect(path, isolation_level=None)
+    connection.row_factory = sqlite3.Row
+    await connection.execute("PRAGMA busy_timeout = 15000")
+    await connection.execute("PRAGMA synchronous = NORMAL")
+    await connection.execute("PRAGMA foreign_keys = ON")
+    return connection
 
 
 def _statements(sql: str) -> Iterable[str]:

@@ -34,6 +34,7 @@ from gateway.store.sqlite_base import Row, SQLiteBase, placeholders
 from gateway.store.sqlite_people import audience_filter, opt_out_subscribers
 
 _UNFINISHED = "('queued', 'claimed')"
+EARLY_RECEIPT_WINDOW = 600.0  # seconds a receipt may precede the record of its submission
 
 
 def _broadcast(row: Row) -> Broadcast:
@@ -213,8 +214,11 @@ class SQLiteOutbox(SQLiteBase):
                 [(len(s.message_ids), now, s.outbox_id) for s in accepted],
             )
             await db.executemany(
+                # An SMSC that restarts may hand out the same ids again: the newest
+                # submission owns an id.
                 "INSERT INTO outbox_messages (channel, message_id, outbox_id, part, state) "
-                "VALUES (?, ?, ?, ?, 'submitted') ON CONFLICT DO NOTHING",
+                "VALUES (?, ?, ?, ?, 'submitted') ON CONFLICT (channel, message_id) DO UPDATE "
+                "SET outbox_id = excluded.outbox_id, part = excluded.part, state = 'submitted'",
                 [
                     (channel, message_id, s.outbox_id, part)
                     for s in accepted
@@ -240,7 +244,7 @@ class SQLiteOutbox(SQLiteBase):
             if refused:
                 await self._opt_out_rows(db, refused, now)
             if accepted:
-                await self._apply_early_receipts(db, channel)
+                await self._apply_early_receipts(db, channel, now)
 
     async def _opt_out_rows(
         self, db: aiosqlite.Connection, outbox_ids: list[int], now: float
@@ -256,23 +260,28 @@ class SQLiteOutbox(SQLiteBase):
         )
         await opt_out_subscribers(db, [row[0] for row in rows], now)
 
-    async def _apply_early_receipts(self, db: aiosqlite.Connection, channel: str) -> None:
-        """Receipts that arrived before their submission was recorded (a fast SMSC)."""
+    async def _apply_early_receipts(
+        self, db: aiosqlite.Connection, channel: str, now: float
+    ) -> None:
+        """Receipts that arrived before their submission was recorded (a fast SMSC).
+        Only recent ones: an old unmatched receipt must not land on a reused id."""
+        since = now - EARLY_RECEIPT_WINDOW
         await db.execute("DELETE FROM receipt_batch")
         await db.execute(
             "INSERT INTO receipt_batch (channel, message_id, state, error, at) "
             "SELECT e.channel, e.message_id, e.state, e.error, e.at FROM delivery_events e "
             "JOIN outbox_messages m ON m.channel = e.channel AND m.message_id = e.message_id "
-            "WHERE e.outbox_id IS NULL AND e.channel = ? ORDER BY e.id",
-            (channel,),
+            "JOIN outbox o ON o.id = m.outbox_id AND o.state = 'submitted' "
+            "WHERE e.outbox_id IS NULL AND e.channel = ? AND e.at >= ? ORDER BY e.id",
+            (channel, since),
         )
         await db.execute(
             "UPDATE delivery_events SET outbox_id = (SELECT m.outbox_id FROM outbox_messages m "
             "WHERE m.channel = delivery_events.channel "
             "AND m.message_id = delivery_events.message_id) "
-            "WHERE outbox_id IS NULL AND channel = ? AND message_id IN "
+            "WHERE outbox_id IS NULL AND channel = ? AND at >= ? AND message_id IN "
             "(SELECT message_id FROM receipt_batch)",
-            (channel,),
+            (channel, since),
         )
         await self._apply_receipt_batch(db)
 
@@ -286,11 +295,15 @@ class SQLiteOutbox(SQLiteBase):
                 "VALUES (?, ?, ?, ?, ?)",
                 [(u.channel, u.message_id, u.state, u.error[:200], u.at) for u in updates],
             )
+            # A receipt whose id maps to a row that is already final is kept unmatched:
+            # the SMSC may have reused the id for a submission not yet recorded.
             await db.execute(
                 "INSERT INTO delivery_events (outbox_id, channel, message_id, state, error, at) "
-                "SELECT m.outbox_id, r.channel, r.message_id, r.state, r.error, r.at "
-                "FROM receipt_batch r LEFT JOIN outbox_messages m "
-                "ON m.channel = r.channel AND m.message_id = r.message_id ORDER BY r.seq"
+                "SELECT (SELECT m.outbox_id FROM outbox_messages m JOIN outbox o "
+                "ON o.id = m.outbox_id WHERE m.channel = r.channel "
+                "AND m.message_id = r.message_id AND o.state = 'submitted'), "
+                "r.channel, r.message_id, r.state, r.error, r.at "
+                "FROM receipt_batch r ORDER BY r.seq"
             )
             return await self._apply_receipt_batch(db)
 
@@ -301,9 +314,8 @@ class SQLiteOutbox(SQLiteBase):
             "UPDATE outbox_messages SET state = (SELECT r.state FROM receipt_batch r "
             "WHERE r.channel = outbox_messages.channel "
             "AND r.message_id = outbox_messages.message_id ORDER BY r.seq DESC LIMIT 1) "
-            f"WHERE state NOT IN {final_parts} AND EXISTS (SELECT 1 FROM receipt_batch r "
-            "WHERE r.channel = outbox_messages.channel "
-            "AND r.message_id = outbox_messages.message_id)"
+            f"WHERE state NOT IN {final_parts} AND (channel, message_id) IN "
+            "(SELECT channel, message_id FROM receipt_batch)"
         )
         matched = cursor.rowcount
         touched = (

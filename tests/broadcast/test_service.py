@@ -76,6 +76,8 @@ async def test_bad_alerts_are_refused_with_a_reason(
 
 async def test_every_action_is_in_the_audit_chain(harness: Harness) -> None:
     alert = await harness.alerts.create(draft(), NOW)
+    with pytest.raises(SelfApproval):
+        await harness.alerts.approve(alert, "alice", NOW)
     await harness.alerts.approve(alert, "bob", NOW + 1)
     await harness.alerts.send(alert, "bob", NOW + 2)
     await harness.alerts.pause(alert, "carol", NOW + 3)
@@ -83,6 +85,7 @@ async def test_every_action_is_in_the_audit_chain(harness: Harness) -> None:
     entries = await harness.store.audit_entries()
     assert [(e.actor, e.action) for e in entries] == [
         ("alice", "alert.create"),
+        ("alice", "alert.approve_refused"),
         ("bob", "alert.approve"),
         ("bob", "alert.send"),
         ("carol", "alert.pause"),

@@ -171,3 +171,21 @@ async def test_temporary_channel_failure_is_retried(harness: Harness) -> None:
     await wait_for_receipts(harness, alert)
     assert (await harness.store.outbox_counts(alert))["delivered"] == 30
     assert set(harness.double.per_number.values()) == {1}
+
+
+async def test_a_channel_outage_longer_than_the_attempt_limit_fails_nobody(
+    harness: Harness,
+) -> None:
+    await harness.seed(30)
+    harness.double.fail_next_requests = 12
+    alert = await approved_alert(harness)
+    worker = BroadcastWorker(
+        harness.store,
+        harness.sender,
+        harness.vault,
+        options(max_attempts=2, backoff_initial=0.01, backoff_max=0.05, concurrency=1),
+    )
+    await asyncio.wait_for(worker.run(until_idle=True), 60)
+    await wait_for_receipts(harness, alert)
+    assert harness.double.fail_next_requests == 0
+    assert (await harness.store.outbox_counts(alert))["delivered"] == 30

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.store.port import StoreConflict
+from gateway.store.port import StoreConflict, StoreError
 from gateway.store.records import (
     Audience,
     DeliveryUpdate,
@@ -198,8 +198,11 @@ async def test_audit_chain_verifies_and_detects_a_tampered_row(tmp_path: Path) -
     for index in range(7):
         await store.append_audit("alice", "alert.approve", f"broadcast:{index}", {"n": index}, T0)
     assert (await store.verify_audit_chain()).ok
-    with pytest.raises(Exception, match="append-only"):
-        await store.fetchall("UPDATE audit_log SET actor = 'mallory' WHERE id = 3")
+    with pytest.raises(StoreError, match="append-only"):
+        async with store.transaction() as db:
+            await db.execute("UPDATE audit_log SET actor = 'mallory' WHERE id = 3")
+    with pytest.raises(StoreError, match="readonly"):
+        await store.fetchall("DELETE FROM audit_log")
     await store.close()
     raw = sqlite3.connect(tmp_path / "gateway.db")
     raw.execute("DROP TRIGGER audit_log_no_update")
@@ -283,3 +286,20 @@ async def test_a_message_level_receipt_on_the_first_part_delivers_the_row(
     assert (await store.outbox_counts(broadcast_id))["submitted"] == 1
     await store.record_deliveries([DeliveryUpdate("smpp", "p0", "delivered", at=T0)])
     assert (await store.outbox_counts(broadcast_id))["delivered"] == 1
+
+
+async def test_an_smsc_reusing_message_ids_after_a_restart_still_delivers_rows(
+    store: SQLiteStore,
+) -> None:
+    await _people(store, 2)
+    broadcast_id = await _broadcast(store)
+    await store.expand_audience(broadcast_id, 100, T0)
+    first, second = await store.claim_outbox(broadcast_id, "w", 10, T0, 30)
+    await store.record_submissions("smpp", [Submission(first.outbox_id, "accepted", ("1",))], T0, 3)
+    await store.record_deliveries([DeliveryUpdate("smpp", "1", "delivered", at=T0)])
+    # The restarted SMSC hands out id "1" again; its receipt beats our record of it.
+    await store.record_deliveries([DeliveryUpdate("smpp", "1", "delivered", at=T0 + 5)])
+    await store.record_submissions(
+        "smpp", [Submission(second.outbox_id, "accepted", ("1",))], T0 + 5, 3
+    )
+    assert (await store.outbox_counts(broadcast_id))["delivered"] == 2

@@ -1,0 +1,166 @@
+"""Broadcasts through the SMPP pool into the node-smpp simulator, receipts included.
+
+The worker runs in this process with the real pool; receipts come back on the same
+transceiver binds and are recorded through :class:`SMSInbox` (the InboundSink).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from gateway.broadcast.inbox import SMSInbox
+from gateway.broadcast.keyword_service import KeywordService
+from gateway.broadcast.receipts import ReceiptRecorder
+from gateway.broadcast.service import AlertDraft, AlertService
+from gateway.broadcast.subscriptions import SubscriptionService
+from gateway.broadcast.worker import BroadcastWorker, WorkerOptions
+from gateway.keywords import load_catalog
+from gateway.privacy import NumberVault, PhoneHasher
+from gateway.settings import PROJECT_ROOT, Secret
+from gateway.smpp.pool import SMPPPool
+from gateway.store.sqlite import SQLiteStore
+from tests.broadcast.conftest import ENCRYPTION_KEY, HASH_KEY, eventually, number
+from tests.broadcast.seeding import seed_subscribers
+from tests.smpp.smsc_driver import FAST, Simulator, smsc_settings
+
+pytestmark = pytest.mark.slow
+
+BATCH = 50
+CONCURRENCY = 2
+SMSC_WINDOW = 10
+
+
+@dataclass
+class SMPPRig:
+    db_path: Path
+    store: SQLiteStore
+    inbox: SMSInbox
+    alerts: AlertService
+    vault: NumberVault
+    hasher: PhoneHasher
+    record: Path
+
+    def pool(self, port: int) -> SMPPPool:
+        settings = smsc_settings(port, window=SMSC_WINDOW, tps=5000.0)
+        return SMPPPool([settings], self.inbox, tuning=FAST, number_key=self.hasher.hash)
+
+    def worker(self, pool: SMPPPool) -> BroadcastWorker:
+        options = WorkerOptions(
+            channel="smpp",
+            tps=3000.0,
+            sms_prefix="Info:",
+            batch_size=BATCH,
+            concurrency=CONCURRENCY,
+            poll_interval=0.05,
+        )
+        return BroadcastWorker(self.store, pool, self.vault, options)
+
+    async def approved_alert(self) -> int:
+        now = time.time()
+        draft = AlertDraft(
+            texts={"en": "Road closed at the bridge", "ar": "الطريق مغلق عند الجسر"},
+            fallback_language="en",
+            topics=("hotlines",),
+            source="desk",
+            author="alice",
+            expires_at=now + 3600,
+        )
+        alert = await self.alerts.create(draft, now)
+        await self.alerts.approve(alert, "bob", now)
+        await self.alerts.send(alert, "bob", now)
+        return alert
+
+    def submitted_numbers(self) -> Counter[str]:
+        lines = self.record.read_text().splitlines() if self.record.exists() else []
+        return Counter(json.loads(line)["dest"] for line in lines)
+
+
+@pytest.fixture
+async def rig(tmp_path: Path) -> AsyncIterator[SMPPRig]:
+    db_path = tmp_path / "gateway.db"
+    store: SQLiteStore = await SQLiteStore.open(db_path)
+    hasher = PhoneHasher(Secret(HASH_KEY))
+    vault = NumberVault(Secret(ENCRYPTION_KEY))
+    subscriptions = SubscriptionService(store, hasher, vault)
+    catalog = load_catalog(PROJECT_ROOT / "content")
+    receipts = ReceiptRecorder(store)
+    inbox = SMSInbox(store, subscriptions, KeywordService(subscriptions, catalog), receipts, None)
+    alerts = AlertService(store, [topic.code for topic in catalog.topics])
+    yield SMPPRig(db_path, store, inbox, alerts, vault, hasher, tmp_path / "submits.jsonl")
+    await receipts.close()
+    await store.close()
+
+
+async def wait_receipts(rig: SMPPRig, alert: int, expected: int) -> dict[str, int]:
+    for _ in range(600):
+        counts = await rig.store.outbox_counts(alert)
+        if counts["delivered"] >= expected:
+            break
+        await asyncio.sleep(0.05)
+    return dict(counts.counts)
+
+
+async def test_broadcast_through_smpp_with_receipts(rig: SMPPRig) -> None:
+    numbers = [number(index) for index in range(500)]
+    seed_subscribers(rig.db_path, rig.hasher, rig.vault, numbers)
+    smsc = await Simulator.start(record=rig.record)
+    await smsc.configure(dlr=True, record_bodies=False)
+    pool = rig.pool(smsc.port)
+    await pool.start()
+    try:
+        alert = await rig.approved_alert()
+        await asyncio.wait_for(rig.worker(pool).run(until_idle=True), 60)
+        counts = await wait_receipts(rig, alert, 500)
+    finally:
+        await pool.stop()
+        await smsc.stop()
+    assert counts == {"delivered": 500}
+    assert set(rig.submitted_numbers().values()) == {1}
+    assert len(rig.submitted_numbers()) == 500
+
+
+async def test_smsc_killed_mid_broadcast_the_broadcast_finishes_when_it_returns(
+    rig: SMPPRig,
+) -> None:
+    total = 3000
+    numbers = [number(index) for index in range(total)]
+    seed_subscribers(rig.db_path, rig.hasher, rig.vault, numbers)
+    first = await Simulator.start(record=rig.record)
+    await first.configure(dlr=True, record_bodies=False)
+    port = first.port
+    pool = rig.pool(port)
+    await pool.start()
+    second: Simulator | None = None
+    try:
+        alert = await rig.approved_alert()
+        sending = asyncio.create_task(rig.worker(pool).run(until_idle=True))
+        await eventually(lambda: sum(rig.submitted_numbers().values()) >= 600, limit=60)
+        await first.kill()
+        await asyncio.sleep(0.3)
+        second = await Simulator.start(port=port, record=rig.record)
+        await second.configure(dlr=True, record_bodies=False)
+        await asyncio.wait_for(sending, 120)
+        second_accepted = (await second.stats())["accepted"]
+        counts = await wait_receipts(rig, alert, second_accepted)
+        status = pool.status()[0]
+    finally:
+        await pool.stop()
+        if second is not None:
+            await second.stop()
+    seen = rig.submitted_numbers()
+    assert set(seen) == {n.lstrip("+") for n in numbers}  # nothing lost
+    assert sum(seen.values()) - len(seen) <= SMSC_WINDOW  # duplicates: the SMSC's window
+    assert status["connects"] >= 2
+    assert (await rig.alerts.status(alert)).state == "done"
+    # Every row was handed to an SMSC; only receipts the dead SMSC still owed are missing.
+    assert counts.get("queued", 0) == counts.get("claimed", 0) == 0
+    assert counts["delivered"] + counts.get("submitted", 0) == total
+    assert counts.get("submitted", 0) <= BATCH * CONCURRENCY
