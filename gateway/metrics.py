@@ -21,6 +21,7 @@ with a JSON body naming each probe's result and no further detail.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -55,6 +56,7 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
         self._refreshers: list[Callable[[], None]] = []
+        self._async_refreshers: list[Callable[[], Awaitable[None]]] = []
         r = self.registry
         ns = NAMESPACE
         self.ussd_requests = Counter(
@@ -124,7 +126,8 @@ class Metrics:
         self.smpp_throttles = Counter(
             "smpp_throttles",
             "Throttling events, by SMSC and source (smsc = ESME_RTHROTTLED, budget = "
-            "the shared TPS budget made a sender wait).",
+            "the shared TPS budget made a sender wait, late_slot = a slot dropped because "
+            "its sender woke too late).",
             ["smsc", "source"],
             namespace=ns,
             registry=r,
@@ -234,13 +237,62 @@ class Metrics:
         """Keep the link and window gauges in step with ``SMPPPool.status()`` entries
         (keys ``smsc``, ``bind``, ``bound``, ``in_flight``), read at each scrape."""
 
+        seen: dict[tuple[str, int, str], int] = {}
+
+        def grown(smsc: str, bind: int, key: str, total: int) -> int:
+            """How much a cumulative count grew since the last scrape (a count that went
+            down was reset, so all of it is new)."""
+            before = seen.get((smsc, bind, key), 0)
+            seen[(smsc, bind, key)] = total
+            return total - before if total >= before else total
+
         def refresh() -> None:
             for entry in status():
                 smsc, bind = str(entry["smsc"]), int(entry["bind"])
                 self.link_state(smsc, bind, up=bool(entry.get("bound")))
                 self.window_in_use(smsc, bind, int(entry.get("in_flight", 0)))
+                if "submitted" in entry:
+                    more = grown(smsc, bind, "submitted", int(entry["submitted"]))
+                    if more:
+                        self.submitted(smsc, more)
+                if "throttled" in entry:
+                    more = grown(smsc, bind, "throttled", int(entry["throttled"]))
+                    if more:
+                        self.smpp_throttles.labels(smsc=smsc, source="smsc").inc(more)
 
         self.add_refresher(refresh)
+
+    def follow_broadcasts(self, store: Any, states: Sequence[str] = ("sending",)) -> None:
+        """At each scrape, set the row counts of every broadcast in ``states`` from the
+        store (``list_broadcasts`` and ``outbox_counts`` of the store port), and drop the
+        series of broadcasts that left them. A failing store is counted, not raised."""
+        shown: set[str] = set()
+
+        async def refresh() -> None:
+            try:
+                current = await store.list_broadcasts(states=list(states))
+                counts = {str(b.id): await store.outbox_counts(b.id) for b in current}
+            except Exception as exc:
+                self.db_error("broadcast_metrics")
+                log.warning("metrics_broadcasts_failed", error=type(exc).__name__)
+                return
+            for broadcast, outbox in counts.items():
+                by_state = dict(outbox.counts)
+                by_state["pending"] = outbox.pending  # queued + claimed: what the alert watches
+                for state in self._broadcast_states(broadcast):
+                    by_state.setdefault(state, 0)  # a state whose rows all moved on
+                self.broadcast_progress(broadcast, by_state)
+            for gone in shown - set(counts):
+                self.forget_broadcast(gone)
+            shown.clear()
+            shown.update(counts)
+
+        self._async_refreshers.append(refresh)
+
+    async def refresh(self) -> None:
+        """Run the asynchronous refreshers (the /metrics handler calls this first)."""
+        for refresh in self._async_refreshers:
+            await refresh()
 
     def exposition(self) -> bytes:
         """The registry in Prometheus text format."""
@@ -290,6 +342,7 @@ class ReadinessCheck:
 
 def metrics_handler(metrics: Metrics) -> Handler:
     async def handle_metrics(request: web.Request) -> web.Response:
+        await metrics.refresh()
         return web.Response(
             body=metrics.exposition(), headers={"Content-Type": EXPOSITION_CONTENT_TYPE}
         )
@@ -346,6 +399,51 @@ def ops_routes(metrics: Metrics, checks: Sequence[ReadinessCheck]) -> list[web.R
         web.get("/healthz", healthz_handler()),
         web.get("/readyz", readyz_handler(checks, metrics)),
     ]
+
+
+def ussd_metrics_middleware(metrics: Metrics, channels: Mapping[str, str]) -> Any:
+    """Count and time USSD callbacks: ``channels`` maps a route path to its channel
+    name (``{"/africastalking/ussd": "africastalking"}``). The outcome is ``con`` or
+    ``end`` from the reply's first word, or ``error`` for any other answer or an
+    exception (which still propagates)."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+        channel = channels.get(request.path)
+        if channel is None:
+            response: web.StreamResponse = await handler(request)
+            return response
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            response = await handler(request)
+            if response.status == 200 and isinstance(response, web.Response):
+                body = response.text or ""
+                outcome = (
+                    "con"
+                    if body.startswith("CON ")
+                    else "end"
+                    if body.startswith("END ")
+                    else "error"
+                )
+            return response
+        finally:
+            metrics.ussd_request(channel, outcome, time.perf_counter() - started)
+
+    return middleware
+
+
+async def serve_ops(
+    metrics: Metrics, checks: Sequence[ReadinessCheck], host: str, port: int
+) -> web.AppRunner:
+    """Serve only ``/metrics``, ``/healthz`` and ``/readyz`` (for a process without its own
+    HTTP app, such as the broadcast worker); ``await runner.cleanup()`` stops it."""
+    app = web.Application()
+    app.add_routes(ops_routes(metrics, checks))
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    return runner
 
 
 # --- Ready-made probes ------------------------------------------------------------------

@@ -23,11 +23,16 @@ window only if ``n - 1`` slots stay empty on each side of it, so a batch costs
 retry loop), so waiting senders are served in order and Redis sees one round trip per
 submit.
 
-Headroom: the reservation happens in Redis time, the submit a moment later on the
-worker (network, event-loop and scheduler delays). Two sends can thus land closer than
-one interval apart, by as much as the spread of those delays. Running the bucket a few
-percent under the grant (``headroom``, 5 % by default: 50 ms of delay spread per second)
-keeps the operator's count of any 1-second window within the grant anyway.
+Headroom and late slots: the reservation happens in Redis time, the submit a moment
+later on the worker. A worker that wakes up late (a busy event loop, a starved CPU)
+would send late and bunch with the next sender. So the bucket runs a few percent under
+the grant (``headroom``, 5 % by default), and :meth:`acquire` never spends a slot late:
+if it wakes more than ``0.8 * headroom`` seconds after its slot, it drops the slot and
+reserves again. (On the worker's clock the slot lies between "asked + wait" and
+"answered + wait": it sleeps to the later bound, so it is never early, and judges
+lateness from the earlier one, so lateness is never missed.)
+Every send then lies within that tolerance of its slot, and with slots spaced
+``1 / (tps * (1 - headroom))`` apart no 1-second window holds more than the grant.
 
 Failure: if Redis cannot be reached, :class:`RedisTPSBudget` either raises
 :class:`TPSBudgetUnavailable` or, given ``fallback_workers``, paces this worker alone at
@@ -44,6 +49,7 @@ Errors::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -150,6 +156,7 @@ class LocalTPSBudget:
         self.smsc = smsc
         self.tps = tps
         self._interval = effective_interval(tps, headroom)
+        self._late_tolerance = late_tolerance(headroom)
         self._tat = 0.0
         self._metrics = metrics
         self._clock = clock
@@ -162,8 +169,7 @@ class LocalTPSBudget:
         return step.wait
 
     async def acquire(self, n: int = 1) -> float:
-        wait = await self.reserve(n)
-        return await _wait(wait, self.smsc, self._metrics, self._sleep)
+        return await _take(self, n, self._late_tolerance, self._clock, self._sleep, self._metrics)
 
 
 class RedisTPSBudget:
@@ -178,6 +184,7 @@ class RedisTPSBudget:
         headroom: float = DEFAULT_HEADROOM,
         fallback_workers: int | None = None,
         metrics: Metrics | None = None,
+        clock: Callable[[], float] = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         if not smsc:
@@ -186,6 +193,8 @@ class RedisTPSBudget:
         self.tps = tps
         self.key = TPS_BUCKET_KEY_PREFIX + smsc
         self._interval_us = effective_interval(tps, headroom) * MICROSECONDS
+        self._late_tolerance = late_tolerance(headroom)
+        self._clock = clock
         self._script = redis.register_script(_RESERVE_SCRIPT)
         self._metrics = metrics
         self._sleep = sleep
@@ -211,9 +220,9 @@ class RedisTPSBudget:
         return max(0, int(wait_us)) / MICROSECONDS
 
     async def acquire(self, n: int = 1) -> float:
-        """Reserve ``n`` slots and sleep until they come; returns the seconds waited."""
-        wait = await self.reserve(n)
-        return await _wait(wait, self.smsc, self._metrics, self._sleep)
+        """Wait for a slot for ``n`` PDUs sent together; returns the seconds waited.
+        Send right after it returns."""
+        return await _take(self, n, self._late_tolerance, self._clock, self._sleep, self._metrics)
 
     async def _redis_failed(self, n: int, exc: Exception) -> float:
         if self._metrics is not None:
@@ -242,9 +251,166 @@ def _check_size(n: int, tps: float) -> None:
         )
 
 
-async def _wait(wait: float, smsc: str, metrics: Metrics | None, sleep: Sleep) -> float:
-    if wait > 0:
+def late_tolerance(headroom: float) -> float:
+    """Seconds a slot may be spent after its time (see the module docstring)."""
+    return max(0.8 * headroom, 0.001)
+
+
+class _Reserving(Protocol):
+    smsc: str
+
+    async def reserve(self, n: int = 1) -> float: ...
+
+
+async def _take(
+    budget: _Reserving,
+    n: int,
+    tolerance: float,
+    clock: Callable[[], float],
+    sleep: Sleep,
+    metrics: Metrics | None,
+) -> float:
+    started = clock()
+    while True:
+        # The slot lies between asked + wait and answered + wait on our clock: sleep to
+        # the later bound (never early), judge lateness from the earlier (never missed).
+        asked = clock()
+        wait = await budget.reserve(n)
+        answered = clock()
+        if wait > 0:
+            if metrics is not None:
+                metrics.waited_for_budget(budget.smsc, wait)
+            await sleep(max(0.0, answered + wait - clock()))
+        if clock() - (asked + wait) <= tolerance:
+            return clock() - started
+        # Woke too late: spending this slot now would bunch with the next sender's.
         if metrics is not None:
-            metrics.waited_for_budget(smsc, wait)
-        await sleep(wait)
-    return wait
+            metrics.throttled(budget.smsc, source="late_slot")
+        log.debug("tps_slot_dropped_late", smsc=budget.smsc, late=round(clock() - asked - wait, 4))
+
+
+class BudgetPacer:
+    """Drives a synchronous sender (an SMPP submit queue) from an async budget.
+
+    While ``has_work()`` holds, it takes one slot at a time from ``budget`` and, the
+    moment the slot comes, calls ``send_one()``, which sends one PDU and returns True, or
+    returns False when it cannot send now (window full, link down). An unused slot is
+    dropped, never kept: a kept slot spent later would bunch with the next one and break
+    the 1-second count. Call :meth:`wake` whenever work arrives or the window frees up.
+    """
+
+    def __init__(
+        self,
+        budget: TPSBudget,
+        send_one: Callable[[], bool],
+        has_work: Callable[[], bool],
+        *,
+        retry_after: float = 0.5,
+    ) -> None:
+        self._budget = budget
+        self._send_one = send_one
+        self._has_work = has_work
+        self._retry_after = retry_after
+        self._task: asyncio.Task[None] | None = None
+        self.sent = 0
+        self.dropped = 0
+
+    def wake(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        while self._has_work():
+            try:
+                await self._budget.acquire()
+            except TPSBudgetUnavailable:
+                log.warning("tps_budget_unavailable_pausing", seconds=self._retry_after)
+                await asyncio.sleep(self._retry_after)
+                continue
+            if self._send_one():
+                self.sent += 1
+            else:
+                self.dropped += 1
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+class SharedRateLimiter:
+    """The synchronous ``reserve(now) -> wait`` of :class:`gateway.smpp.throttle.RateLimiter`,
+    drawing on a shared budget: a drop-in for a submit queue's pump.
+
+    ``reserve(now)`` answers 0.0 when a slot granted by the budget is due now (and
+    counts it spent), else the seconds to wait before asking again. One reservation is
+    kept in flight ahead of time, so a busy queue loses no round trip between slots; a
+    slot not spent within the late tolerance is dropped, as in :meth:`RedisTPSBudget.acquire`.
+    ``on_ready`` (the queue's pump) is called when a new slot has been granted.
+    """
+
+    def __init__(
+        self,
+        budget: TPSBudget,
+        *,
+        headroom: float = DEFAULT_HEADROOM,
+        on_ready: Callable[[], None] | None = None,
+        poll: float = 0.005,
+        retry_after: float = 0.5,
+        metrics: Metrics | None = None,
+        smsc: str = "",
+    ) -> None:
+        self._budget = budget
+        self._tolerance = late_tolerance(headroom)
+        self.on_ready = on_ready
+        self._poll = poll
+        self._retry_after = retry_after
+        self._metrics = metrics
+        self._smsc = smsc
+        self._earliest: float | None = None  # the slot, on the loop's clock, lower bound
+        self._latest = 0.0  # upper bound: never send before it
+        self._retry_at = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    def reserve(self, now: float) -> float:
+        if self._earliest is None:
+            self._fetch(now)
+            return max(self._poll, self._retry_at - now)
+        if now < self._latest:
+            return self._latest - now
+        late = now - self._earliest > self._tolerance
+        self._earliest = None
+        self._fetch(now)  # the next slot, ahead of time
+        if late:
+            if self._metrics is not None:
+                self._metrics.throttled(self._smsc, source="late_slot")
+            return self._poll
+        return 0.0
+
+    def _fetch(self, now: float) -> None:
+        if now < self._retry_at or (self._task is not None and not self._task.done()):
+            return
+        self._task = asyncio.get_running_loop().create_task(self._get())
+
+    async def _get(self) -> None:
+        loop = asyncio.get_running_loop()
+        asked = loop.time()
+        try:
+            wait = await self._budget.reserve(1)
+        except TPSBudgetUnavailable:
+            self._retry_at = loop.time() + self._retry_after
+            log.warning("tps_budget_unavailable_pausing", seconds=self._retry_after)
+            return
+        answered = loop.time()
+        self._earliest, self._latest = asked + wait, answered + wait
+        if self.on_ready is not None:
+            self.on_ready()
+
+    async def close(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gateway.store.audit import GENESIS_HASH, entry_hash, verify_chain
+from gateway.store.port import Store
 from gateway.store.postgres_base import AUDIT_LOCK, Record, affected
 from gateway.store.postgres_outbox import PostgresOutbox
 from gateway.store.records import (
@@ -301,3 +302,8 @@ async def open_store(db_url: str) -> Any:
     from gateway.store.sqlite import SQLiteStore
 
     return await SQLiteStore.open(db_url)
+
+
+def _implements_the_port(store: PostgresStore) -> Store:
+    """Never called: mypy checks here that PostgresStore fills the whole store port."""
+    return store

@@ -199,10 +199,12 @@ def _ports(service: dict[str, Any]) -> list[dict[str, Any]]:
     return ports
 
 
-def test_compose_second_worker_comes_only_with_the_scale_profile(tmp_path: Path) -> None:
+def test_compose_second_worker_and_broadcast_worker_come_only_with_profiles(tmp_path: Path) -> None:
     services = yaml.safe_load(compose(tmp_path, "config"))["services"]
     assert services["gateway-2"]["profiles"] == ["scale"]
-    assert [name for name, service in services.items() if "profiles" in service] == ["gateway-2"]
+    assert services["broadcast"]["profiles"] == ["broadcast"]
+    profiled = sorted(name for name, service in services.items() if "profiles" in service)
+    assert profiled == ["broadcast", "gateway-2"]
     assert _ports(services["gateway-2"])[0]["published"] in ("8081", 8081)
 
 
@@ -230,10 +232,9 @@ def test_systemd_unit_verifies_and_is_hardened(tmp_path: Path, unit: str) -> Non
     run("systemd-analyze", "security", "--offline=true", "--threshold=20", copy)
 
 
-def test_broadcast_unit_runs_the_broadcast_worker_on_its_own_port() -> None:
+def test_broadcast_unit_runs_the_broadcast_worker() -> None:
     text = (DEPLOY / "systemd" / "gateway-broadcast.service").read_text(encoding="utf-8")
     assert "ExecStart=/opt/gateway/venv/bin/gateway broadcast run\n" in text
-    assert "Environment=GATEWAY_PORT=8090\n" in text
 
 
 # --- Prometheus -------------------------------------------------------------------------

@@ -17,7 +17,9 @@ from gateway.metrics import (
     ops_routes,
     readyz_handler,
     redis_check,
+    serve_ops,
     smpp_check,
+    ussd_metrics_middleware,
 )
 
 
@@ -254,3 +256,114 @@ async def test_smpp_check_passes_with_one_bound_link() -> None:
     assert await check.probe() is False
     status.append({"smsc": "op1", "bind": 1, "bound": True})
     assert await check.probe() is True
+
+
+async def test_ussd_middleware_counts_outcomes_by_channel(aiohttp_client: Any) -> None:
+    metrics = Metrics()
+
+    async def ussd(request: web.Request) -> web.Response:
+        text = (await request.post()).get("text", "")
+        if text == "boom":
+            raise RuntimeError("engine bug")
+        if text == "bad":
+            return web.Response(status=403, text="Forbidden")
+        return web.Response(text="END bye" if text == "9" else "CON menu")
+
+    async def other(request: web.Request) -> web.Response:
+        return web.Response(text="CON not ussd")
+
+    app = web.Application(
+        middlewares=[ussd_metrics_middleware(metrics, {"/africastalking/ussd": "africastalking"})]
+    )
+    app.router.add_post("/africastalking/ussd", ussd)
+    app.router.add_post("/other", other)
+    client = await aiohttp_client(app)
+    for text in ("", "1", "9", "bad", "boom"):
+        await client.post("/africastalking/ussd", data={"text": text})
+    await client.post("/other", data={"text": ""})
+    found = samples(metrics)
+    counts = {
+        dict(labels)["outcome"]: value
+        for (name, labels), value in found.items()
+        if name == "gateway_ussd_requests_total"
+    }
+    assert counts == {"con": 2, "end": 1, "error": 2}
+    count = found[("gateway_ussd_request_duration_seconds_count", (("channel", "africastalking"),))]
+    assert count == 5
+
+
+async def test_serve_ops_answers_on_its_own_port() -> None:
+    import aiohttp
+
+    from tests.servers import free_port
+
+    metrics = Metrics()
+    metrics.broadcast_progress("3", {"pending": 7})
+    port = free_port()
+    runner = await serve_ops(metrics, [flag_check("worker", lambda: True)], "127.0.0.1", port)
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"http://127.0.0.1:{port}/metrics") as response:
+                body = await response.text()
+            async with session.get(f"http://127.0.0.1:{port}/readyz") as ready:
+                assert ready.status == 200
+    finally:
+        await runner.cleanup()
+    assert 'gateway_broadcast_messages{broadcast="3",state="pending"} 7.0' in body
+
+
+def test_smpp_cumulative_counts_become_counter_increments() -> None:
+    metrics = Metrics()
+    entry: dict[str, object] = {"smsc": "op1", "bind": 0, "bound": True, "submitted": 5}
+    entry["throttled"] = 1
+    metrics.follow_smpp_status(lambda: [entry])
+    samples(metrics)
+    entry["submitted"], entry["throttled"] = 12, 1
+    found = samples(metrics)
+    assert found[("gateway_smpp_submits_total", (("smsc", "op1"),))] == 12
+    assert found[("gateway_smpp_throttles_total", (("smsc", "op1"), ("source", "smsc")))] == 1
+    entry["submitted"] = 3  # the bind's stats were reset: all three are new
+    assert samples(metrics)[("gateway_smpp_submits_total", (("smsc", "op1"),))] == 15
+
+
+async def test_broadcast_progress_follows_the_store_at_each_scrape(
+    aiohttp_client: Any, tmp_path: Any
+) -> None:
+    from gateway.store.records import Audience, NewBroadcast, Submission
+    from gateway.store.sqlite import SQLiteStore
+
+    store = await SQLiteStore.open(tmp_path / "g.db")
+    t0 = 1_700_000_000.0
+    try:
+        for index in range(5):
+            person = await store.upsert_subscriber(f"h{index}", b"s", "en", "sms", t0)
+            await store.subscribe(person.id, "alerts", "", "en", t0)
+        broadcast_id = await store.create_broadcast(
+            NewBroadcast({"en": "x"}, "en", Audience(("alerts",)), "src", "a", t0 + 99), t0
+        )
+        await store.set_broadcast_state(broadcast_id, "draft", "sending", t0)
+        await store.expand_audience(broadcast_id, 100, t0)
+        metrics = Metrics()
+        metrics.follow_broadcasts(store)
+        client = await aiohttp_client(app_with(metrics, []))
+
+        async def scrape() -> dict[str, float]:
+            text = await (await client.get("/metrics")).text()
+            return {
+                sample.labels["state"]: sample.value
+                for family in text_string_to_metric_families(text)
+                for sample in family.samples
+                if sample.name == "gateway_broadcast_messages"
+            }
+
+        assert await scrape() == {"queued": 5, "pending": 5}
+        claimed = await store.claim_outbox(broadcast_id, "w", 5, t0, 30)
+        assert await scrape() == {"queued": 0, "claimed": 5, "pending": 5}
+        await store.record_submissions(
+            "smpp:op1", [Submission(c.outbox_id, "accepted", ("m",)) for c in claimed[:1]], t0, 3
+        )
+        assert (await scrape())["submitted"] == 1
+        await store.set_broadcast_state(broadcast_id, "sending", "done", t0)
+        assert await scrape() == {}
+    finally:
+        await store.close()

@@ -312,3 +312,20 @@ async def test_an_unreachable_server_is_a_store_error_without_the_password() -> 
     with pytest.raises(StoreError) as caught:
         await PostgresStore.open(f"postgresql://nobody:{password}@127.0.0.1:1/none")
     assert password not in str(caught.value)
+
+
+async def test_released_claims_go_to_the_next_worker_at_once(pg_url: str) -> None:
+    store = await PostgresStore.open(pg_url)
+    try:
+        broadcast_id = await people_and_broadcast(store, 10)
+        mine = await store.claim_outbox(broadcast_id, "stopping", 4, T0, LEASE)
+        theirs = await store.claim_outbox(broadcast_id, "other", 2, T0, LEASE)
+        assert await store.release_claims("stopping") == 4
+        assert await store.release_claims("stopping") == 0
+        again = await store.claim_outbox(broadcast_id, "next", 100, T0, LEASE)  # lease not over
+        still_held = await store.fetch("SELECT id FROM outbox WHERE claimed_by = 'other'")
+    finally:
+        await store.close()
+    assert {c.outbox_id for c in mine} <= {c.outbox_id for c in again}
+    assert {c.attempts for c in again if c.outbox_id in {m.outbox_id for m in mine}} == {1}
+    assert {row[0] for row in still_held} == {c.outbox_id for c in theirs}

@@ -24,9 +24,11 @@ from gateway.metrics import Metrics
 from gateway.ratelimit import (
     DEFAULT_HEADROOM,
     TPS_BUCKET_KEY_PREFIX,
+    BudgetPacer,
     LocalTPSBudget,
     RedisTPSBudget,
     ReservationTooLarge,
+    SharedRateLimiter,
     TPSBudgetUnavailable,
     effective_interval,
     reserve_slots,
@@ -137,8 +139,9 @@ def assert_within_grant_and_close(
 ) -> None:
     everything = [moment for times in per_client for moment in times]
     assert max_in_window(everything) <= tps
-    # together they use most of the (headroom-reduced) grant
-    assert len(everything) >= 0.9 * tps * (1 - DEFAULT_HEADROOM) * seconds
+    # together they use most of the (headroom-reduced) grant; not all of it on a busy
+    # machine, where slots that come too late are dropped rather than spent late
+    assert len(everything) >= 0.75 * tps * (1 - DEFAULT_HEADROOM) * seconds
     # and the shared queue serves every client, not one
     for times in per_client:
         assert len(times) >= len(everything) / len(per_client) / 3
@@ -180,7 +183,7 @@ def test_separate_processes_share_one_grant(redis_server: Any, processes: int) -
     for child in children:
         out, err = child.communicate(timeout=30)
         assert child.returncode == 0, err.decode()
-        per_client.append(json.loads(out))
+        per_client.append(json.loads(out.splitlines()[-1]))  # last line; logs come before
     assert_within_grant_and_close(per_client, tps, seconds)
 
 
@@ -254,3 +257,121 @@ async def test_redis_down_with_fallback_paces_locally_then_shares_again(
         assert await redis.exists(TPS_BUCKET_KEY_PREFIX + "op1") == 1
     finally:
         await redis.aclose()
+
+
+async def test_pacer_feeds_a_synchronous_sender_within_the_grant(redis_server: Any) -> None:
+    redis = Redis.from_url(redis_server.url)
+    queue = list(range(30))
+    sent: list[float] = []
+    refusals = [3]  # the window is full for the first three slots
+    emptied = asyncio.Event()
+
+    def send_one() -> bool:
+        if refusals[0] > 0:
+            refusals[0] -= 1
+            return False
+        queue.pop()
+        sent.append(time.monotonic())
+        if not queue:
+            emptied.set()
+        return True
+
+    try:
+        pacer = BudgetPacer(RedisTPSBudget(redis, "op1", 20), send_one, lambda: bool(queue))
+        pacer.wake()
+        pacer.wake()  # a second wake while running starts nothing new
+        async with asyncio.timeout(20):
+            await emptied.wait()
+        await pacer.stop()
+    finally:
+        await redis.aclose()
+    assert (pacer.sent, pacer.dropped) == (30, 3)
+    assert max_in_window(sent) <= 20
+
+
+async def test_pacer_waits_out_a_redis_outage(redis_server: Any) -> None:
+    redis = Redis.from_url(redis_server.url, socket_connect_timeout=0.5)
+    queue = list(range(5))
+    emptied = asyncio.Event()
+
+    def send_one() -> bool:
+        queue.pop()
+        if not queue:
+            emptied.set()
+        return True
+
+    try:
+        pacer = BudgetPacer(
+            RedisTPSBudget(redis, "op1", 50), send_one, lambda: bool(queue), retry_after=0.1
+        )
+        redis_server.stop()
+        pacer.wake()
+        await asyncio.sleep(0.5)
+        assert len(queue) == 5  # nothing sent without the shared budget
+        redis_server.start()
+        async with asyncio.timeout(20):
+            await emptied.wait()
+        await pacer.stop()
+    finally:
+        await redis.aclose()
+    assert pacer.sent == 5
+
+
+async def drain_like_a_pump(limiter: SharedRateLimiter, messages: int, sent: list[float]) -> None:
+    """What SubmitQueue.pump does with RateLimiter.reserve: send at 0, else wait."""
+    loop = asyncio.get_running_loop()
+    while messages:
+        wait = limiter.reserve(loop.time())
+        if wait == 0:
+            sent.append(time.monotonic())
+            messages -= 1
+        else:
+            await asyncio.sleep(wait)
+
+
+async def test_shared_limiter_gives_two_sync_queues_one_grant(redis_server: Any) -> None:
+    tps = 20
+    clients = [Redis.from_url(redis_server.url) for _ in range(2)]
+    limiters = [SharedRateLimiter(RedisTPSBudget(client, "op1", tps)) for client in clients]
+    sent: list[list[float]] = [[], []]
+    try:
+        async with asyncio.timeout(30):
+            await asyncio.gather(
+                *(
+                    drain_like_a_pump(limiter, 30, out)
+                    for limiter, out in zip(limiters, sent, strict=True)
+                )
+            )
+    finally:
+        for limiter in limiters:
+            await limiter.close()
+        for client in clients:
+            await client.aclose()
+    everything = sent[0] + sent[1]
+    assert len(everything) == 60
+    assert max_in_window(everything) <= tps
+    # and together they ran close to the grant, not at half of it each
+    span = max(everything) - min(everything)
+    assert (len(everything) - 1) / span >= 0.75 * tps * (1 - DEFAULT_HEADROOM)
+
+
+async def test_shared_limiter_sends_nothing_while_redis_is_away(redis_server: Any) -> None:
+    client = Redis.from_url(redis_server.url, socket_connect_timeout=0.5)
+    ready = asyncio.Event()
+    limiter = SharedRateLimiter(
+        RedisTPSBudget(client, "op1", 50), on_ready=ready.set, retry_after=0.1
+    )
+    loop = asyncio.get_running_loop()
+    try:
+        redis_server.stop()
+        for _ in range(5):
+            assert limiter.reserve(loop.time()) > 0
+            await asyncio.sleep(0.1)
+        redis_server.start()
+        async with asyncio.timeout(10):
+            while limiter.reserve(loop.time()) != 0:
+                await asyncio.wait_for(ready.wait(), 1.0)
+                ready.clear()
+    finally:
+        await limiter.close()
+        await client.aclose()

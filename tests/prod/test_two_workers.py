@@ -44,19 +44,9 @@ def two_workers(redis_server: Any, tmp_path: Path) -> Iterator[list[int]]:
         "GATEWAY_HASH_KEY": "h" * 40,
         "GATEWAY_LOG_FORMAT": "json",
     }
-    ports = [free_port(), free_port()]
-    workers = [
-        subprocess.Popen(
-            [sys.executable, "-m", "gateway", "serve", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        for port in ports
-    ]
+    workers: list[subprocess.Popen[bytes]] = []
     try:
-        asyncio.run(_wait_healthy(ports, workers))
+        ports = [_start_worker(env, workers), _start_worker(env, workers)]
         yield ports
     finally:
         for worker in workers:
@@ -69,20 +59,40 @@ def two_workers(redis_server: Any, tmp_path: Path) -> Iterator[list[int]]:
                 worker.wait()
 
 
-async def _wait_healthy(ports: list[int], workers: list[subprocess.Popen[bytes]]) -> None:
+def _start_worker(env: dict[str, str], workers: list[subprocess.Popen[bytes]]) -> int:
+    """Start one worker and wait for /healthz; a port taken meanwhile by another
+    process on this shared machine means another try on another port."""
+    for _ in range(3):
+        port = free_port()
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "gateway", "serve", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        workers.append(worker)
+        if asyncio.run(_healthy(port, worker)):
+            return port
+        errors = worker.stderr.read().decode() if worker.stderr else ""
+        assert "address already in use" in errors.lower(), errors
+    raise AssertionError("no free port for a worker after three tries")
+
+
+async def _healthy(port: int, worker: subprocess.Popen[bytes]) -> bool:
+    """True once the worker answers /healthz; False if it exited first."""
     deadline = time.monotonic() + 60
     async with aiohttp.ClientSession() as session:
-        for port, worker in zip(ports, workers, strict=True):
-            while True:
-                assert worker.poll() is None, worker.stderr.read().decode() if worker.stderr else ""
-                try:
-                    async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
-                        if response.status == 200:
-                            break
-                except aiohttp.ClientConnectionError:
-                    pass
-                assert time.monotonic() < deadline, "a worker did not start"
-                await asyncio.sleep(0.1)
+        while worker.poll() is None:
+            try:
+                async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
+                    if response.status == 200:
+                        return True
+            except aiohttp.ClientConnectionError:
+                pass
+            assert time.monotonic() < deadline, "a worker did not start within 60 s"
+            await asyncio.sleep(0.1)
+    return False
 
 
 async def dial(
