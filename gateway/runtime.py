@@ -16,6 +16,7 @@ import datetime as dt
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+import redis.asyncio as aioredis
 import structlog
 
 from gateway.broadcast.messaging import Messaging, open_messaging
@@ -26,6 +27,7 @@ from gateway.live_tree import LiveTree, tree_file
 from gateway.menu.pages import Limit
 from gateway.menu.validator import load_valid_tree
 from gateway.messages import SMSSender
+from gateway.ratelimit import RedisTPSBudget
 from gateway.sessions import MemorySessionStore, RedisSessionStore, SessionStore
 from gateway.settings import Settings
 from gateway.smpp.pool import SMPPPool
@@ -128,6 +130,8 @@ async def open_runtime(
             )
             runtime.channel, runtime.sender = channel, sender
             messaging.use_sender(sender)
+            if isinstance(sender, SMPPPool) and settings.redis_url:
+                await _share_tps_budgets(stack, sender, settings.redis_url)
             if broadcast_worker:
                 worker = BroadcastWorker(
                     messaging.store,
@@ -154,9 +158,28 @@ async def open_runtime(
         yield runtime
 
 
+async def _share_tps_budgets(
+    stack: contextlib.AsyncExitStack, pool: SMPPPool, redis_url: str
+) -> None:
+    """Each SMSC with a ``shared_tps`` grant gets one Redis token bucket, shared by every
+    bind here and by every other worker: together they never exceed the grant."""
+    granted = {smsc.name: smsc.shared_tps for smsc in pool.smscs if smsc.shared_tps > 0}
+    if not granted:
+        return
+    client = aioredis.Redis.from_url(redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
+    stack.push_async_callback(client.aclose)
+    budgets = {name: RedisTPSBudget(client, name, tps) for name, tps in granted.items()}
+    pool.share_budget(lambda smsc: budgets.get(smsc.name))
+    log.info("smpp.shared_tps", smscs=sorted(granted))
+
+
 def _channel_tps(settings: Settings, channel: str) -> float:
     if channel == "smpp" and settings.smsc:
-        return sum(smsc.tps * smsc.binds for smsc in settings.smsc if smsc.bind_mode != "receiver")
+        return sum(
+            min(smsc.tps * smsc.binds, smsc.shared_tps or float("inf"))
+            for smsc in settings.smsc
+            if smsc.bind_mode != "receiver"
+        )
     return settings.broadcast_tps
 
 

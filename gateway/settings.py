@@ -82,6 +82,9 @@ class SMSCSettings:
     response_timeout: float = 10.0
     split_mode: str = "udh"  # udh | sar | payload
     request_dlr: bool = True
+    # The operator's grant for the whole account, shared through Redis by every bind of
+    # every worker (needs GATEWAY_REDIS_URL); 0 = no shared budget, only ``tps`` per bind.
+    shared_tps: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -285,6 +288,8 @@ def _smsc_from_json(name: str, index: int, item: object) -> SMSCSettings:
         raise SettingsError(f"{where}.split_mode must be udh, sar or payload")
     if not (1 <= smsc.window <= 1000) or smsc.tps <= 0 or smsc.binds < 1:
         raise SettingsError(f"{where}: window must be 1..1000, tps > 0, binds >= 1")
+    if smsc.shared_tps < 0:
+        raise SettingsError(f"{where}.shared_tps must be 0 (off) or a positive grant")
     return smsc
 
 

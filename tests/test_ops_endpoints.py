@@ -54,3 +54,29 @@ async def test_readyz_follows_redis(aiohttp_client: Any, settings: Settings, tmp
         assert down.status == 503 and (await down.json())["checks"]["redis"] == "failed"
     finally:
         server.stop()
+
+
+async def test_broadcast_progress_is_scraped_from_the_store(
+    aiohttp_client: Any, settings: Settings
+) -> None:
+    import time
+
+    from gateway.broadcast.service import AlertDraft
+    from gateway.web.app import RUNTIME
+
+    app = await create_app(settings, broadcast_worker=False)
+    client = await aiohttp_client(app)
+    runtime = app[RUNTIME]
+    await runtime.messaging.subscriptions.join(
+        "+254700000009", "africastalking", "route-alerts", "en", time.time()
+    )
+    alerts = runtime.messaging.alerts
+    draft = AlertDraft(
+        {"en": "Road closed."}, "en", ("route-alerts",), "test", "a", time.time() + 60
+    )
+    alert_id = await alerts.create(draft, time.time())
+    await alerts.approve(alert_id, "b", time.time())
+    await alerts.send(alert_id, "b", time.time())
+    text = await (await client.get("/metrics")).text()
+    progress = samples(text, "gateway_broadcast_messages")
+    assert any(dict(labels).get("broadcast") == str(alert_id) for labels in progress)

@@ -19,6 +19,7 @@ from typing import Any
 import structlog
 
 from gateway.messages import InboundSink, OutboundSMS, SendOutcome, SendResult
+from gateway.ratelimit import SharedRateLimiter, TPSBudget
 from gateway.segmentation import SegmentationError, SMSPart, SplitMode, plan
 from gateway.settings import SettingsError, SMSCSettings
 from gateway.smpp.esme import ESMEBind
@@ -26,6 +27,7 @@ from gateway.smpp.inbound import InboundRouter, process_number_key
 from gateway.smpp.pdu import TAGS, TLV, SubmitSM, integer_tlv
 from gateway.smpp.receipts import ReceiptTracker
 from gateway.smpp.submits import PartResult
+from gateway.smpp.throttle import BothLimits, RateLimiter
 from gateway.smpp.tuning import LinkTuning
 from gateway.smpp.ussd import UnknownProfileError
 from gateway.ussd.types import USSDHandler
@@ -46,6 +48,7 @@ class SMPPPool:
         tuning: LinkTuning | None = None,
         number_key: Callable[[str], str] = process_number_key,
     ) -> None:
+        self.smscs = tuple(smscs)
         self.routers: dict[str, InboundRouter] = {}
         self.binds: list[ESMEBind] = []
         # Entries that reach the same account (a receiver entry and a transmitter entry,
@@ -69,6 +72,7 @@ class SMPPPool:
                 if bind.can_transmit:
                     transmitters.append(bind)
         self._references = itertools.count(1)
+        self._shared: list[SharedRateLimiter] = []
 
     async def start(self) -> None:
         for bind in self.binds:
@@ -76,6 +80,22 @@ class SMPPPool:
 
     async def stop(self) -> None:
         await asyncio.gather(*(bind.stop() for bind in self.binds))
+        for limiter in self._shared:
+            await limiter.close()
+        self._shared.clear()
+
+    def share_budget(self, budget_for: Callable[[SMSCSettings], TPSBudget | None]) -> None:
+        """Make every bind also draw on its SMSC's budget shared with other workers (the
+        operator's grant for the account), on top of its own ``tps`` cap."""
+        for bind in self.binds:
+            budget = budget_for(bind.settings)
+            if budget is None or not bind.can_transmit:
+                continue
+            shared = SharedRateLimiter(budget, on_ready=bind.submits.pump, smsc=bind.settings.name)
+            own = bind.submits.limiter
+            assert isinstance(own, RateLimiter)
+            bind.submits.limiter = BothLimits(own, shared)
+            self._shared.append(shared)
 
     async def wait_bound(self) -> None:
         """Until every bind is bound (bound this with ``asyncio.timeout``)."""

@@ -27,7 +27,7 @@ from gateway.messages import SendOutcome
 from gateway.smpp.connection import SMPPConnection
 from gateway.smpp.errors import LocalProtocolError
 from gateway.smpp.pdu import SubmitSM
-from gateway.smpp.throttle import RateLimiter
+from gateway.smpp.throttle import Limiter, RateLimiter
 from gateway.smpp.tuning import LinkTuning
 
 log = structlog.get_logger(__name__)
@@ -64,7 +64,7 @@ class SubmitQueue:
         clock: Callable[[], float] | None = None,
     ) -> None:
         self.tuning = tuning
-        self.limiter = RateLimiter(tps, tuning.rate_margin)
+        self.limiter: Limiter = RateLimiter(tps, tuning.rate_margin)
         self.name = name
         self._write = write
         self._clock = clock

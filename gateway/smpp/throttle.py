@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from typing import Protocol
 
 
 class RateLimiter:
@@ -21,12 +22,43 @@ class RateLimiter:
         self.window = max(1.0, self.capacity / tps) + margin
         self._sent: deque[float] = deque()
 
-    def reserve(self, now: float) -> float:
-        """0.0 and the send is counted, or how many seconds to wait before asking again."""
+    def wait(self, now: float) -> float:
+        """How long until a send is allowed (0.0: now), counting nothing."""
         sent = self._sent
         while sent and now - sent[0] >= self.window:
             sent.popleft()
         if len(sent) < self.capacity:
-            sent.append(now)
             return 0.0
         return max(sent[0] + self.window - now, 1e-6)
+
+    def reserve(self, now: float) -> float:
+        """0.0 and the send is counted, or how many seconds to wait before asking again."""
+        wait = self.wait(now)
+        if wait == 0.0:
+            self._sent.append(now)
+        return wait
+
+
+class Limiter(Protocol):
+    def reserve(self, now: float) -> float: ...
+
+
+class BothLimits:
+    """A bind's own cap and a budget shared with other workers: a send needs both.
+
+    The bind's cap is asked first without counting, so a slot of the shared budget is
+    spent only when the bind may really send (a shared slot is the scarcer one).
+    """
+
+    def __init__(self, own: RateLimiter, shared: Limiter) -> None:
+        self.own = own
+        self.shared = shared
+
+    def reserve(self, now: float) -> float:
+        wait = self.own.wait(now)
+        if wait > 0:
+            return wait
+        wait = self.shared.reserve(now)
+        if wait > 0:
+            return wait
+        return self.own.reserve(now)

@@ -80,6 +80,7 @@ async def create_app(
     app.router.add_routes(runtime.messaging.sms_routes())
     app[METRICS] = metrics = Metrics()
     runtime.ussd.observers.append(_ussd_observer(metrics))
+    metrics.follow_broadcasts(runtime.store)
     shutdown = GracefulShutdown()
     checks: list[ReadinessCheck] = [
         flag_check("menus", lambda: bool(runtime.live_tree.current.screens)),
