@@ -51,7 +51,12 @@ def ussd_routes(
             current = tree()
             text = current.nav("unavailable", current.fallback_language)
             return _text(render(USSDReply(text, True)))
-        reply = await service.handle(ussd_request)
+        try:
+            reply = await service.handle(ussd_request)
+        except Exception as exc:  # a bug must still leave the handset a polite screen
+            log.error("ussd.unexpected_error", error=type(exc).__name__)
+            current = tree()
+            reply = USSDReply(current.nav("unavailable", current.fallback_language), True)
         return _text(render(reply))
 
     async def session_end(request: web.Request) -> web.Response:
@@ -65,10 +70,10 @@ def ussd_routes(
             return _text("OK")
         try:
             screen = await service.session_screen(end.session_id, CHANNEL)
-        except Exception as exc:  # the session store being down must not fail AT's call
+            await dropoff.record_end(today(), screen or "__unknown__", end.status)
+        except Exception as exc:  # a store being down must not fail AT's call
             log.warning("ussd.session_end_unrecorded", error=type(exc).__name__)
             return _text("OK")
-        await dropoff.record_end(today(), screen or "__unknown__", end.status)
         log.info("ussd.session_end", screen=screen, status=end.status, hops=end.hops)
         return _text("OK")
 

@@ -198,3 +198,19 @@ async def test_redis_stopped_mid_session_gives_a_polite_end_and_service_resumes(
         assert status == 200 and body.startswith("CON ")
     finally:
         server.stop()
+
+
+async def test_an_unexpected_fault_still_gives_the_handset_a_polite_end(
+    aiohttp_client: Any, settings: Settings
+) -> None:
+    app = await create_app(settings)
+
+    async def broken(request: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    from gateway.web.app import USSD
+
+    app[USSD].handle = broken  # type: ignore[method-assign]  # the route calls this
+    client = await aiohttp_client(app)
+    status, body = await post(client, form(""))
+    assert (status, body) == (200, "END Service busy. Please try again in a few minutes.")
