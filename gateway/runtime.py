@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import redis.asyncio as aioredis
 import structlog
 
+from gateway.broadcast.inbox import SMSInbox
 from gateway.broadcast.messaging import Messaging, open_messaging
 from gateway.broadcast.worker import BroadcastWorker, WorkerOptions
 from gateway.channels.factory import open_sms_sender
@@ -26,7 +27,8 @@ from gateway.effects import EffectHandler
 from gateway.live_tree import LiveTree, tree_file
 from gateway.menu.pages import Limit
 from gateway.menu.validator import load_valid_tree
-from gateway.messages import SMSSender
+from gateway.messages import DeliveryReport, InboundSMS, SMSSender
+from gateway.metrics import Metrics
 from gateway.ratelimit import RedisTPSBudget
 from gateway.sessions import MemorySessionStore, RedisSessionStore, SessionStore
 from gateway.settings import Settings
@@ -35,6 +37,24 @@ from gateway.store.port import Store
 from gateway.ussd.service import ServiceOptions, USSDService
 
 log = structlog.get_logger("gateway.runtime")
+
+
+class CountingInbox:
+    """The inbox, with every delivery report counted in the metrics by channel and state."""
+
+    def __init__(self, inbox: SMSInbox, metrics: Metrics) -> None:
+        self._inbox = inbox
+        self._metrics = metrics
+
+    async def on_inbound_sms(self, message: InboundSMS) -> None:
+        await self._inbox.on_inbound_sms(message)
+
+    async def on_delivery_report(self, report: DeliveryReport) -> None:
+        await self._inbox.on_delivery_report(report)
+        self._metrics.delivery_report(report.channel.split(":", 1)[0], report.state.value)
+
+    async def on_opt_out(self, channel: str, msisdn: str) -> None:
+        await self._inbox.on_opt_out(channel, msisdn)
 
 
 class StoreDropOff:
@@ -59,6 +79,8 @@ class Runtime:
     sessions: SessionStore
     ussd: USSDService
     dropoff: StoreDropOff
+    metrics: Metrics
+    inbox: CountingInbox
     channel: str  # "smpp" | "africastalking" | "none"
     sender: SMSSender | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -108,6 +130,7 @@ async def open_runtime(
             else MemorySessionStore()
         )
         stack.push_async_callback(sessions.close)
+        metrics = Metrics()
         service = USSDService(
             live,
             sessions,
@@ -122,11 +145,13 @@ async def open_runtime(
             sessions=sessions,
             ussd=service,
             dropoff=StoreDropOff(messaging.store),
+            metrics=metrics,
+            inbox=CountingInbox(messaging.inbox, metrics),
             channel="none",
         )
         if wants_channel(settings):
             channel, sender = await stack.enter_async_context(
-                open_sms_sender(settings, messaging.inbox, messaging.hasher.hash, service)
+                open_sms_sender(settings, runtime.inbox, messaging.hasher.hash, service)
             )
             runtime.channel, runtime.sender = channel, sender
             messaging.use_sender(sender)

@@ -153,6 +153,8 @@ async def test_ussd_over_smpp_keywords_and_an_approved_alert_end_to_end(
     )
     # A neutral opening, then the alert: a lock screen shows only the first words.
     assert all(text.startswith(smpp_settings.sms_prefix) for _, text in alerts_sent)
+    metrics = await (await client.get("/metrics")).text()
+    assert 'gateway_delivery_reports_total{channel="smpp",state="delivered"} 3.0' in metrics
     await client.close()
 
     # 4. No caller's number in clear anywhere in the SQLite file.

@@ -1,8 +1,7 @@
 """Everything the SMS side needs, built from settings in one place.
 
-The HTTP server and the broadcast worker both call :func:`open_messaging`; the lead's
-``create_app`` can mount ``messaging.sms_routes()`` and pass ``messaging.effects`` as
-the USSD effect handler.
+The HTTP server (through :func:`gateway.runtime.open_runtime`) and the broadcast
+worker both call :func:`open_messaging`.
 """
 
 from __future__ import annotations
@@ -11,15 +10,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from aiohttp import web
-
 from gateway.broadcast.effects import StoreEffectHandler
 from gateway.broadcast.inbox import SMSInbox
 from gateway.broadcast.keyword_service import KeywordService
 from gateway.broadcast.receipts import ReceiptRecorder
 from gateway.broadcast.service import AlertService
 from gateway.broadcast.subscriptions import SubscriptionService
-from gateway.channels.africastalking_callbacks import create_sms_routes
 from gateway.keywords import load_catalog
 from gateway.messages import SMSSender
 from gateway.privacy import NumberVault, PhoneHasher
@@ -45,9 +41,6 @@ class Messaging:
         """Replies to keywords and "send me this by SMS" go out through ``sender``."""
         self.inbox.replies = sender
         self.effects.sender = sender
-
-    def sms_routes(self) -> list[web.RouteDef]:
-        return create_sms_routes(self.inbox, self.settings.callback_secret)
 
 
 @asynccontextmanager

@@ -16,6 +16,7 @@ from collections.abc import Callable
 import structlog
 from aiohttp import web
 
+from gateway.channels.africastalking_callbacks import create_sms_routes
 from gateway.effects import EffectHandler
 from gateway.live_tree import LiveTree
 from gateway.metrics import (
@@ -77,8 +78,8 @@ async def create_app(
     app.router.add_routes(
         ussd_routes(runtime.ussd, settings.callback_secret, runtime.live_tree, runtime.dropoff)
     )
-    app.router.add_routes(runtime.messaging.sms_routes())
-    app[METRICS] = metrics = Metrics()
+    app.router.add_routes(create_sms_routes(runtime.inbox, settings.callback_secret))
+    app[METRICS] = metrics = runtime.metrics
     runtime.ussd.observers.append(_ussd_observer(metrics))
     metrics.follow_broadcasts(runtime.store)
     shutdown = GracefulShutdown()
