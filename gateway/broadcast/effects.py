@@ -8,6 +8,7 @@ port requires, because the screen has already been shown.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -40,6 +41,7 @@ class StoreEffectHandler:
         self.sender = sender
         self._prefix = sms_prefix
         self._clock = clock
+        self._copies: set[asyncio.Task[None]] = set()
 
     async def handle(self, caller: Caller, effects: Sequence[Effect]) -> None:
         for effect in effects:
@@ -69,6 +71,20 @@ class StoreEffectHandler:
                 text=compose(self._prefix, effect.text),
                 request_receipt=False,
             )
-            results = await self.sender.send([message])
+            # Sent beside the USSD reply, not before it: a submit can wait on the SMSC's
+            # window or throttling, and the handset's screen must not.
+            task = asyncio.create_task(self._send_copy(self.sender, message, effect.screen_id))
+            self._copies.add(task)
+            task.add_done_callback(self._copies.discard)
+
+    async def _send_copy(self, sender: SMSSender, message: OutboundSMS, screen_id: str) -> None:
+        try:
+            results = await sender.send([message])
             outcome = results[0].outcome.value if results else "none"
-            log.info("effect.sms_copy", screen=effect.screen_id, outcome=outcome)
+            log.info("effect.sms_copy", screen=screen_id, outcome=outcome)
+        except Exception as exc:  # best effort: the caller can ask again
+            log.warning("effect.sms_copy_failed", screen=screen_id, error=type(exc).__name__)
+
+    async def drain(self) -> None:
+        """Wait for the SMS copies still being sent (at shutdown)."""
+        await asyncio.gather(*self._copies, return_exceptions=True)

@@ -63,6 +63,7 @@ async def open_messaging(settings: Settings) -> AsyncIterator[Messaging]:
         try:
             yield messaging
         finally:
+            await effects.drain()
             await inbox.drain()
             await receipts.close()
     finally:
