@@ -100,12 +100,17 @@ async def create_app(
     if console:
         from gateway.console.mount import mount_on_gateway  # the console imports this module
 
-        mount_on_gateway(app)
+        try:
+            mount_on_gateway(app)
+        except BaseException:
+            await stack.aclose()
+            raise
 
     async def close(_: web.Application) -> None:
         await stack.aclose()
 
-    # Cleanup runs in reverse: the shutdown steps run first, while everything is open.
+    # aiohttp exits the cleanup contexts (the shutdown steps) before it calls on_cleanup
+    # callbacks, so the steps run while the store and the binds are still open.
     app.on_cleanup.append(close)
     app.on_shutdown.append(shutdown.on_shutdown)
     app.cleanup_ctx.append(shutdown.cleanup_ctx)
