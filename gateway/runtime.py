@@ -16,7 +16,6 @@ import datetime as dt
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-import redis.asyncio as aioredis
 import structlog
 
 from gateway.broadcast.inbox import SMSInbox
@@ -29,7 +28,6 @@ from gateway.menu.pages import Limit
 from gateway.menu.validator import load_valid_tree
 from gateway.messages import DeliveryReport, InboundSMS, SMSSender
 from gateway.metrics import Metrics
-from gateway.ratelimit import RedisTPSBudget
 from gateway.sessions import MemorySessionStore, RedisSessionStore, SessionStore
 from gateway.settings import Settings
 from gateway.smpp.pool import SMPPPool
@@ -154,9 +152,7 @@ async def open_runtime(
                 open_sms_sender(settings, runtime.inbox, messaging.hasher.hash, service)
             )
             runtime.channel, runtime.sender = channel, sender
-            messaging.use_sender(sender)
-            if isinstance(sender, SMPPPool) and settings.redis_url:
-                await _share_tps_budgets(stack, sender, settings.redis_url)
+            messaging.use_sender(sender)  # SMPP binds share the TPS grant (open_sms_sender)
             if broadcast_worker:
                 worker = BroadcastWorker(
                     messaging.store,
@@ -181,21 +177,6 @@ async def open_runtime(
             broadcast_worker=bool(runtime.tasks),
         )
         yield runtime
-
-
-async def _share_tps_budgets(
-    stack: contextlib.AsyncExitStack, pool: SMPPPool, redis_url: str
-) -> None:
-    """Each SMSC with a ``shared_tps`` grant gets one Redis token bucket, shared by every
-    bind here and by every other worker: together they never exceed the grant."""
-    granted = {smsc.name: smsc.shared_tps for smsc in pool.smscs if smsc.shared_tps > 0}
-    if not granted:
-        return
-    client = aioredis.Redis.from_url(redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
-    stack.push_async_callback(client.aclose)
-    budgets = {name: RedisTPSBudget(client, name, tps) for name, tps in granted.items()}
-    pool.share_budget(lambda smsc: budgets.get(smsc.name))
-    log.info("smpp.shared_tps", smscs=sorted(granted))
 
 
 def _channel_tps(settings: Settings, channel: str) -> float:

@@ -4,18 +4,24 @@
 receipts and MO SMS come back to ``sink`` on the same binds); ``africastalking``
 speaks AT's HTTP API (receipts come back through the HTTP callbacks, to the server);
 ``auto`` picks SMPP when SMSCs are configured, else Africa's Talking.
+
+With ``GATEWAY_REDIS_URL`` set, each SMSC with a ``shared_tps`` grant gets one Redis
+token bucket shared by every bind of every process that opens the channel (``gateway
+serve`` and ``gateway broadcast run`` alike): together they never exceed the grant.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import aiohttp
+import redis.asyncio as aioredis
 import structlog
 
 from gateway.channels.africastalking_sms import AfricasTalkingSMS
 from gateway.messages import InboundSink, SMSSender
+from gateway.ratelimit import RedisTPSBudget
 from gateway.settings import Settings
 from gateway.smpp.pool import SMPPPool
 from gateway.ussd.types import USSDHandler
@@ -49,12 +55,13 @@ async def open_sms_sender(
     family = channel_family(settings)
     if family == "smpp":
         pool = SMPPPool(settings.smsc, sink, ussd_handler, number_key=number_key)
-        await pool.start()
-        log.info("sms_channel.open", channel="smpp", binds=len(pool.binds))
-        try:
+        async with AsyncExitStack() as stack:
+            if settings.redis_url:
+                await share_tps_budgets(stack, pool, settings.redis_url)
+            await pool.start()
+            stack.push_async_callback(pool.stop)  # before the Redis client closes
+            log.info("sms_channel.open", channel="smpp", binds=len(pool.binds))
             yield family, pool
-        finally:
-            await pool.stop()
         return
     async with aiohttp.ClientSession() as session:
         log.info("sms_channel.open", channel="africastalking")
@@ -68,3 +75,17 @@ async def open_sms_sender(
                 settings.at_sender_id,
             ),
         )
+
+
+async def share_tps_budgets(stack: AsyncExitStack, pool: SMPPPool, redis_url: str) -> None:
+    """Each SMSC with a ``shared_tps`` grant gets one Redis token bucket, shared by every
+    bind here and by every other worker: together they never exceed the grant. The
+    Redis client closes with ``stack``."""
+    granted = {smsc.name: smsc.shared_tps for smsc in pool.smscs if smsc.shared_tps > 0}
+    if not granted:
+        return
+    client = aioredis.Redis.from_url(redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
+    stack.push_async_callback(client.aclose)
+    budgets = {name: RedisTPSBudget(client, name, tps) for name, tps in granted.items()}
+    pool.share_budget(lambda smsc: budgets.get(smsc.name))
+    log.info("smpp.shared_tps", smscs=sorted(granted))

@@ -14,6 +14,13 @@ is that several workers work the same outbox at once:
 - receipts lock the outbox rows they touch (in id order, so receipt batches never
   deadlock each other) before counting delivered parts: two receipts for two parts of
   one message, applied at once, cannot both miss the other.
+- a receipt can overtake the record of its submission, written at the same moment on
+  another connection (another worker, or the same worker's receipt recorder). Under READ
+  COMMITTED neither transaction sees the other's rows: the receipt would be stored
+  unmatched and the submission's early-receipt pass would miss it, leaving the row
+  ``submitted`` for good. An advisory lock orders the two: a receipt batch takes it
+  exclusive, a submission record shared (submissions do not race each other here), each
+  as its first statement, before any row lock, so it cannot deadlock with them.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from gateway.store.records import (
 )
 
 _UNFINISHED = "('queued', 'claimed')"
+_RECEIPTS_AFTER_SUBMISSIONS = 0x67775F72656370  # advisory lock key (see the docstring)
 EARLY_RECEIPT_WINDOW = 600.0  # seconds a receipt may precede the record of its submission
 _FINAL_PARTS = "(" + ",".join(f"'{state}'" for state in FINAL_PART_STATES) + ")"
 _TOUCHED = (
@@ -231,6 +239,9 @@ class PostgresOutbox(PostgresPeople):
         accepted = sorted(by_outcome.get("accepted", []), key=lambda s: s.outbox_id)
         async with self.transaction("record submissions") as db:
             if accepted:
+                await db.execute(
+                    "SELECT pg_advisory_xact_lock_shared($1)", _RECEIPTS_AFTER_SUBMISSIONS
+                )
                 await db.executemany(
                     "UPDATE outbox SET state = 'submitted', parts = $1, submitted_at = $2, "
                     "claimed_by = NULL, lease_until = NULL, error = '' "
@@ -277,6 +288,7 @@ class PostgresOutbox(PostgresPeople):
         if not updates:
             return 0
         async with self.transaction("record deliveries") as db:
+            await db.execute("SELECT pg_advisory_xact_lock($1)", _RECEIPTS_AFTER_SUBMISSIONS)
             await db.execute("DELETE FROM receipt_batch")
             await db.executemany(
                 "INSERT INTO receipt_batch (channel, message_id, state, error, at) "

@@ -40,6 +40,10 @@ const config = {
   close_mid_pdu_after: 0, // after N submits, write half a PDU and drop the socket
   record_bodies: true,
   no_delay: false, // TCP_NODELAY on accepted sockets (as a production SMSC would)
+  // Like a production SMSC, retry a receipt whose deliver_sm_resp never came: when its
+  // session closes, send it on another bound session of the same account (or the next
+  // one to bind). Off by default so the other tests see each receipt once.
+  redeliver_receipts: false,
 };
 
 const sessions = new Set();
@@ -160,10 +164,52 @@ function anyReceiver() {
   return null;
 }
 
+const heldReceipts = []; // [system_id, messageId]: owed while no session of it is bound
+
+function owedReceiver(systemId) {
+  for (const other of sessions) {
+    if (other.bound && other.mode !== 'transmitter' && other.system_id === systemId) {
+      return other;
+    }
+  }
+  return null;
+}
+
+function redeliverOwed(closed) {
+  for (const messageId of closed.owedReceipts || []) {
+    const target = owedReceiver(closed.system_id);
+    if (target) {
+      sendReceipt(target, messageId);
+    } else {
+      heldReceipts.push([closed.system_id, messageId]);
+    }
+  }
+}
+
+function sendHeld(session) {
+  for (let i = heldReceipts.length - 1; i >= 0; i--) {
+    if (heldReceipts[i][0] === session.system_id) {
+      sendReceipt(session, heldReceipts[i][1]);
+      heldReceipts.splice(i, 1);
+    }
+  }
+}
+
 function sendReceipt(session, messageId) {
-  const target = receiverFor(session);
+  let target = receiverFor(session);
+  if (config.redeliver_receipts && (!target || !sessions.has(target))) {
+    target = owedReceiver(session.system_id);
+    if (!target) {
+      heldReceipts.push([session.system_id, messageId]);
+      return;
+    }
+  }
   if (!target) {
     return;
+  }
+  if (config.redeliver_receipts) {
+    target.owedReceipts = target.owedReceipts || new Set();
+    target.owedReceipts.add(messageId);
   }
   const shown = config.dlr_id_format === 'hex' ? messageId : String(parseInt(messageId, 16));
   const text = 'id:' + shown + ' sub:001 dlvrd:001 submit date:2601010000 done date:2601010000 stat:DELIVRD err:000 text:';
@@ -174,6 +220,9 @@ function sendReceipt(session, messageId) {
     receipted_message_id: messageId, message_state: 2,
   }, function () {
     stats.dlrs_acked++;
+    if (target.owedReceipts) {
+      target.owedReceipts.delete(messageId);
+    }
   });
 }
 
@@ -248,6 +297,9 @@ function onBind(mode, session, pdu) {
   session.system_id = pdu.system_id;
   session.bound = true;
   session.send(pdu.response({system_id: 'SIMSMSC'}));
+  if (config.redeliver_receipts) {
+    sendHeld(session);
+  }
   if (config.silent_after_bind) {
     session.silent = true;
   }
@@ -265,6 +317,9 @@ const server = smpp.createServer(tlsOptions, function (session) {
   session.on('error', function () {});
   session.on('close', function () {
     sessions.delete(session);
+    if (config.redeliver_receipts && session.system_id !== undefined) {
+      redeliverOwed(session);
+    }
   });
   for (const mode of ['transmitter', 'receiver', 'transceiver']) {
     session.on('bind_' + mode, function (pdu) {
