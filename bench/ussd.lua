@@ -1,6 +1,7 @@
 -- wrk script, run with as many threads as connections so each connection is one thread
 -- and walks its USSD sessions in order, the way Africa's Talking sends them
--- (cumulative text), five requests a session, with a fresh sessionId and caller each time.
+-- (cumulative text), five requests a session, with a fresh sessionId and caller each time
+-- (the caller's number is unique per thread and session, so no session offers a resume).
 local walk = {"", "1", "1*1", "1*1*98", "1*1*98*00"}
 local counter = 0
 local thread_id = 0
@@ -20,7 +21,7 @@ request = function()
   local text = walk[(counter % #walk) + 1]
   counter = counter + 1
   local body = "sessionId=bench-" .. tid .. "-" .. session ..
-    "&serviceCode=%2A384%23&phoneNumber=%2B2547" .. string.format("%08d", session % 100000000) ..
+    "&serviceCode=%2A384%23&phoneNumber=%2B2547" .. string.format("%02d%06d", tid % 100, session % 1000000) ..
     "&networkCode=63902&text=" .. text:gsub("%*", "%%2A")
   return wrk.format("POST", "/africastalking/ussd",
     {["Content-Type"] = "application/x-www-form-urlencoded", ["X-Callback-Key"] = secret}, body)

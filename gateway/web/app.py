@@ -11,6 +11,7 @@ there are no module-level singletons, so tests build as many apps as they like.
 from __future__ import annotations
 
 import contextlib
+import gc
 from collections.abc import Callable
 
 import structlog
@@ -105,6 +106,14 @@ async def create_app(
         except BaseException:
             await stack.aclose()
             raise
+
+    async def freeze_startup_objects(_: web.Application) -> None:
+        # Everything built so far (tree, templates, clients) lives as long as the process:
+        # keep it out of the garbage collector's scans, which otherwise show up as p99.
+        gc.collect()
+        gc.freeze()
+
+    app.on_startup.append(freeze_startup_objects)
 
     async def close(_: web.Application) -> None:
         await stack.aclose()
