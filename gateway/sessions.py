@@ -21,7 +21,6 @@ itself on the next command once Redis is back.
 
 from __future__ import annotations
 
-import json
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -147,7 +146,7 @@ def _decode(raw: Any, parse: Callable[[Any], Any]) -> Any:
 
 
 def _state(raw: Any) -> SessionState:
-    return SessionState.from_dict(json.loads(raw))
+    return SessionState.from_dict(orjson.loads(raw))
 
 
 class ExpiringMap(Generic[V]):
@@ -213,7 +212,7 @@ class MemorySessionStore:
         if (current.hops if current else 0) != write.expected_version:
             raise Conflict(current)
         self._set(SESSION_PREFIX + write.session_key, write.record.dumps(), write.session_ttl)
-        resume = None if write.resume is None else json.dumps(write.resume.to_dict())
+        resume = None if write.resume is None else orjson.dumps(write.resume.to_dict()).decode()
         self._items.put(RESUME_PREFIX + write.caller_key, resume, write.resume_ttl)
         self._set(LANGUAGE_PREFIX + write.caller_key, write.language, LANGUAGE_TTL)
 
@@ -300,7 +299,7 @@ class RedisSessionStore:
                     write.expected_version,
                     write.record.dumps(),
                     write.session_ttl,
-                    resume if isinstance(resume, str) else json.dumps(resume.to_dict()),
+                    resume if isinstance(resume, str) else orjson.dumps(resume.to_dict()).decode(),
                     max(write.resume_ttl, 1),
                     write.language,
                     LANGUAGE_TTL,
