@@ -16,7 +16,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from gateway.store.audit import GENESIS_HASH, entry_hash, verify_chain
+from gateway.store.audit import GENESIS_HASH, entry_hash, verify_paged
 from gateway.store.port import Store
 from gateway.store.postgres_base import AUDIT_LOCK, Record, affected
 from gateway.store.postgres_outbox import PostgresOutbox
@@ -30,7 +30,6 @@ from gateway.store.records import (
 )
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
-_AUDIT_PAGE = 5000
 _MENU_LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtext('menu:' || $1))"
 
 
@@ -113,20 +112,7 @@ class PostgresStore(PostgresOutbox):
         return [_audit(row) for row in rows]
 
     async def verify_audit_chain(self) -> ChainCheck:
-        """Walk the whole log page by page, carrying the last hash across pages."""
-        checked = 0
-        after = 0
-        prev_hash = GENESIS_HASH
-        while True:
-            page = await self.audit_entries(after, _AUDIT_PAGE)
-            if not page:
-                return ChainCheck(True, checked)
-            result = verify_chain(page, start_hash=prev_hash)
-            if not result.ok:
-                return ChainCheck(False, checked + result.checked, result.broken_at, result.reason)
-            checked += result.checked
-            prev_hash = page[-1].row_hash
-            after = page[-1].id
+        return await verify_paged(self.audit_entries)
 
     # -- operators -------------------------------------------------------------------
 

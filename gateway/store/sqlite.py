@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from gateway.store.audit import GENESIS_HASH, entry_hash, verify_chain
+from gateway.store.audit import GENESIS_HASH, entry_hash, verify_paged
 from gateway.store.records import (
     AuditEntry,
     ChainCheck,
@@ -18,8 +18,6 @@ from gateway.store.records import (
 from gateway.store.sqlite_base import Row
 from gateway.store.sqlite_outbox import SQLiteOutbox
 from gateway.store.sqlite_people import SQLitePeople
-
-_AUDIT_PAGE = 5000
 
 
 def _audit(row: Row) -> AuditEntry:
@@ -101,20 +99,7 @@ class SQLiteStore(SQLitePeople, SQLiteOutbox):
         return [_audit(row) for row in rows]
 
     async def verify_audit_chain(self) -> ChainCheck:
-        """Walk the whole log page by page, carrying the last hash across pages."""
-        checked = 0
-        after = 0
-        prev_hash = GENESIS_HASH
-        while True:
-            page = await self.audit_entries(after, _AUDIT_PAGE)
-            if not page:
-                return ChainCheck(True, checked)
-            result = verify_chain(page, start_hash=prev_hash)
-            if not result.ok:
-                return ChainCheck(False, checked + result.checked, result.broken_at, result.reason)
-            checked += result.checked
-            prev_hash = page[-1].row_hash
-            after = page[-1].id
+        return await verify_paged(self.audit_entries)
 
     # -- operators -------------------------------------------------------------------
 
