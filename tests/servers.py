@@ -9,6 +9,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import redis
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -62,7 +64,24 @@ class RedisServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        wait_for_port(self.port)
+        self._wait_until_it_answers()
+
+    def _wait_until_it_answers(self, timeout: float = 10.0) -> None:
+        """An open port is not yet a Redis that answers: wait for PING."""
+        wait_for_port(self.port, timeout)
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                try:
+                    if client.ping():
+                        return
+                except redis.ConnectionError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
+        finally:
+            client.close()
 
     def stop(self) -> None:
         if self.process is not None:
