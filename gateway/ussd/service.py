@@ -51,15 +51,12 @@ def country_from_network(network_code: str) -> str:
 
 @dataclass
 class USSDStats:
-    """Counters for health and metrics pages (no per-caller data)."""
+    """What only the service sees: requests answered from a replay, and commits that
+    found the session moved on by another worker. Requests, sessions and screens are
+    counted by the observers (``/metrics``)."""
 
-    requests: int = 0
     replays: int = 0
-    store_errors: int = 0
     conflicts: int = 0
-    sessions_started: int = 0
-    sessions_ended: int = 0
-    screens: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -91,14 +88,12 @@ class USSDService:
 
     async def handle(self, request: USSDRequest) -> USSDReply:
         began = time.perf_counter()
-        self.stats.requests += 1
         session_key = self._hasher.session(request.session_id, request.channel)
         caller_key = self._hasher.hash(request.msisdn, "caller")
         tree = self._tree()
         try:
             reply, effects_ran = await self._answer(tree, request, session_key, caller_key)
         except SessionStoreError as exc:
-            self.stats.store_errors += 1
             log.warning("ussd.store_unavailable", error=str(exc), session=session_key[:12])
             reply, effects_ran = self._unavailable(tree), 0
         elapsed = time.perf_counter() - began
@@ -157,11 +152,6 @@ class USSDService:
                     record, resume, language = view.session, view.resume, view.language
         else:
             raise SessionStoreError("the session kept changing underneath")
-        if record is None:
-            self.stats.sessions_started += 1
-        if closing:
-            self.stats.sessions_ended += 1
-        self.stats.screens[reply.screen_id] = self.stats.screens.get(reply.screen_id, 0) + 1
         if result.effects:
             caller = Caller(
                 msisdn=request.msisdn,
