@@ -30,8 +30,8 @@ class EffectHandler(Protocol):
 
 
 class RecordingEffectHandler:
-    """Keeps effects in memory: the embedded default before a store is configured,
-    and a test twin."""
+    """Keeps effects in memory: the in-process terminal phone (``gateway simulate``)
+    uses it, and tests use it as a twin of the store-backed handler."""
 
     def __init__(self) -> None:
         self.handled: list[tuple[Caller, Effect]] = []
