@@ -57,6 +57,7 @@ class Metrics:
         self.registry = registry if registry is not None else CollectorRegistry()
         self._refreshers: list[Callable[[], None]] = []
         self._async_refreshers: list[Callable[[], Awaitable[None]]] = []
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         r = self.registry
         ns = NAMESPACE
         self.ussd_requests = Counter(
@@ -177,15 +178,24 @@ class Metrics:
 
     # Recording helpers: one call per event, so callers need not know label names.
 
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """``metric.labels(*labels)``, looked up once: the USSD helpers run on every
+        request, and prometheus-client's ``labels()`` validates its arguments each time."""
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
     def ussd_request(self, channel: str, outcome: str, seconds: float) -> None:
-        self.ussd_requests.labels(channel=channel, outcome=outcome).inc()
-        self.ussd_latency.labels(channel=channel).observe(seconds)
+        self._child(self.ussd_requests, channel, outcome).inc()
+        self._child(self.ussd_latency, channel).observe(seconds)
 
     def session_started(self, channel: str) -> None:
-        self.sessions_started.labels(channel=channel).inc()
+        self._child(self.sessions_started, channel).inc()
 
     def session_ended(self, channel: str) -> None:
-        self.sessions_ended.labels(channel=channel).inc()
+        self._child(self.sessions_ended, channel).inc()
 
     def session_dropped(self, channel: str, reason: str) -> None:
         self.sessions_dropped.labels(channel=channel, reason=reason).inc()

@@ -9,9 +9,13 @@ One round trip per request: a session's record carries a version (its hop count)
 The service works from the record it last wrote (a local cache) and commits the
 next one with a compare-and-set (one Lua script). If another worker moved the
 session on in between, the script refuses and returns the current record in the
-same round trip; the service runs the pure engine again on it. Only a session's
-first request on a worker reads first (one ``MGET`` of the session, the caller's
-resume point and remembered language).
+same round trip; the service runs the pure engine again on it. A session's first
+request on a worker has nothing to work from: the service computes it as if the
+caller had no saved context (no resume point, no remembered language), and the
+script refuses that write, returning the caller's context, when there is one. A
+new caller is served in one round trip, a returning one in two. The Redis store's
+commands go through :class:`gateway.redis_batch.AutoPipeline`, so the requests in
+flight at once share their trips to Redis.
 
 Errors: the stores raise only :class:`SessionStoreError`, which the service turns
 into a polite closing screen. The Redis client has short timeouts so a dead Redis
@@ -32,6 +36,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from gateway.menu.engine import SessionState
+from gateway.redis_batch import AutoPipeline, LuaScript
 from gateway.ussd.types import USSDReply
 
 V = TypeVar("V")
@@ -56,25 +61,22 @@ class SessionRecord:
     reply: USSDReply
     hops: int = 1
 
-    def dumps(self) -> str:
-        return (
-            f"{self.hops}|"
-            + orjson.dumps(
-                {
-                    "st": self.state.to_dict(),
-                    "k": self.replay_key,
-                    "t": self.reply.text,
-                    "e": self.reply.end,
-                    "id": self.reply.screen_id,
-                    "n": self.hops,
-                }
-            ).decode()
+    def dumps(self) -> bytes:
+        """``<version>|<json>``: the version leads, so the commit script reads it cheaply."""
+        return b"%d|" % self.hops + orjson.dumps(
+            {
+                "st": self.state.to_dict(),
+                "k": self.replay_key,
+                "t": self.reply.text,
+                "e": self.reply.end,
+                "id": self.reply.screen_id,
+                "n": self.hops,
+            }
         )
 
     @classmethod
     def loads(cls, raw: str | bytes) -> SessionRecord:
-        text = raw.decode() if isinstance(raw, bytes) else raw
-        _, _, body = text.partition("|")
+        _, _, body = (raw.encode() if isinstance(raw, str) else raw).partition(b"|")
         data = orjson.loads(body)
         return cls(
             state=SessionState.from_dict(data["st"]),
@@ -99,9 +101,12 @@ class SessionWrite:
     caller_key: str
     record: SessionRecord  # its ``hops`` is the new version
     resume: SessionState | None  # None: forget the resume point
-    language: str
+    language: str  # the language to remember; "" leaves the remembered one as it is
     session_ttl: int
     resume_ttl: int
+    # A first request computed before anything was read: refuse it (returning the
+    # caller's context) if the caller has a resume point or a remembered language.
+    assumes_no_context: bool = False
 
     @property
     def expected_version(self) -> int:
@@ -110,11 +115,16 @@ class SessionWrite:
 
 
 class Conflict(Exception):
-    """The session moved on since the record a write was computed from."""
+    """The write was computed from something no longer true: the session moved on, or
+    a first request assumed a caller with no saved context. Carries what is true."""
 
-    def __init__(self, current: SessionRecord | None) -> None:
+    def __init__(self, view: CallerView) -> None:
         super().__init__("session changed underneath")
-        self.current = current
+        self.view = view
+
+    @property
+    def current(self) -> SessionRecord | None:
+        return self.view.session
 
 
 class SessionStore(Protocol):
@@ -122,12 +132,10 @@ class SessionStore(Protocol):
         """The record this process last saw for the session; may be stale (the commit
         checks), None when it has none."""
 
-    async def read(self, session_key: str, caller_key: str) -> CallerView:
-        """The session, resume point and language, from the source of truth."""
-
     async def commit(self, write: SessionWrite) -> None:
-        """Store ``write`` if the session is still at ``write.expected_version``; else
-        raise :class:`Conflict` carrying the current record."""
+        """Store ``write`` if the session is still at ``write.expected_version`` (and,
+        for a write that ``assumes_no_context``, the caller has none); else raise
+        :class:`Conflict` carrying the session and the caller's context as they are."""
 
     async def session(self, session_key: str) -> SessionRecord | None: ...
 
@@ -186,12 +194,12 @@ class MemorySessionStore:
     """The embedded default: one process, nothing shared, same semantics as Redis."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic, size: int = 500_000) -> None:
-        self._items: ExpiringMap[str] = ExpiringMap(size, clock)
+        self._items: ExpiringMap[str | bytes] = ExpiringMap(size, clock)
 
-    def _get(self, key: str) -> str | None:
+    def _get(self, key: str) -> str | bytes | None:
         return self._items.get(key)
 
-    def _set(self, key: str, value: str, ttl: int) -> None:
+    def _set(self, key: str, value: str | bytes, ttl: int) -> None:
         self._items.put(key, value, ttl)
 
     def cached(self, session_key: str) -> SessionRecord | None:
@@ -200,21 +208,28 @@ class MemorySessionStore:
         )
         return record
 
-    async def read(self, session_key: str, caller_key: str) -> CallerView:
+    def _view(self, session_key: str, caller_key: str) -> CallerView:
+        language = self._get(LANGUAGE_PREFIX + caller_key)
         return CallerView(
             session=self.cached(session_key),
             resume=_decode(self._get(RESUME_PREFIX + caller_key), _state),
-            language=self._get(LANGUAGE_PREFIX + caller_key),
+            language=None if language is None else str(language),
         )
 
     async def commit(self, write: SessionWrite) -> None:
         current = self.cached(write.session_key)
-        if (current.hops if current else 0) != write.expected_version:
-            raise Conflict(current)
+        version = current.hops if current else 0
+        if version != write.expected_version:
+            raise Conflict(self._view(write.session_key, write.caller_key))
+        if version == 0 and write.assumes_no_context:
+            view = self._view(write.session_key, write.caller_key)
+            if view.resume is not None or view.language is not None:
+                raise Conflict(view)
         self._set(SESSION_PREFIX + write.session_key, write.record.dumps(), write.session_ttl)
-        resume = None if write.resume is None else orjson.dumps(write.resume.to_dict()).decode()
+        resume = None if write.resume is None else orjson.dumps(write.resume.to_dict())
         self._items.put(RESUME_PREFIX + write.caller_key, resume, write.resume_ttl)
-        self._set(LANGUAGE_PREFIX + write.caller_key, write.language, LANGUAGE_TTL)
+        if write.language:
+            self._set(LANGUAGE_PREFIX + write.caller_key, write.language, LANGUAGE_TTL)
 
     async def session(self, session_key: str) -> SessionRecord | None:
         return self.cached(session_key)
@@ -230,21 +245,32 @@ class MemorySessionStore:
 
 
 # Compare-and-set of a session record, with the caller's resume point and language.
-# Returns nil when written; otherwise the current record ("" when there is none).
-_COMMIT = """
+# KEYS: session, resume point, language. ARGV: expected version, record, session TTL,
+# resume point ("" forgets it), resume TTL, language ("" leaves it), language TTL,
+# "1" when the write assumes the caller has no saved context.
+# Returns nil when written; otherwise {session, resume point, language} as they are
+# ("" for none).
+_COMMIT = LuaScript("""
 local current = redis.call('GET', KEYS[1])
 local version = 0
 if current then version = tonumber(string.match(current, '^(%d+)|')) or -1 end
-if version ~= tonumber(ARGV[1]) then return current or '' end
+if version ~= tonumber(ARGV[1]) then
+  return {current or '', redis.call('GET', KEYS[2]) or '', redis.call('GET', KEYS[3]) or ''}
+end
+if version == 0 and ARGV[8] == '1' then
+  local resume = redis.call('GET', KEYS[2])
+  local language = redis.call('GET', KEYS[3])
+  if resume or language then return {'', resume or '', language or ''} end
+end
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
 if ARGV[4] == '' then
   redis.call('DEL', KEYS[2])
 else
   redis.call('SET', KEYS[2], ARGV[4], 'EX', ARGV[5])
 end
-redis.call('SET', KEYS[3], ARGV[6], 'EX', ARGV[7])
+if ARGV[6] ~= '' then redis.call('SET', KEYS[3], ARGV[6], 'EX', ARGV[7]) end
 return false
-"""
+""")
 
 
 class RedisSessionStore:
@@ -252,7 +278,7 @@ class RedisSessionStore:
 
     def __init__(self, client: aioredis.Redis, cache_size: int = 100_000) -> None:
         self._redis = client
-        self._commit = client.register_script(_COMMIT)
+        self._pipeline = AutoPipeline(client)
         self._recent: ExpiringMap[SessionRecord] = ExpiringMap(cache_size)
 
     @classmethod
@@ -270,26 +296,11 @@ class RedisSessionStore:
     def cached(self, session_key: str) -> SessionRecord | None:
         return self._recent.get(session_key)
 
-    async def read(self, session_key: str, caller_key: str) -> CallerView:
-        keys = (
-            SESSION_PREFIX + session_key,
-            RESUME_PREFIX + caller_key,
-            LANGUAGE_PREFIX + caller_key,
-        )
-        try:
-            session, resume, language = await self._redis.mget(keys)
-        except (RedisError, OSError) as exc:
-            raise SessionStoreError(f"redis read failed: {type(exc).__name__}") from exc
-        return CallerView(
-            session=_decode(session, SessionRecord.loads),
-            resume=_decode(resume, _state),
-            language=None if language is None else str(language),
-        )
-
     async def commit(self, write: SessionWrite) -> None:
-        resume = "" if write.resume is None or write.resume_ttl <= 0 else write.resume
+        resume = b"" if write.resume is None or write.resume_ttl <= 0 else write.resume
         try:
-            current = await self._commit(
+            refused = await self._pipeline.run_script(
+                _COMMIT,
                 keys=(
                     SESSION_PREFIX + write.session_key,
                     RESUME_PREFIX + write.caller_key,
@@ -299,21 +310,30 @@ class RedisSessionStore:
                     write.expected_version,
                     write.record.dumps(),
                     write.session_ttl,
-                    resume if isinstance(resume, str) else orjson.dumps(resume.to_dict()).decode(),
+                    resume if isinstance(resume, bytes) else orjson.dumps(resume.to_dict()),
                     max(write.resume_ttl, 1),
                     write.language,
                     LANGUAGE_TTL,
+                    "1" if write.assumes_no_context else "0",
                 ),
             )
         except (RedisError, OSError) as exc:
             self._recent.put(write.session_key, None, 0)
             raise SessionStoreError(f"redis write failed: {type(exc).__name__}") from exc
-        if current is None:
+        if refused is None:
             self._recent.put(write.session_key, write.record, write.session_ttl)
             return
-        fresh: SessionRecord | None = _decode(current or None, SessionRecord.loads)
-        self._recent.put(write.session_key, fresh, write.session_ttl)
-        raise Conflict(fresh)
+        try:
+            session, resume_point, language = refused
+        except (TypeError, ValueError) as exc:
+            raise SessionStoreError("unreadable commit reply") from exc
+        view = CallerView(
+            session=_decode(session or None, SessionRecord.loads),
+            resume=_decode(resume_point or None, _state),
+            language=str(language) or None,
+        )
+        self._recent.put(write.session_key, view.session, write.session_ttl)
+        raise Conflict(view)
 
     async def session(self, session_key: str) -> SessionRecord | None:
         try:

@@ -16,7 +16,7 @@ the session.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pycountry
@@ -117,7 +117,7 @@ class StepResult:
     quick_exit: bool = False  # the caller hid the session: keep nothing to resume
     # Whether the caller's input was accepted (False: the screen was re-shown with a hint).
     accepted: bool = True
-    meta: Mapping[str, str] = field(default_factory=dict)
+    chose_language: bool = False  # the caller picked a language on a language screen
 
 
 def start(
@@ -288,7 +288,7 @@ def _choose_language(
 ) -> StepResult:
     if choice.isascii() and choice.isdigit() and 1 <= int(choice) <= len(tree.languages):
         chosen = replace(state, language=tree.languages[int(choice) - 1])
-        return _enter(tree, chosen, screen.goto or tree.home, limit)
+        return replace(_enter(tree, chosen, screen.goto or tree.home, limit), chose_language=True)
     return _hint(tree, state, limit)
 
 

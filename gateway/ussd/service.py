@@ -20,7 +20,8 @@ import mobile_codes
 import structlog
 
 from gateway.effects import Caller, EffectHandler
-from gateway.menu.engine import SessionState, StepResult, start, step
+from gateway.menu.engine import RESUME_SCREEN, SessionState, StepResult
+from gateway.menu.memo import EngineMemo
 from gateway.menu.model import Tree
 from gateway.menu.pages import Limit
 from gateway.privacy import PhoneHasher
@@ -85,6 +86,7 @@ class USSDService:
         self._options = options or ServiceOptions()
         self.stats = USSDStats()
         self.observers = observers or []
+        self._engine = EngineMemo()
 
     async def handle(self, request: USSDRequest) -> USSDReply:
         began = time.perf_counter()
@@ -114,11 +116,11 @@ class USSDService:
         self, tree: Tree, request: USSDRequest, session_key: str, caller_key: str
     ) -> tuple[USSDReply, int]:
         record = self._store.cached(session_key)
+        # With no record here, compute as if the caller had no saved context; the
+        # commit refuses that if they have one, and says what it is.
+        context_read = record is not None
         resume: SessionState | None = None
         language: str | None = None
-        if record is None:  # this session's first request here: read the source of truth
-            view = await self._store.read(session_key, caller_key)
-            record, resume, language = view.session, view.resume, view.language
         for _ in range(COMMIT_ATTEMPTS):
             if (
                 record is not None
@@ -129,27 +131,30 @@ class USSDService:
                 return record.reply, 0
             result = self._run(tree, request, record, resume, language)
             reply = USSDReply(result.display.text, result.display.end, result.display.screen_id)
-            closing = result.display.end or result.quick_exit
             write = SessionWrite(
                 session_key=session_key,
                 caller_key=caller_key,
                 record=SessionRecord(
                     result.state, request.replay_key, reply, (record.hops + 1) if record else 1
                 ),
-                resume=None if closing else result.state,
-                language=result.state.language,
+                resume=_resume_point(tree, result),
+                language=_language_to_remember(record, language, result),
                 session_ttl=self._options.session_ttl,
                 resume_ttl=self._options.resume_window,
+                assumes_no_context=not context_read,
             )
             try:
                 await self._store.commit(write)
                 break
-            except Conflict as conflict:  # another worker moved the session on: redo
-                self.stats.conflicts += 1
-                record = conflict.current
-                if record is None:
-                    view = await self._store.read(session_key, caller_key)
-                    record, resume, language = view.session, view.resume, view.language
+            except Conflict as conflict:  # the session or the caller's context differs: redo
+                if conflict.current is not None and record is not None:
+                    self.stats.conflicts += 1  # another worker moved the session on
+                record, resume, language = (
+                    conflict.view.session,
+                    conflict.view.resume,
+                    conflict.view.language,
+                )
+                context_read = True
         else:
             raise SessionStoreError("the session kept changing underneath")
         if result.effects:
@@ -180,7 +185,7 @@ class USSDService:
         else:
             inputs = [] if request.user_input is None else [request.user_input]
         if record is None or (not request.cumulative and request.user_input is None):
-            result = start(
+            result = self._engine.start(
                 tree,
                 language=language,
                 country=country_from_network(request.network_code),
@@ -188,16 +193,23 @@ class USSDService:
                 limit=limit,
             )
         else:
-            result = step(tree, record.state, inputs.pop(0) if inputs else "", limit)
+            result = self._engine.step(tree, record.state, inputs.pop(0) if inputs else "", limit)
         effects = list(result.effects)
+        chose_language = result.chose_language
         for extra in inputs:  # a dial string that carried several inputs at once
             if result.display.end:
                 break
-            result = step(tree, result.state, extra, limit)
+            result = self._engine.step(tree, result.state, extra, limit)
             effects += result.effects
-        if len(effects) != len(result.effects):
+            chose_language = chose_language or result.chose_language
+        if len(effects) != len(result.effects) or chose_language != result.chose_language:
             result = StepResult(
-                result.display, result.state, tuple(effects), result.quick_exit, result.accepted
+                result.display,
+                result.state,
+                tuple(effects),
+                result.quick_exit,
+                result.accepted,
+                chose_language,
             )
         return result
 
@@ -208,3 +220,37 @@ class USSDService:
         """The last screen of a session, for aggregate drop-off counts at its end."""
         record = await self._store.session(self._hasher.session(session_id, channel))
         return record.reply.screen_id if record else None
+
+
+def _resume_point(tree: Tree, result: StepResult) -> SessionState | None:
+    """Where a redial within the resume window may continue, or None.
+
+    Nothing after a closing screen or a quick exit; nothing on the first screens
+    (starting again leads there anyway); a caller who drops on the resume prompt
+    keeps the point they were offered.
+    """
+    state = result.state
+    if result.display.end or result.quick_exit:
+        return None
+    if state.screen == RESUME_SCREEN:
+        return state.resume
+    if state.screen in (tree.start, tree.home) and state.page == 0:
+        return None
+    return state
+
+
+def _language_to_remember(
+    record: SessionRecord | None, known: str | None, result: StepResult
+) -> str:
+    """The language to remember for the caller after this step, or "" to leave it.
+
+    Remembered: a language the caller chose (on a language screen), and, on a
+    session's first request, the one already remembered (its 30 days start again).
+    A new caller who has not chosen yet has nothing remembered: they see the language
+    menu again next time.
+    """
+    if result.chose_language:
+        return result.state.language
+    if record is None and known is not None:
+        return known
+    return ""

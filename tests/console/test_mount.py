@@ -65,8 +65,8 @@ async def test_publish_in_the_console_changes_what_callers_get(
         f"/console/menus/safe-journey/versions/{draft.id}/publish",
         data={"csrf_token": approve_token},
     )
-    await dial(editor, "s2", "")
-    assert "Safe travel info" in await dial(editor, "s2", "1")  # 1 = English
+    # The caller chose English in s1, so s2 opens at home: the published home screen.
+    assert "Safe travel info" in await dial(editor, "s2", "")
 
     # A restart serves the published version, not the shipped file.
     restarted = await create_app(settings, broadcast_worker=False, console=False)

@@ -10,6 +10,7 @@ from gateway.menu.engine import SessionState
 from gateway.menu.model import Tree
 from gateway.privacy import PhoneHasher
 from gateway.sessions import (
+    CallerView,
     Conflict,
     MemorySessionStore,
     RedisSessionStore,
@@ -48,13 +49,46 @@ async def test_commit_refuses_a_write_computed_from_an_old_version(store: Sessio
     with pytest.raises(Conflict) as refused:
         await store.commit(write(2))  # computed from version 1, but the session is at 2
     assert refused.value.current == record(2)
-    assert (await store.read("s1", "c1")).session == record(2)
+    assert await store.session("s1") == record(2)
 
 
 async def test_a_new_session_conflicts_with_one_created_meanwhile(store: SessionStore) -> None:
     await store.commit(write(1))
     with pytest.raises(Conflict):
         await store.commit(write(1))
+
+
+async def test_a_first_write_that_assumed_no_context_is_refused_with_the_context(
+    store: SessionStore,
+) -> None:
+    resume_point = SessionState("hotlines", "fr")
+    # An earlier session of the same caller left a language and a resume point.
+    await store.commit(SessionWrite("old", "c1", record(1), resume_point, "fr", 60, 60))
+    guess = SessionWrite("new", "c1", record(1), None, "", 60, 60, assumes_no_context=True)
+    with pytest.raises(Conflict) as refused:
+        await store.commit(guess)
+    assert refused.value.view == CallerView(session=None, resume=resume_point, language="fr")
+    assert await store.session("new") is None  # nothing was written
+    # Computed again from the context it was given, the write goes through.
+    await store.commit(SessionWrite("new", "c1", record(1), None, "fr", 60, 60))
+    assert await store.session("new") == record(1)
+
+
+async def test_a_first_write_for_a_caller_with_no_context_goes_through(
+    store: SessionStore,
+) -> None:
+    await store.commit(SessionWrite("s1", "c9", record(1), None, "", 60, 60, True))
+    assert await store.session("s1") == record(1)
+    # The language was left unset (""), so the caller's next session is still new.
+    await store.commit(SessionWrite("s2", "c9", record(1), None, "", 60, 60, True))
+
+
+async def test_an_empty_language_leaves_the_remembered_one(store: SessionStore) -> None:
+    await store.commit(SessionWrite("s1", "c1", record(1), None, "so", 60, 60))
+    await store.commit(SessionWrite("s1", "c1", record(2), None, "", 60, 60))
+    with pytest.raises(Conflict) as refused:
+        await store.commit(SessionWrite("s2", "c1", record(1), None, "", 60, 60, True))
+    assert refused.value.view.language == "so"
 
 
 def request(text: str, session: str = "S", phone: str = "+254700000001") -> USSDRequest:
@@ -88,3 +122,22 @@ async def test_two_workers_sharing_redis_continue_one_session(
     assert (await b.handle(request(texts[-1]))).text == expected[-1]
     keys = redis.Redis.from_url(redis_url).keys("*")
     assert all(k.startswith(b"gw:ussd:") for k in keys)
+
+
+async def test_a_caller_who_left_before_choosing_a_language_is_asked_again(
+    sample_tree: Tree, redis_url: str
+) -> None:
+    service = USSDService(
+        lambda: sample_tree,
+        RedisSessionStore.from_url(redis_url),
+        HASHER,
+        RecordingEffectHandler(),
+    )
+    first = await service.handle(request("", "A", "+254700000003"))
+    assert first.screen_id == sample_tree.start
+    again = await service.handle(request("", "B", "+254700000003"))
+    assert again.screen_id == sample_tree.start  # nothing chosen, nothing remembered
+    chosen = await service.handle(request("2", "B", "+254700000003"))  # Français
+    assert chosen.screen_id == sample_tree.home
+    later = await service.handle(request("", "C", "+254700000003"))
+    assert later.screen_id == sample_tree.home and later.text == chosen.text
