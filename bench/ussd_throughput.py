@@ -2,7 +2,12 @@
 aiohttp handler doing one Redis round trip, side by side in one run; and engine steps
 per second on one core.
 
-    python bench/ussd_throughput.py [--seconds 15] [--connections 64]
+    python bench/ussd_throughput.py [--seconds 15] [--connections 64] [--rounds 3]
+
+Both servers run side by side on one Redis; wrk loads them in turn (bare, gateway,
+bare, gateway, ...), so a neighbour's burst on a shared machine falls on both. The
+ratio is taken of the medians. Each row also gives the server's own CPU time per
+request (from /proc), a figure less shaken by the machine's load than req/s.
 
 Needs wrk and redis-server (tests/install.sh installs both). Prints a Markdown table.
 """
@@ -12,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,7 +32,15 @@ from tests.servers import RedisServer, free_port, wait_for_port  # noqa: E402
 SECRET = "bench-callback-secret-0123456789"
 
 
-def wrk(port: int, seconds: int, connections: int) -> dict[str, float]:
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+RUNS = iter(range(100))
+
+
+def wrk(port: int, seconds: int, connections: int, callers: str = "new") -> dict[str, float]:
     out = subprocess.run(
         [
             "wrk",
@@ -40,7 +54,7 @@ def wrk(port: int, seconds: int, connections: int) -> dict[str, float]:
         ],
         capture_output=True,
         text=True,
-        env=dict(os.environ, BENCH_SECRET=SECRET),
+        env=dict(os.environ, BENCH_SECRET=SECRET, BENCH_RUN=str(next(RUNS)), BENCH_CALLERS=callers),
         timeout=seconds + 30,
         check=True,
     ).stdout
@@ -53,7 +67,9 @@ def wrk(port: int, seconds: int, connections: int) -> dict[str, float]:
         return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     return {
+        "requests": float(requests),
         "rps": rps,
         "p50": percentile("50"),
         "p99": percentile("99"),
@@ -86,11 +102,27 @@ def engine_steps_per_second(seconds: float = 3.0) -> float:
     return steps / (time.perf_counter() - began)
 
 
+def measure(
+    process: subprocess.Popen[bytes], port: int, seconds: int, connections: int, callers: str
+) -> dict[str, float]:
+    before = cpu_seconds(process.pid)
+    result = wrk(port, seconds, connections, callers)
+    result["cpu_us"] = (cpu_seconds(process.pid) - before) / result["requests"] * 1e6
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    names = (
+        "bare aiohttp + 1 Redis GET",
+        "gateway full hop, new callers",
+        "gateway full hop, returning callers",
+    )
+    rounds: list[dict[str, dict[str, float]]] = []
     with tempfile.TemporaryDirectory() as tmp:
         redis_server = RedisServer(Path(tmp))
         redis_server.start()
@@ -102,53 +134,71 @@ def main() -> None:
             GATEWAY_CALLBACK_SECRET=SECRET,
             GATEWAY_LOG_FORMAT="json",
         )
-        results: dict[str, dict[str, float]] = {}
+        bare_port, gateway_port = free_port(), free_port()
+        bare_command = [
+            sys.executable,
+            str(ROOT / "bench" / "bare_handler.py"),
+            "--port",
+            str(bare_port),
+            "--redis",
+            redis_server.url,
+        ]
+        gateway_command = [sys.executable, "-m", "gateway", "serve", "--port", str(gateway_port)]
+        servers: list[subprocess.Popen[bytes]] = []
         try:
-            bare_port = free_port()
-            bare = start(
-                [
-                    sys.executable,
-                    str(ROOT / "bench" / "bare_handler.py"),
-                    "--port",
-                    str(bare_port),
-                    "--redis",
-                    redis_server.url,
-                ],
-                env,
-                bare_port,
-            )
-            try:
-                wrk(bare_port, 3, args.connections)  # warm-up
-                results["bare aiohttp + 1 Redis GET"] = wrk(
-                    bare_port, args.seconds, args.connections
+            servers.append(start(bare_command, env, bare_port))
+            servers.append(start(gateway_command, env, gateway_port))
+            for port in (bare_port, gateway_port):
+                wrk(port, 3, args.connections)  # warm-up
+            for _ in range(args.rounds):
+                rounds.append(
+                    {
+                        name: measure(server, port, args.seconds, args.connections, callers)
+                        for name, server, port, callers in zip(
+                            names,
+                            (servers[0], servers[1], servers[1]),
+                            (bare_port, gateway_port, gateway_port),
+                            ("new", "new", "returning"),
+                            strict=True,
+                        )
+                    }
                 )
-            finally:
-                bare.terminate()
-                bare.wait()
-            port = free_port()
-            gateway = start(
-                [sys.executable, "-m", "gateway", "serve", "--port", str(port)], env, port
-            )
-            try:
-                wrk(port, 3, args.connections)
-                results["gateway full hop (AT form, engine, Redis)"] = wrk(
-                    port, args.seconds, args.connections
-                )
-            finally:
-                gateway.terminate()
-                gateway.wait()
         finally:
+            for server in servers:
+                server.terminate()
+                server.wait()
             redis_server.stop()
     print(
-        f"\nUSSD at {args.connections} connections, {args.seconds}s each, {os.cpu_count()} cores\n"
+        f"\nUSSD at {args.connections} connections, {args.rounds} rounds of {args.seconds}s "
+        f"each, {os.cpu_count()} cores\n"
     )
-    print("| server | req/s | p50 ms | p99 ms | non-2xx |")
-    print("|---|---:|---:|---:|---:|")
-    for name, r in results.items():
-        print(f"| {name} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['non2xx']:.0f} |")
-    names = list(results)
-    ratio = results[names[1]]["rps"] / results[names[0]]["rps"]
-    print(f"\nratio gateway / bare: {ratio:.2f}x")
+    print("| round | server | req/s | p50 ms | p99 ms | server CPU us/req | non-2xx |")
+    print("|---:|---|---:|---:|---:|---:|---:|")
+    for number, results in enumerate(rounds, 1):
+        for name, r in results.items():
+            print(
+                f"| {number} | {name} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} "
+                f"| {r['cpu_us']:.0f} | {r['non2xx']:.0f} |"
+            )
+    medians = {
+        name: {key: statistics.median(r[name][key] for r in rounds) for key in rounds[0][name]}
+        for name in names
+    }
+    for name in names:
+        m = medians[name]
+        print(
+            f"| median | {name} | {m['rps']:.0f} | {m['p50']:.2f} | {m['p99']:.2f} "
+            f"| {m['cpu_us']:.0f} | {m['non2xx']:.0f} |"
+        )
+    print()
+    for name in names[1:]:
+        per_round = ", ".join(f"{r[name]['rps'] / r[names[0]]['rps']:.2f}" for r in rounds)
+        ratio = medians[name]["rps"] / medians[names[0]]["rps"]
+        worst = max(r[name]["p99"] for r in rounds)
+        print(
+            f"{name} / bare (medians): {ratio:.2f}x; per round: {per_round}; "
+            f"worst p99 {worst:.2f} ms"
+        )
     print(f"engine steps per second (one core): {engine_steps_per_second():,.0f}")
 
 
