@@ -29,6 +29,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Generic, Protocol, TypeVar
 
 import orjson
@@ -157,6 +158,43 @@ def _state(raw: Any) -> SessionState:
     return SessionState.from_dict(orjson.loads(raw))
 
 
+# A worker's memory of the sessions it served holds each record as a row of plain
+# values (numbers, strings, bytes), not as objects. The garbage collector stops
+# tracking a tuple of such values, so 100,000 remembered sessions cost its full
+# collections nothing; as objects they made each one a pause of 30-100 ms, which
+# grew with the cache and showed as p99. A session's state is one of a few hundred
+# values (shared by every caller on the same screen), so its JSON and its decoding
+# are remembered too.
+_CachedRecord = tuple[int, str, str, bool, str, bytes]
+
+
+@lru_cache(maxsize=8192)
+def _state_json(state: SessionState) -> bytes:
+    return orjson.dumps(state.to_dict())
+
+
+@lru_cache(maxsize=8192)
+def _state_from_json(raw: bytes) -> SessionState:
+    return _state(raw)
+
+
+def _to_row(record: SessionRecord) -> _CachedRecord:
+    reply = record.reply
+    return (
+        record.hops,
+        record.replay_key,
+        reply.text,
+        reply.end,
+        reply.screen_id,
+        _state_json(record.state),
+    )
+
+
+def _from_row(row: _CachedRecord) -> SessionRecord:
+    hops, replay_key, text, end, screen_id, state = row
+    return SessionRecord(_state_from_json(state), replay_key, USSDReply(text, end, screen_id), hops)
+
+
 class ExpiringMap(Generic[V]):
     """A bounded map whose entries expire; the least recently written go first."""
 
@@ -279,7 +317,7 @@ class RedisSessionStore:
     def __init__(self, client: aioredis.Redis, cache_size: int = 100_000) -> None:
         self._redis = client
         self._pipeline = AutoPipeline(client)
-        self._recent: ExpiringMap[SessionRecord] = ExpiringMap(cache_size)
+        self._recent: ExpiringMap[_CachedRecord] = ExpiringMap(cache_size)
 
     @classmethod
     def from_url(cls, url: str, timeout: float = 0.5) -> RedisSessionStore:
@@ -294,7 +332,8 @@ class RedisSessionStore:
         return cls(client)
 
     def cached(self, session_key: str) -> SessionRecord | None:
-        return self._recent.get(session_key)
+        row = self._recent.get(session_key)
+        return None if row is None else _from_row(row)
 
     async def commit(self, write: SessionWrite) -> None:
         resume = b"" if write.resume is None or write.resume_ttl <= 0 else write.resume
@@ -321,7 +360,7 @@ class RedisSessionStore:
             self._recent.put(write.session_key, None, 0)
             raise SessionStoreError(f"redis write failed: {type(exc).__name__}") from exc
         if refused is None:
-            self._recent.put(write.session_key, write.record, write.session_ttl)
+            self._recent.put(write.session_key, _to_row(write.record), write.session_ttl)
             return
         try:
             session, resume_point, language = refused
@@ -332,7 +371,8 @@ class RedisSessionStore:
             resume=_decode(resume_point or None, _state),
             language=str(language) or None,
         )
-        self._recent.put(write.session_key, view.session, write.session_ttl)
+        remembered = None if view.session is None else _to_row(view.session)
+        self._recent.put(write.session_key, remembered, write.session_ttl)
         raise Conflict(view)
 
     async def session(self, session_key: str) -> SessionRecord | None:

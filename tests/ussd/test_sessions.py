@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 import redis
 
@@ -141,3 +143,36 @@ async def test_a_caller_who_left_before_choosing_a_language_is_asked_again(
     assert chosen.screen_id == sample_tree.home
     later = await service.handle(request("", "C", "+254700000003"))
     assert later.screen_id == sample_tree.home and later.text == chosen.text
+
+
+async def test_a_worker_remembers_its_sessions_exactly_and_out_of_the_collectors_sight(
+    redis_url: str,
+) -> None:
+    store = RedisSessionStore.from_url(redis_url)
+    deep = SessionState(
+        "hotlines",
+        "fr",
+        page=2,
+        history=("language", "main"),
+        country="KE",
+        variables=(("country", "Kenya"),),
+        resume=SessionState("alerts", "fr"),
+    )
+    sessions = [
+        SessionRecord(deep, f"1*{n}", USSDReply(f"Page {n}", n % 2 == 0, "hotlines"), 1)
+        for n in range(200)
+    ]
+    for number, session in enumerate(sessions):
+        await store.commit(SessionWrite(f"s{number}", f"c{number}", session, None, "", 60, 60))
+    # What the worker remembers is what it wrote, and what Redis holds.
+    assert [store.cached(f"s{n}") for n in range(200)] == sessions
+    assert await store.session("s7") == sessions[7]
+    # Remembered sessions are plain values, which the garbage collector stops tracking:
+    # as objects, a full cache made each full collection a long pause. (A collection
+    # untracks a tuple whose contents it has already untracked: two passes at most.)
+    gc.collect()
+    gc.collect()
+    remembered = list(store._recent._items.values())
+    assert len(remembered) == 200
+    assert not any(gc.is_tracked(entry) for entry in remembered)
+    await store.close()
