@@ -161,7 +161,7 @@ def _state(raw: Any) -> SessionState:
 # A worker's memory of the sessions it served holds each record as a row of plain
 # values (numbers, strings, bytes), not as objects. The garbage collector stops
 # tracking a tuple of such values, so 100,000 remembered sessions cost its full
-# collections nothing; as objects they made each one a pause of 30-100 ms, which
+# collections nothing; as objects they made each one a pause of 30-115 ms, which
 # grew with the cache and showed as p99. A session's state is one of a few hundred
 # values (shared by every caller on the same screen), so its JSON and its decoding
 # are remembered too.
@@ -264,7 +264,7 @@ class MemorySessionStore:
             if view.resume is not None or view.language is not None:
                 raise Conflict(view)
         self._set(SESSION_PREFIX + write.session_key, write.record.dumps(), write.session_ttl)
-        resume = None if write.resume is None else orjson.dumps(write.resume.to_dict())
+        resume = None if write.resume is None else _state_json(write.resume)
         self._items.put(RESUME_PREFIX + write.caller_key, resume, write.resume_ttl)
         if write.language:
             self._set(LANGUAGE_PREFIX + write.caller_key, write.language, LANGUAGE_TTL)
@@ -349,7 +349,7 @@ class RedisSessionStore:
                     write.expected_version,
                     write.record.dumps(),
                     write.session_ttl,
-                    resume if isinstance(resume, bytes) else orjson.dumps(resume.to_dict()),
+                    resume if isinstance(resume, bytes) else _state_json(resume),
                     max(write.resume_ttl, 1),
                     write.language,
                     LANGUAGE_TTL,
