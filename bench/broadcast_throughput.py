@@ -36,17 +36,17 @@ sys.path.insert(0, str(ROOT))
 
 from cryptography.fernet import Fernet  # noqa: E402
 
+from gateway.broadcast.alert_service import AlertDraft, AlertService  # noqa: E402
 from gateway.broadcast.inbox import SMSInbox  # noqa: E402
 from gateway.broadcast.keyword_service import KeywordService  # noqa: E402
-from gateway.broadcast.receipts import ReceiptRecorder  # noqa: E402
-from gateway.broadcast.service import AlertDraft, AlertService  # noqa: E402
+from gateway.broadcast.receipt_recorder import ReceiptRecorder  # noqa: E402
 from gateway.broadcast.subscriptions import SubscriptionService  # noqa: E402
 from gateway.broadcast.worker import BroadcastWorker, WorkerOptions  # noqa: E402
-from gateway.keywords import load_catalog  # noqa: E402
-from gateway.privacy import NumberVault, PhoneHasher  # noqa: E402
+from gateway.privacy.numbers import NumberVault, PhoneHasher  # noqa: E402
 from gateway.settings import Secret  # noqa: E402
 from gateway.smpp.esme import LinkTuning  # noqa: E402
 from gateway.smpp.pool import SMPPPool  # noqa: E402
+from gateway.sms.keywords import load_catalog  # noqa: E402
 from gateway.store.sqlite import SQLiteStore  # noqa: E402
 from tests.broadcast.seeding import seed_subscribers  # noqa: E402
 from tests.smpp.smsc_driver import Simulator, smsc_settings  # noqa: E402

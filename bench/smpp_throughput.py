@@ -23,9 +23,9 @@ import structlog
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from gateway.messages import OutboundSMS, SendOutcome  # noqa: E402
 from gateway.smpp.pool import SMPPPool  # noqa: E402
 from gateway.smpp.tuning import LinkTuning  # noqa: E402
+from gateway.sms.messages import OutboundSMS, SendOutcome  # noqa: E402
 from tests.smpp.smsc_driver import RecordingSink, Simulator, smsc_settings  # noqa: E402
 
 

@@ -84,7 +84,7 @@ def start(cmd: list[str], env: dict[str, str], port: int) -> subprocess.Popen[by
 
 
 def engine_steps_per_second(seconds: float = 3.0) -> float:
-    from gateway.content import load_catalogs
+    from gateway.content.catalog import load_catalogs
     from gateway.menu.engine import start as begin
     from gateway.menu.engine import step
     from gateway.menu.loader import load_tree_file

@@ -21,11 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gateway.errors import GatewayError
+
 PREFIX = "GATEWAY_"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-class SettingsError(ValueError):
+class SettingsError(GatewayError, ValueError):
     """A setting is missing or malformed; the message names the variable."""
 
 

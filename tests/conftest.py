@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from gateway.content import load_catalogs
+from gateway.content.catalog import load_catalogs
 from gateway.menu.loader import load_tree_file
 from gateway.menu.model import Tree
 from gateway.settings import Settings

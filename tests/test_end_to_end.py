@@ -17,10 +17,11 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from gateway import encoding
-from gateway.broadcast.service import AlertDraft
+from gateway.broadcast.alert_service import AlertDraft
+from gateway.server.app import create_app
+from gateway.server.app_keys import RUNTIME
 from gateway.settings import Settings
-from gateway.web.app import RUNTIME, create_app
+from gateway.sms import encoding
 from tests.smpp.smsc_driver import Simulator, eventually
 from tests.ussd.test_at_endpoint import form, post
 

@@ -8,7 +8,7 @@ import json
 
 import structlog
 
-from gateway.logs import _UTCStamper, configure
+from gateway.observability.logs import _UTCStamper, configure
 
 
 class CountingStream(io.StringIO):

@@ -6,9 +6,9 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway.sessions import RedisSessionStore
+from gateway.server.app import create_app
 from gateway.settings import Settings
-from gateway.web.app import create_app
+from gateway.ussd.sessions import RedisSessionStore
 from tests.servers import RedisServer
 from tests.ussd.test_at_endpoint import form, post
 
@@ -61,8 +61,8 @@ async def test_broadcast_progress_is_scraped_from_the_store(
 ) -> None:
     import time
 
-    from gateway.broadcast.service import AlertDraft
-    from gateway.web.app import RUNTIME
+    from gateway.broadcast.alert_service import AlertDraft
+    from gateway.server.app_keys import RUNTIME
 
     app = await create_app(settings, broadcast_worker=False)
     client = await aiohttp_client(app)

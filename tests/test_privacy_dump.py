@@ -10,10 +10,11 @@ from typing import Any
 
 import redis
 
-from gateway.logs import configure
-from gateway.sessions import RedisSessionStore
+from gateway.observability.logs import configure
+from gateway.server.app import create_app
+from gateway.server.app_keys import RUNTIME
 from gateway.settings import Settings
-from gateway.web.app import RUNTIME, create_app
+from gateway.ussd.sessions import RedisSessionStore
 from tests.ussd.test_at_endpoint import form, post
 
 SESSIONS = 1000

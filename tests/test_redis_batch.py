@@ -10,7 +10,7 @@ import redis
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
-from gateway.redis_batch import AutoPipeline, LuaScript
+from gateway.ussd.redis_pipeline import AutoPipeline, LuaScript
 from tests.servers import RedisServer
 
 ECHO_KEY_AND_ARG = LuaScript("return {KEYS[1], ARGV[1]}")

@@ -12,8 +12,10 @@ Each message is fit to show an operator; none holds a phone number.
 
 from __future__ import annotations
 
+from gateway.errors import GatewayError
 
-class BroadcastError(Exception):
+
+class BroadcastError(GatewayError):
     pass
 
 

@@ -1,6 +1,6 @@
 """Where SMS channels hand inbound traffic: keywords, receipts, opt-outs.
 
-Implements :class:`gateway.messages.InboundSink`. An inbound SMS is recognised
+Implements :class:`gateway.sms.messages.InboundSink`. An inbound SMS is recognised
 again by (channel, message id): the keyword's effect is applied first (every effect
 is idempotent), then the message is recorded, and only a first recording gets a
 reply, so a re-delivered MO is stored once and answered once. The stored row holds
@@ -17,10 +17,10 @@ from collections.abc import Callable
 import structlog
 
 from gateway.broadcast.keyword_service import KeywordService
-from gateway.broadcast.receipts import ReceiptRecorder, channel_family
+from gateway.broadcast.receipt_recorder import ReceiptRecorder, channel_family
 from gateway.broadcast.subscriptions import SubscriptionService
-from gateway.keywords import parse
-from gateway.messages import DeliveryReport, InboundSMS, OutboundSMS, SMSSender
+from gateway.sms.keywords import parse
+from gateway.sms.messages import DeliveryReport, InboundSMS, OutboundSMS, SMSSender
 from gateway.store.port import Store
 from gateway.store.records import DeliveryUpdate
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gateway.broadcast.subscriptions import SubscriptionService
-from gateway.keywords import Catalog, Command, CommandKind
+from gateway.sms.keywords import Catalog, Command, CommandKind
 
 
 class KeywordService:

@@ -1,6 +1,6 @@
 """Everything the SMS side needs, built from settings in one place.
 
-The HTTP server (through :func:`gateway.runtime.open_runtime`) and the broadcast
+The HTTP server (through :func:`gateway.server.runtime.open_runtime`) and the broadcast
 worker both call :func:`open_messaging`.
 """
 
@@ -10,16 +10,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from gateway.broadcast.effects import StoreEffectHandler
+from gateway.broadcast.alert_service import AlertService
 from gateway.broadcast.inbox import SMSInbox
 from gateway.broadcast.keyword_service import KeywordService
-from gateway.broadcast.receipts import ReceiptRecorder
-from gateway.broadcast.service import AlertService
+from gateway.broadcast.menu_effects import StoreEffectHandler
+from gateway.broadcast.receipt_recorder import ReceiptRecorder
 from gateway.broadcast.subscriptions import SubscriptionService
-from gateway.keywords import load_catalog
-from gateway.messages import SMSSender
-from gateway.privacy import NumberVault, PhoneHasher
+from gateway.privacy.numbers import NumberVault, PhoneHasher
 from gateway.settings import Settings
+from gateway.sms.keywords import load_catalog
+from gateway.sms.messages import SMSSender
 from gateway.store.postgres import open_store
 from gateway.store.sqlite import SQLiteStore
 

@@ -10,7 +10,7 @@
       └──────cancel───────┴──────cancel───┴─────▶ cancelled
 
 Guards that need more than the state (the approver is not the author, the alert has
-not expired) live in :mod:`gateway.broadcast.service`.
+not expired) live in :mod:`gateway.broadcast.alert_service`.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import structlog
 
-from gateway.privacy import NumberVault, PhoneHasher
+from gateway.privacy.numbers import NumberVault, PhoneHasher
 from gateway.store.port import Store
 
 log = structlog.get_logger(__name__)

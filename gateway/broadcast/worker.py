@@ -6,7 +6,7 @@ For each sending alert, two loops share the store:
   memory bounded by the batch), resuming from a cursor after a restart;
 * fan-out claims queued rows under a lease, re-checks opt-outs and the expiry right
   before each submit, opens the numbers (only in memory), submits through the
-  :class:`gateway.messages.SMSSender` at the configured rate, and records each outcome.
+  :class:`gateway.sms.messages.SMSSender` at the configured rate, and records each outcome.
 
 Fan-out starts as soon as the first expansion batch is committed, so the first SMS
 leaves while a million-row audience is still being expanded.
@@ -29,11 +29,11 @@ from dataclasses import dataclass
 
 import structlog
 
-from gateway.broadcast.pacing import TokenBucket
 from gateway.broadcast.states import BroadcastEvent, BroadcastState, transition
 from gateway.broadcast.text import compose, text_for
-from gateway.messages import OutboundSMS, SendOutcome, SendResult, SMSSender
-from gateway.privacy import DecryptionError, NumberVault
+from gateway.pacing.token_bucket import TokenBucket
+from gateway.privacy.numbers import DecryptionError, NumberVault
+from gateway.sms.messages import OutboundSMS, SendOutcome, SendResult, SMSSender
 from gateway.store.port import Store
 from gateway.store.records import Broadcast, ClaimedMessage, OutboxState, Submission
 

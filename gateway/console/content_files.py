@@ -18,13 +18,14 @@ from typing import Any
 
 import yaml
 
-from gateway.content import Catalog, ContentError, parse_catalog
+from gateway.content.catalog import Catalog, ContentError, parse_catalog
+from gateway.errors import GatewayError
 
 MAX_CSV_BYTES = 512 * 1024
 REQUIRED_COLUMNS = ("id", "number", "source", "last_verified")
 
 
-class ContentEditError(ValueError):
+class ContentEditError(GatewayError, ValueError):
     """A change that cannot be made; the message is for the operator."""
 
 

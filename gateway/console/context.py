@@ -10,9 +10,9 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
+from gateway.console.operator_sessions import ConsoleSession, SessionStore
 from gateway.console.passwords import Passwords
-from gateway.console.sessions import ConsoleSession, SessionStore
-from gateway.console.throttle import LoginThrottle
+from gateway.console.sign_in_throttle import LoginThrottle
 from gateway.settings import Settings
 from gateway.store.port import Store
 

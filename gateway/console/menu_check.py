@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gateway.content import Catalog, ContentError, load_catalogs
-from gateway.encoding import Alphabet, length_in
+from gateway.content.catalog import Catalog, ContentError, load_catalogs
 from gateway.menu import engine
 from gateway.menu.loader import Problem, TreeError, load_tree_text
 from gateway.menu.model import Tree
 from gateway.menu.pages import Limit, PaginationError, body_of, footers, pages_of
 from gateway.menu.validator import validate
+from gateway.sms.encoding import Alphabet, length_in
 
 
 class CatalogCache:

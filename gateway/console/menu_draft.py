@@ -18,11 +18,13 @@ from typing import Any
 
 import yaml
 
+from gateway.errors import GatewayError
+
 SCREEN_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 SCREEN_TYPES = ("menu", "text", "content", "input", "action", "language")
 
 
-class DraftError(ValueError):
+class DraftError(GatewayError, ValueError):
     """An edit that cannot be made; the message is shown to the operator."""
 
 

@@ -17,11 +17,12 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from gateway.console.app import create_console_app
-from gateway.console.live import publish_to, reload_content_into
+from gateway.console.console_app import create_console_app
 from gateway.console.ports import LinkStates
-from gateway.live_tree import LiveTree
+from gateway.console.publish_hook import publish_to, reload_content_into
 from gateway.menu.loader import TreeError
+from gateway.server.app_keys import RUNTIME, SETTINGS
+from gateway.server.live_tree import LiveTree
 from gateway.settings import Settings
 from gateway.store.port import Store
 
@@ -105,9 +106,8 @@ def link_states_of(binds: Iterable[Mapping[str, Any]]) -> dict[str, str]:
 
 
 def mount_on_gateway(app: web.Application) -> web.Application:
-    """Mount the console on the app built by :func:`gateway.web.app.create_app`, using
+    """Mount the console on the app built by :func:`gateway.server.app.create_app`, using
     its runtime's store, live tree and SMPP link status."""
-    from gateway.web.app import RUNTIME, SETTINGS
 
     runtime = app[RUNTIME]
     return mount_console(

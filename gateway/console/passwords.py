@@ -5,11 +5,13 @@ from __future__ import annotations
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from gateway.errors import GatewayError
+
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 1024
 
 
-class PasswordPolicyError(ValueError):
+class PasswordPolicyError(GatewayError, ValueError):
     """A new password is too short, too long or otherwise refused; says why."""
 
 

@@ -29,8 +29,8 @@ from gateway.console.context import (
     context,
     ensure_session,
 )
+from gateway.console.operator_sessions import ConsoleSession
 from gateway.console.roles import Permission, allows
-from gateway.console.sessions import ConsoleSession
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 H = TypeVar("H", bound=Handler)

@@ -1,6 +1,6 @@
 """What an alert costs: alphabet, length and SMS parts, as the console shows it.
 
-Counted by :mod:`gateway.segmentation`, the same code that cuts the SMS the SMPP
+Counted by :mod:`gateway.sms.segmentation`, the same code that cuts the SMS the SMPP
 channel sends: one SMS holds 160 GSM-7 septets or 70 UCS-2 code units; a longer text
 goes in parts of 153 or 67, cut only between whole characters, preferably after a
 line break or a space. The page's script counts the same way (a browser test checks).
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gateway.encoding import Alphabet, measure
-from gateway.segmentation import PART_LIMIT, SINGLE_LIMIT, split_text
+from gateway.sms.encoding import Alphabet, measure
+from gateway.sms.segmentation import PART_LIMIT, SINGLE_LIMIT, split_text
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 The engine is pure: it never subscribes anybody or sends an SMS itself. It returns
 these small frozen values, and the channel adapter hands them to an
-:class:`gateway.effects.EffectHandler` after the screen is decided. A replayed request
+:class:`gateway.menu.effect_port.EffectHandler` after the screen is decided. A replayed request
 returns the stored screen and no effects, so nothing happens twice.
 """
 

@@ -21,7 +21,6 @@ from typing import Any
 
 import pycountry
 
-from gateway.encoding import length_in, split_to_fit
 from gateway.menu.effects import (
     Effect,
     SMSCopyRequested,
@@ -40,6 +39,7 @@ from gateway.menu.model import (
     Validation,
 )
 from gateway.menu.pages import Limit, Pages, body_of, pages_of
+from gateway.sms.encoding import length_in, split_to_fit
 
 RESUME_SCREEN = "__resume__"
 RESUME_CONTINUE = "1"

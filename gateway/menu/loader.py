@@ -31,7 +31,8 @@ from typing import Any
 
 import yaml
 
-from gateway.content import Catalog
+from gateway.content.catalog import Catalog
+from gateway.errors import GatewayError
 from gateway.menu.model import (
     Action,
     Option,
@@ -58,7 +59,7 @@ class Problem:
         return f"{where}:{screen} {self.message}"
 
 
-class TreeError(ValueError):
+class TreeError(GatewayError, ValueError):
     """A tree that cannot be loaded or does not validate; never goes live."""
 
     def __init__(self, problems: list[Problem]) -> None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from gateway.content import Catalog
+from gateway.content.catalog import Catalog
 
 Texts = Mapping[str, str]
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gateway.encoding import Alphabet, alphabet_for, length_in, split_to_fit
+from gateway.errors import GatewayError
 from gateway.menu.model import Screen, ScreenKind, Tree
+from gateway.sms.encoding import Alphabet, alphabet_for, length_in, split_to_fit
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,7 @@ class Limit:
         return self.gsm7 if alphabet is Alphabet.GSM7 else self.gsm7 * 7 // 16
 
 
-class PaginationError(ValueError):
+class PaginationError(GatewayError, ValueError):
     """The footer alone leaves no room for the body: the tree must be fixed."""
 
 

@@ -19,8 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from gateway.content import ContentError, load_catalogs
-from gateway.encoding import alphabet_for, length_in
+from gateway.content.catalog import ContentError, load_catalogs
 from gateway.menu.loader import Problem, TreeError, load_tree_file
 from gateway.menu.model import (
     DEFAULT_NAVIGATION,
@@ -31,6 +30,7 @@ from gateway.menu.model import (
     Tree,
 )
 from gateway.menu.pages import Limit, PaginationError, pages_of
+from gateway.sms.encoding import alphabet_for, length_in
 
 # Navigation words that are shown as a whole screen of their own.
 _WHOLE_SCREEN_WORDS = ("exit", "resume", "unavailable")

@@ -6,5 +6,5 @@ table), ``events``, ``errors``, ``throttle`` (rate cap), ``receipts`` (delivery
 receipts), ``ussd`` (op-code profiles). Adapters: ``submits`` (one bind's submit
 queue), ``esme`` (one bind over asyncio), ``inbound`` (MO, receipts, USSD to the
 sink and handler), ``pool`` (every bind, as the SMSSender). Splitting and
-reassembly of long SMS live in :mod:`gateway.segmentation`.
+reassembly of long SMS live in :mod:`gateway.sms.segmentation`.
 """

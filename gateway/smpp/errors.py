@@ -16,8 +16,10 @@ from __future__ import annotations
 
 from smpplib import consts
 
+from gateway.errors import GatewayError
 
-class SMPPError(Exception):
+
+class SMPPError(GatewayError):
     """Base of every SMPP error."""
 
 

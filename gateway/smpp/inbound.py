@@ -35,14 +35,14 @@ from typing import TYPE_CHECKING
 import structlog
 from smpplib import consts
 
-from gateway import encoding
-from gateway.messages import DeliveryReport, InboundSink, InboundSMS, SendOutcome
-from gateway.segmentation import Concatenation, Reassembler, parse_udh
 from gateway.settings import SMSCSettings
-from gateway.smpp import ussd
+from gateway.smpp import ussd_profiles
 from gateway.smpp.pdu import TAGS, TLV, DeliverSM, SubmitSM
 from gateway.smpp.receipts import ReceiptTracker, is_receipt, parse_receipt
 from gateway.smpp.submits import PartResult
+from gateway.sms import encoding
+from gateway.sms.messages import DeliveryReport, InboundSink, InboundSMS, SendOutcome
+from gateway.sms.segmentation import Concatenation, Reassembler, parse_udh
 from gateway.ussd.types import USSDHandler, USSDReply, USSDRequest
 
 if TYPE_CHECKING:
@@ -94,7 +94,7 @@ class InboundRouter:
         self.channel = f"smpp:{settings.name}"
         self.sink = sink
         self.ussd_handler = ussd_handler
-        self.profile = ussd.profile(settings.ussd_profile)
+        self.profile = ussd_profiles.profile(settings.ussd_profile)
         self.receipts = ReceiptTracker()
         self.reassembler = Reassembler()
         self.dedup_window = dedup_window
@@ -111,7 +111,7 @@ class InboundRouter:
         """Handle ``pdu``; returns the command_status for the deliver_sm_resp."""
         if is_receipt(pdu):
             return await self._receipt(pdu)
-        if pdu.tlv(ussd.USSD_SERVICE_OP) is not None:
+        if pdu.tlv(ussd_profiles.USSD_SERVICE_OP) is not None:
             return await self._ussd(bind, pdu)
         return await self._mobile_originated(pdu)
 
@@ -210,7 +210,7 @@ class InboundRouter:
         payload = pdu.tlv(_MESSAGE_PAYLOAD)
         raw = payload if payload is not None else pdu.short_message
         text = encoding.decode(raw, pdu.data_coding)
-        indication = ussd.read_indication(pdu, self.profile, text)
+        indication = ussd_profiles.read_indication(pdu, self.profile, text)
         if indication is None or self.ussd_handler is None:
             return int(consts.SMPP_ESME_RX_P_APPN)
         self.stats["ussd"] += 1
@@ -219,7 +219,7 @@ class InboundRouter:
         if action is None:
             log.warning("smpp_ussd_unknown_op", smsc=self.settings.name, op=indication.op)
             return 0
-        if action is ussd.USSDAction.ABORT:
+        if action is ussd_profiles.USSDAction.ABORT:
             self._sessions.pop(key, None)
             return 0
         now = time.monotonic()
@@ -228,7 +228,7 @@ class InboundRouter:
             if now - oldest.touched < self.ussd_idle:
                 break
             self._sessions.popitem(last=False)
-        begin = action is ussd.USSDAction.BEGIN
+        begin = action is ussd_profiles.USSDAction.BEGIN
         session = self._sessions.get(key)
         if begin or session is None:
             # A "continue" for a session we do not know (expired, or a restart) starts
@@ -289,7 +289,7 @@ class InboundRouter:
     def _ussd_reply(self, pdu: DeliverSM, reply: USSDReply, session_info: int | None) -> SubmitSM:
         alphabet = encoding.alphabet_for(reply.text)
         body = encoding.encode(reply.text, alphabet)
-        tlvs = ussd.reply_tlvs(self.profile, session_info, reply.end)
+        tlvs = ussd_profiles.reply_tlvs(self.profile, session_info, reply.end)
         if len(body) > 254:
             tlvs = (*tlvs, TLV(_MESSAGE_PAYLOAD, body))
             body = b""

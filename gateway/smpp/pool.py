@@ -1,6 +1,6 @@
-"""Every bind to every configured SMSC, as one :class:`gateway.messages.SMSSender`.
+"""Every bind to every configured SMSC, as one :class:`gateway.sms.messages.SMSSender`.
 
-``send`` splits each message (alphabet, parts: see :mod:`gateway.segmentation`),
+``send`` splits each message (alphabet, parts: see :mod:`gateway.sms.segmentation`),
 puts all of one message's parts on the least-loaded bind that may transmit, and
 answers one :class:`SendResult` per message: ACCEPTED with one message id per part,
 FAILED if any part met a final error, RETRY if any part could not get through for
@@ -18,18 +18,18 @@ from typing import Any
 
 import structlog
 
-from gateway.messages import InboundSink, OutboundSMS, SendOutcome, SendResult
-from gateway.ratelimit import SharedRateLimiter, TPSBudget
-from gateway.segmentation import SegmentationError, SMSPart, SplitMode, plan
+from gateway.pacing.shared_grant import SharedRateLimiter, TPSBudget
+from gateway.pacing.sliding_window import BothLimits, RateLimiter
 from gateway.settings import SettingsError, SMSCSettings
 from gateway.smpp.esme import ESMEBind
 from gateway.smpp.inbound import InboundRouter, process_number_key
 from gateway.smpp.pdu import TAGS, TLV, SubmitSM, integer_tlv
 from gateway.smpp.receipts import ReceiptTracker
 from gateway.smpp.submits import PartResult
-from gateway.smpp.throttle import BothLimits, RateLimiter
 from gateway.smpp.tuning import LinkTuning
-from gateway.smpp.ussd import UnknownProfileError
+from gateway.smpp.ussd_profiles import UnknownProfileError
+from gateway.sms.messages import InboundSink, OutboundSMS, SendOutcome, SendResult
+from gateway.sms.segmentation import SegmentationError, SMSPart, SplitMode, plan
 from gateway.ussd.types import USSDHandler
 
 log = structlog.get_logger(__name__)

@@ -17,8 +17,8 @@ import re
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from gateway.messages import DeliveryState
 from gateway.smpp.pdu import TAGS, ShortMessagePDU
+from gateway.sms.messages import DeliveryState
 
 RECEIPT_TYPE_MASK = 0x3C
 RECEIPT_TYPE = 0x04

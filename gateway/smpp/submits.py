@@ -23,12 +23,12 @@ from dataclasses import dataclass
 import structlog
 from smpplib import consts
 
-from gateway.messages import SendOutcome
+from gateway.pacing.sliding_window import Limiter, RateLimiter
 from gateway.smpp.connection import SMPPConnection
 from gateway.smpp.errors import LocalProtocolError
 from gateway.smpp.pdu import SubmitSM
-from gateway.smpp.throttle import Limiter, RateLimiter
 from gateway.smpp.tuning import LinkTuning
+from gateway.sms.messages import SendOutcome
 
 log = structlog.get_logger(__name__)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
+from gateway.errors import GatewayError
 from gateway.store.records import (
     Audience,
     AuditEntry,
@@ -36,7 +37,7 @@ from gateway.store.records import (
 )
 
 
-class StoreError(Exception):
+class StoreError(GatewayError):
     """The database refused or failed; the message never holds a phone number."""
 
 

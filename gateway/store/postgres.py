@@ -16,7 +16,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from gateway.store.audit import GENESIS_HASH, entry_hash, verify_paged
+from gateway.store.audit_chain import GENESIS_HASH, entry_hash, verify_paged
 from gateway.store.port import Store
 from gateway.store.postgres_base import AUDIT_LOCK, Record, affected
 from gateway.store.postgres_outbox import PostgresOutbox

@@ -28,7 +28,7 @@ class OutboxState(StrEnum):
         return self not in (OutboxState.QUEUED, OutboxState.CLAIMED, OutboxState.SUBMITTED)
 
 
-# Receipt states (gateway.messages.DeliveryState values) after which a part never moves.
+# Receipt states (gateway.sms.messages.DeliveryState values) after which a part never moves.
 FINAL_PART_STATES: tuple[str, ...] = ("delivered", "failed", "rejected", "expired", "opted_out")
 
 
@@ -104,7 +104,7 @@ class Submission:
     """What became of one claimed row at the channel."""
 
     outbox_id: int
-    outcome: str  # a gateway.messages.SendOutcome value
+    outcome: str  # a gateway.sms.messages.SendOutcome value
     message_ids: tuple[str, ...] = ()
     error: str = ""
 
@@ -115,7 +115,7 @@ class DeliveryUpdate:
 
     channel: str
     message_id: str
-    state: str  # a gateway.messages.DeliveryState value
+    state: str  # a gateway.sms.messages.DeliveryState value
     error: str = ""
     at: float = 0.0
 

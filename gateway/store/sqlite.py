@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from gateway.store.audit import GENESIS_HASH, entry_hash, verify_paged
+from gateway.store.audit_chain import GENESIS_HASH, entry_hash, verify_paged
 from gateway.store.records import (
     AuditEntry,
     ChainCheck,

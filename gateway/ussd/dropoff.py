@@ -2,7 +2,7 @@
 
 Fed by end-of-session notifications. Holds counts only (day, screen, status), never
 who: operators see where people give up, not who they are. The store keeps them
-(:class:`gateway.runtime.StoreDropOff`).
+(:class:`gateway.server.runtime.StoreDropOff`).
 """
 
 from __future__ import annotations

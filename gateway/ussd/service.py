@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 import mobile_codes
 import structlog
 
-from gateway.effects import Caller, EffectHandler
+from gateway.menu.effect_port import Caller, EffectHandler
 from gateway.menu.engine import RESUME_SCREEN, SessionState, StepResult
 from gateway.menu.memo import EngineMemo
 from gateway.menu.model import Tree
 from gateway.menu.pages import Limit
-from gateway.privacy import PhoneHasher
-from gateway.sessions import (
+from gateway.privacy.numbers import PhoneHasher
+from gateway.ussd.sessions import (
     Conflict,
     SessionRecord,
     SessionStore,

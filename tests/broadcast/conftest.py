@@ -11,16 +11,16 @@ import pytest
 from aiohttp import web
 from cryptography.fernet import Fernet
 
+from gateway.africastalking.sms_callbacks import create_sms_routes
+from gateway.africastalking.sms_sender import AfricasTalkingSMS
+from gateway.broadcast.alert_service import AlertService
 from gateway.broadcast.inbox import SMSInbox
 from gateway.broadcast.keyword_service import KeywordService
-from gateway.broadcast.receipts import ReceiptRecorder
-from gateway.broadcast.service import AlertService
+from gateway.broadcast.receipt_recorder import ReceiptRecorder
 from gateway.broadcast.subscriptions import SubscriptionService
-from gateway.channels.africastalking_callbacks import create_sms_routes
-from gateway.channels.africastalking_sms import AfricasTalkingSMS
-from gateway.keywords import load_catalog
-from gateway.privacy import NumberVault, PhoneHasher
+from gateway.privacy.numbers import NumberVault, PhoneHasher
 from gateway.settings import PROJECT_ROOT, Secret
+from gateway.sms.keywords import load_catalog
 from gateway.store.sqlite import SQLiteStore
 from tests.at_double import MESSAGING_PATH, ATDouble
 

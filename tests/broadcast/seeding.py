@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from gateway.privacy import NumberVault, PhoneHasher
+from gateway.privacy.numbers import NumberVault, PhoneHasher
 
 
 def seed_subscribers(

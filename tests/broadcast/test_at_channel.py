@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.channels.africastalking_callbacks import delivery_state
-from gateway.channels.africastalking_sms import AfricasTalkingSMS, _result
-from gateway.messages import DeliveryState, OutboundSMS, SendOutcome
+from gateway.africastalking.sms_callbacks import delivery_state
+from gateway.africastalking.sms_sender import AfricasTalkingSMS, _result
 from gateway.settings import Secret
+from gateway.sms.messages import DeliveryState, OutboundSMS, SendOutcome
 from tests.broadcast.conftest import CALLBACK_SECRET, Harness, number
 
 

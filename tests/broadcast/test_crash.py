@@ -24,15 +24,15 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from gateway.africastalking.sms_callbacks import create_sms_routes
+from gateway.broadcast.alert_service import AlertDraft, AlertService
 from gateway.broadcast.inbox import SMSInbox
 from gateway.broadcast.keyword_service import KeywordService
-from gateway.broadcast.receipts import ReceiptRecorder
-from gateway.broadcast.service import AlertDraft, AlertService
+from gateway.broadcast.receipt_recorder import ReceiptRecorder
 from gateway.broadcast.subscriptions import SubscriptionService
-from gateway.channels.africastalking_callbacks import create_sms_routes
-from gateway.keywords import load_catalog
-from gateway.privacy import NumberVault, PhoneHasher
+from gateway.privacy.numbers import NumberVault, PhoneHasher
 from gateway.settings import PROJECT_ROOT, Secret
+from gateway.sms.keywords import load_catalog
 from gateway.store.sqlite import SQLiteStore
 from tests.at_double import MESSAGING_PATH, ATDouble
 from tests.broadcast.conftest import CALLBACK_SECRET, ENCRYPTION_KEY, HASH_KEY, eventually, number

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from gateway.broadcast.effects import StoreEffectHandler
-from gateway.effects import Caller
+from gateway.broadcast.menu_effects import StoreEffectHandler
+from gateway.menu.effect_port import Caller
 from gateway.menu.effects import SMSCopyRequested, SubscribeRequested, UnsubscribeRequested
-from gateway.messages import OutboundSMS, SendResult
+from gateway.sms.messages import OutboundSMS, SendResult
 from tests.broadcast.conftest import Harness, number
 
 

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.broadcast.pacing import TokenBucket
+from gateway.pacing.token_bucket import TokenBucket
 
 
 @settings(max_examples=200)

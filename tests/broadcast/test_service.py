@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from gateway.broadcast.alert_service import AlertDraft
 from gateway.broadcast.errors import (
     AlertExpired,
     BroadcastNotFound,
@@ -9,7 +10,6 @@ from gateway.broadcast.errors import (
     InvalidTransition,
     SelfApproval,
 )
-from gateway.broadcast.service import AlertDraft
 from tests.broadcast.conftest import Harness
 
 NOW = 1_800_000_000.0

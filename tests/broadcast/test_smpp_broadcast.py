@@ -16,16 +16,16 @@ from pathlib import Path
 
 import pytest
 
+from gateway.broadcast.alert_service import AlertDraft, AlertService
 from gateway.broadcast.inbox import SMSInbox
 from gateway.broadcast.keyword_service import KeywordService
-from gateway.broadcast.receipts import ReceiptRecorder
-from gateway.broadcast.service import AlertDraft, AlertService
+from gateway.broadcast.receipt_recorder import ReceiptRecorder
 from gateway.broadcast.subscriptions import SubscriptionService
 from gateway.broadcast.worker import BroadcastWorker, WorkerOptions
-from gateway.keywords import load_catalog
-from gateway.privacy import NumberVault, PhoneHasher
+from gateway.privacy.numbers import NumberVault, PhoneHasher
 from gateway.settings import PROJECT_ROOT, Secret
 from gateway.smpp.pool import SMPPPool
+from gateway.sms.keywords import load_catalog
 from gateway.store.sqlite import SQLiteStore
 from tests.broadcast.conftest import ENCRYPTION_KEY, HASH_KEY, eventually, number
 from tests.broadcast.seeding import seed_subscribers

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import time
 
-from gateway.broadcast.service import AlertDraft
+from gateway.broadcast.alert_service import AlertDraft
 from gateway.broadcast.worker import BroadcastWorker, WorkerOptions
-from gateway.privacy import PhoneHasher
+from gateway.privacy.numbers import PhoneHasher
 from gateway.settings import Secret
 from tests.broadcast.conftest import HASH_KEY, Harness, eventually, number
 

@@ -22,19 +22,19 @@ from aiohttp import web
 from cryptography.fernet import Fernet
 from playwright.async_api import Browser, Page, async_playwright
 
-from gateway.broadcast.receipts import ReceiptRecorder
+from gateway.africastalking.sms_callbacks import create_sms_routes
+from gateway.africastalking.sms_sender import AfricasTalkingSMS
+from gateway.broadcast.receipt_recorder import ReceiptRecorder
 from gateway.broadcast.subscriptions import SubscriptionService
 from gateway.broadcast.worker import BroadcastWorker, WorkerOptions
-from gateway.channels.africastalking_callbacks import create_sms_routes
-from gateway.channels.africastalking_sms import AfricasTalkingSMS
-from gateway.console.app import create_console_app
-from gateway.console.live import publish_to
-from gateway.content import load_catalogs
-from gateway.live_tree import LiveTree
+from gateway.console.console_app import create_console_app
+from gateway.console.publish_hook import publish_to
+from gateway.content.catalog import load_catalogs
 from gateway.menu.loader import load_tree_text
-from gateway.messages import DeliveryReport, InboundSMS
-from gateway.privacy import NumberVault, PhoneHasher
+from gateway.privacy.numbers import NumberVault, PhoneHasher
+from gateway.server.live_tree import LiveTree
 from gateway.settings import PROJECT_ROOT, Secret, Settings
+from gateway.sms.messages import DeliveryReport, InboundSMS
 from gateway.store.records import DeliveryUpdate
 from gateway.store.sqlite import SQLiteStore
 from tests.at_double import MESSAGING_PATH, ATDouble

@@ -1,4 +1,4 @@
-"""The page's character budget counts exactly as gateway/encoding.py does: the same
+"""The page's character budget counts exactly as gateway/sms/encoding.py does: the same
 texts measured in Chromium and in Python give the same alphabet, length and SMS parts."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 from playwright.async_api import Browser
 
 from gateway.console.sms_budget import sms_cost
-from gateway.encoding import Alphabet, measure
+from gateway.sms.encoding import Alphabet, measure
 
 PIECES = [
     "a", "Z", "0", " ", "\n", "é", "ù", "Ä", "ß", "€", "^", "{", "}", "[", "]", "~", "|",

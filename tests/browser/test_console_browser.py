@@ -8,8 +8,8 @@ from typing import Any
 import yaml
 from playwright.async_api import Browser, expect
 
-from gateway.encoding import length_in
 from gateway.menu.pages import Limit, pages_of
+from gateway.sms.encoding import length_in
 
 MENU = "safe-journey"
 

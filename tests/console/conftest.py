@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestClient
 from argon2 import PasswordHasher
 from cryptography.fernet import Fernet
 
-from gateway.console.app import create_console_app
+from gateway.console.console_app import create_console_app
 from gateway.console.passwords import Passwords
 from gateway.settings import PROJECT_ROOT, Secret, Settings
 from gateway.store.sqlite import SQLiteStore

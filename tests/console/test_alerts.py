@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from gateway.broadcast.subscriptions import SubscriptionService
-from gateway.privacy import NumberVault, PhoneHasher
+from gateway.privacy.numbers import NumberVault, PhoneHasher
 from gateway.settings import Settings
 from gateway.store.sqlite import SQLiteStore
 

@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 from aiohttp.test_utils import TestClient
 
-from gateway.content import load_catalogs
+from gateway.content.catalog import load_catalogs
 from gateway.settings import Settings
 from gateway.store.sqlite import SQLiteStore
 

@@ -10,11 +10,11 @@ from typing import Any
 import yaml
 from aiohttp.test_utils import TestClient
 
-from gateway.content import load_catalogs
-from gateway.live_tree import LiveTree
+from gateway.content.catalog import load_catalogs
 from gateway.menu import engine
 from gateway.menu.loader import load_tree_text
 from gateway.menu.pages import Limit
+from gateway.server.live_tree import LiveTree
 from gateway.settings import Settings
 from gateway.store.sqlite import SQLiteStore
 
@@ -102,7 +102,7 @@ async def test_second_person_publishes_and_the_live_tree_swaps(
     app_factory: Any,
     sign_in: Any,
 ) -> None:
-    from gateway.console.live import publish_to
+    from gateway.console.publish_hook import publish_to
 
     limit = Limit(settings.screen_limit)
     catalogs = load_catalogs(settings.content)

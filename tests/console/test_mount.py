@@ -12,8 +12,9 @@ from aiohttp.test_utils import TestClient
 from gateway.console import mount_on_gateway
 from gateway.console.context import CONTEXT
 from gateway.console.mount import link_states_of
+from gateway.server.app import create_app
+from gateway.server.app_keys import RUNTIME
 from gateway.settings import Secret, Settings
-from gateway.web.app import RUNTIME, create_app
 
 SECRET = "mount-test-callback-secret"
 

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 import gateway.console.mount as mount
+from gateway.server.app import create_app
+from gateway.server.app_keys import RUNTIME
 from gateway.settings import Settings
-from gateway.web.app import RUNTIME, create_app
 from tests.conftest import SAMPLE_TREE
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.console.sessions import SessionStore
-from gateway.console.throttle import LoginThrottle
+from gateway.console.operator_sessions import SessionStore
+from gateway.console.sign_in_throttle import LoginThrottle
 
 
 @settings(max_examples=100)

@@ -4,8 +4,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.keywords import Catalog, CatalogError, CommandKind, build_catalog, load_catalog, parse
 from gateway.settings import PROJECT_ROOT
+from gateway.sms.keywords import (
+    Catalog,
+    CatalogError,
+    CommandKind,
+    build_catalog,
+    load_catalog,
+    parse,
+)
 
 CATALOG = load_catalog(PROJECT_ROOT / "content")
 

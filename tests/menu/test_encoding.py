@@ -3,7 +3,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.encoding import (
+from gateway.sms.encoding import (
     Alphabet,
     alphabet_for,
     decode_gsm7,

@@ -3,11 +3,11 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.encoding import length_in
 from gateway.menu.effects import SMSCopyRequested, SubscribeRequested, UnsubscribeRequested
 from gateway.menu.engine import RESUME_SCREEN, SessionState, start, step
 from gateway.menu.model import Tree
 from gateway.menu.pages import Limit, pages_of
+from gateway.sms.encoding import length_in
 
 INPUTS = st.lists(
     st.one_of(
@@ -33,7 +33,7 @@ def walk(tree: Tree, inputs: list[str], language: str | None = "en"):  # type: i
 def test_the_engine_never_raises_and_every_screen_fits(
     inputs: list[str], language: str | None
 ) -> None:
-    from gateway.content import load_catalogs
+    from gateway.content.catalog import load_catalogs
     from gateway.menu.loader import load_tree_file
     from tests.conftest import CONTENT, SAMPLE_TREE
 
@@ -42,7 +42,7 @@ def test_the_engine_never_raises_and_every_screen_fits(
     )
     for result in walk(tree, inputs, language):
         text = result.display.text
-        alphabet = __import__("gateway.encoding").encoding.alphabet_for(text)
+        alphabet = __import__("gateway.sms.encoding").sms.encoding.alphabet_for(text)
         assert length_in(text, alphabet) <= Limit().for_alphabet(alphabet)
         assert text.strip()
 
@@ -207,7 +207,7 @@ def test_a_stale_state_from_an_older_tree_recovers_at_home(sample_tree: Tree) ->
 
 
 def _sample() -> Tree:
-    from gateway.content import load_catalogs
+    from gateway.content.catalog import load_catalogs
     from gateway.menu.loader import load_tree_file
     from tests.conftest import CONTENT, SAMPLE_TREE
 

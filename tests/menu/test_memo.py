@@ -7,7 +7,7 @@ from dataclasses import replace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.content import load_catalogs
+from gateway.content.catalog import load_catalogs
 from gateway.menu.engine import start, step
 from gateway.menu.memo import EngineMemo
 from gateway.menu.pages import Limit

@@ -3,8 +3,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.encoding import length_in, units
 from gateway.menu.pages import Limit, paginate
+from gateway.sms.encoding import length_in, units
 
 TEXT = st.text(
     alphabet=st.one_of(
@@ -43,6 +43,6 @@ def test_a_long_body_gets_more_markers_on_all_but_the_last_page() -> None:
 
 def test_ucs2_screen_capacity_is_the_same_octets() -> None:
     assert (
-        Limit(182).for_alphabet(alphabet=__import__("gateway.encoding").encoding.Alphabet.UCS2)
+        Limit(182).for_alphabet(alphabet=__import__("gateway.sms.encoding").sms.encoding.Alphabet.UCS2)
         == 79
     )

@@ -13,8 +13,8 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from gateway.metrics import readyz_handler
-from gateway.shutdown import GracefulShutdown
+from gateway.observability.metrics import readyz_handler
+from gateway.server.shutdown import GracefulShutdown
 
 
 def say(event: str) -> None:

@@ -3,8 +3,8 @@
 hadolint (Dockerfile), docker-compose config (compose file), systemd-analyze (units),
 nginx -t and a live nginx (no secret in any log), promtool (scrape config, alert rules
 and their unit tests); the settings documented in gateway.env.example are exactly the
-ones gateway/settings.py reads; OPERATIONS.md lists exactly the metrics gateway/metrics.py
-exposes.
+ones gateway/settings.py reads; OPERATIONS.md lists exactly the metrics
+gateway/observability/metrics.py exposes.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import pytest
 import yaml
 from aiohttp import web
 
-from gateway.metrics import Metrics
+from gateway.observability.metrics import Metrics
 from gateway.settings import PREFIX, Settings, SMSCSettings
 
 ROOT = Path(__file__).resolve().parents[2]

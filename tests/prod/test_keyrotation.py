@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 
-from gateway.keyrotation import KeyRotation, RotationError, SubscriberKeys, rotate
-from gateway.privacy import NumberVault, PhoneHasher
+from gateway.privacy.key_rotation import KeyRotation, RotationError, SubscriberKeys, rotate
+from gateway.privacy.numbers import NumberVault, PhoneHasher
 from gateway.settings import Secret
 from gateway.store.postgres import PostgresStore
 from gateway.store.sqlite import SQLiteStore

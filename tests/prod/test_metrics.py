@@ -10,7 +10,7 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway.metrics import (
+from gateway.observability.metrics import (
     Metrics,
     ReadinessCheck,
     flag_check,

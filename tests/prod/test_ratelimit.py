@@ -20,8 +20,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from redis.asyncio import Redis
 
-from gateway.metrics import Metrics
-from gateway.ratelimit import (
+from gateway.observability.metrics import Metrics
+from gateway.pacing.shared_grant import (
     DEFAULT_HEADROOM,
     TPS_BUCKET_KEY_PREFIX,
     BudgetPacer,

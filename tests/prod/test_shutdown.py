@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from gateway.shutdown import GracefulShutdown
+from gateway.server.shutdown import GracefulShutdown
 
 ROOT = Path(__file__).resolve().parents[2]
 APP_SCRIPT = Path(__file__).with_name("shutdown_app.py")

@@ -27,10 +27,10 @@ import asyncpg
 import pytest
 from cryptography.fernet import Fernet
 
-from gateway.broadcast.service import AlertDraft, AlertService
-from gateway.keywords import load_catalog
-from gateway.privacy import NumberVault, PhoneHasher
+from gateway.broadcast.alert_service import AlertDraft, AlertService
+from gateway.privacy.numbers import NumberVault, PhoneHasher
 from gateway.settings import PROJECT_ROOT, Secret
+from gateway.sms.keywords import load_catalog
 from gateway.store.postgres import PostgresStore, open_store
 from tests.pg_support import postgres_database
 from tests.smpp.smsc_driver import Simulator

@@ -14,7 +14,7 @@ import time
 
 from redis.asyncio import Redis
 
-from gateway.ratelimit import RedisTPSBudget
+from gateway.pacing.shared_grant import RedisTPSBudget
 
 
 async def main(url: str, smsc: str, tps: float, start_at: float, end_at: float) -> list[float]:

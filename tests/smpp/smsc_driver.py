@@ -11,9 +11,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from gateway.messages import DeliveryReport, InboundSMS
 from gateway.settings import Secret, SMSCSettings
 from gateway.smpp.tuning import LinkTuning
+from gateway.sms.messages import DeliveryReport, InboundSMS
 from gateway.ussd.types import USSDReply, USSDRequest
 
 SIMULATOR_DIR = Path(__file__).resolve().parent.parent / "smsc"

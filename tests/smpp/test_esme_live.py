@@ -8,9 +8,9 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
-from gateway import encoding
-from gateway.messages import DeliveryState, OutboundSMS, SendOutcome
 from gateway.smpp.pool import SMPPPool
+from gateway.sms import encoding
+from gateway.sms.messages import DeliveryState, OutboundSMS, SendOutcome
 from tests.smpp.smsc_driver import FAST, RecordingSink, Simulator, eventually, smsc_settings
 
 

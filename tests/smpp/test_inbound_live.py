@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from gateway import encoding
-from gateway.segmentation import SplitMode, plan
 from gateway.smpp.pool import SMPPPool
+from gateway.sms import encoding
+from gateway.sms.segmentation import SplitMode, plan
 from gateway.ussd.types import USSDHandler
 from tests.smpp.smsc_driver import (
     FAST,
@@ -190,13 +190,13 @@ async def test_vendor_profile_user_abort_ends_the_session_without_a_reply(
 
 
 async def test_walk_the_sample_menu_tree_over_smpp(smsc: Simulator, tmp_path: Any) -> None:
-    from gateway.effects import RecordingEffectHandler
+    from gateway.menu.effect_port import RecordingEffectHandler
     from gateway.menu.pages import Limit
     from gateway.menu.validator import load_valid_tree
-    from gateway.privacy import PhoneHasher
-    from gateway.sessions import MemorySessionStore
+    from gateway.privacy.numbers import PhoneHasher
     from gateway.settings import PROJECT_ROOT, Secret
     from gateway.ussd.service import USSDService
+    from gateway.ussd.sessions import MemorySessionStore
 
     tree = load_valid_tree(
         PROJECT_ROOT / "menus" / "safe-journey.yaml", PROJECT_ROOT / "content", Limit()
@@ -244,7 +244,7 @@ async def test_mo_on_a_transceiver_with_no_sink_is_refused_not_lost(smsc: Simula
 
 
 async def test_receipts_for_a_long_message_give_one_status(smsc: Simulator) -> None:
-    from gateway.messages import DeliveryState, OutboundSMS
+    from gateway.sms.messages import DeliveryState, OutboundSMS
 
     await smsc.configure(dlr=True, dlr_id_format="hex")
     sink = RecordingSink()
@@ -268,7 +268,7 @@ async def test_receipts_for_a_long_message_give_one_status(smsc: Simulator) -> N
 async def test_receiver_and_transmitter_entries_share_receipts_and_ussd_replies(
     smsc: Simulator,
 ) -> None:
-    from gateway.messages import DeliveryState, OutboundSMS
+    from gateway.sms.messages import DeliveryState, OutboundSMS
 
     await smsc.configure(dlr=True)
     sink, menu = RecordingSink(), EchoMenu()
@@ -307,7 +307,7 @@ async def test_receiver_and_transmitter_entries_share_receipts_and_ussd_replies(
 async def test_no_phone_number_reaches_a_log_line(smsc: Simulator) -> None:
     from structlog.testing import capture_logs
 
-    from gateway.messages import OutboundSMS
+    from gateway.sms.messages import OutboundSMS
 
     await smsc.configure(dlr=True, throttle_every=3)
     sink = RecordingSink()

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.messages import DeliveryState
-from gateway.smpp import ussd
+from gateway.pacing.sliding_window import RateLimiter
+from gateway.smpp import ussd_profiles as profiles
 from gateway.smpp.pdu import DeliverSM, cstring_tlv, integer_tlv
 from gateway.smpp.receipts import (
     Receipt,
@@ -16,7 +16,7 @@ from gateway.smpp.receipts import (
     is_receipt,
     parse_receipt,
 )
-from gateway.smpp.throttle import RateLimiter
+from gateway.sms.messages import DeliveryState
 
 TEXT = "id:{} sub:001 dlvrd:001 submit date:2601010000 done date:2601010000 stat:{} err:{} text:"
 
@@ -103,35 +103,41 @@ def test_unknown_receipt_ids_pass_through() -> None:
 
 
 def test_3gpp_profile_codes() -> None:
-    profile = ussd.profile("3gpp")
-    assert profile.action(1) is ussd.USSDAction.BEGIN
-    assert profile.action(18) is ussd.USSDAction.CONTINUE
+    profile = profiles.profile("3gpp")
+    assert profile.action(1) is profiles.USSDAction.BEGIN
+    assert profile.action(18) is profiles.USSDAction.CONTINUE
     assert profile.action(0x81) is None
     assert profile.reply_op(end=False) == 2 and profile.reply_op(end=True) == 17
 
 
 def test_vendor_profile_reads_user_abort() -> None:
-    assert ussd.profile("vendor-0x81").action(0x81) is ussd.USSDAction.ABORT
+    assert profiles.profile("vendor-0x81").action(0x81) is profiles.USSDAction.ABORT
 
 
 def test_unknown_profile_is_a_clear_error() -> None:
-    with pytest.raises(ussd.UnknownProfileError, match="3gpp"):
-        ussd.profile("nope")
+    with pytest.raises(profiles.UnknownProfileError, match="3gpp"):
+        profiles.profile("nope")
 
 
 def test_reply_echoes_session_info_and_sets_the_end_bit() -> None:
-    profile = ussd.profile("3gpp")
+    profile = profiles.profile("3gpp")
     pdu = DeliverSM(
         tlvs=(integer_tlv("ussd_service_op", 1), integer_tlv("its_session_info", 0x2A04))
     )
-    indication = ussd.read_indication(pdu, profile, "*123#")
+    indication = profiles.read_indication(pdu, profile, "*123#")
     assert indication is not None
-    assert indication.session_number == 0x2A and indication.action is ussd.USSDAction.BEGIN
-    going_on = dict((t.tag, t.value) for t in ussd.reply_tlvs(profile, 0x2A04, end=False))
-    ending = dict((t.tag, t.value) for t in ussd.reply_tlvs(profile, 0x2A04, end=True))
-    assert going_on == {ussd.USSD_SERVICE_OP: b"\x02", ussd.ITS_SESSION_INFO: b"\x2a\x04"}
-    assert ending == {ussd.USSD_SERVICE_OP: b"\x11", ussd.ITS_SESSION_INFO: b"\x2a\x05"}
-    assert ussd.read_indication(DeliverSM(), profile, "") is None
+    assert indication.session_number == 0x2A and indication.action is profiles.USSDAction.BEGIN
+    going_on = dict((t.tag, t.value) for t in profiles.reply_tlvs(profile, 0x2A04, end=False))
+    ending = dict((t.tag, t.value) for t in profiles.reply_tlvs(profile, 0x2A04, end=True))
+    assert going_on == {
+        profiles.USSD_SERVICE_OP: b"\x02",
+        profiles.ITS_SESSION_INFO: b"\x2a\x04",
+    }
+    assert ending == {
+        profiles.USSD_SERVICE_OP: b"\x11",
+        profiles.ITS_SESSION_INFO: b"\x2a\x05",
+    }
+    assert profiles.read_indication(DeliverSM(), profile, "") is None
 
 
 @settings(max_examples=100)

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway import encoding
-from gateway.encoding import Alphabet
-from gateway.segmentation import (
+from gateway.sms import encoding
+from gateway.sms.encoding import Alphabet
+from gateway.sms.segmentation import (
     PART_LIMIT,
     SINGLE_LIMIT,
     Concatenation,
@@ -164,7 +164,7 @@ def test_parts_from_two_senders_with_the_same_reference_stay_apart() -> None:
 @settings(max_examples=300)
 @given(texts)
 def test_the_fast_whole_text_encoding_equals_the_reference_one(text: str) -> None:
-    from gateway.segmentation import encode_whole
+    from gateway.sms.segmentation import encode_whole
 
     alphabet = encoding.alphabet_for(text)
     assert encode_whole(text) == (alphabet, encoding.encode(text, alphabet))

@@ -8,10 +8,10 @@ from dataclasses import replace
 
 import redis.asyncio as aioredis
 
-from gateway.messages import OutboundSMS, SendOutcome
-from gateway.ratelimit import RedisTPSBudget
+from gateway.pacing.shared_grant import RedisTPSBudget
+from gateway.pacing.sliding_window import BothLimits, RateLimiter
 from gateway.smpp.pool import SMPPPool
-from gateway.smpp.throttle import BothLimits, RateLimiter
+from gateway.sms.messages import OutboundSMS, SendOutcome
 from tests.smpp.smsc_driver import FAST, RecordingSink, Simulator, smsc_settings
 
 GRANT = 30

@@ -6,12 +6,12 @@ import asyncio
 
 from smpplib import consts
 
-from gateway.messages import SendOutcome
 from gateway.smpp.connection import Role, SMPPConnection
 from gateway.smpp.events import RequestReceived, ResponseReceived
 from gateway.smpp.pdu import BindTransceiver, BindTransceiverResp, SubmitSM, SubmitSMResp
 from gateway.smpp.submits import SubmitQueue
 from gateway.smpp.tuning import LinkTuning
+from gateway.sms.messages import SendOutcome
 
 
 class Harness:

@@ -14,11 +14,11 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from gateway.effects import RecordingEffectHandler
+from gateway.menu.effect_port import RecordingEffectHandler
 from gateway.menu.effects import SubscribeRequested
-from gateway.sessions import RedisSessionStore
+from gateway.server.app import create_app
 from gateway.settings import Settings
-from gateway.web.app import create_app
+from gateway.ussd.sessions import RedisSessionStore
 from tests.servers import RedisServer
 
 SECRET = "test-callback-secret-0123456789"
@@ -133,7 +133,7 @@ async def test_a_dial_string_with_inputs_walks_them_at_once(redis_app: Any) -> N
 async def test_the_end_notification_counts_drop_off_by_screen(
     aiohttp_client: Any, settings: Settings
 ) -> None:
-    from gateway.web.app import DROPOFF
+    from gateway.server.app_keys import DROPOFF
 
     app = await create_app(settings)
     client = await aiohttp_client(app)
@@ -173,8 +173,8 @@ async def test_any_form_gets_200_with_a_screen_within_the_limit(
     status, body = await post(client, fields)
     assert status == 200
     assert body.startswith(("CON ", "END "))
-    from gateway.encoding import alphabet_for, length_in
     from gateway.menu.pages import Limit
+    from gateway.sms.encoding import alphabet_for, length_in
 
     text = body[4:]
     alphabet = alphabet_for(text)
@@ -208,7 +208,7 @@ async def test_an_unexpected_fault_still_gives_the_handset_a_polite_end(
     async def broken(request: Any) -> Any:
         raise RuntimeError("a bug")
 
-    from gateway.web.app import USSD
+    from gateway.server.app_keys import USSD
 
     app[USSD].handle = broken  # type: ignore[method-assign]  # the route calls this
     client = await aiohttp_client(app)

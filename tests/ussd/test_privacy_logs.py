@@ -8,10 +8,10 @@ from typing import Any
 
 from aiohttp.test_utils import TestServer
 
-from gateway.logs import configure
+from gateway.observability.access_log import PathOnlyAccessLogger
+from gateway.observability.logs import configure
+from gateway.server.app import create_app
 from gateway.settings import Settings
-from gateway.web.access_log import PathOnlyAccessLogger
-from gateway.web.app import create_app
 from tests.ussd.test_at_endpoint import PHONE, SECRET, form, post
 
 

@@ -7,11 +7,13 @@ import gc
 import pytest
 import redis
 
-from gateway.effects import RecordingEffectHandler
+from gateway.menu.effect_port import RecordingEffectHandler
 from gateway.menu.engine import SessionState
 from gateway.menu.model import Tree
-from gateway.privacy import PhoneHasher
-from gateway.sessions import (
+from gateway.privacy.numbers import PhoneHasher
+from gateway.settings import Secret
+from gateway.ussd.service import USSDService
+from gateway.ussd.sessions import (
     CallerView,
     Conflict,
     MemorySessionStore,
@@ -20,8 +22,6 @@ from gateway.sessions import (
     SessionStore,
     SessionWrite,
 )
-from gateway.settings import Secret
-from gateway.ussd.service import USSDService
 from gateway.ussd.types import USSDReply, USSDRequest
 
 HASHER = PhoneHasher(Secret("k" * 32))

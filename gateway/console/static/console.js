@@ -1,6 +1,6 @@
 /* The console's only script: a few progressive enhancements. Every page works without it.
  * - live character budget on screen texts and SMS parts on alert texts, measured exactly
- *   as gateway/encoding.py measures them (GSM-7 septets with 2 for the extension table,
+ *   as gateway/sms/encoding.py measures them (GSM-7 septets with 2 for the extension table,
  *   else UCS-2 code units with 2 for a character outside the BMP);
  * - the progress bar of an alert being sent (polls a small JSON endpoint);
  * - a confirmation before destructive buttons.

@@ -1,7 +1,7 @@
 """Alerts: compose (per language, with SMS cost and a warning on sensitive opening
 words), approve by a second person, send, pause, cancel, and watch progress.
 
-Every transition goes through :class:`gateway.broadcast.service.AlertService`, which
+Every transition goes through :class:`gateway.broadcast.alert_service.AlertService`, which
 checks the rules (the author never approves, an expired alert never sends) and
 writes the audit entry; this module only turns forms into calls and errors into
 messages. The audience is shown as a count, never as numbers.
@@ -15,8 +15,8 @@ import yaml
 from aiohttp import web
 from multidict import MultiDict
 
+from gateway.broadcast.alert_service import AlertDraft, AlertService
 from gateway.broadcast.errors import BroadcastError, BroadcastNotFound
-from gateway.broadcast.service import AlertDraft, AlertService
 from gateway.broadcast.text import compose, sensitive_opening
 from gateway.console.charts import line_chart
 from gateway.console.context import (

@@ -1,0 +1,78 @@
+"""The Africa's Talking USSD dialect: form fields in, ``CON``/``END`` text out. Pure.
+
+AT POSTs ``sessionId``, ``serviceCode``, ``phoneNumber``, ``networkCode`` and
+``text`` (every input so far, joined by ``*``). The reply is ``text/plain``:
+``CON <screen>`` keeps the session open, ``END <screen>`` closes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from gateway.errors import GatewayError
+from gateway.ussd.types import USSDReply, USSDRequest
+
+CHANNEL = "africastalking"
+MAX_FIELD = 512  # longer fields are cut: nothing legitimate is that long
+
+
+class ATFormError(GatewayError, ValueError):
+    """The callback lacks a field without which no session can be served."""
+
+
+def _field(form: Mapping[str, str], name: str) -> str:
+    return str(form.get(name, ""))[:MAX_FIELD]
+
+
+def parse_ussd_form(form: Mapping[str, str]) -> USSDRequest:
+    session_id = _field(form, "sessionId").strip()
+    phone = _field(form, "phoneNumber").strip()
+    if not session_id or not phone:
+        raise ATFormError("sessionId and phoneNumber are required")
+    text = _field(form, "text")
+    return USSDRequest(
+        channel=CHANNEL,
+        session_id=session_id,
+        msisdn=phone,
+        service_code=_field(form, "serviceCode"),
+        network_code=_field(form, "networkCode").strip(),
+        user_input=text,
+        replay_key=text,
+        cumulative=True,
+    )
+
+
+def render(reply: USSDReply) -> str:
+    return ("END " if reply.end else "CON ") + reply.text
+
+
+@dataclass(frozen=True)
+class SessionEnd:
+    """AT's end-of-session notification, reduced to what aggregate counts need."""
+
+    session_id: str
+    status: str  # Success | Incomplete | Failed (anything else is kept as "Other")
+    hops: int
+    duration_ms: int
+
+
+_STATUSES = ("Success", "Incomplete", "Failed")
+
+
+def parse_session_end(form: Mapping[str, str]) -> SessionEnd:
+    session_id = _field(form, "sessionId").strip()
+    if not session_id:
+        raise ATFormError("sessionId is required")
+    status = _field(form, "status").strip()
+
+    def number(name: str) -> int:
+        raw = _field(form, name).strip()
+        return int(raw) if raw.isdigit() else 0
+
+    return SessionEnd(
+        session_id=session_id,
+        status=status if status in _STATUSES else "Other",
+        hops=number("hopsCount"),
+        duration_ms=number("durationInMillis"),
+    )

@@ -1,1 +1,0 @@
-"""SMS channels that are not SMPP: Africa's Talking's HTTP messaging API."""

@@ -1,0 +1,3 @@
+"""The ``gateway`` command and its sub-commands (serve, validate, simulate, user, alert,
+broadcast, keys).
+"""

@@ -1,0 +1,290 @@
+"""Operator commands for alerts and the sender worker.
+
+``gateway alert create|approve|send|pause|cancel|status|list``, ``gateway broadcast run``,
+``gateway retention run`` and ``gateway audit verify``. Each is a thin shell over
+:mod:`gateway.broadcast.alert_service` (the console calls the same functions); output is
+aggregate counts only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from gateway.broadcast.alert_service import AlertDraft, AlertService, AlertStatus
+from gateway.broadcast.errors import BroadcastError
+from gateway.broadcast.messaging import open_messaging
+from gateway.broadcast.text import sensitive_opening
+from gateway.broadcast.worker import BroadcastWorker, WorkerOptions
+from gateway.observability.logs import configure as configure_logging
+from gateway.server.sms_channel import ChannelUnavailable, channel_family, open_sms_sender
+from gateway.settings import Settings
+from gateway.sms.keywords import CatalogError, load_catalog
+from gateway.store.port import StoreError
+from gateway.store.postgres import open_store
+from gateway.store.sqlite import SQLiteStore
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
+    alert = subparsers.add_parser("alert", help="create, approve and send alerts")
+    actions = alert.add_subparsers(dest="alert_command", required=True, metavar="ACTION")
+
+    create = actions.add_parser("create", help="draft an alert")
+    create.add_argument("--text", action="append", required=True, metavar="LANG=TEXT")
+    create.add_argument("--fallback", default=None, help="language used when a text is missing")
+    create.add_argument("--topic", action="append", required=True)
+    create.add_argument("--region", action="append", default=[])
+    create.add_argument("--language", action="append", default=[], help="only these languages")
+    create.add_argument("--source", required=True, help="who verified the information")
+    create.add_argument("--author", required=True)
+    expiry = create.add_mutually_exclusive_group(required=True)
+    expiry.add_argument("--expires-in", help="e.g. 90m, 6h, 2d")
+    expiry.add_argument("--expires-at", help="ISO 8601 time with zone, e.g. 2026-12-01T12:00Z")
+    create.set_defaults(func=_run(_create))
+
+    for name, helptext in (
+        ("send", "start or resume sending"),
+        ("pause", "pause sending"),
+        ("cancel", "cancel; queued messages are withdrawn"),
+    ):
+        action = actions.add_parser(name, help=helptext)
+        action.add_argument("id", type=int)
+        action.add_argument("--operator", required=True)
+        action.set_defaults(func=_run(_simple_action(name)))
+
+    approve = actions.add_parser("approve", help="approve (not by the author)")
+    approve.add_argument("id", type=int)
+    approve.add_argument("--approver", required=True)
+    approve.set_defaults(func=_run(_approve))
+
+    status = actions.add_parser("status", help="counts for one alert")
+    status.add_argument("id", type=int)
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(func=_run(_status))
+
+    listing = actions.add_parser("list", help="recent alerts with counts")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=_run(_list))
+
+    broadcast = subparsers.add_parser("broadcast", help="the broadcast sender worker")
+    worker = broadcast.add_subparsers(dest="broadcast_command", required=True, metavar="ACTION")
+    run = worker.add_parser("run", help="send alerts that are in state sending")
+    run.add_argument("--until-idle", action="store_true", help="exit when nothing is sending")
+    run.add_argument("--tps", type=float, default=None, help="default: GATEWAY_BROADCAST_TPS")
+    run.add_argument("--batch-size", type=int, default=100)
+    run.add_argument("--concurrency", type=int, default=4)
+    run.add_argument("--lease", type=float, default=60.0, help="seconds a claim is held")
+    run.set_defaults(func=_run(_broadcast_run))
+
+    retention = subparsers.add_parser("retention", help="delete data past its retention")
+    retention_actions = retention.add_subparsers(dest="retention_command", required=True)
+    purge = retention_actions.add_parser("run", help="purge old receipts and opt-outs now")
+    purge.set_defaults(func=_run(_retention_run))
+
+    audit = subparsers.add_parser("audit", help="the hash-chained audit log")
+    audit_actions = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_actions.add_parser("verify", help="check the hash chain")
+    verify.set_defaults(func=_run(_audit_verify))
+
+
+Command = Callable[[argparse.Namespace, Settings, SQLiteStore], Awaitable[int]]
+
+
+def _run(command: Command) -> Callable[[argparse.Namespace], int]:
+    def entry(args: argparse.Namespace) -> int:
+        settings = Settings.from_env()
+        configure_logging(settings.log_format, settings.log_level)
+        return asyncio.run(_with_store(command, args, settings))
+
+    return entry
+
+
+async def _with_store(command: Command, args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        store: SQLiteStore = await open_store(settings.db_url)  # or PostgreSQL, by URL
+    except StoreError as exc:
+        print(f"gateway: {exc}", file=sys.stderr)
+        return 1
+    try:
+        return await command(args, settings, store)
+    except BroadcastError as exc:
+        print(f"gateway: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await store.close()
+
+
+def _service(settings: Settings, store: SQLiteStore) -> AlertService:
+    try:
+        topics = [topic.code for topic in load_catalog(settings.content).topics]
+    except CatalogError:
+        topics = None
+    return AlertService(store, topics)
+
+
+def parse_texts(items: list[str]) -> dict[str, str]:
+    texts: dict[str, str] = {}
+    for item in items:
+        language, sep, text = item.partition("=")
+        if not sep or not language.strip():
+            raise BroadcastError(f"--text must be LANG=TEXT, got {item[:20]!r}")
+        texts[language.strip()] = text
+    return texts
+
+
+def parse_expiry(expires_in: str | None, expires_at: str | None, now: float) -> float:
+    if expires_in is not None:
+        match = _DURATION.match(expires_in.strip())
+        if match is None:
+            raise BroadcastError("--expires-in must look like 90m, 6h or 2d")
+        return now + float(match.group(1)) * _UNITS[match.group(2)]
+    assert expires_at is not None
+    try:
+        moment = datetime.fromisoformat(expires_at.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise BroadcastError(f"--expires-at is not an ISO 8601 time: {exc}") from exc
+    if moment.tzinfo is None:
+        raise BroadcastError("--expires-at needs a time zone, e.g. 2026-12-01T12:00Z")
+    return moment.timestamp()
+
+
+async def _create(args: argparse.Namespace, settings: Settings, store: SQLiteStore) -> int:
+    now = time.time()
+    texts = parse_texts(args.text)
+    draft = AlertDraft(
+        texts=texts,
+        fallback_language=args.fallback or next(iter(texts)),
+        topics=tuple(args.topic),
+        regions=tuple(args.region),
+        languages=tuple(args.language),
+        source=args.source,
+        author=args.author,
+        expires_at=parse_expiry(args.expires_in, args.expires_at, now),
+    )
+    broadcast_id = await _service(settings, store).create(draft, now)
+    for language, text in texts.items():
+        words = sensitive_opening(text)
+        if words:
+            print(
+                f"warning: the {language} text opens with sensitive words ({', '.join(words)}); "
+                "a bystander may read them on the lock screen",
+                file=sys.stderr,
+            )
+    print(broadcast_id)
+    return 0
+
+
+def _simple_action(name: str) -> Command:
+    async def action(args: argparse.Namespace, settings: Settings, store: SQLiteStore) -> int:
+        service = _service(settings, store)
+        method = {"send": service.send, "pause": service.pause, "cancel": service.cancel}[name]
+        await method(args.id, args.operator, time.time())
+        print(f"alert {args.id}: {name} ok")
+        return 0
+
+    return action
+
+
+async def _approve(args: argparse.Namespace, settings: Settings, store: SQLiteStore) -> int:
+    await _service(settings, store).approve(args.id, args.approver, time.time())
+    print(f"alert {args.id}: approved")
+    return 0
+
+
+def _status_dict(status: AlertStatus) -> dict[str, Any]:
+    return {
+        "id": status.id,
+        "state": status.state,
+        "source": status.source,
+        "author": status.author,
+        "approver": status.approver,
+        "expires_at": datetime.fromtimestamp(status.expires_at).astimezone().isoformat(),
+        "topics": list(status.topics),
+        "languages": list(status.languages),
+        "audience": status.audience,
+        "counts": dict(status.counts),
+    }
+
+
+def _print_status(status: AlertStatus) -> None:
+    counts = " ".join(f"{state}={count}" for state, count in status.counts.items())
+    print(
+        f"{status.id:>5} {status.state:<9} audience={status.audience} {counts} "
+        f"topics={','.join(status.topics)} source={status.source!r}"
+    )
+
+
+async def _status(args: argparse.Namespace, settings: Settings, store: SQLiteStore) -> int:
+    status = await _service(settings, store).status(args.id)
+    if args.json:
+        print(json.dumps(_status_dict(status), ensure_ascii=False))
+    else:
+        _print_status(status)
+    return 0
+
+
+async def _list(args: argparse.Namespace, settings: Settings, store: SQLiteStore) -> int:
+    statuses = await _service(settings, store).list()
+    if args.json:
+        print(json.dumps([_status_dict(s) for s in statuses], ensure_ascii=False))
+    else:
+        for status in statuses:
+            _print_status(status)
+    return 0
+
+
+async def _broadcast_run(args: argparse.Namespace, settings: Settings, store: SQLiteStore) -> int:
+    # The worker has its own store connection (inside open_messaging) so receipts that
+    # arrive on SMPP binds are recorded by the same process that sends.
+    try:
+        channel_family(settings)
+    except ChannelUnavailable as exc:
+        raise BroadcastError(str(exc)) from exc
+    async with (
+        open_messaging(settings) as messaging,
+        open_sms_sender(settings, messaging.inbox, messaging.hasher.hash) as (channel, sender),
+    ):
+        messaging.use_sender(sender)
+        options = WorkerOptions(
+            channel=channel,
+            tps=args.tps or settings.broadcast_tps,
+            sms_prefix=settings.sms_prefix,
+            batch_size=args.batch_size,
+            concurrency=args.concurrency,
+            lease_seconds=args.lease,
+        )
+        worker = BroadcastWorker(messaging.store, sender, messaging.vault, options)
+        await worker.run(until_idle=args.until_idle)
+    return 0
+
+
+async def _retention_run(args: argparse.Namespace, settings: Settings, store: SQLiteStore) -> int:
+    now = time.time()
+    result = await store.purge(
+        delivery_before=now - settings.retention_delivery_days * 86400,
+        optout_before=now - settings.retention_optout_days * 86400,
+    )
+    print(
+        f"deleted outbox_rows={result.outbox_rows} delivery_events={result.delivery_events} "
+        f"inbound_messages={result.inbound_messages} subscribers={result.subscribers}"
+    )
+    return 0
+
+
+async def _audit_verify(args: argparse.Namespace, settings: Settings, store: SQLiteStore) -> int:
+    check = await store.verify_audit_chain()
+    if check.ok:
+        print(f"audit chain ok ({check.checked} rows)")
+        return 0
+    print(f"audit chain BROKEN at row {check.broken_at}: {check.reason}", file=sys.stderr)
+    return 1

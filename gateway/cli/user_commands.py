@@ -1,0 +1,123 @@
+"""``gateway user add|passwd|disable``: manage console accounts from a shell.
+
+This is how the first admin is created. A password is read from a prompt (typed
+twice, not echoed) or, with ``--password-stdin``, from the first line of standard
+input; never from the command line, where it would sit in the shell history and the
+process list.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+import time
+from typing import Any
+
+from gateway.console.passwords import PasswordPolicyError, Passwords, check_policy
+from gateway.console.roles import parse_role
+from gateway.errors import GatewayError
+from gateway.settings import Settings
+
+
+class CommandError(GatewayError):
+    """A user-facing failure: printed, exit code 1."""
+
+
+def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
+    user = subparsers.add_parser("user", help="manage operator console accounts")
+    actions = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+
+    add = actions.add_parser("add", help="create an account")
+    add.add_argument("username")
+    add.add_argument("--role", default="editor", help="admin, editor or approver")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    add.set_defaults(func=lambda args: _run(_add, args))
+
+    passwd = actions.add_parser("passwd", help="set a new password (and enable the account)")
+    passwd.add_argument("username")
+    passwd.add_argument("--password-stdin", action="store_true")
+    passwd.set_defaults(func=lambda args: _run(_passwd, args))
+
+    disable = actions.add_parser("disable", help="stop an account from signing in")
+    disable.add_argument("username")
+    disable.set_defaults(func=lambda args: _run(_disable, args))
+
+
+def _run(action: Any, args: argparse.Namespace) -> int:
+    try:
+        asyncio.run(action(args, Settings.from_env()))
+    except CommandError as exc:
+        print(f"gateway user: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def read_password(username: str, from_stdin: bool) -> str:
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass(f"New password for {username}: ")
+        if getpass.getpass("Type it again: ") != password:
+            raise CommandError("the two passwords differ")
+    try:
+        check_policy(password, username)
+    except PasswordPolicyError as exc:
+        raise CommandError(str(exc)) from exc
+    return password
+
+
+async def _open(settings: Settings) -> Any:
+    from gateway.store.sqlite import SQLiteStore
+
+    return await SQLiteStore.open(settings.db_url)
+
+
+async def _add(args: argparse.Namespace, settings: Settings) -> None:
+    try:
+        role = parse_role(args.role)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from exc
+    username = args.username.strip()
+    if not username or len(username) > 64 or not username.isprintable():
+        raise CommandError("a username is 1 to 64 printable characters")
+    password = read_password(username, args.password_stdin)
+    store = await _open(settings)
+    try:
+        if await store.get_operator(username) is not None:
+            raise CommandError(f"{username!r} already exists (use 'gateway user passwd')")
+        now = time.time()
+        await store.create_operator(username, Passwords().hash(password), role.value, now)
+        await store.append_audit("cli", "user_add", f"operator:{username}", {"role": role}, now)
+    finally:
+        await store.close()
+    print(f"created {username} ({role.value})")
+
+
+async def _passwd(args: argparse.Namespace, settings: Settings) -> None:
+    password = read_password(args.username, args.password_stdin)
+    store = await _open(settings)
+    try:
+        now = time.time()
+        changed = await store.update_operator(
+            args.username, now, password_hash=Passwords().hash(password), disabled=False
+        )
+        if not changed:
+            raise CommandError(f"no account {args.username!r}")
+        await store.append_audit("cli", "user_passwd", f"operator:{args.username}", {}, now)
+    finally:
+        await store.close()
+    print(f"password changed for {args.username}")
+
+
+async def _disable(args: argparse.Namespace, settings: Settings) -> None:
+    store = await _open(settings)
+    try:
+        now = time.time()
+        if not await store.update_operator(args.username, now, disabled=True):
+            raise CommandError(f"no account {args.username!r}")
+        await store.append_audit("cli", "user_disable", f"operator:{args.username}", {}, now)
+    finally:
+        await store.close()
+    print(f"disabled {args.username}")

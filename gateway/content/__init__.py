@@ -1,0 +1,1 @@
+"""Content catalogs: hotlines, safe-route alerts, trafficking warnings."""

@@ -1,0 +1,1 @@
+"""Logs, metrics, the access log and the operational endpoints."""

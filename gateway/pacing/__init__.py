@@ -1,0 +1,1 @@
+"""Send-rate limits: a sliding window per bind, a token bucket, the shared grant in Redis."""

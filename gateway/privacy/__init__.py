@@ -1,0 +1,3 @@
+"""Phone numbers kept private: keyed hashes for look-ups, encryption for the few we keep,
+key rotation.
+"""

@@ -1,0 +1,62 @@
+"""Phone numbers: keyed hashes for look-ups, encryption for the few we must keep.
+
+No phone number is ever stored, logged or used as a key in clear. Everything that
+needs to recognise a caller again (USSD resume, subscriber look-up, dedup) uses
+:func:`PhoneHasher.hash`, an HMAC-SHA256 keyed by ``GATEWAY_HASH_KEY``. A subscriber's
+number, which the gateway needs in order to send them an SMS, is stored encrypted
+with Fernet (AES-128-CBC + HMAC) under ``GATEWAY_ENCRYPTION_KEY``, a key that lives
+outside the database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from cryptography.fernet import Fernet, InvalidToken
+
+from gateway.errors import GatewayError
+from gateway.settings import Secret
+
+
+def normalise_msisdn(number: str) -> str:
+    """A canonical form so ``+254 700-000 001`` and ``254700000001`` hash alike."""
+    digits = "".join(char for char in number if char.isdigit())
+    return digits.lstrip("0") if digits else number.strip()
+
+
+class PhoneHasher:
+    """Keyed, non-reversible identifiers for phone numbers."""
+
+    def __init__(self, key: Secret) -> None:
+        self._key = key.reveal_bytes()
+
+    def hash(self, number: str, purpose: str = "msisdn") -> str:
+        """A hex HMAC of the normalised number; ``purpose`` separates uses of one key."""
+        message = f"{purpose}:{normalise_msisdn(number)}".encode()
+        return hmac.new(self._key, message, hashlib.sha256).hexdigest()[:32]
+
+    def session(self, session_id: str, channel: str) -> str:
+        """A key for an aggregator's session id, which can embed the number at some vendors."""
+        message = f"session:{channel}:{session_id}".encode()
+        return hmac.new(self._key, message, hashlib.sha256).hexdigest()[:32]
+
+
+class DecryptionError(GatewayError, ValueError):
+    """A stored ciphertext does not open with the configured key."""
+
+
+class NumberVault:
+    """Encrypts subscribers' numbers for storage; only the sender opens them."""
+
+    def __init__(self, key: Secret) -> None:
+        self._fernet = Fernet(key.reveal_bytes())
+
+    def seal(self, number: str) -> bytes:
+        return self._fernet.encrypt(number.encode())
+
+    def open(self, token: bytes) -> str:
+        try:
+            return self._fernet.decrypt(token).decode()
+        except InvalidToken as exc:
+            raise DecryptionError("subscriber number does not decrypt with this key") from exc

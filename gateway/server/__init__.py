@@ -1,0 +1,3 @@
+"""The composition of a running process: the runtime, the aiohttp app, the live tree,
+graceful shutdown.
+"""

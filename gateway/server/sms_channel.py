@@ -1,0 +1,92 @@
+"""The configured SMS channel, opened and closed as one async context.
+
+``GATEWAY_SMS_CHANNEL``: ``smpp`` uses every bind of ``GATEWAY_SMSC`` (the SMPP pool;
+receipts and MO SMS come back to ``sink`` on the same binds); ``africastalking``
+speaks AT's HTTP API (receipts come back through the HTTP callbacks, to the server);
+``auto`` picks SMPP when SMSCs are configured, else Africa's Talking.
+
+With ``GATEWAY_REDIS_URL`` set, each SMSC with a ``shared_tps`` grant gets one Redis
+token bucket shared by every bind of every process that opens the channel (``gateway
+serve`` and ``gateway broadcast run`` alike): together they never exceed the grant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+
+import aiohttp
+import redis.asyncio as aioredis
+import structlog
+
+from gateway.africastalking.sms_sender import AfricasTalkingSMS
+from gateway.errors import GatewayError
+from gateway.pacing.shared_grant import RedisTPSBudget
+from gateway.settings import Settings
+from gateway.smpp.pool import SMPPPool
+from gateway.sms.messages import InboundSink, SMSSender
+from gateway.ussd.types import USSDHandler
+
+log = structlog.get_logger(__name__)
+
+
+class ChannelUnavailable(GatewayError, RuntimeError):
+    """No channel is configured to send through."""
+
+
+def channel_family(settings: Settings) -> str:
+    if settings.sms_channel == "none":
+        raise ChannelUnavailable("GATEWAY_SMS_CHANNEL is none: no channel to send through")
+    if settings.sms_channel == "smpp" or (settings.sms_channel == "auto" and settings.smsc):
+        if not settings.smsc:
+            raise ChannelUnavailable("GATEWAY_SMS_CHANNEL is smpp but GATEWAY_SMSC is empty")
+        return "smpp"
+    return "africastalking"
+
+
+@asynccontextmanager
+async def open_sms_sender(
+    settings: Settings,
+    sink: InboundSink | None,
+    number_key: Callable[[str], str],
+    ussd_handler: USSDHandler | None = None,
+) -> AsyncIterator[tuple[str, SMSSender]]:
+    """Yields (channel family for message ids, sender). With ``ussd_handler``, USSD
+    sessions arriving on the SMPP binds are answered by it."""
+    family = channel_family(settings)
+    if family == "smpp":
+        pool = SMPPPool(settings.smsc, sink, ussd_handler, number_key=number_key)
+        async with AsyncExitStack() as stack:
+            if settings.redis_url:
+                await share_tps_budgets(stack, pool, settings.redis_url)
+            await pool.start()
+            stack.push_async_callback(pool.stop)  # before the Redis client closes
+            log.info("sms_channel.open", channel="smpp", binds=len(pool.binds))
+            yield family, pool
+        return
+    async with aiohttp.ClientSession() as session:
+        log.info("sms_channel.open", channel="africastalking")
+        yield (
+            family,
+            AfricasTalkingSMS(
+                session,
+                settings.at_sms_url,
+                settings.at_username,
+                settings.at_api_key,
+                settings.at_sender_id,
+            ),
+        )
+
+
+async def share_tps_budgets(stack: AsyncExitStack, pool: SMPPPool, redis_url: str) -> None:
+    """Each SMSC with a ``shared_tps`` grant gets one Redis token bucket, shared by every
+    bind here and by every other worker: together they never exceed the grant. The
+    Redis client closes with ``stack``."""
+    granted = {smsc.name: smsc.shared_tps for smsc in pool.smscs if smsc.shared_tps > 0}
+    if not granted:
+        return
+    client = aioredis.Redis.from_url(redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
+    stack.push_async_callback(client.aclose)
+    budgets = {name: RedisTPSBudget(client, name, tps) for name, tps in granted.items()}
+    pool.share_budget(lambda smsc: budgets.get(smsc.name))
+    log.info("smpp.shared_tps", smscs=sorted(granted))

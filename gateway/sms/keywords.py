@@ -1,0 +1,159 @@
+"""SMS keywords: JOIN <topic>, STOP, HELP, LANG <code>, INFO <topic>, in every language
+of the content catalog (``content/keywords.yaml``, ``content/topics.yaml``).
+
+:func:`parse` is pure: text in, :class:`Command` out. Matching folds case, accents,
+Arabic hamza forms and diacritics, and extra spaces or punctuation, so ``stop.``,
+``Arrêt`` / ``ARRET`` and ``إلغاء`` / ``الغاء`` read alike. The longest keyword wins
+(``KU BIIR`` before ``BIIR``). :func:`load_catalog` reads the YAML files once.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gateway.errors import GatewayError
+
+
+class CatalogError(GatewayError, ValueError):
+    """The keyword or topic catalog is malformed; the message says where."""
+
+
+class CommandKind(StrEnum):
+    JOIN = "join"
+    STOP = "stop"
+    HELP = "help"
+    LANG = "lang"
+    INFO = "info"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Command:
+    kind: CommandKind
+    argument: str = ""
+    language: str | None = None  # the language of the keyword used, if recognised
+
+
+@dataclass(frozen=True)
+class Topic:
+    code: str
+    aliases: tuple[str, ...]
+    titles: Mapping[str, str]
+    info: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Catalog:
+    default_language: str
+    languages: tuple[str, ...]
+    keywords: Mapping[str, tuple[CommandKind, str]]  # folded keyword -> (kind, language)
+    replies: Mapping[str, Mapping[str, str]]  # reply name -> language -> text
+    topics: tuple[Topic, ...]
+
+    def reply(self, name: str, language: str, **values: str) -> str:
+        texts = self.replies[name]
+        template = texts.get(language) or texts[self.default_language]
+        return template.format(**values)
+
+    def topic(self, word: str) -> Topic | None:
+        """A topic by code, alias or position in the list (``JOIN 2``)."""
+        folded = fold(word)
+        if folded.isdigit():
+            index = int(folded) - 1
+            return self.topics[index] if 0 <= index < len(self.topics) else None
+        for topic in self.topics:
+            if folded == fold(topic.code) or folded in {fold(alias) for alias in topic.aliases}:
+                return topic
+        return None
+
+    def topic_list(self) -> str:
+        return ", ".join(topic.aliases[0] if topic.aliases else topic.code for topic in self.topics)
+
+
+def fold(text: str) -> str:
+    """Case, accents, Arabic diacritics and tatweel removed; spaces collapsed."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    kept = "".join(
+        char for char in decomposed if not unicodedata.combining(char) and char != "\u0640"
+    )
+    return " ".join(unicodedata.normalize("NFKC", kept).casefold().split())
+
+
+_EDGE_PUNCTUATION = " \t\r\n.,;:!?¿¡\"'()[]{}<>-_*#،؛؟"
+
+
+def parse(text: str, catalog: Catalog) -> Command:
+    """What an inbound SMS asks for. Anything unrecognised is ``UNKNOWN``."""
+    folded = fold(text).strip(_EDGE_PUNCTUATION)
+    words = folded.split()
+    for length in range(min(3, len(words)), 0, -1):
+        candidate = " ".join(words[:length]).strip(_EDGE_PUNCTUATION)
+        match = catalog.keywords.get(candidate)
+        if match is not None:
+            kind, language = match
+            argument = " ".join(words[length:]).strip(_EDGE_PUNCTUATION)
+            return Command(kind, argument, language)
+    return Command(CommandKind.UNKNOWN)
+
+
+def load_catalog(content_dir: Path) -> Catalog:
+    keywords_doc = _read_yaml(content_dir / "keywords.yaml")
+    topics_doc = _read_yaml(content_dir / "topics.yaml")
+    return build_catalog(keywords_doc, topics_doc)
+
+
+def _read_yaml(path: Path) -> Mapping[str, Any]:
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise CatalogError(f"cannot read {path}: {exc}") from exc
+    if not isinstance(document, dict):
+        raise CatalogError(f"{path} must hold a mapping")
+    return document
+
+
+def build_catalog(keywords_doc: Mapping[str, Any], topics_doc: Mapping[str, Any]) -> Catalog:
+    languages = tuple(str(code) for code in keywords_doc.get("languages", {}))
+    default = str(keywords_doc.get("default_language", "en"))
+    if default not in languages:
+        raise CatalogError(f"keywords.yaml: default_language {default!r} is not in languages")
+    keywords: dict[str, tuple[CommandKind, str]] = {}
+    for kind_name, per_language in dict(keywords_doc.get("commands", {})).items():
+        try:
+            kind = CommandKind(kind_name)
+        except ValueError:
+            raise CatalogError(f"keywords.yaml: unknown command {kind_name!r}") from None
+        for language in languages:
+            words = per_language.get(language) if isinstance(per_language, dict) else None
+            if not words:
+                raise CatalogError(f"keywords.yaml: commands.{kind_name} has no {language} words")
+            for word in words:
+                key = fold(str(word))
+                if key in keywords and keywords[key][0] is not kind:
+                    raise CatalogError(f"keywords.yaml: {word!r} means two commands")
+                keywords.setdefault(key, (kind, language))
+    replies: dict[str, dict[str, str]] = {}
+    for name, texts in dict(keywords_doc.get("replies", {})).items():
+        if not isinstance(texts, dict) or default not in texts:
+            raise CatalogError(f"keywords.yaml: replies.{name} needs a {default} text")
+        replies[str(name)] = {str(lang): str(text) for lang, text in texts.items()}
+    topics = []
+    for code, body in dict(topics_doc.get("topics", {})).items():
+        if not isinstance(body, dict) or default not in body.get("title", {}):
+            raise CatalogError(f"topics.yaml: topics.{code} needs a {default} title")
+        topics.append(
+            Topic(
+                code=str(code),
+                aliases=tuple(str(alias) for alias in body.get("aliases", [])),
+                titles={str(k): str(v) for k, v in body["title"].items()},
+                info={str(k): str(v) for k, v in body.get("info", {}).items()},
+            )
+        )
+    return Catalog(default, languages, keywords, replies, tuple(topics))

@@ -1,1 +1,0 @@
-"""The HTTP edge: the aiohttp application, its callbacks and its access log."""
