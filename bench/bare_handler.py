@@ -1,24 +1,42 @@
-"""The baseline for the USSD benchmark: a bare aiohttp handler doing one Redis round trip."""
+"""The baselines of the USSD benchmark: bare aiohttp handlers that parse AT's form.
+
+    python bench/bare_handler.py --port N [--redis URL]
+
+With ``--redis``, each request makes one Redis round trip (a ``GET`` of a key made from
+the session id) with the same client (:func:`session_redis_client`), the same
+auto-pipelining (:class:`AutoPipeline`) and the same event loop as the gateway: what
+the gateway's hop costs beyond HTTP, the form and one trip to Redis is then the
+gateway's own work. Without it, no Redis at all: the ceiling of aiohttp on this machine.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
-import redis.asyncio as aioredis
 from aiohttp import web
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from gateway.africastalking.ussd_dialect import parse_ussd_form
+from gateway.ussd.redis_pipeline import AutoPipeline
+from gateway.ussd.sessions import SESSION_PREFIX, session_redis_client
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--redis", required=True)
+    parser.add_argument("--redis", default="", help="one Redis round trip per request")
     args = parser.parse_args()
-    client = aioredis.Redis.from_url(args.redis, decode_responses=True, max_connections=256)
+    pipeline = AutoPipeline(session_redis_client(args.redis)) if args.redis else None
 
     async def handler(request: web.Request) -> web.Response:
         form = await request.post()
-        await client.get("bench:" + str(form.get("sessionId", "")))
-        return web.Response(text="CON hello", content_type="text/plain")
+        ussd = parse_ussd_form({k: str(v) for k, v in form.items()})
+        if pipeline is not None:
+            await pipeline.execute("GET", SESSION_PREFIX + ussd.session_id)
+        return web.Response(text="CON hello", content_type="text/plain", charset="utf-8")
 
     app = web.Application()
     app.router.add_post("/africastalking/ussd", handler)

@@ -312,6 +312,18 @@ return false
 """)
 
 
+def session_redis_client(url: str, timeout: float = 0.5) -> aioredis.Redis:
+    """The client the session store uses (the USSD benchmark's baseline uses it too)."""
+    return aioredis.Redis.from_url(
+        url,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        retry_on_timeout=False,
+        decode_responses=True,
+        max_connections=256,
+    )
+
+
 class RedisSessionStore:
     """Sessions in Redis, shared by every gateway worker."""
 
@@ -322,15 +334,7 @@ class RedisSessionStore:
 
     @classmethod
     def from_url(cls, url: str, timeout: float = 0.5) -> RedisSessionStore:
-        client = aioredis.Redis.from_url(
-            url,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            retry_on_timeout=False,
-            decode_responses=True,
-            max_connections=256,
-        )
-        return cls(client)
+        return cls(session_redis_client(url, timeout))
 
     def cached(self, session_key: str) -> SessionRecord | None:
         row = self._recent.get(session_key)
