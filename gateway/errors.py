@@ -11,7 +11,8 @@ conflict) are not errors and do not belong here.
     ├── SettingsError (ValueError)           settings: a bad GATEWAY_* value, by name
     ├── TreeError (ValueError)               menu.loader: a tree file, file:line
     ├── PaginationError (ValueError)         menu.pages
-    ├── ContentError (ValueError)            content.catalog: a catalog file
+    ├── YAMLRefused (ValueError)             content.safe_yaml: an anchor, alias, bad YAML
+    ├── ContentError (ValueError)            content.catalog: a catalog file, file:line
     ├── CatalogError (ValueError)            sms.keywords: keywords/topics files
     ├── EncodingError (ValueError)           sms.encoding
     ├── SegmentationError (ValueError)       sms.segmentation

@@ -21,6 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
+from gateway.content.file_schema import FileSchema, schema_faults
+from gateway.content.safe_yaml import YAMLDocument
 from gateway.errors import GatewayError
 
 PREFIX = "GATEWAY_"
@@ -265,25 +269,47 @@ def _check_range(name: str, number: float, low: float | None, high: float | None
         raise SettingsError(f"{PREFIX}{name} must be at most {high}, got {number}")
 
 
-_SMSC_FIELDS = {f for f in SMSCSettings.__dataclass_fields__}
+class _SMSCSchema(FileSchema):
+    """One item of ``GATEWAY_SMSC``: every key and its type (unknown keys refused)."""
+
+    name: str
+    host: str
+    port: int
+    system_id: str
+    password: str
+    system_type: str = ""
+    bind_mode: str = "transceiver"
+    binds: int = 1
+    window: int = 10
+    tps: float = 50.0
+    tls: bool = False
+    ussd_profile: str = "3gpp"
+    service_code: str = ""
+    source_addr: str = ""
+    enquire_link_interval: float = 30.0
+    response_timeout: float = 10.0
+    split_mode: str = "udh"
+    request_dlr: bool = True
+    shared_tps: float = 0.0
 
 
 def _smsc_from_json(name: str, index: int, item: object) -> SMSCSettings:
     where = f"{PREFIX}{name}[{index}]"
     if not isinstance(item, dict):
         raise SettingsError(f"{where} must be an object")
-    unknown = set(item) - _SMSC_FIELDS
-    if unknown:
-        raise SettingsError(f"{where} has unknown keys: {', '.join(sorted(unknown))}")
-    missing = {"name", "host", "port", "system_id", "password"} - set(item)
-    if missing:
-        raise SettingsError(f"{where} is missing: {', '.join(sorted(missing))}")
-    values = dict(item)
-    values["password"] = Secret(str(values["password"]))
     try:
-        smsc = SMSCSettings(**values)
-    except TypeError as exc:
-        raise SettingsError(f"{where}: {exc}") from exc
+        checked = _SMSCSchema.model_validate(item)
+    except ValidationError as exc:
+        faults = schema_faults(exc, YAMLDocument(where, item), _SMSCSchema)
+        # pydantic's own message may quote the input: never echo a password.
+        messages = [
+            "'password' must be text" if fault.path[:1] == ("password",) else fault.message
+            for fault in faults
+        ]
+        raise SettingsError(f"{where}: {'; '.join(messages)}") from None
+    values: dict[str, Any] = checked.model_dump()
+    values["password"] = Secret(checked.password)
+    smsc = SMSCSettings(**values)
     if smsc.bind_mode not in ("transceiver", "transmitter", "receiver"):
         raise SettingsError(f"{where}.bind_mode must be transceiver, transmitter or receiver")
     if smsc.split_mode not in ("udh", "sar", "payload"):

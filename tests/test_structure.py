@@ -83,10 +83,10 @@ def test_the_package_has_no_import_cycle() -> None:
     graph = {
         name: {dep for dep in imports_of(path, set(known)) if dep != name}
         for name, path in known.items()
-        if not path.name == "__init__.py"
+        if path.name != "__init__.py"
     }
     for name in graph:
-        graph[name] = {d for d in graph[name] if not (known[d].name == "__init__.py")}
+        graph[name] = {d for d in graph[name] if known[d].name != "__init__.py"}
     assert find_cycle(graph) is None, find_cycle(graph)
 
 

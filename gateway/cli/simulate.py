@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import aiohttp
-import yaml
 
 from gateway.africastalking.ussd_dialect import parse_ussd_form, render
+from gateway.content.safe_yaml import YAMLRefused, read_yaml_file
 from gateway.errors import GatewayError
 from gateway.settings import Settings
 
@@ -137,7 +137,10 @@ class ScriptError(GatewayError, ValueError):
 
 
 def _load_script(path: Any) -> dict[str, Any]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    try:
+        data = read_yaml_file(path).data
+    except YAMLRefused as exc:
+        raise ScriptError(str(exc)) from exc
     if not isinstance(data, dict) or not isinstance(data.get("steps"), list):
         raise ScriptError(f"{path}: a script is a mapping with a 'steps' list")
     return data

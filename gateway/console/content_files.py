@@ -16,13 +16,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from pydantic import ValidationError
 
 from gateway.content.catalog import Catalog, ContentError, parse_catalog
+from gateway.content.catalog_schema import EntrySchema
+from gateway.content.safe_yaml import YAMLRefused, dump_yaml, load_yaml
 from gateway.errors import GatewayError
 
 MAX_CSV_BYTES = 512 * 1024
 REQUIRED_COLUMNS = ("id", "number", "source", "last_verified")
+OPTIONAL_COLUMNS = ("countries", "verified_by")
+PER_LANGUAGE_COLUMNS = ("text_", "title_")
 
 
 class ContentEditError(GatewayError, ValueError):
@@ -32,12 +36,22 @@ class ContentEditError(GatewayError, ValueError):
 def catalog_path(directory: Path, kind: str) -> Path:
     for path in sorted(directory.glob("*.yaml")):
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError:
+            data = load_yaml(path.read_text(encoding="utf-8"), str(path))
+        except YAMLRefused:
             continue
         if isinstance(data, dict) and data.get("kind") == kind and "entries" in data:
             return path
     raise ContentEditError(f"no catalog {kind!r}")
+
+
+def _read(path: Path, text: str) -> dict[str, Any]:
+    try:
+        data = load_yaml(text, str(path))
+    except YAMLRefused as exc:
+        raise ContentEditError(str(exc)) from exc
+    if not isinstance(data, dict):
+        raise ContentEditError(f"{path}: a catalog must be a YAML mapping")
+    return data
 
 
 def _header(text: str) -> str:
@@ -51,10 +65,10 @@ def _header(text: str) -> str:
 
 def _write(path: Path, original: str, data: dict[str, Any]) -> Catalog:
     try:
-        catalog = parse_catalog(data, str(path), [])
+        catalog = parse_catalog(data, str(path))
     except ContentError as exc:
         raise ContentEditError(str(exc)) from exc
-    text = _header(original) + yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100)
+    text = _header(original) + dump_yaml(data)
     temporary = path.with_suffix(".tmp")
     temporary.write_text(text, encoding="utf-8")
     os.replace(temporary, path)
@@ -64,7 +78,7 @@ def _write(path: Path, original: str, data: dict[str, Any]) -> Catalog:
 def mark_verified(directory: Path, kind: str, entry_id: str, who: str, today: dt.date) -> None:
     path = catalog_path(directory, kind)
     original = path.read_text(encoding="utf-8")
-    data = yaml.safe_load(original)
+    data = _read(path, original)
     for entry in data.get("entries") or []:
         if isinstance(entry, dict) and str(entry.get("id")) == entry_id:
             entry["last_verified"] = today.isoformat()
@@ -97,6 +111,14 @@ def parse_hotlines_csv(raw: str, languages: list[str]) -> tuple[list[dict[str, A
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     if missing or not any(c.startswith("text_") for c in columns):
         return [], [f"missing columns: {', '.join(missing or ['text_<language>'])}"]
+    # A misspelt column would otherwise be dropped without a word (and its data lost).
+    unknown_columns = [
+        c
+        for c in columns
+        if c not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS and not c.startswith(PER_LANGUAGE_COLUMNS)
+    ]
+    if unknown_columns:
+        return [], [f"unknown columns: {', '.join(unknown_columns)}"]
     entries, errors = [], []
     for line, row in enumerate(reader, start=2):
         row = {k.strip(): (v or "").strip() for k, v in row.items() if k}
@@ -120,6 +142,13 @@ def parse_hotlines_csv(raw: str, languages: list[str]) -> tuple[list[dict[str, A
             "source": row["source"],
             "last_verified": verified.isoformat(),
         }
+        if row.get("verified_by"):
+            entry["verified_by"] = row["verified_by"]
+        try:
+            EntrySchema.model_validate(entry)
+        except ValidationError as exc:
+            errors.append(f"line {line}: {exc.errors()[0]['msg']}")
+            continue
         unknown = sorted(set(texts) - set(languages))
         if unknown:
             errors.append(f"line {line}: unknown language(s) {', '.join(unknown)}")
@@ -136,7 +165,8 @@ def _comparable(entry: dict[str, Any]) -> dict[str, Any]:
 def preview(
     directory: Path, kind: str, rows: list[dict[str, Any]], errors: list[str]
 ) -> ImportPreview:
-    data = yaml.safe_load(catalog_path(directory, kind).read_text(encoding="utf-8"))
+    path = catalog_path(directory, kind)
+    data = _read(path, path.read_text(encoding="utf-8"))
     current = {str(e.get("id")): e for e in data.get("entries") or [] if isinstance(e, dict)}
     result = ImportPreview(errors=list(errors))
     for row in rows:
@@ -157,7 +187,7 @@ def apply_import(directory: Path, kind: str, rows: list[dict[str, Any]]) -> int:
     """Add new entries and update existing ones (keeping fields the CSV lacks)."""
     path = catalog_path(directory, kind)
     original = path.read_text(encoding="utf-8")
-    data = yaml.safe_load(original)
+    data = _read(path, original)
     entries = data.setdefault("entries", [])
     by_id = {str(e.get("id")): e for e in entries if isinstance(e, dict)}
     for row in rows:

@@ -16,8 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
+from gateway.content.safe_yaml import YAMLRefused, dump_yaml, load_yaml
 from gateway.errors import GatewayError
 
 SCREEN_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
@@ -30,16 +29,16 @@ class DraftError(GatewayError, ValueError):
 
 def parse(text: str) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise DraftError(f"the draft is not valid YAML: {exc}") from exc
+        data = load_yaml(text, "the draft")
+    except YAMLRefused as exc:
+        raise DraftError(str(exc)) from exc
     if not isinstance(data, dict) or not isinstance(data.get("screens"), dict):
         raise DraftError("the draft must be a mapping with 'screens'")
     return data
 
 
 def dump(data: dict[str, Any]) -> str:
-    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100)
+    return dump_yaml(data)
 
 
 def _screen(data: dict[str, Any], screen_id: str) -> dict[str, Any]:

@@ -15,8 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from pydantic import ValidationError
 
+from gateway.content.catalog_schema import CatalogSchema
+from gateway.content.file_schema import schema_faults
+from gateway.content.safe_yaml import YAMLDocument, YAMLPath, YAMLRefused, read_yaml_file
 from gateway.errors import GatewayError
 
 ANY_COUNTRY = "*"
@@ -68,42 +71,39 @@ def load_catalogs(directory: Path) -> dict[str, Catalog]:
     if not directory.is_dir():
         return catalogs
     for path in sorted(directory.glob("*.yaml")):
-        text = path.read_text(encoding="utf-8")
-        data = _safe_yaml(text, path)
+        try:
+            document = read_yaml_file(path)
+        except YAMLRefused as exc:
+            raise ContentError(str(exc)) from exc
+        data = document.data
         if not isinstance(data, dict) or "entries" not in data or "kind" not in data:
             continue  # not a catalog (keywords, topics: read by their own modules)
-        catalog = parse_catalog(data, str(path), _entry_lines(text))
+        catalog = parse_catalog(data, str(path), document)
         if catalog.kind in catalogs:
             raise ContentError(f"{path}: catalog kind {catalog.kind!r} defined twice")
         catalogs[catalog.kind] = catalog
     return catalogs
 
 
-def _safe_yaml(text: str, path: Path) -> Any:
+def parse_catalog(
+    data: Mapping[str, Any], source: str, document: YAMLDocument | None = None
+) -> Catalog:
+    """A catalog from parsed data; ``document`` (when read from a file) gives lines."""
+    located = document or YAMLDocument(source, data)
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ContentError(f"{path}: not valid YAML: {exc}") from exc
-
-
-def _entry_lines(text: str) -> list[int]:
-    root = yaml.compose(text)
-    if not isinstance(root, yaml.MappingNode):
-        return []
-    for key, value in root.value:
-        if key.value == "entries" and isinstance(value, yaml.SequenceNode):
-            return [item.start_mark.line + 1 for item in value.value]
-    return []
-
-
-def parse_catalog(data: Mapping[str, Any], source: str, lines: list[int]) -> Catalog:
+        CatalogSchema.model_validate(data)
+    except ValidationError as exc:
+        faults = schema_faults(exc, located, CatalogSchema)
+        raise ContentError(
+            "\n".join(
+                _located(source, fault.line, fault.path, data, fault.message) for fault in faults
+            )
+        ) from None
     entries: list[Entry] = []
     raw_entries = data.get("entries") or []
-    if not isinstance(raw_entries, list):
-        raise ContentError(f"{source}: 'entries' must be a list")
     for index, raw in enumerate(raw_entries):
-        line = lines[index] if index < len(lines) else 0
-        entries.append(_parse_entry(raw, f"{source}:{line}", line))
+        line = located.line_of(("entries", index))
+        entries.append(_parse_entry(raw, f"{source}:{line}" if line else source, line))
     seen: dict[str, Entry] = {}
     for entry in entries:
         if entry.id in seen:
@@ -113,10 +113,21 @@ def parse_catalog(data: Mapping[str, Any], source: str, lines: list[int]) -> Cat
         kind=str(data["kind"]),
         entries=tuple(entries),
         sample=bool(data.get("sample", False)),
-        notice=str(data.get("notice", "")),
+        notice=str(data.get("notice") or ""),
         source_file=source,
         by_id=seen,
     )
+
+
+def _located(source: str, line: int, path: YAMLPath, data: Mapping[str, Any], message: str) -> str:
+    """``file:line: entry 'id': message`` (the entry named when it has an id)."""
+    where = f"{source}:{line}" if line else source
+    if len(path) > 1 and path[0] == "entries" and isinstance(path[1], int):
+        raw_entries = data.get("entries")
+        raw = raw_entries[path[1]] if isinstance(raw_entries, list) else None
+        if isinstance(raw, dict) and raw.get("id"):
+            return f"{where}: entry {str(raw['id'])!r}: {message}"
+    return f"{where}: {message}"
 
 
 def _texts(raw: Any, where: str, name: str) -> dict[str, str]:

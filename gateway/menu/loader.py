@@ -16,8 +16,10 @@ The YAML shape (see ``menus/safe-journey.yaml`` for a whole tree)::
         options:
           - {key: "1", goto: hotlines, label: {en: Hotlines, fr: Numéros utiles}}
 
-Structural faults (a screen of an unknown type, an option with no ``goto``) are
-collected as :class:`Problem` values and raised together as :class:`TreeError`;
+The file is read by :mod:`gateway.content.safe_yaml` (anchors and aliases refused)
+and checked against :class:`gateway.menu.tree_schema.TreeSchema` (unknown keys and
+wrong types refused). Structural faults (a screen of an unknown type, an option with no
+``goto``) are collected as :class:`Problem` values and raised together as :class:`TreeError`;
 the semantic checks (links, reachability, translations, lengths) live in
 :mod:`gateway.menu.validator`.
 """
@@ -29,9 +31,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from pydantic import ValidationError
 
 from gateway.content.catalog import Catalog
+from gateway.content.file_schema import schema_faults
+from gateway.content.safe_yaml import YAMLDocument, YAMLRefused, read_yaml_text
 from gateway.errors import GatewayError
 from gateway.menu.model import (
     Action,
@@ -42,6 +46,7 @@ from gateway.menu.model import (
     Tree,
     Validation,
 )
+from gateway.menu.tree_schema import TreeSchema
 
 
 @dataclass(frozen=True)
@@ -70,61 +75,45 @@ class TreeError(GatewayError, ValueError):
 Path_ = tuple[str | int, ...]
 
 
-def _line_map(text: str) -> dict[Path_, int]:
-    """The 1-based line of every mapping value and sequence item, by its path."""
-    lines: dict[Path_, int] = {}
-
-    def walk(node: yaml.Node, path: Path_) -> None:
-        lines[path] = node.start_mark.line + 1
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                lines[(*path, str(key.value))] = key.start_mark.line + 1
-                walk(value, (*path, str(key.value)))
-                lines[(*path, str(key.value))] = key.start_mark.line + 1
-        elif isinstance(node, yaml.SequenceNode):
-            for index, item in enumerate(node.value):
-                walk(item, (*path, index))
-
-    try:
-        root = yaml.compose(text)
-    except yaml.YAMLError:
-        return lines
-    if root is not None:
-        walk(root, ())
-    return lines
-
-
 def load_tree_file(path: Path, catalogs: Mapping[str, Catalog]) -> Tree:
     try:
         text = path.read_text(encoding="utf-8")
-    except OSError as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise TreeError([Problem(str(path), 0, "", f"cannot read: {exc}")]) from exc
     return load_tree_text(text, str(path), catalogs)
 
 
 def load_tree_text(text: str, source: str, catalogs: Mapping[str, Catalog]) -> Tree:
+    """Parse (anchors and aliases refused), check the schema, then build the tree."""
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 0
-        raise TreeError([Problem(source, line, "", f"not valid YAML: {exc}")]) from exc
-    return _Builder(source, _line_map(text)).build(data, catalogs)
+        document = read_yaml_text(text, source)
+    except YAMLRefused as exc:
+        raise TreeError([Problem(source, exc.line, "", exc.message)]) from exc
+    if not isinstance(document.data, dict):
+        raise TreeError([Problem(source, 1, "", "a tree must be a YAML mapping")])
+    try:
+        TreeSchema.model_validate(document.data)
+    except ValidationError as exc:
+        problems = [
+            Problem(source, fault.line, _screen_of(fault.path), fault.message)
+            for fault in schema_faults(exc, document, TreeSchema)
+        ]
+        raise TreeError(problems) from None
+    return _Builder(document).build(document.data, catalogs)
+
+
+def _screen_of(path: Path_) -> str:
+    return str(path[1]) if len(path) > 1 and path[0] == "screens" else ""
 
 
 class _Builder:
-    def __init__(self, source: str, lines: dict[Path_, int]) -> None:
-        self.source = source
-        self.lines = lines
+    def __init__(self, document: YAMLDocument) -> None:
+        self.source = document.source
+        self.document = document
         self.problems: list[Problem] = []
 
     def fault(self, path: Path_, screen: str, message: str) -> None:
-        line = 0
-        for cut in range(len(path), -1, -1):
-            if path[:cut] in self.lines:
-                line = self.lines[path[:cut]]
-                break
-        self.problems.append(Problem(self.source, line, screen, message))
+        self.problems.append(Problem(self.source, self.document.line_of(path), screen, message))
 
     def texts(self, raw: Any, path: Path_, screen: str, name: str) -> dict[str, str]:
         if raw is None:
@@ -217,7 +206,7 @@ class _Builder:
             error=self.texts(raw.get("error"), (*path, "error"), screen_id, "error"),
             catalog=str(raw["catalog"]) if raw.get("catalog") else None,
             entries=tuple(str(entry) for entry in entries),
-            line=self.lines.get(path, 0),
+            line=self.document.line_of(path),
         )
 
     def enum(self, enum: Any, raw: Any, path: Path_, screen_id: str) -> Any:
@@ -248,7 +237,7 @@ class _Builder:
                     key=str(item["key"]),
                     label=label,
                     goto=str(item["goto"]),
-                    line=self.lines.get(where, 0),
+                    line=self.document.line_of(where),
                 )
             )
         return options

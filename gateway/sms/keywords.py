@@ -16,9 +16,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import yaml
+from pydantic import ValidationError
 
+from gateway.content.file_schema import FileSchema, schema_faults
+from gateway.content.safe_yaml import YAMLRefused, read_yaml_file
 from gateway.errors import GatewayError
+from gateway.sms.keyword_schema import KeywordsSchema, TopicsSchema
 
 
 class CatalogError(GatewayError, ValueError):
@@ -104,19 +107,27 @@ def parse(text: str, catalog: Catalog) -> Command:
 
 
 def load_catalog(content_dir: Path) -> Catalog:
-    keywords_doc = _read_yaml(content_dir / "keywords.yaml")
-    topics_doc = _read_yaml(content_dir / "topics.yaml")
+    keywords_doc = _read_yaml(content_dir / "keywords.yaml", KeywordsSchema)
+    topics_doc = _read_yaml(content_dir / "topics.yaml", TopicsSchema)
     return build_catalog(keywords_doc, topics_doc)
 
 
-def _read_yaml(path: Path) -> Mapping[str, Any]:
+def _read_yaml(path: Path, schema: type[FileSchema]) -> Mapping[str, Any]:
+    """The file's data, once it is safe YAML and matches ``schema`` (else ``file:line``)."""
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise CatalogError(f"cannot read {path}: {exc}") from exc
-    if not isinstance(document, dict):
+        document = read_yaml_file(path)
+    except YAMLRefused as exc:
+        raise CatalogError(str(exc)) from exc
+    if not isinstance(document.data, dict):
         raise CatalogError(f"{path} must hold a mapping")
-    return document
+    try:
+        schema.model_validate(document.data)
+    except ValidationError as exc:
+        faults = schema_faults(exc, document, schema)
+        raise CatalogError(
+            "\n".join(f"{path}:{fault.line}: {fault.message}" for fault in faults)
+        ) from None
+    return document.data
 
 
 def build_catalog(keywords_doc: Mapping[str, Any], topics_doc: Mapping[str, Any]) -> Catalog:

@@ -43,6 +43,8 @@ def test_a_long_body_gets_more_markers_on_all_but_the_last_page() -> None:
 
 def test_ucs2_screen_capacity_is_the_same_octets() -> None:
     assert (
-        Limit(182).for_alphabet(alphabet=__import__("gateway.sms.encoding").sms.encoding.Alphabet.UCS2)
+        Limit(182).for_alphabet(
+            alphabet=__import__("gateway.sms.encoding").sms.encoding.Alphabet.UCS2
+        )
         == 79
     )

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
 from aiohttp import web
 from multidict import MultiDict
 
@@ -32,6 +31,7 @@ from gateway.console.progress import Timelines, progress_of
 from gateway.console.roles import Permission, allows
 from gateway.console.security import requires
 from gateway.console.sms_budget import sms_cost
+from gateway.content.safe_yaml import YAMLRefused, load_yaml
 from gateway.store.records import Audience
 
 EXPIRY_HOURS = (6, 12, 24, 48, 72, 168)
@@ -64,8 +64,10 @@ async def vocabulary(ctx: ConsoleContext) -> tuple[list[str], str, list[str]]:
         published = await ctx.backend.published_menu(name)
         text = published.tree_yaml if published else path.read_text(encoding="utf-8")
         try:
-            data = yaml.safe_load(text) or {}
-        except yaml.YAMLError:
+            data = load_yaml(text, name)
+        except YAMLRefused:
+            continue
+        if not isinstance(data, dict):
             continue
         languages += [str(lang) for lang in data.get("languages") or [] if lang not in languages]
         fallback = str(data.get("fallback_language") or fallback)
