@@ -7,6 +7,7 @@ import pytest
 import redis
 
 from gateway.content.catalog import load_catalogs
+from gateway.content.country_aliases import load_country_aliases
 from gateway.menu.loader import load_tree_file
 from gateway.menu.model import Tree
 from gateway.settings import Settings
@@ -19,7 +20,7 @@ CONTENT = ROOT / "content"
 
 @pytest.fixture(scope="session")
 def sample_tree() -> Tree:
-    return load_tree_file(SAMPLE_TREE, load_catalogs(CONTENT))
+    return load_tree_file(SAMPLE_TREE, load_catalogs(CONTENT), load_country_aliases(CONTENT))
 
 
 @pytest.fixture(scope="session")

@@ -98,7 +98,7 @@ async def test_ussd_over_smpp_keywords_and_an_approved_alert_end_to_end(
 
     # 1. USSD over SMPP: language, home, alerts by SMS, subscribe to route alerts.
     first = await ussd(smsc, 1, "*384#", 0x0700)
-    assert first["op"] == 2 and screen(first).startswith("Language / Langue")
+    assert first["op"] == 2 and screen(first).startswith("Language\n1 English")
     home = await ussd(smsc, 18, "1", 0x0702)
     assert "1 Hotlines" in screen(home)
     alerts_menu = await ussd(smsc, 18, "4", 0x0704)

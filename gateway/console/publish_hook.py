@@ -14,6 +14,7 @@ import structlog
 
 from gateway.console.ports import ContentHook, PublishHook
 from gateway.content.catalog import load_catalogs
+from gateway.content.country_aliases import load_country_aliases
 from gateway.menu.loader import TreeError, load_tree_text
 from gateway.menu.pages import Limit
 from gateway.menu.validator import validate
@@ -27,7 +28,12 @@ def publish_to(live: LiveTree, settings: Settings) -> PublishHook:
     limit = Limit(settings.screen_limit)
 
     async def publish(menu_name: str, tree_yaml: str, version_id: int) -> None:
-        tree = load_tree_text(tree_yaml, f"{menu_name}.yaml", load_catalogs(settings.content))
+        tree = load_tree_text(
+            tree_yaml,
+            f"{menu_name}.yaml",
+            load_catalogs(settings.content),
+            load_country_aliases(settings.content),
+        )
         problems = validate(tree, limit)
         if problems:
             # The console validated it a moment ago; content files changed since.
@@ -44,7 +50,12 @@ def reload_content_into(live: LiveTree, settings: Settings) -> ContentHook:
     limit = Limit(settings.screen_limit)
 
     async def reload() -> None:
-        tree = replace(live.current, catalogs=load_catalogs(settings.content), page_cache={})
+        tree = replace(
+            live.current,
+            catalogs=load_catalogs(settings.content),
+            country_aliases=load_country_aliases(settings.content),
+            page_cache={},
+        )
         problems = validate(tree, limit)
         if problems:
             raise TreeError(problems)

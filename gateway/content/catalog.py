@@ -60,6 +60,14 @@ class Catalog:
         everywhere = tuple(e for e in self.entries if ANY_COUNTRY in e.countries and e not in own)
         return own + everywhere
 
+    def own(self, country: str) -> tuple[Entry, ...]:
+        """The entries that name ``country`` itself."""
+        return tuple(e for e in self.entries if country and country in e.countries)
+
+    def everywhere(self) -> tuple[Entry, ...]:
+        """The entries that serve every country."""
+        return tuple(e for e in self.entries if ANY_COUNTRY in e.countries)
+
     def stale(self, today: dt.date, max_age_days: int) -> tuple[Entry, ...]:
         limit = today - dt.timedelta(days=max_age_days)
         return tuple(e for e in self.entries if e.last_verified < limit)

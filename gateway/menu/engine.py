@@ -19,8 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-import pycountry
-
+from gateway.menu.countries import country_code
 from gateway.menu.effects import (
     Effect,
     SMSCopyRequested,
@@ -39,7 +38,6 @@ from gateway.menu.model import (
     Validation,
 )
 from gateway.menu.pages import Limit, Pages, body_of, pages_of
-from gateway.sms.encoding import length_in, split_to_fit
 
 RESUME_SCREEN = "__resume__"
 RESUME_CONTINUE = "1"
@@ -61,6 +59,9 @@ class SessionState:
     variables: tuple[tuple[str, str], ...] = ()
     resume: SessionState | None = None  # on the resume prompt: the state to resume
     ended: bool = False
+    home: str = ""  # the country of the caller's number, when it differs: a roamer
+    # The caller got the invalid-choice hint on this screen: its pages keep room for it.
+    hinted: bool = False
 
     def variable(self, name: str) -> str:
         return dict(self.variables).get(name, "")
@@ -83,6 +84,10 @@ class SessionState:
             data["r"] = self.resume.to_dict()
         if self.ended:
             data["e"] = True
+        if self.home:
+            data["o"] = self.home
+        if self.hinted:
+            data["i"] = True
         return data
 
     @classmethod
@@ -97,6 +102,8 @@ class SessionState:
             variables=tuple((str(k), str(v)) for k, v in dict(data.get("v", {})).items()),
             resume=cls.from_dict(resume) if isinstance(resume, dict) else None,
             ended=bool(data.get("e", False)),
+            home=str(data.get("o", "")),
+            hinted=bool(data.get("i", False)),
         )
 
 
@@ -127,21 +134,31 @@ def start(
     country: str = "",
     resume: SessionState | None = None,
     limit: Limit = DEFAULT_LIMIT,
+    home: str = "",
 ) -> StepResult:
     """The first screen of a session.
 
     A caller whose last session dropped (``resume``) is asked whether to continue; a
     caller whose language is known starts at home; anyone else at ``tree.start``.
+    ``country`` is where the caller is (their network's country); ``home`` is their
+    number's country, kept only when it differs (a roamer is offered both).
     """
+    home = home if home != country else ""
     if resume is not None and not resume.ended and resume.screen in tree.screens:
         state = SessionState(
-            screen=RESUME_SCREEN, language=resume.language, country=country, resume=resume
+            screen=RESUME_SCREEN,
+            language=resume.language,
+            country=country,
+            resume=resume,
+            home=home,
         )
         return _show(tree, state, limit)
     if language in tree.languages:
-        state = SessionState(screen=tree.home, language=language, country=country)
+        state = SessionState(screen=tree.home, language=language, country=country, home=home)
     else:
-        state = SessionState(screen=tree.start, language=tree.fallback_language, country=country)
+        state = SessionState(
+            screen=tree.start, language=tree.fallback_language, country=country, home=home
+        )
     return _show(tree, state, limit)
 
 
@@ -158,7 +175,7 @@ def step(
     if state.screen == RESUME_SCREEN:
         return _resume(tree, state, choice, limit)
     if choice == HOME:
-        return _show(tree, replace(state, screen=tree.home, page=0, history=()), limit)
+        return _show(tree, _move(state, tree.home, ()), limit)
     if choice == BACK:
         return _back(tree, state, limit)
     screen = tree.screens[state.screen]
@@ -182,19 +199,39 @@ def _repair(tree: Tree, state: SessionState) -> SessionState:
     if state.language not in tree.languages:
         state = replace(state, language=tree.fallback_language)
     if state.screen != RESUME_SCREEN and state.screen not in tree.screens:
-        state = replace(state, screen=tree.home, page=0, history=())
+        state = _move(state, tree.home, ())
     history = tuple(h for h in state.history if h in tree.screens)
     if history != state.history:
         state = replace(state, history=history)
     return state
 
 
-def _pages(tree: Tree, screen: Screen, state: SessionState, limit: Limit) -> Pages:
-    return pages_of(tree, screen, state.language, _country(state), limit)
+def _move(state: SessionState, screen: str, history: tuple[str, ...]) -> SessionState:
+    """``state`` on the first page of another screen (with no hint shown there yet)."""
+    return replace(state, screen=screen, page=0, history=history, hinted=False)
+
+
+def _pages(
+    tree: Tree, screen: Screen, state: SessionState, limit: Limit, *, hinted: bool | None = None
+) -> Pages:
+    return pages_of(
+        tree,
+        screen,
+        state.language,
+        _country(state),
+        limit,
+        home=_home(state),
+        hinted=state.hinted if hinted is None else hinted,
+    )
 
 
 def _country(state: SessionState) -> str:
     return state.variable("country") or state.country
+
+
+def _home(state: SessionState) -> str:
+    """A roamer's home country, shown after where they are; not once they chose one."""
+    return "" if state.variable("country") else state.home
 
 
 def _show(tree: Tree, state: SessionState, limit: Limit, *effects: Effect) -> StepResult:
@@ -211,26 +248,25 @@ def _show(tree: Tree, state: SessionState, limit: Limit, *effects: Effect) -> St
 
 
 def _hint(tree: Tree, state: SessionState, limit: Limit) -> StepResult:
-    """Re-show the current page behind a short hint, trimmed to fit the screen."""
-    shown = _show(tree, state, limit)
+    """Re-show the current page behind a short hint, every option still on it.
+
+    The first hint on a screen moves the caller onto the screen's hinted pages (each
+    keeps room for the hint), at the one that holds the start of the page they were
+    on: they lose no option and skip no text.
+    """
     hint = tree.nav("invalid", state.language)
-    text = f"{hint}\n{shown.display.text}"
-    pages = (
-        _pages(tree, tree.screens[state.screen], state, limit)
-        if state.screen != RESUME_SCREEN
-        else None
-    )
-    if pages is not None:
-        capacity = limit.for_alphabet(pages.alphabet)
-        if length_in(text, pages.alphabet) > capacity:
-            # Keep the footer (the way out) whole; shorten the body above it.
-            body, _, footer = shown.display.text.rpartition("\n")
-            if not body:
-                body, footer = footer, ""
-            room = capacity - length_in(f"{hint}\n\n{footer}", pages.alphabet)
-            head, _ = split_to_fit(body, max(room, 0), pages.alphabet)
-            text = "\n".join(part for part in (hint, head.rstrip(), footer) if part)
-    display = replace(shown.display, text=text)
+    if state.screen == RESUME_SCREEN:
+        shown = _show(tree, state, limit)
+    else:
+        if not state.hinted:
+            screen = tree.screens[state.screen]
+            plain = _pages(tree, screen, state, limit, hinted=False)
+            offset = plain.starts()[min(state.page, len(plain.texts) - 1)]
+            hinted = _pages(tree, screen, state, limit, hinted=True)
+            page = max(i for i, start in enumerate(hinted.starts()) if start <= offset)
+            state = replace(state, page=page, hinted=True)
+        shown = _show(tree, state, limit)
+    display = replace(shown.display, text=f"{hint}\n{shown.display.text}")
     return replace(shown, display=display, accepted=False)
 
 
@@ -245,25 +281,26 @@ def _back(tree: Tree, state: SessionState, limit: Limit) -> StepResult:
         return _show(tree, replace(state, page=state.page - 1), limit)
     if state.history:
         previous = state.history[-1]
-        return _show(
-            tree, replace(state, screen=previous, page=0, history=state.history[:-1]), limit
-        )
+        return _show(tree, _move(state, previous, state.history[:-1]), limit)
     return _show(tree, state, limit)
 
 
 def _resume(tree: Tree, state: SessionState, choice: str, limit: Limit) -> StepResult:
     saved = state.resume
     if choice == RESUME_CONTINUE and saved is not None:
-        return _show(tree, _repair(tree, replace(saved, country=state.country)), limit)
+        restored = replace(saved, country=state.country, home=state.home)
+        return _show(tree, _repair(tree, restored), limit)
     if choice == RESUME_RESTART or saved is None:
-        fresh = SessionState(screen=tree.home, language=state.language, country=state.country)
+        fresh = SessionState(
+            screen=tree.home, language=state.language, country=state.country, home=state.home
+        )
         return _show(tree, fresh, limit)
     return _hint(tree, state, limit)
 
 
 def _enter(tree: Tree, state: SessionState, target: str, limit: Limit) -> StepResult:
     history = (*state.history, state.screen)[-HISTORY_DEPTH:]
-    moved = replace(state, screen=target, page=0, history=history)
+    moved = _move(state, target, history)
     screen = tree.screens[target]
     effects: tuple[Effect, ...] = ()
     if screen.kind is ScreenKind.ACTION and screen.action is not None:
@@ -279,7 +316,9 @@ def _effect(tree: Tree, state: SessionState, screen: Screen) -> Effect:
     if screen.action is Action.UNSUBSCRIBE:
         return UnsubscribeRequested(topic=screen.topic, language=state.language)
     source = tree.screens.get(screen.copy_of or "") or screen
-    text = body_of(tree, source, state.language, _country(state), with_options=False)
+    text = body_of(
+        tree, source, state.language, _country(state), with_options=False, home=_home(state)
+    )
     return SMSCopyRequested(text=text, language=state.language, screen_id=source.id)
 
 
@@ -295,7 +334,7 @@ def _choose_language(
 def _take_input(
     tree: Tree, state: SessionState, screen: Screen, choice: str, limit: Limit
 ) -> StepResult:
-    value = validate_input(screen.validation, choice)
+    value = validate_input(screen.validation, choice, tree)
     if value is None:
         if screen.error:
             shown = _show(tree, state, limit)
@@ -306,24 +345,14 @@ def _take_input(
     return _enter(tree, stored, screen.goto or tree.home, limit)
 
 
-def validate_input(validation: Validation | None, raw: str) -> str | None:
+def validate_input(validation: Validation | None, raw: str, tree: Tree | None = None) -> str | None:
     """The normalised value of a free-text input, or None when it is not acceptable."""
     if not raw:
         return None
     if validation is Validation.DIGITS:
         return raw if raw.isascii() and raw.isdigit() and len(raw) <= 15 else None
     if validation is Validation.COUNTRY:
-        return country_code(raw)
+        if tree is None:
+            return country_code(raw)
+        return country_code(raw, tree.languages, tree.country_aliases)
     return raw if raw.isprintable() and len(raw) <= 60 else None
-
-
-def country_code(raw: str) -> str | None:
-    """ISO 3166 alpha-2 for a country typed as a name or a 2/3-letter code."""
-    cleaned = raw.strip()
-    if len(cleaned) < 2 or len(cleaned) > 60:
-        return None
-    try:
-        country = pycountry.countries.lookup(cleaned)
-    except LookupError:
-        return None
-    return str(country.alpha_2)

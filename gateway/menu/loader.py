@@ -27,7 +27,7 @@ the semantic checks (links, reachability, translations, lengths) live in
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -75,15 +75,24 @@ class TreeError(GatewayError, ValueError):
 Path_ = tuple[str | int, ...]
 
 
-def load_tree_file(path: Path, catalogs: Mapping[str, Catalog]) -> Tree:
+def load_tree_file(
+    path: Path,
+    catalogs: Mapping[str, Catalog],
+    country_aliases: tuple[tuple[str, str], ...] = (),
+) -> Tree:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise TreeError([Problem(str(path), 0, "", f"cannot read: {exc}")]) from exc
-    return load_tree_text(text, str(path), catalogs)
+    return load_tree_text(text, str(path), catalogs, country_aliases)
 
 
-def load_tree_text(text: str, source: str, catalogs: Mapping[str, Catalog]) -> Tree:
+def load_tree_text(
+    text: str,
+    source: str,
+    catalogs: Mapping[str, Catalog],
+    country_aliases: tuple[tuple[str, str], ...] = (),
+) -> Tree:
     """Parse (anchors and aliases refused), check the schema, then build the tree."""
     try:
         document = read_yaml_text(text, source)
@@ -99,7 +108,8 @@ def load_tree_text(text: str, source: str, catalogs: Mapping[str, Catalog]) -> T
             for fault in schema_faults(exc, document, TreeSchema)
         ]
         raise TreeError(problems) from None
-    return _Builder(document).build(document.data, catalogs)
+    tree = _Builder(document).build(document.data, catalogs)
+    return replace(tree, country_aliases=country_aliases)
 
 
 def _screen_of(path: Path_) -> str:

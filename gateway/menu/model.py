@@ -115,6 +115,8 @@ class Tree:
     catalogs: Mapping[str, Catalog] = field(default_factory=dict)
     sample: bool = False
     source: str = ""  # the file it was loaded from, for messages
+    # Operators' country aliases (``content/country-aliases.yaml``): (alias, alpha-2).
+    country_aliases: tuple[tuple[str, str], ...] = ()
     # Pages are a pure function of (screen, language, country, limit): memoised here.
     page_cache: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 

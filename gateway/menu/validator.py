@@ -9,9 +9,11 @@ It runs at boot, before a publish in the console, and as ``gateway validate``. E
 - missing translations (screen texts, option labels, navigation words, language
   names, and the content entries a screen shows) for each of the tree's languages;
 - duplicate or reserved option keys (0, 00, 98, 99 belong to the navigation);
-- any page that, in any language and for any caller country, exceeds the channel's
-  limit once the navigation markers are added, and closing screens that need more
-  than one page (a closed session cannot page on).
+- any page that, in any language, for any caller country (and any roamer's home
+  country), with or without the invalid-choice hint, exceeds the channel's limit or
+  lacks one of the screen's option lines or its navigation footer; a screen whose
+  options, footer and hint alone leave no room for its text; closing screens that
+  need more than one page (a closed session cannot page on).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from gateway.content.catalog import ContentError, load_catalogs
+from gateway.content.country_aliases import load_country_aliases
 from gateway.menu.loader import Problem, TreeError, load_tree_file
 from gateway.menu.model import (
     DEFAULT_NAVIGATION,
@@ -29,7 +32,7 @@ from gateway.menu.model import (
     ScreenKind,
     Tree,
 )
-from gateway.menu.pages import Limit, PaginationError, pages_of
+from gateway.menu.pages import Limit, PaginationError, option_lines, pages_of, uses_country
 from gateway.sms.encoding import alphabet_for, length_in
 
 # Navigation words that are shown as a whole screen of their own.
@@ -183,44 +186,24 @@ def _option_keys(tree: Tree) -> list[Problem]:
     return problems
 
 
-def _countries(tree: Tree, screen: Screen) -> set[str]:
-    if screen.kind is not ScreenKind.CONTENT or screen.entries:
-        return {""}
+def _countries(tree: Tree, screen: Screen) -> list[tuple[str, str]]:
+    """(caller's country, roamer's home country) pairs that change what a screen shows."""
+    if not uses_country(screen):
+        return [("", "")]
     catalog = tree.catalogs[screen.catalog or ""]
-    return {""} | {c for entry in catalog.entries for c in entry.countries if c != "*"}
+    named = sorted({c for entry in catalog.entries for c in entry.countries if c != "*"})
+    pairs = [("", "")] + [(country, "") for country in named]
+    # A roamer sees a second country's entries after the first: every pairing of two
+    # named countries, each way round, is one screen to check.
+    pairs += [(country, home) for country in named for home in named if home != country]
+    return pairs
 
 
 def _lengths(tree: Tree, limit: Limit) -> list[Problem]:
     problems = []
     for language in tree.languages:
         for screen in tree.screens.values():
-            for country in sorted(_countries(tree, screen)):
-                try:
-                    pages = pages_of(tree, screen, language, country, limit)
-                except PaginationError as exc:
-                    problems.append(_problem(tree, screen, f"[{language}] {exc}"))
-                    break
-                capacity = limit.for_alphabet(pages.alphabet)
-                for number, text in enumerate(pages.texts, start=1):
-                    size = length_in(text, pages.alphabet)
-                    if size > capacity:
-                        problems.append(
-                            _problem(
-                                tree,
-                                screen,
-                                f"[{language}] page {number} is {size} {pages.alphabet.value} "
-                                f"units, over the limit of {capacity}",
-                            )
-                        )
-                if screen.end and len(pages.texts) > 1:
-                    problems.append(
-                        _problem(
-                            tree,
-                            screen,
-                            f"[{language}] a closing screen must fit one page "
-                            f"(it needs {len(pages.texts)})",
-                        )
-                    )
+            problems += _screen_lengths(tree, screen, language, limit)
         for screen in tree.screens.values():
             if screen.error and _over_one_screen(tree.text(screen.error, language), limit):
                 problems.append(
@@ -231,6 +214,64 @@ def _lengths(tree: Tree, limit: Limit) -> list[Problem]:
                 problems.append(
                     _problem(tree, None, f"[{language}] navigation word {word!r} over the limit")
                 )
+        hinted_resume = f"{tree.nav('invalid', language)}\n{tree.nav('resume', language)}"
+        if _over_one_screen(hinted_resume, limit):
+            problems.append(
+                _problem(
+                    tree,
+                    None,
+                    f"[{language}] the resume question with the invalid-choice hint "
+                    "is over the limit",
+                )
+            )
+    return problems
+
+
+def _screen_lengths(tree: Tree, screen: Screen, language: str, limit: Limit) -> list[Problem]:
+    """Every page of ``screen`` in ``language``, with and without the hint, for every
+    country that changes it: within the limit, every option line and the footer on it."""
+    problems = []
+    options = option_lines(tree, screen, language)
+    for hinted in (False, True) if not screen.end else (False,):
+        with_hint = " with the invalid-choice hint" if hinted else ""
+        for country, home in _countries(tree, screen):
+            try:
+                pages = pages_of(tree, screen, language, country, limit, home=home, hinted=hinted)
+            except PaginationError as exc:
+                return [_problem(tree, screen, f"[{language}] {exc}")]
+            capacity = limit.for_alphabet(pages.alphabet)
+            hint = tree.nav("invalid", language) + "\n" if hinted else ""
+            for number, text in enumerate(pages.texts, start=1):
+                size = length_in(hint + text, pages.alphabet)
+                if size > capacity:
+                    problems.append(
+                        _problem(
+                            tree,
+                            screen,
+                            f"[{language}] page {number}{with_hint} is {size} "
+                            f"{pages.alphabet.value} units, over the limit of {capacity}",
+                        )
+                    )
+                missing = [line for line in options if line not in text.split("\n")]
+                if missing:
+                    problems.append(
+                        _problem(
+                            tree,
+                            screen,
+                            f"[{language}] page {number}{with_hint} lacks option line(s) {missing}",
+                        )
+                    )
+            if screen.end and len(pages.texts) > 1:
+                problems.append(
+                    _problem(
+                        tree,
+                        screen,
+                        f"[{language}] a closing screen must fit one page "
+                        f"(it needs {len(pages.texts)})",
+                    )
+                )
+            if problems:
+                return problems
     return problems
 
 
@@ -243,10 +284,11 @@ def check_file(path: Path, content: Path, limit: Limit) -> tuple[Tree | None, li
     """Load and validate one tree file with the catalogs in ``content``."""
     try:
         catalogs = load_catalogs(content)
+        aliases = load_country_aliases(content)
     except ContentError as exc:
         return None, [Problem(str(content), 0, "", str(exc))]
     try:
-        tree = load_tree_file(path, catalogs)
+        tree = load_tree_file(path, catalogs, aliases)
     except TreeError as exc:
         return None, exc.problems
     return tree, validate(tree, limit)

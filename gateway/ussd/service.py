@@ -124,7 +124,8 @@ class USSDService:
         for _ in range(COMMIT_ATTEMPTS):
             if (
                 record is not None
-                and request.replay_key
+                # AT's first request has an empty text: a re-sent one is a replay too.
+                and (request.replay_key or request.cumulative)
                 and record.replay_key == request.replay_key
             ):
                 self.stats.replays += 1

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -148,7 +150,7 @@ def test_invalid_input_reshows_the_screen_with_a_hint(sample_tree: Tree) -> None
     assert wrong.display.end is False
     assert wrong.display.text.startswith("Invalid choice.")
     assert "1 Hotlines" in wrong.display.text
-    assert wrong.state == home.state
+    assert wrong.state == replace(home.state, hinted=True)
 
 
 def test_quick_exit_ends_at_once_on_a_neutral_screen(sample_tree: Tree) -> None:

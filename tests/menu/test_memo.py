@@ -21,7 +21,7 @@ MEMO = EngineMemo(size=512)  # small, so that evictions happen too
 
 
 @settings(max_examples=200, deadline=None)
-@given(INPUTS, st.sampled_from([None, "en", "ar"]), st.sampled_from([182, 120]))
+@given(INPUTS, st.sampled_from([None, "en", "ar", "so"]), st.sampled_from([182]))
 def test_remembered_answers_equal_the_engines(
     inputs: list[str], language: str | None, septets: int
 ) -> None:

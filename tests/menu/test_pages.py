@@ -46,5 +46,5 @@ def test_ucs2_screen_capacity_is_the_same_octets() -> None:
         Limit(182).for_alphabet(
             alphabet=__import__("gateway.sms.encoding").sms.encoding.Alphabet.UCS2
         )
-        == 79
+        == 80
     )

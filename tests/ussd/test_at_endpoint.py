@@ -58,12 +58,13 @@ async def test_a_full_walk_through_the_sample_tree(redis_app: Any, redis_url: st
     client, effects = redis_app
     assert await post(client, form("")) == (
         200,
-        "CON Language / Langue\n1 English\n2 Français\n3 العربية\n4 Soomaali",
+        "CON Language\n1 English\n2 Français\n3 العربية\n4 Soomaali",
     )
     status, body = await post(client, form("1"))
     assert status == 200 and body.startswith("CON Safe journey info\n1 Hotlines")
     status, body = await post(client, form("1*1"))
-    assert body.startswith("CON Hotlines\nKenya emergency: 999 or 112")  # networkCode 639 = Kenya
+    # networkCode 639 = Kenya, and the screen says so.
+    assert body.startswith("CON Hotlines: Kenya\nKenya emergency: 999 or 112")
     status, body = await post(client, form("1*1*00"))
     assert body.startswith("CON Safe journey info")
     status, body = await post(client, form("1*1*00*4"))
@@ -91,6 +92,21 @@ async def test_a_replayed_request_returns_the_same_screen_and_no_second_effect(
     again = await post(client, form("1*4*1"))
     assert first == again and first[1].startswith("END Subscribed to route alerts")
     assert len(effects.handled) == 1
+
+
+async def test_a_re_sent_first_request_is_answered_byte_for_byte_the_same(
+    redis_app: Any,
+) -> None:
+    client, _ = redis_app
+    first = await post(client, form("", session="first"))
+    again = await post(client, form("", session="first"))
+    assert first == again == (200, "CON Language\n1 English\n2 Français\n3 العربية\n4 Soomaali")
+    assert "Invalid" not in again[1]
+    chosen = await post(client, form("1", session="first"))
+    assert chosen[1].startswith("CON Safe journey info") and "Invalid" not in chosen[1]
+    # A replay of any later request is byte-identical too, and so is a replay of the
+    # first one after the session moved on.
+    assert await post(client, form("1", session="first")) == chosen
 
 
 async def test_the_secret_is_required_and_compared(redis_app: Any) -> None:
