@@ -83,7 +83,7 @@ def test_the_arabic_home_screen_keeps_all_five_options_after_a_wrong_key(
     for key in "12345":
         assert f"\n{key} " in wrong.display.text
     alerts = step(sample_tree, step(sample_tree, home.state, "4").state, "8")
-    assert "3 " in alerts.display.text and alerts.display.text.startswith("خيار خاطئ.")
+    assert "3 " in alerts.display.text and alerts.display.text.startswith("خطأ.\n")
 
 
 def test_a_hint_on_a_later_page_skips_no_text(sample_tree: Tree) -> None:
@@ -185,8 +185,8 @@ def test_the_validator_refuses_a_screen_whose_options_cannot_fit_with_the_hint()
     screen = Screen("s0", ScreenKind.MENU, {"en": "T"}, options)
     problems = validate(_tree(screen), Limit(182))
     assert [p.message for p in problems] == [
-        "[en] the options and navigation (195 units, with the hint) leave no room for the "
-        "text in a 182-unit screen"
+        "[en] the options and navigation (195 units, with the hint) leave 0 for the text "
+        "in a 182-unit screen (it needs 10)"
     ]
     fewer = replace(screen, options=options[:3])
     assert validate(_tree(fewer), Limit(182)) == []

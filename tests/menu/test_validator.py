@@ -125,7 +125,7 @@ def test_a_footer_that_leaves_no_room_is_reported(tmp_path: Path) -> None:
     )
     tree = tree.replace('{en: "Some info", fr: "Des infos"}', '{en: "' + "x " * 150 + '", fr: "y"}')
     problems = check(tmp_path, tree)
-    assert any(p.screen == "info" and "leaves no room" in p.message for p in problems)
+    assert any(p.screen == "info" and "leave 0 for the text" in p.message for p in problems)
 
 
 def test_arabic_is_measured_in_ucs2(tmp_path: Path) -> None:
