@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import gc
 
+import orjson
 import pytest
 import redis
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gateway.menu.effect_port import RecordingEffectHandler
 from gateway.menu.engine import SessionState
@@ -176,3 +179,34 @@ async def test_a_worker_remembers_its_sessions_exactly_and_out_of_the_collectors
     assert len(remembered) == 200
     assert not any(gc.is_tracked(entry) for entry in remembered)
     await store.close()
+
+
+_texts = st.text(max_size=60)
+_states = st.builds(
+    SessionState,
+    screen=_texts,
+    language=st.sampled_from(["en", "fr", "ar", "so"]),
+    page=st.integers(0, 9),
+    history=st.tuples(_texts, _texts),
+    country=st.sampled_from(["", "KE", "IT"]),
+    variables=st.tuples(st.tuples(st.just("country"), _texts)),
+)
+
+
+@given(
+    state=_states,
+    replay_key=_texts,
+    text=_texts,
+    end=st.booleans(),
+    screen_id=_texts,
+    hops=st.integers(1, 10_000),
+)
+def test_a_record_is_stored_as_one_json_dump_of_all_its_fields(
+    state: SessionState, replay_key: str, text: str, end: bool, screen_id: str, hops: int
+) -> None:
+    record = SessionRecord(state, replay_key, USSDReply(text, end, screen_id), hops)
+    whole = b"%d|" % hops + orjson.dumps(
+        {"st": state.to_dict(), "k": replay_key, "t": text, "e": end, "id": screen_id, "n": hops}
+    )
+    assert record.dumps() == whole
+    assert SessionRecord.loads(record.dumps()) == record
