@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -91,6 +92,12 @@ class SMSCSettings:
     # The operator's grant for the whole account, shared through Redis by every bind of
     # every worker (needs GATEWAY_REDIS_URL); 0 = no shared budget, only ``tps`` per bind.
     shared_tps: float = 0.0
+    # How receipts write this SMSC's message ids (Kannel's msg-id-type, Jasmin's
+    # dlr_msgid): as-is | hex-to-dec | dec-to-hex | auto (learned, never guessed).
+    receipt_id: str = "auto"
+    # A message whose receipt has not come this many seconds after submission ends
+    # "unknown" (neither delivered nor expired: we cannot tell).
+    receipt_timeout: float = 172_800.0
 
 
 @dataclass(frozen=True)
@@ -291,6 +298,12 @@ class _SMSCSchema(FileSchema):
     split_mode: str = "udh"
     request_dlr: bool = True
     shared_tps: float = 0.0
+    receipt_id: str = "auto"
+    receipt_timeout: float = 172_800.0
+
+
+# The name scopes the SMSC's message ids in the store (``<name>/<id>``).
+_SCOPE_NAME = re.compile(r"[A-Za-z0-9._-]{1,40}")
 
 
 def _smsc_from_json(name: str, index: int, item: object) -> SMSCSettings:
@@ -318,6 +331,12 @@ def _smsc_from_json(name: str, index: int, item: object) -> SMSCSettings:
         raise SettingsError(f"{where}: window must be 1..1000, tps > 0, binds >= 1")
     if smsc.shared_tps < 0:
         raise SettingsError(f"{where}.shared_tps must be 0 (off) or a positive grant")
+    if smsc.receipt_id not in ("auto", "as-is", "hex-to-dec", "dec-to-hex"):
+        raise SettingsError(f"{where}.receipt_id must be auto, as-is, hex-to-dec or dec-to-hex")
+    if smsc.receipt_timeout <= 0:
+        raise SettingsError(f"{where}.receipt_timeout must be a positive number of seconds")
+    if not _SCOPE_NAME.fullmatch(smsc.name):
+        raise SettingsError(f"{where}.name must be 1-40 letters, digits, '.', '_' or '-'")
     return smsc
 
 

@@ -48,3 +48,26 @@ def test_the_timestamp_is_iso_utc_to_the_millisecond() -> None:
     assert stamp(None, "info", {})["timestamp"] == "2023-11-14T22:13:20.123Z"
     now[0] = 1_700_000_061.9999
     assert stamp(None, "info", {})["timestamp"] == "2023-11-14T22:14:21.999Z"
+
+
+def test_numbers_are_masked_but_command_ids_lengths_and_reasons_stay() -> None:
+    from gateway.observability.logs import redact_numbers
+
+    event = redact_numbers(
+        None,
+        "warning",
+        {
+            "event": "smpp_stray_response",
+            "error": "submit_sm_resp 0x80000004 answers no request; to +254712345678",
+            "command_id": "0x80000004",
+            "command_length": 123456789,
+            "sequence": 2147483000,
+            "reason": "command_length 99999999 outside 16..4096",
+            "destination": "254712345678",
+        },
+    )
+    assert event["error"] == "submit_sm_resp 0x80000004 answers no request; to [redacted]"
+    assert event["command_id"] == "0x80000004"
+    assert event["command_length"] == 123456789 and event["sequence"] == 2147483000
+    assert event["destination"] == "[redacted]"
+    assert "99999999" not in event["reason"]  # any other run of 8 digits may be a number

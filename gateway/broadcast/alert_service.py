@@ -154,6 +154,7 @@ class AlertService:
             "expired": counts["expired"],
             "opted_out": counts["opted_out"],
             "cancelled": counts["cancelled"],
+            "unknown": counts["unknown"],
         }
         return AlertStatus(
             id=broadcast.id,

@@ -55,7 +55,10 @@ class WorkerOptions:
     backoff_initial: float = 0.5  # pause after a batch the channel refused for now
     backoff_max: float = 30.0
     poll_interval: float = 1.0
-    receipt_grace: float = 3600.0  # after expiry, unconfirmed rows count as expired
+    # (id scope, seconds): a row submitted that long ago with no receipt ends
+    # ``unknown``. One per SMSC (scope = its name); scope "" covers every row.
+    receipt_timeouts: tuple[tuple[str, float], ...] = (("", 172_800.0),)
+    receipt_sweep_interval: float = 30.0
 
 
 class BroadcastWorker:
@@ -78,6 +81,7 @@ class BroadcastWorker:
         self._bucket = TokenBucket(options.tps, burst, clock())
         self._first_submit_at: float | None = None
         self._started: dict[int, float] = {}
+        self._next_sweep = 0.0
 
     @property
     def first_submit_at(self) -> float | None:
@@ -270,13 +274,27 @@ class BroadcastWorker:
         return retries
 
     async def _sweep_unconfirmed(self) -> None:
-        """Rows of finished alerts still waiting for a receipt long after expiry."""
+        """Rows whose receipt did not come within their SMSC's receipt timeout end
+        ``unknown``: not delivered (nobody confirmed it), not expired (it was sent)."""
         now = self._clock()
-        for broadcast in await self._store.list_broadcasts([BroadcastState.DONE], limit=20):
-            if broadcast.expires_at + self._options.receipt_grace < now:
-                await self._store.close_pending(
-                    broadcast.id, OutboxState.EXPIRED, now, include_submitted=True
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + self._options.receipt_sweep_interval
+        recent = await self._store.list_broadcasts(
+            [BroadcastState.SENDING, BroadcastState.PAUSED, BroadcastState.DONE], limit=50
+        )
+        for broadcast in recent:
+            for scope, timeout in self._options.receipt_timeouts:
+                closed = await self._store.close_unconfirmed(
+                    broadcast.id, scope, now - timeout, now
                 )
+                if closed:
+                    log.info(
+                        "broadcast.receipts_timed_out",
+                        broadcast=broadcast.id,
+                        smsc=scope or "any",
+                        closed_as_unknown=closed,
+                    )
 
 
 def _next_retry_delay(current: float, retries: list[int], options: WorkerOptions) -> float:

@@ -24,7 +24,12 @@ from gateway.broadcast.messaging import open_messaging
 from gateway.broadcast.text import sensitive_opening
 from gateway.broadcast.worker import BroadcastWorker, WorkerOptions
 from gateway.observability.logs import configure as configure_logging
-from gateway.server.sms_channel import ChannelUnavailable, channel_family, open_sms_sender
+from gateway.server.sms_channel import (
+    ChannelUnavailable,
+    channel_family,
+    open_sms_sender,
+    receipt_timeouts_for,
+)
 from gateway.settings import Settings
 from gateway.sms.keywords import CatalogError, load_catalog
 from gateway.store.port import StoreError
@@ -262,6 +267,7 @@ async def _broadcast_run(args: argparse.Namespace, settings: Settings, store: SQ
             batch_size=args.batch_size,
             concurrency=args.concurrency,
             lease_seconds=args.lease,
+            receipt_timeouts=receipt_timeouts_for(settings, channel),
         )
         worker = BroadcastWorker(messaging.store, sender, messaging.vault, options)
         await worker.run(until_idle=args.until_idle)

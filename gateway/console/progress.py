@@ -19,7 +19,7 @@ import structlog
 log = structlog.get_logger(__name__)
 
 CHART_SERIES = ("queued", "submitted", "delivered", "failed")
-FINAL = ("delivered", "failed", "expired", "opted_out", "cancelled")
+FINAL = ("delivered", "failed", "expired", "opted_out", "cancelled", "unknown")
 MAX_POINTS = 240
 ACTIVE_STATES = ("sending", "paused")
 
@@ -60,6 +60,7 @@ def progress_of(state: str, audience: int, counts: Mapping[str, int]) -> Progres
         f"{processed} of {total} sent ({percent}%), {delivered} delivered, {failed} failed"
         + (f", {counts.get('opted_out', 0)} opted out" if counts.get("opted_out") else "")
         + (f", {counts.get('cancelled', 0)} withdrawn" if counts.get("cancelled") else "")
+        + (f", {counts.get('unknown', 0)} unconfirmed" if counts.get("unknown") else "")
         + (f" — {state}" if state != "sending" else "")
     )
     return Progress(total, processed, delivered, failed, percent, finished, summary)

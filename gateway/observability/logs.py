@@ -27,16 +27,37 @@ from typing import IO, Any
 import orjson
 import structlog
 
-_NUMBER = re.compile(r"\+?\d[\d ]{6,}\d")
-# Values under these keys are ids we mint or counts, never numbers from a person.
-# (``session`` is a keyed-hash prefix: hex that may hold a run of decimal digits.)
+# A hex literal (``0x00000004``: an SMPP command id or status) is kept whole; any other
+# run of 8+ digits may be a phone number.
+_NUMBER = re.compile(r"(0x[0-9a-fA-F]+)|\+?\d[\d ]{6,}\d")
+# Values under these keys are ids we mint, protocol fields or counts, never numbers
+# from a person. (``session`` is a keyed-hash prefix: hex that may hold decimal runs.)
 _SAFE_KEYS = frozenset(
-    {"latency_ms", "timestamp", "count", "port", "pid", "session", "event", "level", "screen"}
+    {
+        "latency_ms",
+        "timestamp",
+        "count",
+        "port",
+        "pid",
+        "session",
+        "event",
+        "level",
+        "screen",
+        "command_id",
+        "command_status",
+        "command_length",
+        "status",
+        "sequence",
+    }
 )
 
 
+def _keep_hex(match: re.Match[str]) -> str:
+    return match.group(1) or "[redacted]"
+
+
 def _mask(value: str) -> str:
-    return _NUMBER.sub("[redacted]", value)
+    return _NUMBER.sub(_keep_hex, value)
 
 
 def redact_numbers(

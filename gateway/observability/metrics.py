@@ -133,6 +133,31 @@ class Metrics:
             namespace=ns,
             registry=r,
         )
+        self.smpp_receipts_held = Gauge(
+            "smpp_receipts_held",
+            "Receipts held because they could belong to two live messages, by SMSC.",
+            ["smsc"],
+            namespace=ns,
+            registry=r,
+        )
+        self.smpp_receipt_matching = Counter(
+            "smpp_receipt_matching",
+            "Receipts by how they were tied to a message, by SMSC: matched, passed_on "
+            "(no live message), ambiguous (held), resolved (held, then applied), dropped, "
+            "superseded (a restarted counter reused a live id), unreadable.",
+            ["smsc", "outcome"],
+            namespace=ns,
+            registry=r,
+        )
+        self.smpp_protocol_events = Counter(
+            "smpp_protocol_events",
+            "SMPP peer faults survived, by SMSC and kind: stray_responses (answers to "
+            "nothing we sent, discarded), invalid_pdus (answered with an error), "
+            "framing_errors (generic_nack, then reconnect), bad_concatenation.",
+            ["smsc", "kind"],
+            namespace=ns,
+            registry=r,
+        )
         self.tps_wait = Counter(
             "tps_budget_wait_seconds",
             "Seconds senders spent waiting for the shared TPS budget, by SMSC.",
@@ -269,6 +294,45 @@ class Metrics:
                     more = grown(smsc, bind, "throttled", int(entry["throttled"]))
                     if more:
                         self.smpp_throttles.labels(smsc=smsc, source="smsc").inc(more)
+                for kind in ("stray_responses", "invalid_pdus", "framing_errors"):
+                    if kind in entry:
+                        more = grown(smsc, bind, kind, int(entry[kind]))
+                        if more:
+                            self.smpp_protocol_events.labels(smsc=smsc, kind=kind).inc(more)
+
+        self.add_refresher(refresh)
+
+    def follow_smpp_receipts(self, status: Callable[[], Iterable[Mapping[str, Any]]]) -> None:
+        """Keep the receipt matching series in step with ``SMPPPool.receipt_status()``."""
+        seen: dict[tuple[str, str], int] = {}
+        outcomes = (
+            "matched",
+            "passed_on",
+            "ambiguous",
+            "resolved",
+            "dropped",
+            "superseded",
+            "unreadable",
+        )
+
+        def refresh() -> None:
+            for entry in status():
+                smsc = str(entry["smsc"])
+                self.smpp_receipts_held.labels(smsc=smsc).set(int(entry.get("held", 0)))
+                total = int(entry.get("bad_concatenation", 0))
+                before = seen.get((smsc, "bad_concatenation"), 0)
+                seen[(smsc, "bad_concatenation")] = total
+                if total > before:
+                    self.smpp_protocol_events.labels(smsc=smsc, kind="bad_concatenation").inc(
+                        total - before
+                    )
+                for outcome in outcomes:
+                    total = int(entry.get(outcome, 0))
+                    before = seen.get((smsc, outcome), 0)
+                    seen[(smsc, outcome)] = total
+                    more = total - before if total >= before else total
+                    if more:
+                        self.smpp_receipt_matching.labels(smsc=smsc, outcome=outcome).inc(more)
 
         self.add_refresher(refresh)
 

@@ -26,7 +26,7 @@ from gateway.menu.pages import Limit
 from gateway.menu.validator import load_valid_tree
 from gateway.observability.metrics import Metrics
 from gateway.server.live_tree import LiveTree, tree_file
-from gateway.server.sms_channel import open_sms_sender
+from gateway.server.sms_channel import open_sms_sender, receipt_timeouts_for
 from gateway.settings import Settings
 from gateway.smpp.pool import SMPPPool
 from gateway.sms.messages import DeliveryReport, InboundSMS, SMSSender
@@ -162,6 +162,7 @@ async def open_runtime(
                         channel=runtime.channel,
                         tps=_channel_tps(settings, runtime.channel),
                         sms_prefix=settings.sms_prefix,
+                        receipt_timeouts=receipt_timeouts_for(settings, runtime.channel),
                     ),
                 )
                 task = asyncio.create_task(

@@ -23,7 +23,7 @@ from gateway.africastalking.sms_sender import AfricasTalkingSMS
 from gateway.errors import GatewayError
 from gateway.pacing.shared_grant import RedisTPSBudget
 from gateway.settings import Settings
-from gateway.smpp.pool import SMPPPool
+from gateway.smpp.pool import SMPPPool, receipt_timeouts
 from gateway.sms.messages import InboundSink, SMSSender
 from gateway.ussd.types import USSDHandler
 
@@ -42,6 +42,16 @@ def channel_family(settings: Settings) -> str:
             raise ChannelUnavailable("GATEWAY_SMS_CHANNEL is smpp but GATEWAY_SMSC is empty")
         return "smpp"
     return "africastalking"
+
+
+DEFAULT_RECEIPT_TIMEOUT = 172_800.0  # Africa's Talking: two days, then "unknown"
+
+
+def receipt_timeouts_for(settings: Settings, family: str) -> tuple[tuple[str, float], ...]:
+    """What the broadcast worker needs to end unconfirmed rows ``unknown``."""
+    if family == "smpp":
+        return receipt_timeouts(settings.smsc)
+    return (("", DEFAULT_RECEIPT_TIMEOUT),)
 
 
 @asynccontextmanager

@@ -2,8 +2,10 @@
 
 Pure (no I/O, no clock): ``pdu`` (frozen PDUs, layouts), ``codec`` (bytes <-> PDUs,
 framing with a length cap), ``connection`` (the sans-I/O session and its one state
-table), ``events``, ``errors``, ``throttle`` (rate cap), ``receipts`` (delivery
-receipts), ``ussd`` (op-code profiles). Adapters: ``submits`` (one bind's submit
+table), ``events``, ``errors``, ``throttle`` (rate cap), ``receipts`` (reading
+delivery receipts), ``receipt_ids`` (an SMSC's id format, learned), ``receipt_tracker``
+(each receipt to exactly its message, ids scoped by SMSC account), ``ussd_profiles``
+(op-code profiles). Adapters: ``submits`` (one bind's submit
 queue), ``esme`` (one bind over asyncio), ``inbound`` (MO, receipts, USSD to the
 sink and handler), ``pool`` (every bind, as the SMSSender). Splitting and
 reassembly of long SMS live in :mod:`gateway.sms.segmentation`.

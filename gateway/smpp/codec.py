@@ -188,11 +188,16 @@ class FrameReader:
             return None
         length = int.from_bytes(self._buffer[self._start : self._start + 4], "big")
         if length < HEADER_SIZE or length > self.max_length:
+            command = sequence = 0
+            if available >= HEADER_SIZE:  # name the offender in the generic_nack
+                _, command, _, sequence = HEADER.unpack_from(self._buffer, self._start)
             self._buffer.clear()
             self._start = 0
             raise SMPPProtocolError(
                 f"command_length {length} outside {HEADER_SIZE}..{self.max_length}",
                 consts.SMPP_ESME_RINVCMDLEN,
+                sequence=sequence,
+                command_id=command,
                 fatal=True,
             )
         if available < length:

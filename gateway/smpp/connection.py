@@ -28,9 +28,11 @@ from gateway.smpp.events import (
     RequestReceived,
     ResponseReceived,
     ResponseTimedOut,
+    StrayResponseReceived,
     Unbound,
 )
 from gateway.smpp.pdu import (
+    BY_COMMAND_ID,
     PDU,
     RESPONSE_FOR,
     BindReceiver,
@@ -288,8 +290,14 @@ class SMPPConnection:
         if exc.command_id & 0x80000000:
             entry = self._forget(exc.sequence)
             answered = None if entry is None else entry.COMMAND_ID
+        else:
+            cls = BY_COMMAND_ID.get(exc.command_id)
+            if cls is not None and cls in RESPONSE_FOR:
+                # A known request with a bad body: it gets its own response with the
+                # error (deliver_sm_resp, say), which this side now owes.
+                self._owed[exc.sequence] = cls
         self._events.append(
-            InvalidPDUReceived(exc.sequence, exc.command_id, exc.command_status, answered)
+            InvalidPDUReceived(exc.sequence, exc.command_id, exc.command_status, answered, str(exc))
         )
 
     def _forget(self, sequence: int) -> type[PDU] | None:
@@ -309,21 +317,19 @@ class SMPPConnection:
             return
         request = self._outstanding.get(pdu.sequence, (None, None))[0]
         if isinstance(pdu, GenericNack):
-            self._transition(peer, pdu)
             if request is not None:
+                self._transition(peer, pdu)
                 self._forget(pdu.sequence)
                 self._events.append(ResponseReceived(pdu, request.COMMAND_ID))
             else:
-                self._events.append(InvalidPDUReceived(pdu.sequence, pdu.COMMAND_ID, pdu.status))
+                self._stray(pdu, "answers no request of ours")
             return
-        if request is None or RESPONSE_FOR[request] is not type(pdu):
-            self.state = CLOSED
-            raise SMPPProtocolError(
-                f"{type(pdu).__name__} answers no request of ours",
-                consts.SMPP_ESME_RINVCMDID,
-                sequence=pdu.sequence,
-                command_id=pdu.COMMAND_ID,
-            )
+        if request is None:
+            self._stray(pdu, "answers no request of ours")
+            return
+        if RESPONSE_FOR[request] is not type(pdu):
+            self._stray(pdu, f"does not answer the {request.__name__} of that sequence")
+            return
         self._transition(peer, pdu)
         self._forget(pdu.sequence)
         if isinstance(pdu, BindResp):
@@ -335,6 +341,16 @@ class SMPPConnection:
             self._events.append(Unbound())
         else:
             self._events.append(ResponseReceived(pdu, request.COMMAND_ID))
+
+    def _stray(self, pdu: PDU, why: str) -> None:
+        """SMSCs repeat answers (a retransmission, a late answer after our timeout):
+        one such answer must not cost a reconnect and a resent window. The request it
+        might have answered, if any, stays outstanding and times out on its own."""
+        self._events.append(
+            StrayResponseReceived(
+                pdu.sequence, pdu.COMMAND_ID, pdu.status, f"{type(pdu).__name__} {why}"
+            )
+        )
 
     # --- time ------------------------------------------------------------------------
 

@@ -41,10 +41,13 @@ from gateway.smpp.events import (
     RequestReceived,
     ResponseReceived,
     ResponseTimedOut,
+    StrayResponseReceived,
     Unbound,
 )
 from gateway.smpp.pdu import (
+    BY_COMMAND_ID,
     PDU,
+    RESPONSE_FOR,
     BindReceiver,
     BindTransceiver,
     BindTransmitter,
@@ -106,6 +109,9 @@ class _Stats:
     connects: int = 0
     reconnects: int = 0
     last_error: str = ""
+    stray_responses: int = 0  # answers to nothing we sent: logged, discarded
+    invalid_pdus: int = 0  # well framed, but did not decode: answered with an error
+    framing_errors: int = 0  # a command_length we cannot trust: nack, then close
 
 
 class ESMEBind:
@@ -185,6 +191,9 @@ class ESMEBind:
             "reconnects": self.stats.reconnects,
             "submitted": self.submits.submitted,
             "throttled": self.submits.throttled,
+            "stray_responses": self.stats.stray_responses,
+            "invalid_pdus": self.stats.invalid_pdus,
+            "framing_errors": self.stats.framing_errors,
             "last_error": self.stats.last_error,
         }
 
@@ -225,7 +234,7 @@ class ESMEBind:
                 else:
                     log.warning("smpp_link_lost", **where)
             except (OSError, TimeoutError, SMPPError) as exc:
-                self.stats.last_error = f"{type(exc).__name__}: {exc}"
+                self.stats.last_error = f"{type(exc).__name__}: {exc or 'timed out'}"
                 log.warning(
                     "smpp_connect_failed", attempt=attempt, error=self.stats.last_error, **where
                 )
@@ -252,10 +261,18 @@ class ESMEBind:
             context = self.tuning.ssl_context or ssl.create_default_context()
         self._link_down.clear()
         self._unbound.clear()
-        _transport, wire = await asyncio.wait_for(
-            loop.create_connection(lambda: _Wire(self), settings.host, settings.port, ssl=context),
-            self.tuning.connect_timeout,
-        )
+        try:
+            _transport, wire = await asyncio.wait_for(
+                loop.create_connection(
+                    lambda: _Wire(self), settings.host, settings.port, ssl=context
+                ),
+                self.tuning.connect_timeout,
+            )
+        except TimeoutError:
+            raise LinkError(
+                f"no TCP connection to {settings.host}:{settings.port} "
+                f"within {self.tuning.connect_timeout:g} s"
+            ) from None
         self._wire = wire
         self.stats.connects += 1
         conn = SMPPConnection(
@@ -275,7 +292,13 @@ class ESMEBind:
         )
         self._write(conn.send(bind))
         self._tick_task = asyncio.create_task(self._ticker(conn))
-        status = await asyncio.wait_for(self._bind_result, self.tuning.bind_timeout)
+        try:
+            status = await asyncio.wait_for(self._bind_result, self.tuning.bind_timeout)
+        except TimeoutError:
+            raise LinkError(
+                f"connected, but no {settings.bind_mode} bind_resp within "
+                f"{self.tuning.bind_timeout:g} s (wrong port, TLS mismatch, or a silent SMSC?)"
+            ) from None
         if status != 0:
             raise LinkError(f"bind refused with status 0x{status:08x}")
         log.info("smpp_bound", smsc=settings.name, bind=self.index, mode=settings.bind_mode)
@@ -341,14 +364,21 @@ class ESMEBind:
         except SMPPProtocolError as exc:
             self._handle(conn, conn.events())
             self.stats.last_error = f"protocol: {exc}"
+            if exc.fatal:
+                self.stats.framing_errors += 1
             log.warning(
                 "smpp_peer_protocol_error",
                 smsc=self.settings.name,
                 bind=self.index,
-                status=exc.command_status,
-                error=str(exc),
+                command_id=f"0x{exc.command_id:08x}",
+                command_status=f"0x{exc.command_status:08x}",
+                sequence=exc.sequence,
+                reason=str(exc),
+                action="generic_nack, then close" if exc.fatal else "close",
             )
-            if exc.sequence and not exc.command_id & 0x80000000:
+            if exc.fatal or not exc.command_id & 0x80000000:
+                # SMPP 3.4: an invalid command_length is answered with a generic_nack
+                # before the link goes (the stream cannot be read past it).
                 self._write(_nack(exc.sequence, exc.command_status))
             self._link_down.set()
             return
@@ -382,7 +412,19 @@ class ESMEBind:
                 )
                 self._link_down.set()
             elif isinstance(event, InvalidPDUReceived):
-                self._on_invalid(event)
+                self._on_invalid(conn, event)
+            elif isinstance(event, StrayResponseReceived):
+                self.stats.stray_responses += 1
+                log.warning(
+                    "smpp_stray_response",
+                    smsc=self.settings.name,
+                    bind=self.index,
+                    command_id=f"0x{event.command_id:08x}",
+                    command_status=f"0x{event.status:08x}",
+                    sequence=event.sequence,
+                    reason=event.reason,
+                    action="discarded; the link stays",
+                )
             elif isinstance(event, Bound | BindRejected):
                 if self._bind_result is not None and not self._bind_result.done():
                     self._bind_result.set_result(0 if isinstance(event, Bound) else event.status)
@@ -391,15 +433,31 @@ class ESMEBind:
                 self._link_down.set()
         self.submits.pump()
 
-    def _on_invalid(self, event: InvalidPDUReceived) -> None:
+    def _on_invalid(self, conn: SMPPConnection, event: InvalidPDUReceived) -> None:
+        self.stats.invalid_pdus += 1
+        request = BY_COMMAND_ID.get(event.command_id)
+        answer = RESPONSE_FOR.get(request) if request is not None else None
+        is_request = not event.command_id & 0x80000000
         log.warning(
             "smpp_invalid_pdu",
             smsc=self.settings.name,
             bind=self.index,
             command_id=f"0x{event.command_id:08x}",
-            status=event.status,
+            command_status=f"0x{event.status:08x}",
+            sequence=event.sequence,
+            reason=event.reason,
+            action=(
+                (f"{answer.__name__} with the error" if answer else "generic_nack")
+                if is_request
+                else "treated as a temporary failure"
+            ),
         )
-        if not event.command_id & 0x80000000:
+        if is_request and answer is not None:
+            # A well-framed request of a known command (a deliver_sm with a bad TLV,
+            # say) gets its own response carrying the error, not a generic_nack.
+            with contextlib.suppress(SMPPError):
+                self._write(conn.send(answer(sequence=event.sequence, status=event.status)))
+        elif is_request:
             self._write(_nack(event.sequence, event.status))
         elif event.request_command_id is not None:
             # An answer we cannot read: treat the message as a temporary failure.

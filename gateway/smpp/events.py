@@ -36,16 +36,30 @@ class ResponseReceived:
 
 @dataclass(frozen=True, slots=True)
 class InvalidPDUReceived:
-    """A well-framed PDU that did not decode. Answer a request with a generic_nack.
+    """A well-framed PDU that did not decode. Answer a request of a known command with
+    its own response carrying ``status`` (the connection then owes it), any other
+    request with a generic_nack.
 
     ``request_command_id`` is set when it was the answer to one of our requests, which
-    is then no longer outstanding.
+    is then no longer outstanding. ``reason`` says what was wrong.
     """
 
     sequence: int
     command_id: int
     status: int
     request_command_id: int | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StrayResponseReceived:
+    """A response that answers nothing we are waiting for (a duplicate, a late answer
+    after a timeout, the wrong type for its sequence). Discarded: the link stays."""
+
+    sequence: int
+    command_id: int
+    status: int
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +86,7 @@ Event = (
     | RequestReceived
     | ResponseReceived
     | InvalidPDUReceived
+    | StrayResponseReceived
     | Unbound
     | IdleTimeElapsed
     | ResponseTimedOut

@@ -38,7 +38,8 @@ from smpplib import consts
 from gateway.settings import SMSCSettings
 from gateway.smpp import ussd_profiles
 from gateway.smpp.pdu import TAGS, TLV, DeliverSM, SubmitSM
-from gateway.smpp.receipts import ReceiptTracker, is_receipt, parse_receipt
+from gateway.smpp.receipt_tracker import ReceiptTracker
+from gateway.smpp.receipts import is_receipt, parse_receipt
 from gateway.smpp.submits import PartResult
 from gateway.sms import encoding
 from gateway.sms.messages import DeliveryReport, InboundSink, InboundSMS, SendOutcome
@@ -58,6 +59,7 @@ _SAR_REF, _SAR_TOTAL, _SAR_SEQ = (
     TAGS["sar_segment_seqnum"],
 )
 USSD_FAILURE_TEXT = "Sorry, the service is not available right now. Please try again later."
+USSD_NOT_UNDERSTOOD_TEXT = "Sorry, this request could not be understood. Please dial again."
 
 
 def process_number_key(number: str) -> str:
@@ -95,7 +97,7 @@ class InboundRouter:
         self.sink = sink
         self.ussd_handler = ussd_handler
         self.profile = ussd_profiles.profile(settings.ussd_profile)
-        self.receipts = ReceiptTracker()
+        self.receipts = ReceiptTracker(settings.name)  # the pool shares one per account
         self.reassembler = Reassembler()
         self.dedup_window = dedup_window
         self.dedup_capacity = dedup_capacity
@@ -105,7 +107,13 @@ class InboundRouter:
         # about 180 s, so one untouched for ``ussd_idle`` seconds is gone.
         self._sessions: OrderedDict[tuple[str, int | None], _USSDSession] = OrderedDict()
         self.ussd_idle = 300.0
-        self.stats = {"mo": 0, "mo_duplicates": 0, "receipts": 0, "ussd": 0}
+        self.stats = {
+            "mo": 0,
+            "mo_duplicates": 0,
+            "receipts": 0,
+            "ussd": 0,
+            "bad_concatenation": 0,
+        }
 
     async def on_deliver(self, bind: ESMEBind, pdu: DeliverSM) -> int:
         """Handle ``pdu``; returns the command_status for the deliver_sm_resp."""
@@ -123,10 +131,32 @@ class InboundRouter:
             log.warning("smpp_receipt_unreadable", smsc=self.settings.name)
             return 0
         self.stats["receipts"] += 1
-        report = self.receipts.receive(receipt)
-        if report is not None and self.sink is not None:
-            await self.sink.on_delivery_report(
-                DeliveryReport(self.channel, report.message_id, report.state, report.error)
+        held_before = self.receipts.stats.ambiguous
+        known_before = self.receipts.known_format
+        reports = self.receipts.receive(receipt)
+        if known_before is None and self.receipts.known_format is not None:
+            log.info(
+                "smpp_receipt_id_format_learned",
+                smsc=self.settings.name,
+                receipt_id=self.receipts.known_format.value,
+                resolved=self.receipts.stats.resolved,
+            )
+        if self.receipts.stats.ambiguous > held_before:
+            log.warning(
+                "smpp_receipt_held",
+                smsc=self.settings.name,
+                reason="could belong to two live messages; waiting for the id format",
+                held=self.receipts.held,
+            )
+        if self.sink is not None and reports:
+            sink = self.sink
+            await asyncio.gather(
+                *(
+                    sink.on_delivery_report(
+                        DeliveryReport(self.channel, r.message_id, r.state, r.error)
+                    )
+                    for r in reports
+                )
             )
         return 0
 
@@ -147,6 +177,19 @@ class InboundRouter:
                 pdu.tlv_int(_SAR_TOTAL) or 1,
                 pdu.tlv_int(_SAR_SEQ) or 1,
             )
+        if part is not None and not 1 <= part.sequence <= part.total:
+            # "Part 3 of 2": the parts can never make a whole. Keep what came as a
+            # message of its own rather than acknowledge it and lose it.
+            self.stats["bad_concatenation"] += 1
+            log.warning(
+                "smpp_bad_concatenation",
+                smsc=self.settings.name,
+                reference=part.reference,
+                part=part.sequence,
+                total=part.total,
+                action="stored as a message of its own",
+            )
+            part = None
         data_coding = pdu.data_coding
         digest_source = [sender, pdu.destination_addr, str(data_coding)]
         if part is not None:
@@ -217,7 +260,19 @@ class InboundRouter:
         key = (self.number_key(pdu.source_addr), indication.session_number)
         action = indication.action
         if action is None:
-            log.warning("smpp_ussd_unknown_op", smsc=self.settings.name, op=indication.op)
+            # The handset must not be left waiting on a blank screen: end politely.
+            log.warning(
+                "smpp_ussd_unknown_op",
+                smsc=self.settings.name,
+                op=f"0x{indication.op:02x}",
+                profile=self.settings.ussd_profile,
+                action="polite end screen",
+            )
+            self._sessions.pop(key, None)
+            answer = self._ussd_reply(
+                pdu, USSDReply(USSD_NOT_UNDERSTOOD_TEXT, end=True), indication.session_info
+            )
+            asyncio.get_running_loop().call_soon(self._send_reply, self._reply_bind(bind), answer)
             return 0
         if action is ussd_profiles.USSDAction.ABORT:
             self._sessions.pop(key, None)

@@ -14,6 +14,7 @@ import asyncio
 import itertools
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from typing import Any
 
 import structlog
@@ -24,7 +25,8 @@ from gateway.settings import SettingsError, SMSCSettings
 from gateway.smpp.esme import ESMEBind
 from gateway.smpp.inbound import InboundRouter, process_number_key
 from gateway.smpp.pdu import TAGS, TLV, SubmitSM, integer_tlv
-from gateway.smpp.receipts import ReceiptTracker
+from gateway.smpp.receipt_ids import ReceiptIdFormat
+from gateway.smpp.receipt_tracker import ReceiptTracker, scoped_id
 from gateway.smpp.submits import PartResult
 from gateway.smpp.tuning import LinkTuning
 from gateway.smpp.ussd_profiles import UnknownProfileError
@@ -36,6 +38,15 @@ log = structlog.get_logger(__name__)
 
 # An address SMPP can carry: digits, an optional leading "+", at most 20 octets.
 _RECIPIENT = re.compile(r"\+?[0-9]{3,20}")
+
+
+def receipt_timeouts(smscs: Sequence[SMSCSettings]) -> tuple[tuple[str, float], ...]:
+    """(id scope, receipt timeout) per SMSC account: the account's first entry names
+    the scope of its message ids and sets its timeout."""
+    first: dict[tuple[str, int, str], SMSCSettings] = {}
+    for smsc in smscs:
+        first.setdefault((smsc.host, smsc.port, smsc.system_id), smsc)
+    return tuple((smsc.name, smsc.receipt_timeout) for smsc in first.values())
 
 
 class SMPPPool:
@@ -53,12 +64,15 @@ class SMPPPool:
         self.binds: list[ESMEBind] = []
         # Entries that reach the same account (a receiver entry and a transmitter entry,
         # say) share receipts and transmitters: a receipt or a USSD request may arrive
-        # on the receiver bind for a message the transmitter bind sent.
+        # on the receiver bind for a message the transmitter bind sent. The account's
+        # message ids are scoped by the name of its first entry.
         shared: dict[tuple[str, int, str], tuple[ReceiptTracker, list[ESMEBind]]] = {}
         for smsc in smscs:
-            tracker, transmitters = shared.setdefault(
-                (smsc.host, smsc.port, smsc.system_id), (ReceiptTracker(), [])
-            )
+            account = (smsc.host, smsc.port, smsc.system_id)
+            if account not in shared:
+                tracker = ReceiptTracker(smsc.name, ReceiptIdFormat(smsc.receipt_id))
+                shared[account] = (tracker, [])
+            tracker, transmitters = shared[account]
             try:
                 router = InboundRouter(smsc, sink, ussd_handler, number_key=number_key)
             except UnknownProfileError as exc:
@@ -104,6 +118,25 @@ class SMPPPool:
     def status(self) -> list[dict[str, Any]]:
         """One entry per bind, for the health endpoint (no numbers, no secrets)."""
         return [bind.status() for bind in self.binds]
+
+    def receipt_status(self) -> list[dict[str, Any]]:
+        """One entry per SMSC account: how its receipts were matched (counts only)."""
+        trackers = {id(r.receipts): r.receipts for r in self.routers.values()}
+        return [
+            {
+                "smsc": tracker.scope,
+                "bad_concatenation": sum(
+                    r.stats["bad_concatenation"]
+                    for r in self.routers.values()
+                    if r.receipts is tracker
+                ),
+                "receipt_id": (tracker.known_format.value if tracker.known_format else "learning"),
+                "live": len(tracker),
+                "held": tracker.held,
+                **asdict(tracker.stats),
+            }
+            for tracker in trackers.values()
+        ]
 
     async def send(self, messages: Sequence[OutboundSMS]) -> list[SendResult]:
         transmitters = [bind for bind in self.binds if bind.can_transmit]
@@ -156,9 +189,12 @@ class SMPPPool:
             return SendResult(
                 message.reference, SendOutcome.RETRY, error=f"status 0x{retry.status:08x}"
             )
-        ids = tuple(p.message_id for p in parts)
+        raw = tuple(p.message_id for p in parts)
+        tracker = self.routers[bind.settings.name].receipts
         if message.request_receipt and bind.settings.request_dlr:
-            self.routers[bind.settings.name].receipts.submitted(ids)
+            ids = tracker.submitted(raw)
+        else:
+            ids = tuple(scoped_id(tracker.scope, part) for part in raw)
         return SendResult(message.reference, SendOutcome.ACCEPTED, message_ids=ids)
 
 

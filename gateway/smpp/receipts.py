@@ -1,20 +1,14 @@
-"""Delivery receipts: read them, and tie them back to what we submitted. Pure.
+"""Delivery receipts: read them. Pure.
 
 A receipt is a deliver_sm with esm_class message type 0x04. Its facts come from the
 ``receipted_message_id`` and ``message_state`` TLVs when present, else from the text
 ``id:XXXX sub:001 dlvrd:001 submit date:... done date:... stat:DELIVRD err:000``.
-SMSCs disagree on the id's base: the submit_sm_resp may say ``1a2b`` and the receipt
-``6699``, so ids are matched in both readings (:func:`id_variants`).
-
-A long message went out as several parts, each with its own id; the
-:class:`ReceiptTracker` reports it once, with the first part's id, when every part
-has a final state (delivered only if all were).
+Tying a receipt to the message it is for is :mod:`gateway.smpp.receipt_tracker`'s job.
 """
 
 from __future__ import annotations
 
 import re
-from collections import OrderedDict
 from dataclasses import dataclass
 
 from gateway.smpp.pdu import TAGS, ShortMessagePDU
@@ -44,15 +38,7 @@ _MESSAGE_STATE = {
     7: DeliveryState.BUFFERED,  # UNKNOWN
     8: DeliveryState.REJECTED,
 }
-_HEX = re.compile(r"[0-9a-fA-F]{1,40}")
-_DECIMAL = re.compile(r"[0-9]{1,40}")
 _FIELD = re.compile(r"(id|stat|err):\s*([^\s]+)", re.IGNORECASE)
-_SEVERITY = (
-    DeliveryState.REJECTED,
-    DeliveryState.FAILED,
-    DeliveryState.EXPIRED,
-    DeliveryState.OPTED_OUT,
-)
 
 
 @dataclass(frozen=True)
@@ -79,71 +65,3 @@ def parse_receipt(pdu: ShortMessagePDU) -> Receipt | None:
         return None
     error = found.get("err", "")
     return Receipt(message_id, state, "" if error.strip("0") == "" else error)
-
-
-def id_variants(message_id: str) -> list[str]:
-    """``message_id`` as written, then read as hex shown in decimal, and decimal in hex."""
-    variants = [message_id.lower()]
-    if _HEX.fullmatch(message_id):
-        variants.append(str(int(message_id, 16)))
-    if _DECIMAL.fullmatch(message_id):
-        variants.append(format(int(message_id), "x"))
-    return variants
-
-
-@dataclass
-class _Submitted:
-    canonical_id: str
-    part_ids: tuple[str, ...]
-    states: dict[str, DeliveryState]
-
-
-class ReceiptTracker:
-    """Remembers which part ids make one message, bounded to ``capacity`` messages."""
-
-    def __init__(self, capacity: int = 200_000) -> None:
-        self.capacity = capacity
-        self._by_part: OrderedDict[str, _Submitted] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._by_part)
-
-    def submitted(self, part_ids: tuple[str, ...]) -> None:
-        if not part_ids:
-            return
-        record = _Submitted(part_ids[0], part_ids, {})
-        for part_id in part_ids:
-            for variant in id_variants(part_id):
-                self._by_part[variant] = record
-        while len(self._by_part) > self.capacity:
-            self._by_part.popitem(last=False)
-
-    def receive(self, receipt: Receipt) -> Receipt | None:
-        """The message-level receipt to report now, or None while parts are missing."""
-        record = None
-        for variant in id_variants(receipt.message_id):
-            record = self._by_part.get(variant)
-            if record is not None:
-                break
-        if record is None:  # not ours, or forgotten: report it as it came
-            return receipt
-        part_id = next(
-            (p for p in record.part_ids if receipt.message_id.lower() in id_variants(p)),
-            record.part_ids[0],
-        )
-        if len(record.part_ids) == 1:
-            if receipt.state.is_final:
-                self._drop(record)
-            return Receipt(record.canonical_id, receipt.state, receipt.error)
-        record.states[part_id] = receipt.state
-        finals = [state for state in record.states.values() if state.is_final]
-        if len(finals) < len(record.part_ids):
-            return None
-        self._drop(record)
-        worst = next((s for s in _SEVERITY if s in finals), DeliveryState.DELIVERED)
-        return Receipt(record.canonical_id, worst, receipt.error)
-
-    def _drop(self, record: _Submitted) -> None:
-        for part_id in record.part_ids:
-            for variant in id_variants(part_id):
-                self._by_part.pop(variant, None)

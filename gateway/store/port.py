@@ -121,6 +121,13 @@ class BroadcastStore(Protocol):
     ) -> int:
         """Give every unfinished row ``state`` (expired, cancelled)."""
 
+    async def close_unconfirmed(
+        self, broadcast_id: int, scope: str, submitted_before: float, now: float
+    ) -> int:
+        """Rows still ``submitted`` since before ``submitted_before`` become ``unknown``:
+        only those whose first message id is scoped ``<scope>/`` (every one if
+        ``scope`` is empty). Returns how many."""
+
     async def outbox_counts(self, broadcast_id: int) -> OutboxCounts: ...
 
 

@@ -322,6 +322,24 @@ class PostgresOutbox(PostgresPeople):
             )
             return affected(status)
 
+    async def close_unconfirmed(
+        self, broadcast_id: int, scope: str, submitted_before: float, now: float
+    ) -> int:
+        prefix = f"{scope}/" if scope else ""
+        async with self.transaction("close unconfirmed") as db:
+            status = await db.execute(
+                "UPDATE outbox SET state = 'unknown', final_at = $1 "
+                "WHERE broadcast_id = $2 AND state = 'submitted' AND submitted_at < $3 "
+                "AND EXISTS (SELECT 1 FROM outbox_messages m WHERE m.outbox_id = outbox.id "
+                "AND m.part = 0 AND left(m.message_id, $4) = $5)",
+                now,
+                broadcast_id,
+                submitted_before,
+                len(prefix),
+                prefix,
+            )
+            return affected(status)
+
     async def outbox_counts(self, broadcast_id: int) -> OutboxCounts:
         rows = await self.fetch(
             "SELECT state, count(*) FROM outbox WHERE broadcast_id = $1 GROUP BY state",

@@ -12,7 +12,7 @@ from enum import StrEnum
 
 
 class OutboxState(StrEnum):
-    """Where one (broadcast, recipient) row stands. The last five never change again."""
+    """Where one (broadcast, recipient) row stands. The last six never change again."""
 
     QUEUED = "queued"
     CLAIMED = "claimed"  # a worker holds it under a lease and may be submitting it
@@ -22,6 +22,9 @@ class OutboxState(StrEnum):
     EXPIRED = "expired"
     OPTED_OUT = "opted_out"
     CANCELLED = "cancelled"
+    # Accepted by the channel, but no receipt came within the receipt timeout: we
+    # cannot tell whether it reached the person, and say so.
+    UNKNOWN = "unknown"
 
     @property
     def is_final(self) -> bool:

@@ -366,6 +366,20 @@ class SQLiteOutbox(SQLiteBase):
             )
             return cursor.rowcount
 
+    async def close_unconfirmed(
+        self, broadcast_id: int, scope: str, submitted_before: float, now: float
+    ) -> int:
+        prefix = f"{scope}/" if scope else ""
+        async with self.transaction() as db:
+            cursor = await db.execute(
+                "UPDATE outbox SET state = 'unknown', final_at = ? "
+                "WHERE broadcast_id = ? AND state = 'submitted' AND submitted_at < ? "
+                "AND EXISTS (SELECT 1 FROM outbox_messages m WHERE m.outbox_id = outbox.id "
+                "AND m.part = 0 AND substr(m.message_id, 1, ?) = ?)",
+                (now, broadcast_id, submitted_before, len(prefix), prefix),
+            )
+            return cursor.rowcount
+
     async def outbox_counts(self, broadcast_id: int) -> OutboxCounts:
         rows = await self.fetchall(
             "SELECT state, count(*) FROM outbox WHERE broadcast_id = ? GROUP BY state",

@@ -189,3 +189,29 @@ async def test_a_channel_outage_longer_than_the_attempt_limit_fails_nobody(
     await wait_for_receipts(harness, alert)
     assert harness.double.fail_next_requests == 0
     assert (await harness.store.outbox_counts(alert))["delivered"] == 30
+
+
+async def test_a_row_whose_receipt_never_comes_ends_unknown(harness: Harness) -> None:
+    await harness.seed(10)
+    harness.double.dlr_status = "Sent"  # never a final receipt
+    alert = await approved_alert(harness)
+    worker = BroadcastWorker(
+        harness.store,
+        harness.sender,
+        harness.vault,
+        options(receipt_timeouts=(("", 0.5),), receipt_sweep_interval=0.1),
+    )
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop=stop))
+    try:
+        for _ in range(200):
+            counts = await harness.store.outbox_counts(alert)
+            if counts["unknown"] == 10:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await running
+    assert dict(counts.counts) == {"unknown": 10}  # neither delivered nor expired
+    status = await harness.alerts.status(alert)
+    assert status.state == "done" and status.counts["unknown"] == 10

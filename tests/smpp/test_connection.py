@@ -22,6 +22,7 @@ from gateway.smpp.events import (
     RequestReceived,
     ResponseReceived,
     ResponseTimedOut,
+    StrayResponseReceived,
     Unbound,
 )
 from gateway.smpp.pdu import (
@@ -113,12 +114,14 @@ def test_every_state_and_input_follows_the_table(
     sender = role if direction == "send" else role.peer
     # Give a response something to answer when the table allows its request here.
     sequence = 77
+    answers_ours = False
     if cls in REQUEST_FOR and direction == "receive":
         request = REQUEST_FOR[cls]
         if (state, role, request) in TRANSITIONS:
             sequence = conn.next_sequence()
             conn.send(request(sequence=sequence))
             state_after_request = conn.state
+            answers_ours = True
         else:
             state_after_request = state
     elif cls in REQUEST_FOR and direction == "send":
@@ -133,6 +136,18 @@ def test_every_state_and_input_follows_the_table(
     if direction == "send" and not cls(sequence=1).is_response:
         sequence = conn.next_sequence()
     pdu = cls(sequence=sequence)
+    if (
+        direction == "receive"
+        and pdu.is_response
+        and not answers_ours
+        and state is not State.CLOSED
+    ):
+        # A response to nothing we sent is discarded and reported; nothing else moves.
+        conn.receive_data(codec.encode(pdu))
+        (event,) = conn.events()
+        assert isinstance(event, StrayResponseReceived) and event.sequence == sequence
+        assert conn.state is state
+        return
     expected_error = LocalProtocolError if direction == "send" else SMPPProtocolError
     try:
         if state is State.CLOSED and direction == "receive":
@@ -247,13 +262,44 @@ def test_responses_are_matched_by_sequence_in_any_order() -> None:
     assert wire.esme.window_free == 3
 
 
-def test_a_response_nobody_asked_for_is_a_peer_fault() -> None:
+def test_a_response_nobody_asked_for_is_reported_and_the_link_stays() -> None:
     wire = Wire()
     wire.bind(BindTransceiver)
-    data = codec.encode(SubmitSMResp(sequence=999))
-    with pytest.raises(SMPPProtocolError):
-        wire.esme.receive_data(data)
-    assert wire.esme.state is State.CLOSED
+    sequence = wire.esme.next_sequence()
+    wire.esme_sends(SubmitSM(sequence=sequence))
+    for stray in (
+        SubmitSMResp(sequence=999),
+        EnquireLinkResp(sequence=998),
+        DeliverSMResp(sequence=997),
+        GenericNack(sequence=996),
+        EnquireLinkResp(sequence=sequence),  # the wrong answer for that sequence
+    ):
+        wire.esme.receive_data(codec.encode(stray))
+        (event,) = wire.esme.events()
+        assert isinstance(event, StrayResponseReceived)
+        assert event.command_id == stray.COMMAND_ID and event.sequence == stray.sequence
+    assert wire.esme.state is State.BOUND_TRX
+    assert wire.esme.outstanding == {sequence: SubmitSM}  # still waiting for its answer
+    answer = SubmitSMResp(sequence=sequence, message_id="1")
+    assert isinstance(wire.smsc_sends(answer)[0], ResponseReceived)
+    wire.esme.receive_data(codec.encode(answer))  # the same answer again: stray
+    assert isinstance(wire.esme.events()[0], StrayResponseReceived)
+
+
+def test_a_known_request_with_a_bad_body_is_owed_its_own_response() -> None:
+    wire = Wire()
+    wire.bind(BindTransceiver)
+    good = codec.encode(DeliverSM(sequence=5, short_message=b"hi"))
+    # A TLV header whose length runs past the end of the PDU.
+    bad = good + b"\x04\x24\x00\x40"
+    bad = len(bad).to_bytes(4, "big") + bad[4:]
+    wire.esme.receive_data(bad)
+    (event,) = wire.esme.events()
+    assert isinstance(event, InvalidPDUReceived) and event.sequence == 5 and event.reason
+    assert wire.esme.state is State.BOUND_TRX
+    answer = wire.esme.send(DeliverSMResp(sequence=5, status=event.status))
+    wire.smsc.receive_data(answer)
+    assert wire.smsc.state is State.BOUND_TRX
 
 
 def test_timeouts_and_keep_alive_come_only_from_tick() -> None:
@@ -291,11 +337,16 @@ def test_unknown_command_is_not_fatal_and_names_the_sequence_to_nack() -> None:
     wire = Wire()
     wire.bind(BindTransceiver)
     wire.esme.receive_data(b"\x00\x00\x00\x10\x00\x00\x09\x99\x00\x00\x00\x00\x00\x00\x10\x92")
-    assert wire.esme.events() == [InvalidPDUReceived(4242, 0x999, consts.SMPP_ESME_RINVCMDID)]
+    (event,) = wire.esme.events()
+    assert (event.sequence, event.command_id, event.status) == (
+        4242,
+        0x999,
+        consts.SMPP_ESME_RINVCMDID,
+    )
     assert wire.esme.state is State.BOUND_TRX
     nack = wire.esme.send(GenericNack(sequence=4242, status=consts.SMPP_ESME_RINVCMDID))
     wire.smsc.receive_data(nack)
-    assert isinstance(wire.smsc.events()[0], InvalidPDUReceived)
+    assert isinstance(wire.smsc.events()[0], StrayResponseReceived)
 
 
 def test_bad_framing_closes_and_raises_the_peer_error() -> None:

@@ -426,7 +426,7 @@ async def test_a_stream_of_bad_pdus_never_kills_the_bind(smsc: Simulator) -> Non
         codec.encode(DeliverSM(sequence=951, esm_class=0x04, short_message=b"id: stat:")).hex(),
         codec.encode(EnquireLink(sequence=952)).hex(),
         frame(0x00000999, 953, b""),
-        codec.encode(SubmitSMResp(sequence=77777)).hex(),  # answers nothing: fatal
+        codec.encode(SubmitSMResp(sequence=77777)).hex(),  # answers nothing: discarded
         codec.encode(Unbind(sequence=954)).hex(),
         rng.randbytes(40).hex(),
     ]
@@ -441,6 +441,10 @@ async def test_a_stream_of_bad_pdus_never_kills_the_bind(smsc: Simulator) -> Non
     finally:
         await pool.stop()
     assert {r.outcome for r in results} == {SendOutcome.ACCEPTED}
-    nacked = {n["sequence"]: n["status"] for n in (await smsc.stats())["nacks"]}
+    stats = await smsc.stats()
+    nacked = {n["sequence"]: n["status"] for n in stats["nacks"]}
     assert nacked[953] == 0x03  # unknown command: generic_nack ESME_RINVCMDID
-    assert any(900 <= sequence < 908 for sequence in nacked)  # undecodable deliver_sm
+    # An undecodable deliver_sm gets a deliver_sm_resp with the error, not a nack.
+    refused = {n["sequence"]: n["status"] for n in stats["deliver_errors"]}
+    assert set(refused) == set(range(900, 908)) and 0 not in refused.values()
+    assert not any(900 <= sequence < 908 for sequence in nacked)

@@ -363,3 +363,24 @@ async def test_a_redelivered_ussd_request_carries_the_same_replay_key(smsc: Simu
     begin, answer, again = handler.requests
     assert answer.replay_key == again.replay_key != begin.replay_key
     assert answer.session_id == again.session_id == begin.session_id
+
+
+async def test_an_unknown_op_code_gets_a_polite_end_screen(smsc: Simulator) -> None:
+    menu = EchoMenu()
+    pool = await started(smsc, RecordingSink(), menu)  # 3gpp: 0x42 means nothing
+    try:
+        odd = await smsc.command(
+            "ussd",
+            source=SENDER,
+            dest=SHORT_CODE,
+            ussd_op=0x42,
+            session_info=0x0300,
+            hex=encoding.encode_gsm7("1").hex(),
+        )
+    finally:
+        await pool.stop()
+    assert odd["resp"]["status"] == 0
+    assert odd["reply"]["op"] == 17  # the final-screen op code: the session ends
+    assert encoding.decode(bytes.fromhex(odd["reply"]["hex"]), 0).startswith("Sorry")
+    assert odd["reply"]["session_info"] == 0x0301  # echoed, end bit set
+    assert menu.requests == []  # the menu never saw a request it cannot read

@@ -9,13 +9,7 @@ from hypothesis import strategies as st
 from gateway.pacing.sliding_window import RateLimiter
 from gateway.smpp import ussd_profiles as profiles
 from gateway.smpp.pdu import DeliverSM, cstring_tlv, integer_tlv
-from gateway.smpp.receipts import (
-    Receipt,
-    ReceiptTracker,
-    id_variants,
-    is_receipt,
-    parse_receipt,
-)
+from gateway.smpp.receipts import Receipt, is_receipt, parse_receipt
 from gateway.sms.messages import DeliveryState
 
 TEXT = "id:{} sub:001 dlvrd:001 submit date:2601010000 done date:2601010000 stat:{} err:{} text:"
@@ -63,43 +57,6 @@ def test_receipt_error_code_is_kept_when_not_zero() -> None:
 def test_a_plain_mo_is_not_a_receipt() -> None:
     assert not is_receipt(DeliverSM(short_message=b"id:1 stat:DELIVRD"))
     assert parse_receipt(DeliverSM(esm_class=0x04, short_message=b"nothing here")) is None
-
-
-def test_hex_and_decimal_ids_match_both_ways() -> None:
-    assert "6699" in id_variants("1a2b")
-    assert "1a2b" in id_variants("6699")
-    tracker = ReceiptTracker()
-    tracker.submitted(("1a2b",))
-    assert tracker.receive(Receipt("6699", DeliveryState.DELIVERED)) == Receipt(
-        "1a2b", DeliveryState.DELIVERED
-    )
-    tracker.submitted(("12345",))
-    assert tracker.receive(Receipt("3039", DeliveryState.EXPIRED)) == Receipt(
-        "12345", DeliveryState.EXPIRED
-    )
-    assert len(tracker) == 0  # final states are forgotten
-
-
-def test_parts_of_one_message_give_one_status_when_all_are_final() -> None:
-    tracker = ReceiptTracker()
-    tracker.submitted(("a1", "a2", "a3"))
-    assert tracker.receive(Receipt("a2", DeliveryState.DELIVERED)) is None
-    assert tracker.receive(Receipt("a1", DeliveryState.BUFFERED)) is None
-    assert tracker.receive(Receipt("a1", DeliveryState.DELIVERED)) is None
-    assert tracker.receive(Receipt("a3", DeliveryState.DELIVERED)) == Receipt(
-        "a1", DeliveryState.DELIVERED
-    )
-    tracker.submitted(("b1", "b2"))
-    tracker.receive(Receipt("b1", DeliveryState.DELIVERED))
-    assert tracker.receive(Receipt("b2", DeliveryState.FAILED)) == Receipt(
-        "b1", DeliveryState.FAILED
-    )
-
-
-def test_unknown_receipt_ids_pass_through() -> None:
-    assert ReceiptTracker().receive(Receipt("zz", DeliveryState.DELIVERED)) == Receipt(
-        "zz", DeliveryState.DELIVERED
-    )
 
 
 def test_3gpp_profile_codes() -> None:

@@ -29,6 +29,11 @@ const config = {
   password: null,
   dlr: false, // send a delivery receipt for each submit that asks for one
   dlr_id_format: 'decimal', // the id in the receipt text: 'decimal' or 'hex'
+  id_base: 'hex', // how submit_sm_resp writes message ids: 'hex' or 'decimal'
+  id_start: 0x100000, // the first message id's value (set it to count from 1)
+  dlr_delay_ms: 0, // send each receipt this long after the submit_sm_resp
+  dlr_stat: 'DELIVRD', // the receipts' stat: DELIVRD or UNDELIV
+  dlr_tlv: true, // carry receipted_message_id (the id as in submit_sm_resp) in receipts
   throttle_every: 0, // answer every Nth submit_sm with ESME_RTHROTTLED
   temporary_every: 0, // answer every Nth submit_sm with temporary_status
   temporary_status: 0x14,
@@ -51,6 +56,7 @@ const stats = {
   binds: 0, submits: 0, accepted: 0, throttled: 0, temporary: 0, final: 0,
   dlrs_sent: 0, dlrs_acked: 0, enquire_links: 0, unbinds: 0, nacks: [],
   unknown_from_esme: 0,
+  deliver_errors: [], // deliver_sm_resp with a non-zero status: {sequence, status}
 };
 const submitTimes = []; // ms (monotonic) of every submit_sm received
 const messages = []; // reassembled messages
@@ -211,14 +217,19 @@ function sendReceipt(session, messageId) {
     target.owedReceipts = target.owedReceipts || new Set();
     target.owedReceipts.add(messageId);
   }
-  const shown = config.dlr_id_format === 'hex' ? messageId : String(parseInt(messageId, 16));
-  const text = 'id:' + shown + ' sub:001 dlvrd:001 submit date:2601010000 done date:2601010000 stat:DELIVRD err:000 text:';
+  const value = parseInt(messageId, config.id_base === 'hex' ? 16 : 10);
+  const shown = config.dlr_id_format === 'hex' ? value.toString(16) : String(value);
+  const text = 'id:' + shown + ' sub:001 dlvrd:001 submit date:2601010000 done date:2601010000 stat:' + config.dlr_stat + ' err:000 text:';
   stats.dlrs_sent++;
-  target.deliver_sm({
+  const receipt = {
     source_addr: '', destination_addr: '', esm_class: 0x04, data_coding: 0,
     short_message: Buffer.from(text, 'latin1'),
-    receipted_message_id: messageId, message_state: 2,
-  }, function () {
+  };
+  if (config.dlr_tlv) {
+    receipt.receipted_message_id = messageId;
+    receipt.message_state = config.dlr_stat === 'DELIVRD' ? 2 : 5;
+  }
+  target.deliver_sm(receipt, function () {
     stats.dlrs_acked++;
     if (target.owedReceipts) {
       target.owedReceipts.delete(messageId);
@@ -261,7 +272,7 @@ function onSubmit(session, pdu) {
     session.send(pdu.response({command_status: config.final_status}));
     return;
   }
-  const messageId = (messageCounter++).toString(16);
+  const messageId = (messageCounter++).toString(config.id_base === 'hex' ? 16 : 10);
   stats.accepted++;
   if (pdu.ussd_service_op !== undefined) {
     const waiter = ussdWaiters.get(pdu.destination_addr);
@@ -282,7 +293,11 @@ function onSubmit(session, pdu) {
   collect(pdu, messageId);
   session.send(pdu.response({message_id: messageId}));
   if (config.dlr && (pdu.registered_delivery & 0x01)) {
-    setImmediate(sendReceipt, session, messageId);
+    if (config.dlr_delay_ms > 0) {
+      setTimeout(sendReceipt, config.dlr_delay_ms, session, messageId);
+    } else {
+      setImmediate(sendReceipt, session, messageId);
+    }
   }
 }
 
@@ -340,6 +355,11 @@ const server = smpp.createServer(tlsOptions, function (session) {
     session.send(pdu.response());
     session.close();
   });
+  session.on('deliver_sm_resp', function (pdu) {
+    if (pdu.command_status !== 0) {
+      stats.deliver_errors.push({sequence: pdu.sequence_number, status: pdu.command_status});
+    }
+  });
   session.on('generic_nack', function (pdu) {
     stats.nacks.push({sequence: pdu.sequence_number, status: pdu.command_status});
   });
@@ -381,6 +401,9 @@ async function handle(command) {
   switch (command.cmd) {
     case 'config':
       Object.assign(config, command.set || {});
+      if (command.set && command.set.id_start !== undefined) {
+        messageCounter = command.set.id_start; // a restarted SMSC counts from here again
+      }
       for (const session of sessions) {
         if (session.bound && config.silent_after_bind) {
           session.silent = true;
