@@ -4,8 +4,14 @@ Prints figures; not a test. Run: ``python bench/smpp_throughput.py [--quick]``.
 
 1. messages/s submitted (send() of a batch until every submit_sm_resp is in), 20,000
    messages, window 1/10/100, without and with delivery receipts (with receipts the
-   same link also carries 20,000 deliver_sm and their resps);
+   same link also carries 20,000 deliver_sm and their resps, and the rate "incl.
+   receipts" runs until the last one is in);
 2. a 100 TPS cap held for 30 s: the most submit_sm the SMSC saw in any 1-s window.
+
+A run counts only when it is complete: every message accepted, and with receipts on,
+every message id that the SMSC returned has its receipt (delivered) within
+RECEIPT_DEADLINE seconds. Otherwise the script says which run and what is missing, and
+exits 1: it never prints a rate for an unfinished run.
 """
 
 from __future__ import annotations
@@ -25,8 +31,14 @@ sys.path.insert(0, str(ROOT))
 
 from gateway.smpp.pool import SMPPPool  # noqa: E402
 from gateway.smpp.tuning import LinkTuning  # noqa: E402
-from gateway.sms.messages import OutboundSMS, SendOutcome  # noqa: E402
+from gateway.sms.messages import DeliveryState, OutboundSMS, SendOutcome  # noqa: E402
 from tests.smpp.smsc_driver import RecordingSink, Simulator, smsc_settings  # noqa: E402
+
+RECEIPT_DEADLINE = 120.0
+
+
+class IncompleteRun(Exception):
+    """A run that did not finish: no rate is printed for it."""
 
 
 def messages(count: int, tag: str) -> list[OutboundSMS]:
@@ -56,23 +68,35 @@ async def throughput(count: int, window: int, receipts: bool) -> tuple[float, fl
         async with asyncio.timeout(10):
             await pool.wait_bound()
         batch = messages(count, f"w{window}")
-        await pool.send(batch[:200])  # warm-up
+        warm_up = await pool.send(batch[:200])
         node_before, ours_before = process_cpu(smsc.process.pid), time.process_time()
         began = time.perf_counter()
         results = await pool.send(batch)
         submitted = time.perf_counter() - began
+        refused = sum(r.outcome is not SendOutcome.ACCEPTED for r in results)
+        if refused:
+            raise IncompleteRun(f"window {window}: {refused} of {count} messages not accepted")
         if receipts:
-            for _ in range(6000):
-                if len(sink.reports) >= count + 200:
+            expected = {mid for r in results for mid in r.message_ids}
+            warm_up_ids = sum(len(r.message_ids) for r in warm_up)
+            deadline = time.perf_counter() + RECEIPT_DEADLINE
+            while time.perf_counter() < deadline:
+                if len(sink.reports) >= warm_up_ids + len(expected):
                     break
                 await asyncio.sleep(0.005)
+            got = {r.message_id for r in sink.reports if r.state is DeliveryState.DELIVERED}
+            missing = len(expected - got)
+            if missing:
+                raise IncompleteRun(
+                    f"window {window}: {missing} of {len(expected)} receipts missing (or not "
+                    f"delivered) {RECEIPT_DEADLINE:.0f}s after the last submit"
+                )
         with_receipts = time.perf_counter() - began
         cpu = (
             f"python {time.process_time() - ours_before:.2f}s "
             f"node {process_cpu(smsc.process.pid) - node_before:.2f}s"
         )
         await pool.stop()
-        assert all(r.outcome is SendOutcome.ACCEPTED for r in results)
         return count / submitted, count / with_receipts, cpu
     finally:
         await smsc.stop()
@@ -160,4 +184,8 @@ async def main(quick: bool) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="5,000 messages and a 5 s cap run")
-    asyncio.run(main(parser.parse_args().quick))
+    try:
+        asyncio.run(main(parser.parse_args().quick))
+    except IncompleteRun as exc:
+        print(f"FAILED, run incomplete: {exc}")
+        sys.exit(1)
