@@ -20,14 +20,14 @@ from gateway.privacy.numbers import NumberVault, PhoneHasher
 from gateway.settings import Settings
 from gateway.sms.keywords import load_catalog
 from gateway.sms.messages import SMSSender
-from gateway.store.postgres import open_store
-from gateway.store.sqlite import SQLiteStore
+from gateway.store.port import Store
+from gateway.store.sql_store import open_store
 
 
 @dataclass
 class Messaging:
     settings: Settings
-    store: SQLiteStore
+    store: Store
     hasher: PhoneHasher
     vault: NumberVault
     subscriptions: SubscriptionService
@@ -45,7 +45,7 @@ class Messaging:
 
 @asynccontextmanager
 async def open_messaging(settings: Settings) -> AsyncIterator[Messaging]:
-    store: SQLiteStore = await open_store(settings.db_url)  # PostgreSQL for a postgresql:// URL
+    store = await open_store(settings.db_url)  # PostgreSQL for a postgresql:// URL
     try:
         hasher = PhoneHasher(settings.hash_key)
         vault = NumberVault(settings.encryption_key)

@@ -32,9 +32,8 @@ from gateway.server.sms_channel import (
 )
 from gateway.settings import Settings
 from gateway.sms.keywords import CatalogError, load_catalog
-from gateway.store.port import StoreError
-from gateway.store.postgres import open_store
-from gateway.store.sqlite import SQLiteStore
+from gateway.store.port import Store, StoreError
+from gateway.store.sql_store import open_store
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -102,7 +101,7 @@ def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
     verify.set_defaults(func=_run(_audit_verify))
 
 
-Command = Callable[[argparse.Namespace, Settings, SQLiteStore], Awaitable[int]]
+Command = Callable[[argparse.Namespace, Settings, Store], Awaitable[int]]
 
 
 def _run(command: Command) -> Callable[[argparse.Namespace], int]:
@@ -116,7 +115,7 @@ def _run(command: Command) -> Callable[[argparse.Namespace], int]:
 
 async def _with_store(command: Command, args: argparse.Namespace, settings: Settings) -> int:
     try:
-        store: SQLiteStore = await open_store(settings.db_url)  # or PostgreSQL, by URL
+        store = await open_store(settings.db_url)  # or PostgreSQL, by URL
     except StoreError as exc:
         print(f"gateway: {exc}", file=sys.stderr)
         return 1
@@ -129,7 +128,7 @@ async def _with_store(command: Command, args: argparse.Namespace, settings: Sett
         await store.close()
 
 
-def _service(settings: Settings, store: SQLiteStore) -> AlertService:
+def _service(settings: Settings, store: Store) -> AlertService:
     try:
         topics = [topic.code for topic in load_catalog(settings.content).topics]
     except CatalogError:
@@ -163,7 +162,7 @@ def parse_expiry(expires_in: str | None, expires_at: str | None, now: float) -> 
     return moment.timestamp()
 
 
-async def _create(args: argparse.Namespace, settings: Settings, store: SQLiteStore) -> int:
+async def _create(args: argparse.Namespace, settings: Settings, store: Store) -> int:
     now = time.time()
     texts = parse_texts(args.text)
     draft = AlertDraft(
@@ -190,7 +189,7 @@ async def _create(args: argparse.Namespace, settings: Settings, store: SQLiteSto
 
 
 def _simple_action(name: str) -> Command:
-    async def action(args: argparse.Namespace, settings: Settings, store: SQLiteStore) -> int:
+    async def action(args: argparse.Namespace, settings: Settings, store: Store) -> int:
         service = _service(settings, store)
         method = {"send": service.send, "pause": service.pause, "cancel": service.cancel}[name]
         await method(args.id, args.operator, time.time())
@@ -200,7 +199,7 @@ def _simple_action(name: str) -> Command:
     return action
 
 
-async def _approve(args: argparse.Namespace, settings: Settings, store: SQLiteStore) -> int:
+async def _approve(args: argparse.Namespace, settings: Settings, store: Store) -> int:
     await _service(settings, store).approve(args.id, args.approver, time.time())
     print(f"alert {args.id}: approved")
     return 0
@@ -229,7 +228,7 @@ def _print_status(status: AlertStatus) -> None:
     )
 
 
-async def _status(args: argparse.Namespace, settings: Settings, store: SQLiteStore) -> int:
+async def _status(args: argparse.Namespace, settings: Settings, store: Store) -> int:
     status = await _service(settings, store).status(args.id)
     if args.json:
         print(json.dumps(_status_dict(status), ensure_ascii=False))
@@ -238,7 +237,7 @@ async def _status(args: argparse.Namespace, settings: Settings, store: SQLiteSto
     return 0
 
 
-async def _list(args: argparse.Namespace, settings: Settings, store: SQLiteStore) -> int:
+async def _list(args: argparse.Namespace, settings: Settings, store: Store) -> int:
     statuses = await _service(settings, store).list()
     if args.json:
         print(json.dumps([_status_dict(s) for s in statuses], ensure_ascii=False))
@@ -248,7 +247,7 @@ async def _list(args: argparse.Namespace, settings: Settings, store: SQLiteStore
     return 0
 
 
-async def _broadcast_run(args: argparse.Namespace, settings: Settings, store: SQLiteStore) -> int:
+async def _broadcast_run(args: argparse.Namespace, settings: Settings, store: Store) -> int:
     # The worker has its own store connection (inside open_messaging) so receipts that
     # arrive on SMPP binds are recorded by the same process that sends.
     try:
@@ -274,7 +273,7 @@ async def _broadcast_run(args: argparse.Namespace, settings: Settings, store: SQ
     return 0
 
 
-async def _retention_run(args: argparse.Namespace, settings: Settings, store: SQLiteStore) -> int:
+async def _retention_run(args: argparse.Namespace, settings: Settings, store: Store) -> int:
     now = time.time()
     result = await store.purge(
         delivery_before=now - settings.retention_delivery_days * 86400,
@@ -287,7 +286,7 @@ async def _retention_run(args: argparse.Namespace, settings: Settings, store: SQ
     return 0
 
 
-async def _audit_verify(args: argparse.Namespace, settings: Settings, store: SQLiteStore) -> int:
+async def _audit_verify(args: argparse.Namespace, settings: Settings, store: Store) -> int:
     check = await store.verify_audit_chain()
     if check.ok:
         print(f"audit chain ok ({check.checked} rows)")

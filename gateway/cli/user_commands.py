@@ -19,6 +19,7 @@ from gateway.console.passwords import PasswordPolicyError, Passwords, check_poli
 from gateway.console.roles import parse_role
 from gateway.errors import GatewayError
 from gateway.settings import Settings
+from gateway.store.port import Store, StoreError
 
 
 class CommandError(GatewayError):
@@ -48,7 +49,7 @@ def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
 def _run(action: Any, args: argparse.Namespace) -> int:
     try:
         asyncio.run(action(args, Settings.from_env()))
-    except CommandError as exc:
+    except (CommandError, StoreError) as exc:
         print(f"gateway user: {exc}", file=sys.stderr)
         return 1
     return 0
@@ -68,10 +69,11 @@ def read_password(username: str, from_stdin: bool) -> str:
     return password
 
 
-async def _open(settings: Settings) -> Any:
-    from gateway.store.sqlite import SQLiteStore
+async def _open(settings: Settings) -> Store:
+    """The store of ``settings.db_url``: SQLite by path, PostgreSQL by URL."""
+    from gateway.store.sql_store import open_store
 
-    return await SQLiteStore.open(settings.db_url)
+    return await open_store(settings.db_url)
 
 
 async def _add(args: argparse.Namespace, settings: Settings) -> None:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,9 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from gateway.errors import GatewayError
 from gateway.privacy.numbers import PhoneHasher
 from gateway.settings import Secret, Settings, SettingsError
+from gateway.store.database import Connection
+from gateway.store.people import subscriber_keys_page
+from gateway.store.sql_store import SQLStore
 
 log = structlog.get_logger(__name__)
 
@@ -111,14 +113,15 @@ class KeyRotation:
         return True
 
 
-async def rotate(store: Any, rotation: KeyRotation, batch: int = DEFAULT_BATCH) -> RotationReport:
+async def rotate(
+    store: SQLStore, rotation: KeyRotation, batch: int = DEFAULT_BATCH
+) -> RotationReport:
     """Walk the subscribers of ``store`` (SQLite or PostgreSQL) and rewrite what changed."""
-    rows = _table_for(store)
     report = RotationReport()
     after = 0
     while True:
-        async with store.transaction() as db:
-            page = await rows.page(db, after, batch)
+        async with store.transaction("rotate keys") as db:
+            page = await _page(db, after, batch)
             if not page:
                 return report
             changes = []
@@ -132,53 +135,21 @@ async def rotate(store: Any, rotation: KeyRotation, batch: int = DEFAULT_BATCH) 
                 report.resealed += change.msisdn_sealed != row.msisdn_sealed
                 report.rehashed += change.msisdn_hash != row.msisdn_hash
                 changes.append(change)
-            await rows.write(db, changes)
+            await db.executemany(
+                "UPDATE subscribers SET msisdn_hash = ?, msisdn_sealed = ? WHERE id = ?",
+                [(c.msisdn_hash, c.msisdn_sealed, c.id) for c in changes],
+            )
         after = page[-1].id
         log.info("keys.rotated_batch", up_to_id=after, changed=len(changes))
 
 
-class _SQLiteRows:
-    async def page(self, db: Any, after: int, limit: int) -> list[SubscriberKeys]:
-        found = await db.execute_fetchall(
-            "SELECT id, msisdn_hash, msisdn_sealed FROM subscribers WHERE id > ? "
-            "ORDER BY id LIMIT ?",
-            (after, limit),
-        )
-        return [SubscriberKeys(row[0], row[1], _bytes(row[2])) for row in found]
-
-    async def write(self, db: Any, changes: Sequence[Rekeyed]) -> None:
-        await db.executemany(
-            "UPDATE subscribers SET msisdn_hash = ?, msisdn_sealed = ? WHERE id = ?",
-            [(c.msisdn_hash, c.msisdn_sealed, c.id) for c in changes],
-        )
-
-
-class _PostgresRows:
-    async def page(self, db: Any, after: int, limit: int) -> list[SubscriberKeys]:
-        found = await db.fetch(
-            "SELECT id, msisdn_hash, msisdn_sealed FROM subscribers WHERE id > $1 "
-            "ORDER BY id LIMIT $2 FOR UPDATE",
-            after,
-            limit,
-        )
-        return [SubscriberKeys(row[0], row[1], _bytes(row[2])) for row in found]
-
-    async def write(self, db: Any, changes: Sequence[Rekeyed]) -> None:
-        if changes:
-            await db.executemany(
-                "UPDATE subscribers SET msisdn_hash = $1, msisdn_sealed = $2 WHERE id = $3",
-                [(c.msisdn_hash, c.msisdn_sealed, c.id) for c in changes],
-            )
+async def _page(db: Connection, after: int, limit: int) -> list[SubscriberKeys]:
+    found = await subscriber_keys_page(db, after, limit)
+    return [SubscriberKeys(row[0], row[1], _bytes(row[2])) for row in found]
 
 
 def _bytes(value: object) -> bytes | None:
     return bytes(value) if isinstance(value, bytes | bytearray | memoryview) else None
-
-
-def _table_for(store: Any) -> _SQLiteRows | _PostgresRows:
-    from gateway.store.postgres import PostgresStore
-
-    return _PostgresRows() if isinstance(store, PostgresStore) else _SQLiteRows()
 
 
 # --- command line -------------------------------------------------------------------------
@@ -239,7 +210,7 @@ def _rotate_command(args: argparse.Namespace) -> int:
 
 async def _rotate_with_store(settings: Settings, rotation: KeyRotation, batch: int) -> int:
     from gateway.store.port import StoreError
-    from gateway.store.postgres import open_store
+    from gateway.store.sql_store import open_store
 
     try:
         store = await open_store(settings.db_url)

@@ -1,42 +1,75 @@
-"""Schema migrations, applied in order at start-up and recorded in ``schema_migrations``.
+"""The store's one migration history, for SQLite and PostgreSQL alike.
 
-The SQL is kept portable (no AUTOINCREMENT, ``ON CONFLICT DO NOTHING``, epoch-second
-REAL times, JSON as TEXT) so a PostgreSQL twin can follow it closely; the one
-SQLite-only piece, the triggers that make the audit log append-only, sits in
-:data:`SQLITE_ONLY`.
+Each :class:`Migration` is portable DDL whose column types are ``{placeholders}``
+rendered per engine by :meth:`gateway.store.dialect.Dialect.ddl` (identity keys,
+``DOUBLE PRECISION`` epoch seconds, ``BYTEA``, ``BOOLEAN``), plus, where an engine needs
+its own statements (the triggers that make the audit log append-only), those
+statements per engine. Versions are applied in order at start-up, once, recorded in
+``schema_migrations``; on PostgreSQL under an advisory lock, so workers starting
+together migrate once.
+
+Version 1 renders exactly the schema the two per-engine lists created before they were
+merged (``tests/store/legacy/`` keeps both texts; a test compares them), so a database
+made by either upgrades in place. Add a migration: append a version here, portable DDL
+first, and engine-only statements only for what cannot be written once.
 """
 
 from __future__ import annotations
 
-MIGRATIONS: tuple[tuple[int, str], ...] = (
-    (
+import time
+from dataclasses import dataclass
+
+import structlog
+
+from gateway.store.database import Database
+from gateway.store.dialect import Dialect
+
+log = structlog.get_logger(__name__)
+
+MIGRATION_LOCK = 7_201_001  # advisory lock key (PostgreSQL)
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    portable: str
+    sqlite: str = ""
+    postgresql: str = ""
+
+    def script(self, dialect: Dialect) -> str:
+        own = self.sqlite if dialect.name == "sqlite" else self.postgresql
+        return dialect.ddl(self.portable) + own
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
         1,
-        """
+        portable="""
 CREATE TABLE subscribers (
-    id INTEGER PRIMARY KEY,
+    id {id},
     msisdn_hash TEXT NOT NULL UNIQUE,
-    msisdn_sealed BLOB,
+    msisdn_sealed {blob},
     language TEXT NOT NULL,
     channel TEXT NOT NULL DEFAULT '',
-    consent_at REAL,
-    opted_out_at REAL,
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL
+    consent_at {time},
+    opted_out_at {time},
+    created_at {time} NOT NULL,
+    updated_at {time} NOT NULL
 );
 CREATE INDEX subscribers_opted_out ON subscribers (opted_out_at);
 
 CREATE TABLE subscriptions (
-    subscriber_id INTEGER NOT NULL REFERENCES subscribers (id) ON DELETE CASCADE,
+    subscriber_id {ref} NOT NULL REFERENCES subscribers (id) ON DELETE CASCADE,
     topic TEXT NOT NULL,
     region TEXT NOT NULL DEFAULT '',
     language TEXT NOT NULL,
-    created_at REAL NOT NULL,
+    created_at {time} NOT NULL,
     PRIMARY KEY (subscriber_id, topic, region)
 );
 CREATE INDEX subscriptions_topic ON subscriptions (topic, region);
 
 CREATE TABLE broadcasts (
-    id INTEGER PRIMARY KEY,
+    id {id},
     texts TEXT NOT NULL,
     fallback_language TEXT NOT NULL,
     topics TEXT NOT NULL,
@@ -45,32 +78,32 @@ CREATE TABLE broadcasts (
     source TEXT NOT NULL,
     author TEXT NOT NULL,
     approver TEXT,
-    expires_at REAL NOT NULL,
+    expires_at {time} NOT NULL,
     state TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    approved_at REAL,
-    started_at REAL,
-    finished_at REAL,
-    expansion_cursor INTEGER NOT NULL DEFAULT 0,
-    expansion_done INTEGER NOT NULL DEFAULT 0
+    created_at {time} NOT NULL,
+    approved_at {time},
+    started_at {time},
+    finished_at {time},
+    expansion_cursor {bigint} NOT NULL DEFAULT 0,
+    expansion_done {flag}
 );
 CREATE INDEX broadcasts_state ON broadcasts (state);
 
 CREATE TABLE outbox (
-    id INTEGER PRIMARY KEY,
-    broadcast_id INTEGER NOT NULL REFERENCES broadcasts (id),
-    subscriber_id INTEGER NOT NULL REFERENCES subscribers (id) ON DELETE CASCADE,
+    id {id},
+    broadcast_id {ref} NOT NULL REFERENCES broadcasts (id),
+    subscriber_id {ref} NOT NULL REFERENCES subscribers (id) ON DELETE CASCADE,
     language TEXT NOT NULL,
     state TEXT NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
     parts INTEGER NOT NULL DEFAULT 0,
     parts_delivered INTEGER NOT NULL DEFAULT 0,
     claimed_by TEXT,
-    lease_until REAL,
+    lease_until {time},
     error TEXT NOT NULL DEFAULT '',
-    created_at REAL NOT NULL,
-    submitted_at REAL,
-    final_at REAL,
+    created_at {time} NOT NULL,
+    submitted_at {time},
+    final_at {time},
     UNIQUE (broadcast_id, subscriber_id)
 );
 CREATE INDEX outbox_work ON outbox (broadcast_id, state, id);
@@ -80,7 +113,7 @@ CREATE INDEX outbox_final ON outbox (final_at);
 CREATE TABLE outbox_messages (
     channel TEXT NOT NULL,
     message_id TEXT NOT NULL,
-    outbox_id INTEGER NOT NULL REFERENCES outbox (id) ON DELETE CASCADE,
+    outbox_id {ref} NOT NULL REFERENCES outbox (id) ON DELETE CASCADE,
     part INTEGER NOT NULL,
     state TEXT NOT NULL,
     PRIMARY KEY (channel, message_id)
@@ -88,33 +121,33 @@ CREATE TABLE outbox_messages (
 CREATE INDEX outbox_messages_row ON outbox_messages (outbox_id);
 
 CREATE TABLE delivery_events (
-    id INTEGER PRIMARY KEY,
-    outbox_id INTEGER REFERENCES outbox (id) ON DELETE CASCADE,
+    id {id},
+    outbox_id {ref} REFERENCES outbox (id) ON DELETE CASCADE,
     channel TEXT NOT NULL,
     message_id TEXT NOT NULL,
     state TEXT NOT NULL,
     error TEXT NOT NULL DEFAULT '',
-    at REAL NOT NULL
+    at {time} NOT NULL
 );
 CREATE INDEX delivery_events_message ON delivery_events (channel, message_id);
 CREATE INDEX delivery_events_at ON delivery_events (at);
 CREATE INDEX delivery_events_row ON delivery_events (outbox_id);
 
 CREATE TABLE inbound_messages (
-    id INTEGER PRIMARY KEY,
+    id {id},
     channel TEXT NOT NULL,
     message_id TEXT NOT NULL,
     sender_hash TEXT NOT NULL,
     recipient TEXT NOT NULL,
     command TEXT NOT NULL,
-    received_at REAL NOT NULL,
+    received_at {time} NOT NULL,
     UNIQUE (channel, message_id)
 );
 CREATE INDEX inbound_messages_at ON inbound_messages (received_at);
 
 CREATE TABLE audit_log (
-    id INTEGER PRIMARY KEY,
-    at REAL NOT NULL,
+    id {id},
+    at {time} NOT NULL,
     actor TEXT NOT NULL,
     action TEXT NOT NULL,
     subject TEXT NOT NULL,
@@ -124,25 +157,25 @@ CREATE TABLE audit_log (
 );
 
 CREATE TABLE operators (
-    id INTEGER PRIMARY KEY,
+    id {id},
     username TEXT NOT NULL UNIQUE,
     password_hash TEXT NOT NULL,
     role TEXT NOT NULL CHECK (role IN ('admin', 'editor', 'approver')),
-    disabled INTEGER NOT NULL DEFAULT 0,
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL
+    disabled {flag},
+    created_at {time} NOT NULL,
+    updated_at {time} NOT NULL
 );
 
 CREATE TABLE menu_versions (
-    id INTEGER PRIMARY KEY,
+    id {id},
     menu_name TEXT NOT NULL,
     tree_yaml TEXT NOT NULL,
     author TEXT NOT NULL,
     state TEXT NOT NULL CHECK (state IN ('draft', 'published', 'superseded')),
     approver TEXT,
-    created_at REAL NOT NULL,
-    published_at REAL,
-    superseded_at REAL
+    created_at {time} NOT NULL,
+    published_at {time},
+    superseded_at {time}
 );
 CREATE INDEX menu_versions_name ON menu_versions (menu_name, state);
 
@@ -150,22 +183,54 @@ CREATE TABLE session_ends (
     day TEXT NOT NULL,
     screen_id TEXT NOT NULL,
     status TEXT NOT NULL,
-    count INTEGER NOT NULL,
+    count {bigint} NOT NULL,
     PRIMARY KEY (day, screen_id, status)
 );
 """,
-    ),
-)
-
-# Refuse UPDATE and DELETE on the audit log at the database itself.
-SQLITE_ONLY: tuple[tuple[int, str], ...] = (
-    (
-        1,
-        """
+        # Refuse UPDATE and DELETE (and TRUNCATE) on the audit log at the database itself.
+        sqlite="""
 CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
 CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
 """,
+        postgresql="""
+CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $body$
+BEGIN
+    RAISE EXCEPTION 'audit_log is append-only';
+END
+$body$;
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE OR DELETE ON audit_log
+    FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
+CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();
+""",
     ),
 )
+
+
+async def migrate(database: Database) -> list[int]:
+    """Apply the versions ``database`` lacks, in one transaction; returns them."""
+    dialect = database.dialect
+    done: list[int] = []
+    async with database.transaction("migrate") as db:
+        await db.lock(MIGRATION_LOCK)
+        await db.run_script(
+            dialect.ddl(
+                "CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(version INTEGER PRIMARY KEY, applied_at {time} NOT NULL)"
+            )
+        )
+        applied = {row[0] for row in await db.fetch("SELECT version FROM schema_migrations")}
+        for migration in MIGRATIONS:
+            if migration.version in applied:
+                continue
+            await db.run_script(migration.script(dialect))
+            await db.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+                migration.version,
+                time.time(),
+            )
+            log.info("store.migrated", version=migration.version, backend=dialect.name)
+            done.append(migration.version)
+    return done

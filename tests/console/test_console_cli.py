@@ -1,5 +1,6 @@
-"""``gateway user add|passwd|disable`` run as a real process against a real SQLite file;
-the password comes from stdin, never from the command line."""
+"""``gateway user add|passwd|disable`` run as a real process against a real SQLite file
+and a real PostgreSQL database; the password comes from stdin, never from the command
+line."""
 
 from __future__ import annotations
 
@@ -10,27 +11,35 @@ import sys
 from pathlib import Path
 
 from gateway.console.passwords import Passwords
-from gateway.store.sqlite import SQLiteStore
+from gateway.store.sql_store import open_store
+from tests.pg_support import postgres_database
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def gateway(tmp_path: Path, *args: str, password: str = "") -> subprocess.CompletedProcess[str]:
+def gateway(
+    tmp_path: Path, *args: str, password: str = "", db: str | None = None, cwd: Path = ROOT
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "GATEWAY_DATA_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    env.pop("GATEWAY_DB", None)
+    if db is not None:
+        env["GATEWAY_DB"] = db
     return subprocess.run(
         [sys.executable, "-m", "gateway", "user", *args],
         input=password + "\n",
         capture_output=True,
         text=True,
         env=env,
-        cwd=ROOT,
+        cwd=cwd,
         timeout=60,
         check=False,
     )
 
 
-async def operator(tmp_path: Path, username: str) -> tuple[str, str, bool] | None:
-    store = await SQLiteStore.open(tmp_path / "gateway.db")
+async def operator(tmp_path: Path | str, username: str) -> tuple[str, str, bool] | None:
+    """The account as stored: in ``tmp_path``'s SQLite file, or at a PostgreSQL URL."""
+    db = tmp_path if isinstance(tmp_path, str) else str(tmp_path / "gateway.db")
+    store = await open_store(db)
     try:
         found = await store.get_operator(username)
         return None if found is None else (found.password_hash, found.role, found.disabled)
@@ -83,3 +92,49 @@ def test_there_is_no_password_option_on_the_command_line(tmp_path: Path) -> None
     result = gateway(tmp_path, "add", "eve", "--password", "in the shell history")
     assert result.returncode == 2
     assert "unrecognized arguments" in result.stderr
+
+
+async def test_accounts_go_to_postgresql_when_the_db_is_a_postgresql_url(tmp_path: Path) -> None:
+    data, work = tmp_path / "data", tmp_path / "cwd"
+    work.mkdir()
+    async with postgres_database() as url:
+        created = await asyncio.to_thread(
+            gateway,
+            data,
+            "add",
+            "pg-admin",
+            "--role",
+            "admin",
+            "--password-stdin",
+            password="postgres admin password",
+            db=url,
+            cwd=work,
+        )
+        assert created.returncode == 0, created.stderr
+        record = await operator(url, "pg-admin")
+        assert record is not None and record[1] == "admin"
+        assert Passwords().verify(record[0], "postgres admin password")
+        disabled = await asyncio.to_thread(gateway, data, "disable", "pg-admin", db=url, cwd=work)
+        assert disabled.returncode == 0, disabled.stderr
+        record = await operator(url, "pg-admin")
+        assert record is not None and record[2] is True
+    # no SQLite file anywhere, least of all one named after the URL (it holds a password)
+    assert stray_files(tmp_path) == []
+
+
+def stray_files(root: Path) -> list[str]:
+    """Files under ``root`` other than the generated keys, and anything named after a URL."""
+    found = [path.relative_to(root) for path in root.rglob("*")]
+    return [
+        str(path)
+        for path in found
+        if "postgresql" in str(path) or ((root / path).is_file() and path.suffix != ".json")
+    ]
+
+
+def test_an_unreachable_postgresql_is_a_clear_error_without_the_password(tmp_path: Path) -> None:
+    url = "postgresql://nobody:pw-that-must-not-leak@127.0.0.1:1/none"
+    result = gateway(tmp_path, "disable", "someone", db=url, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "cannot open the database" in result.stderr
+    assert "pw-that-must-not-leak" not in result.stderr + result.stdout

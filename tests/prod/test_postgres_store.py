@@ -19,12 +19,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from gateway.store.migrations import MIGRATIONS as SQLITE_MIGRATIONS
 from gateway.store.port import StoreError
-from gateway.store.postgres import PostgresStore, open_store
-from gateway.store.postgres_migrations import MIGRATIONS as POSTGRES_MIGRATIONS
 from gateway.store.records import Audience, DeliveryUpdate, NewBroadcast, Submission
-from gateway.store.sqlite import SQLiteStore
+from gateway.store.sql_store import SQLStore, open_store
 from tests.pg_support import postgres_database
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,7 +35,7 @@ async def pg_url() -> AsyncIterator[str]:
         yield url
 
 
-async def people_and_broadcast(store: PostgresStore, count: int) -> int:
+async def people_and_broadcast(store: SQLStore, count: int) -> int:
     for index in range(count):
         person = await store.upsert_subscriber(f"hash{index}", b"sealed", "en", "sms", T0)
         await store.subscribe(person.id, "alerts", "", "en", T0)
@@ -50,7 +47,7 @@ async def people_and_broadcast(store: PostgresStore, count: int) -> int:
     return broadcast_id
 
 
-async def work(store: PostgresStore, broadcast_id: int, worker: str) -> list[int]:
+async def work(store: SQLStore, broadcast_id: int, worker: str) -> list[int]:
     """Claim and 'send' until nothing is left; returns the ids this worker sent."""
     sent: list[int] = []
     while True:
@@ -67,10 +64,11 @@ async def work(store: PostgresStore, broadcast_id: int, worker: str) -> list[int
         sent.extend(c.outbox_id for c in claimed)
 
 
-async def test_schema_matches_the_sqlite_schema_table_by_table(pg_url: str, tmp_path: Path) -> None:
-    assert [v for v, _ in POSTGRES_MIGRATIONS] == [v for v, _ in SQLITE_MIGRATIONS]
-    sqlite = await SQLiteStore.open(tmp_path / "g.db")
-    postgres = await PostgresStore.open(pg_url)
+async def test_one_history_renders_the_same_tables_and_columns_on_both_engines(
+    pg_url: str, tmp_path: Path
+) -> None:
+    sqlite = await SQLStore.open(tmp_path / "g.db")
+    postgres = await SQLStore.open(pg_url)
     try:
         sqlite_columns = set()
         for (table,) in await sqlite.fetchall(
@@ -96,7 +94,7 @@ async def test_schema_matches_the_sqlite_schema_table_by_table(pg_url: str, tmp_
 async def test_two_workers_split_a_broadcast_with_no_row_twice_and_none_left(
     pg_url: str,
 ) -> None:
-    first, second = await PostgresStore.open(pg_url), await PostgresStore.open(pg_url)
+    first, second = await SQLStore.open(pg_url), await SQLStore.open(pg_url)
     try:
         broadcast_id = await people_and_broadcast(first, 600)
         sent_a, sent_b = await asyncio.gather(
@@ -117,7 +115,7 @@ async def test_two_workers_split_a_broadcast_with_no_row_twice_and_none_left(
 async def test_a_claim_skips_rows_locked_by_another_transaction_without_waiting(
     pg_url: str,
 ) -> None:
-    store = await PostgresStore.open(pg_url)
+    store = await SQLStore.open(pg_url)
     other = await asyncpg.connect(pg_url)
     try:
         broadcast_id = await people_and_broadcast(store, 10)
@@ -136,10 +134,10 @@ async def test_a_claim_skips_rows_locked_by_another_transaction_without_waiting(
 
 CLAIM_AND_DIE = """
 import asyncio, os, signal, sys
-from gateway.store.postgres import PostgresStore
+from gateway.store.sql_store import SQLStore
 
 async def main(url, broadcast_id):
-    store = await PostgresStore.open(url)
+    store = await SQLStore.open(url)
     claimed = await store.claim_outbox(broadcast_id, "doomed", 40, {t0}, {lease})
     print(",".join(str(c.outbox_id) for c in claimed), flush=True)
     os.kill(os.getpid(), signal.SIGKILL)  # dies holding the claims, before any submit
@@ -149,7 +147,7 @@ asyncio.run(main(sys.argv[1], int(sys.argv[2])))
 
 
 async def test_rows_of_a_killed_worker_are_taken_over_after_their_lease(pg_url: str) -> None:
-    store = await PostgresStore.open(pg_url)
+    store = await SQLStore.open(pg_url)
     try:
         broadcast_id = await people_and_broadcast(store, 100)
         child = await asyncio.create_subprocess_exec(
@@ -190,7 +188,7 @@ async def test_rows_of_a_killed_worker_are_taken_over_after_their_lease(pg_url: 
 async def test_receipts_for_two_parts_applied_at_once_still_deliver_the_row(
     pg_url: str,
 ) -> None:
-    first, second = await PostgresStore.open(pg_url), await PostgresStore.open(pg_url)
+    first, second = await SQLStore.open(pg_url), await SQLStore.open(pg_url)
     try:
         broadcast_id = await people_and_broadcast(first, 30)
         claimed = await first.claim_outbox(broadcast_id, "w", 100, T0, LEASE)
@@ -220,7 +218,7 @@ async def test_receipts_for_two_parts_applied_at_once_still_deliver_the_row(
 
 
 async def test_concurrent_audit_appends_keep_one_unbroken_chain(pg_url: str) -> None:
-    first, second = await PostgresStore.open(pg_url), await PostgresStore.open(pg_url)
+    first, second = await SQLStore.open(pg_url), await SQLStore.open(pg_url)
     try:
         await asyncio.gather(
             *(
@@ -237,7 +235,7 @@ async def test_concurrent_audit_appends_keep_one_unbroken_chain(pg_url: str) -> 
 
 
 async def test_audit_log_refuses_update_delete_and_truncate(pg_url: str) -> None:
-    store = await PostgresStore.open(pg_url)
+    store = await SQLStore.open(pg_url)
     try:
         await store.append_audit("alice", "alert.approve", "broadcast:1", {}, T0)
         for statement in (
@@ -253,7 +251,7 @@ async def test_audit_log_refuses_update_delete_and_truncate(pg_url: str) -> None
 
 
 async def test_audit_chain_detects_a_row_changed_behind_the_trigger(pg_url: str) -> None:
-    store = await PostgresStore.open(pg_url)
+    store = await SQLStore.open(pg_url)
     try:
         for index in range(6):
             await store.append_audit("alice", "alert.approve", f"broadcast:{index}", {}, T0)
@@ -271,7 +269,7 @@ async def test_audit_chain_detects_a_row_changed_behind_the_trigger(pg_url: str)
 
 
 async def test_workers_starting_together_migrate_once(pg_url: str) -> None:
-    stores = await asyncio.gather(*(PostgresStore.open(pg_url) for _ in range(4)))
+    stores = await asyncio.gather(*(SQLStore.open(pg_url) for _ in range(4)))
     try:
         versions = await stores[0].fetch("SELECT version FROM schema_migrations")
     finally:
@@ -281,7 +279,7 @@ async def test_workers_starting_together_migrate_once(pg_url: str) -> None:
 
 
 async def test_two_approvals_at_once_leave_one_published_version(pg_url: str) -> None:
-    first, second = await PostgresStore.open(pg_url), await PostgresStore.open(pg_url)
+    first, second = await SQLStore.open(pg_url), await SQLStore.open(pg_url)
     try:
         drafts = [await first.create_menu_version("main", f"v{n}", "ed", T0) for n in range(2)]
         results = await asyncio.gather(
@@ -300,8 +298,9 @@ async def test_open_store_picks_the_backend_from_the_url(pg_url: str, tmp_path: 
     postgres = await open_store(pg_url)
     sqlite = await open_store(str(tmp_path / "gateway.db"))
     try:
-        assert isinstance(postgres, PostgresStore) and await postgres.ping()
-        assert isinstance(sqlite, SQLiteStore)
+        assert postgres.backend == "postgresql" and await postgres.ping()
+        assert sqlite.backend == "sqlite" and await sqlite.ping()
+        assert (tmp_path / "gateway.db").exists()
     finally:
         await postgres.close()
         await sqlite.close()
@@ -310,12 +309,12 @@ async def test_open_store_picks_the_backend_from_the_url(pg_url: str, tmp_path: 
 async def test_an_unreachable_server_is_a_store_error_without_the_password() -> None:
     password = "pw-that-must-not-leak"
     with pytest.raises(StoreError) as caught:
-        await PostgresStore.open(f"postgresql://nobody:{password}@127.0.0.1:1/none")
+        await SQLStore.open(f"postgresql://nobody:{password}@127.0.0.1:1/none")
     assert password not in str(caught.value)
 
 
 async def test_released_claims_go_to_the_next_worker_at_once(pg_url: str) -> None:
-    store = await PostgresStore.open(pg_url)
+    store = await SQLStore.open(pg_url)
     try:
         broadcast_id = await people_and_broadcast(store, 10)
         mine = await store.claim_outbox(broadcast_id, "stopping", 4, T0, LEASE)

@@ -72,7 +72,7 @@ def number(index: int) -> str:
 
 async def seed(url: str, hasher: PhoneHasher, vault: NumberVault, numbers: list[str]) -> None:
     """Subscribers and their subscriptions in the shape the PostgreSQL store writes them
-    (gateway/store/postgres_people.py), in one COPY each: 10,000 one-by-one joins would
+    (gateway/store/people.py), in one COPY each: 10,000 one-by-one joins would
     dominate the test's running time."""
     now = time.time()
     languages = ("en", "fr")

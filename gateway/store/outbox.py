@@ -1,8 +1,18 @@
-"""PostgreSQL: broadcasts, their outbox, and delivery receipts.
+"""Broadcasts, their outbox, and delivery receipts.
 
-The model is :mod:`gateway.store.sqlite_outbox`'s (one row per recipient, parts in
-``outbox_messages``, receipts applied set-wise through a scratch table). What changes
-is that several workers work the same outbox at once:
+The outbox holds ONE row per (broadcast, recipient), with a ``parts`` count, rather
+than one row per SMS part: the person is the unit that must reach a final state, a
+million-recipient alert stays a million rows, and the channel (which splits long
+texts) reports one message id per part into ``outbox_messages``, where receipts
+find their row by (channel, message_id). A row is delivered when all its parts are,
+or when its first part is: the SMPP pool and Africa's Talking both report one
+receipt per message, under the first part's id, once every part has arrived.
+
+Receipts are applied set-wise through a scratch table (``receipt_batch``, one per
+connection), so a batch of a thousand costs a handful of statements, not thousands.
+
+On PostgreSQL several workers work the same outbox at once (on SQLite one writer at a
+time makes all of this hold by itself; the dialect's clauses are empty there):
 
 - ``claim_outbox`` picks rows ``FOR UPDATE SKIP LOCKED``: two workers claiming at the
   same moment get disjoint rows, and neither waits for the other. A claimed row carries
@@ -15,22 +25,20 @@ is that several workers work the same outbox at once:
   deadlock each other) before counting delivered parts: two receipts for two parts of
   one message, applied at once, cannot both miss the other.
 - a receipt can overtake the record of its submission, written at the same moment on
-  another connection (another worker, or the same worker's receipt recorder). Under READ
-  COMMITTED neither transaction sees the other's rows: the receipt would be stored
-  unmatched and the submission's early-receipt pass would miss it, leaving the row
-  ``submitted`` for good. An advisory lock orders the two: a receipt batch takes it
-  exclusive, a submission record shared (submissions do not race each other here), each
-  as its first statement, before any row lock, so it cannot deadlock with them.
+  another connection. Under READ COMMITTED neither transaction sees the other's rows:
+  the receipt would be stored unmatched and the submission's early-receipt pass would
+  miss it, leaving the row ``submitted`` for good. An advisory lock orders the two: a
+  receipt batch takes it exclusive, a submission record shared, each as its first
+  statement, before any row lock, so it cannot deadlock with them.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from typing import Any
 
-from gateway.store.postgres_base import Connection, Record, affected, ids_array
-from gateway.store.postgres_people import PostgresPeople, audience_filter, opt_out_subscribers
+from gateway.store.database import Connection, Row
+from gateway.store.people import People, audience_filter, opt_out_subscribers
 from gateway.store.records import (
     FINAL_PART_STATES,
     Audience,
@@ -53,7 +61,7 @@ _TOUCHED = (
 )
 
 
-def broadcast_from(row: Record) -> Broadcast:
+def broadcast_from(row: Row) -> Broadcast:
     return Broadcast(
         id=row["id"],
         texts=json.loads(row["texts"]),
@@ -77,13 +85,13 @@ def broadcast_from(row: Record) -> Broadcast:
     )
 
 
-class PostgresOutbox(PostgresPeople):
+class Outbox(People):
     async def create_broadcast(self, new: NewBroadcast, now: float) -> int:
         async with self.transaction("create broadcast") as db:
             broadcast_id: int = await db.fetchval(
                 "INSERT INTO broadcasts (texts, fallback_language, topics, regions, languages, "
                 "source, author, expires_at, state, created_at) "
-                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'draft', $9) RETURNING id",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'draft', ?) RETURNING id",
                 json.dumps(dict(new.texts), ensure_ascii=False, sort_keys=True),
                 new.fallback_language,
                 json.dumps(list(new.audience.topics)),
@@ -97,20 +105,19 @@ class PostgresOutbox(PostgresPeople):
             return broadcast_id
 
     async def get_broadcast(self, broadcast_id: int) -> Broadcast | None:
-        row = await self.fetchrow("SELECT * FROM broadcasts WHERE id = $1", broadcast_id)
+        row = await self.fetchrow("SELECT * FROM broadcasts WHERE id = ?", broadcast_id)
         return None if row is None else broadcast_from(row)
 
     async def list_broadcasts(
         self, states: Iterable[str] | None = None, limit: int = 100
     ) -> list[Broadcast]:
-        if states is None:
-            rows = await self.fetch("SELECT * FROM broadcasts ORDER BY id DESC LIMIT $1", limit)
-        else:
-            rows = await self.fetch(
-                "SELECT * FROM broadcasts WHERE state = ANY($1::text[]) ORDER BY id DESC LIMIT $2",
-                list(states),
-                limit,
-            )
+        where, params = "", list[object]()
+        if states is not None:
+            among, params = self.dialect.any_of("state", list(states), "text")
+            where = f"WHERE {among}"
+        rows = await self.fetch(
+            f"SELECT * FROM broadcasts {where} ORDER BY id DESC LIMIT ?", *params, limit
+        )
         return [broadcast_from(row) for row in rows]
 
     async def set_broadcast_state(
@@ -122,52 +129,51 @@ class PostgresOutbox(PostgresPeople):
         approver: str | None = None,
     ) -> bool:
         stamps = {"approved": "approved_at", "sending": "started_at"}
-        args: list[Any] = [new, broadcast_id, expected]
-        extra = ""
+        sets, args = ["state = ?"], list[object]([new])
         if new in stamps:
+            sets.append(f"{stamps[new]} = COALESCE({stamps[new]}, ?)")
             args.append(now)
-            extra = f", {stamps[new]} = COALESCE({stamps[new]}, ${len(args)})"
         if new in ("done", "cancelled"):
+            sets.append("finished_at = ?")
             args.append(now)
-            extra = f", finished_at = ${len(args)}"
         if approver is not None:
+            sets.append("approver = ?")
             args.append(approver)
-            extra += f", approver = ${len(args)}"
         async with self.transaction("set broadcast state") as db:
-            status = await db.execute(
-                f"UPDATE broadcasts SET state = $1{extra} WHERE id = $2 AND state = $3", *args
+            changed = await db.execute(
+                f"UPDATE broadcasts SET {', '.join(sets)} WHERE id = ? AND state = ?",
+                *args,
+                broadcast_id,
+                expected,
             )
-            return affected(status) > 0
+            return changed > 0
 
     async def expand_audience(self, broadcast_id: int, batch_size: int, now: float) -> int:
         async with self.transaction("expand audience") as db:
             row = await db.fetchrow(
-                "SELECT * FROM broadcasts WHERE id = $1 FOR UPDATE", broadcast_id
+                f"SELECT * FROM broadcasts WHERE id = ?{self.dialect.for_update}", broadcast_id
             )
             if row is None or row["expansion_done"]:
                 return 0
             broadcast = broadcast_from(row)
-            found: list[Record] = []
+            found: list[Row] = []
             if broadcast.audience.topics:
-                clause, params = audience_filter(broadcast.audience, 2)
-                found = list(
-                    await db.fetch(
-                        f"SELECT s.id, s.language FROM subscribers s WHERE s.id > $1 AND {clause} "
-                        f"ORDER BY s.id LIMIT ${2 + len(params)}",
-                        broadcast.expansion_cursor,
-                        *params,
-                        batch_size,
-                    )
+                clause, params = audience_filter(self.dialect, broadcast.audience)
+                found = await db.fetch(
+                    f"SELECT s.id, s.language FROM subscribers s WHERE s.id > ? AND {clause} "
+                    "ORDER BY s.id LIMIT ?",
+                    broadcast.expansion_cursor,
+                    *params,
+                    batch_size,
                 )
-            if found:
-                await db.executemany(
-                    "INSERT INTO outbox (broadcast_id, subscriber_id, language, state, created_at) "
-                    "VALUES ($1, $2, $3, 'queued', $4) ON CONFLICT DO NOTHING",
-                    [(broadcast_id, person["id"], person["language"], now) for person in found],
-                )
+            await db.executemany(
+                "INSERT INTO outbox (broadcast_id, subscriber_id, language, state, created_at) "
+                "VALUES (?, ?, ?, 'queued', ?) ON CONFLICT DO NOTHING",
+                [(broadcast_id, person["id"], person["language"], now) for person in found],
+            )
             cursor = found[-1]["id"] if found else broadcast.expansion_cursor
             await db.execute(
-                "UPDATE broadcasts SET expansion_cursor = $1, expansion_done = $2 WHERE id = $3",
+                "UPDATE broadcasts SET expansion_cursor = ?, expansion_done = ? WHERE id = ?",
                 cursor,
                 len(found) < batch_size,
                 broadcast_id,
@@ -178,33 +184,41 @@ class PostgresOutbox(PostgresPeople):
         self, broadcast_id: int, worker: str, limit: int, now: float, lease_seconds: float
     ) -> list[ClaimedMessage]:
         async with self.transaction("claim outbox") as db:
-            # Queued rows, and rows whose holder let the lease run out (it died).
+            # Rows held by a worker that died come back once their lease runs out.
+            # (Two statements rather than one OR: each walks the (broadcast, state, id)
+            # index in order, where an OR would sort every queued row at each claim.)
+            await db.execute(
+                "UPDATE outbox SET state = 'queued', claimed_by = NULL "
+                "WHERE broadcast_id = ? AND state = 'claimed' AND lease_until < ?",
+                broadcast_id,
+                now,
+            )
             rows = await db.fetch(
                 "SELECT o.id, o.subscriber_id, o.language, o.attempts, s.msisdn_sealed "
                 "FROM outbox o JOIN subscribers s ON s.id = o.subscriber_id "
-                "WHERE o.broadcast_id = $1 AND (o.state = 'queued' "
-                "OR (o.state = 'claimed' AND o.lease_until < $2)) "
-                "ORDER BY o.id LIMIT $3 FOR UPDATE OF o SKIP LOCKED",
+                "WHERE o.broadcast_id = ? AND o.state = 'queued' "
+                f"ORDER BY o.id LIMIT ?{self.dialect.skip_locked}",
                 broadcast_id,
-                now,
                 limit,
             )
             gone = [row["id"] for row in rows if row["msisdn_sealed"] is None]
             live = [row for row in rows if row["msisdn_sealed"] is not None]
             if gone:
+                among, params = self.dialect.any_of("id", gone, "bigint")
                 await db.execute(
-                    "UPDATE outbox SET state = 'opted_out', final_at = $1, claimed_by = NULL "
-                    "WHERE id = ANY($2::bigint[])",
+                    "UPDATE outbox SET state = 'opted_out', final_at = ?, claimed_by = NULL "
+                    f"WHERE {among}",
                     now,
-                    gone,
+                    *params,
                 )
             if live:
+                among, params = self.dialect.any_of("id", [row["id"] for row in live], "bigint")
                 await db.execute(
-                    "UPDATE outbox SET state = 'claimed', claimed_by = $1, lease_until = $2, "
-                    "attempts = attempts + 1 WHERE id = ANY($3::bigint[])",
+                    "UPDATE outbox SET state = 'claimed', claimed_by = ?, lease_until = ?, "
+                    f"attempts = attempts + 1 WHERE {among}",
                     worker,
                     now + lease_seconds,
-                    [row["id"] for row in live],
+                    *params,
                 )
         return [
             ClaimedMessage(
@@ -222,13 +236,12 @@ class PostgresOutbox(PostgresPeople):
         so another worker takes them now rather than when the lease runs out. Call it
         after the submits in flight have been recorded."""
         async with self.transaction("release claims") as db:
-            status = await db.execute(
+            return await db.execute(
                 "UPDATE outbox SET state = 'queued', claimed_by = NULL, lease_until = NULL, "
-                "attempts = GREATEST(attempts - 1, 0) "
-                "WHERE state = 'claimed' AND claimed_by = $1",
+                "attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END "
+                "WHERE state = 'claimed' AND claimed_by = ?",
                 worker,
             )
-            return affected(status)
 
     async def record_submissions(
         self, channel: str, submissions: Sequence[Submission], now: float, max_attempts: int
@@ -239,45 +252,40 @@ class PostgresOutbox(PostgresPeople):
         accepted = sorted(by_outcome.get("accepted", []), key=lambda s: s.outbox_id)
         async with self.transaction("record submissions") as db:
             if accepted:
-                await db.execute(
-                    "SELECT pg_advisory_xact_lock_shared($1)", _RECEIPTS_AFTER_SUBMISSIONS
-                )
-                await db.executemany(
-                    "UPDATE outbox SET state = 'submitted', parts = $1, submitted_at = $2, "
-                    "claimed_by = NULL, lease_until = NULL, error = '' "
-                    "WHERE id = $3 AND state NOT IN ('delivered', 'failed', 'expired')",
-                    [(len(s.message_ids), now, s.outbox_id) for s in accepted],
-                )
-                await db.executemany(
-                    # An SMSC that restarts may hand out the same ids again: the newest
-                    # submission owns an id (as in the SQLite store).
-                    "INSERT INTO outbox_messages (channel, message_id, outbox_id, part, state) "
-                    "VALUES ($1, $2, $3, $4, 'submitted') ON CONFLICT (channel, message_id) "
-                    "DO UPDATE SET outbox_id = excluded.outbox_id, part = excluded.part, "
-                    "state = 'submitted'",
-                    [
-                        (channel, message_id, s.outbox_id, part)
-                        for s in accepted
-                        for part, message_id in enumerate(s.message_ids)
-                    ],
-                )
-            retries = by_outcome.get("retry", [])
-            if retries:
-                await db.executemany(
-                    "UPDATE outbox SET state = CASE WHEN attempts >= $1 THEN 'failed' "
-                    "ELSE 'queued' END, final_at = CASE WHEN attempts >= $1 "
-                    "THEN $2::double precision ELSE NULL END, claimed_by = NULL, "
-                    "lease_until = NULL, error = $3 "
-                    "WHERE id = $4 AND state = 'claimed'",
-                    [(max_attempts, now, s.error[:200], s.outbox_id) for s in retries],
-                )
-            failed = by_outcome.get("failed", [])
-            if failed:
-                await db.executemany(
-                    "UPDATE outbox SET state = 'failed', final_at = $1, claimed_by = NULL, "
-                    "error = $2 WHERE id = $3",
-                    [(now, s.error[:200], s.outbox_id) for s in failed],
-                )
+                await db.lock(_RECEIPTS_AFTER_SUBMISSIONS, shared=True)
+            await db.executemany(
+                "UPDATE outbox SET state = 'submitted', parts = ?, submitted_at = ?, "
+                "claimed_by = NULL, lease_until = NULL, error = '' "
+                "WHERE id = ? AND state NOT IN ('delivered', 'failed', 'expired')",
+                [(len(s.message_ids), now, s.outbox_id) for s in accepted],
+            )
+            await db.executemany(
+                # An SMSC that restarts may hand out the same ids again: the newest
+                # submission owns an id.
+                "INSERT INTO outbox_messages (channel, message_id, outbox_id, part, state) "
+                "VALUES (?, ?, ?, ?, 'submitted') ON CONFLICT (channel, message_id) DO UPDATE "
+                "SET outbox_id = excluded.outbox_id, part = excluded.part, state = 'submitted'",
+                [
+                    (channel, message_id, s.outbox_id, part)
+                    for s in accepted
+                    for part, message_id in enumerate(s.message_ids)
+                ],
+            )
+            await db.executemany(
+                "UPDATE outbox SET state = CASE WHEN attempts >= ? THEN 'failed' ELSE 'queued' "
+                "END, final_at = CASE WHEN attempts >= ? THEN CAST(? AS DOUBLE PRECISION) "
+                "ELSE NULL END, claimed_by = NULL, lease_until = NULL, error = ? "
+                "WHERE id = ? AND state = 'claimed'",
+                [
+                    (max_attempts, max_attempts, now, s.error[:200], s.outbox_id)
+                    for s in by_outcome.get("retry", [])
+                ],
+            )
+            await db.executemany(
+                "UPDATE outbox SET state = 'failed', final_at = ?, claimed_by = NULL, "
+                "error = ? WHERE id = ?",
+                [(now, s.error[:200], s.outbox_id) for s in by_outcome.get("failed", [])],
+            )
             refused = [s.outbox_id for s in by_outcome.get("opted_out", [])]
             if refused:
                 await _opt_out_rows(db, refused, now)
@@ -288,11 +296,11 @@ class PostgresOutbox(PostgresPeople):
         if not updates:
             return 0
         async with self.transaction("record deliveries") as db:
-            await db.execute("SELECT pg_advisory_xact_lock($1)", _RECEIPTS_AFTER_SUBMISSIONS)
+            await db.lock(_RECEIPTS_AFTER_SUBMISSIONS)
             await db.execute("DELETE FROM receipt_batch")
             await db.executemany(
                 "INSERT INTO receipt_batch (channel, message_id, state, error, at) "
-                "VALUES ($1, $2, $3, $4, $5)",
+                "VALUES (?, ?, ?, ?, ?)",
                 [(u.channel, u.message_id, u.state, u.error[:200], u.at) for u in updates],
             )
             await _lock_touched_rows(db)
@@ -313,52 +321,48 @@ class PostgresOutbox(PostgresPeople):
     ) -> int:
         states = "('queued', 'claimed', 'submitted')" if include_submitted else _UNFINISHED
         async with self.transaction("close pending") as db:
-            status = await db.execute(
-                "UPDATE outbox SET state = $1, final_at = $2, claimed_by = NULL "
-                f"WHERE broadcast_id = $3 AND state IN {states}",
+            return await db.execute(
+                "UPDATE outbox SET state = ?, final_at = ?, claimed_by = NULL "
+                f"WHERE broadcast_id = ? AND state IN {states}",
                 state.value,
                 now,
                 broadcast_id,
             )
-            return affected(status)
 
     async def close_unconfirmed(
         self, broadcast_id: int, scope: str, submitted_before: float, now: float
     ) -> int:
         prefix = f"{scope}/" if scope else ""
         async with self.transaction("close unconfirmed") as db:
-            status = await db.execute(
-                "UPDATE outbox SET state = 'unknown', final_at = $1 "
-                "WHERE broadcast_id = $2 AND state = 'submitted' AND submitted_at < $3 "
+            return await db.execute(
+                "UPDATE outbox SET state = 'unknown', final_at = ? "
+                "WHERE broadcast_id = ? AND state = 'submitted' AND submitted_at < ? "
                 "AND EXISTS (SELECT 1 FROM outbox_messages m WHERE m.outbox_id = outbox.id "
-                "AND m.part = 0 AND left(m.message_id, $4) = $5)",
+                "AND m.part = 0 AND substr(m.message_id, 1, ?) = ?)",
                 now,
                 broadcast_id,
                 submitted_before,
                 len(prefix),
                 prefix,
             )
-            return affected(status)
 
     async def outbox_counts(self, broadcast_id: int) -> OutboxCounts:
         rows = await self.fetch(
-            "SELECT state, count(*) FROM outbox WHERE broadcast_id = $1 GROUP BY state",
+            "SELECT state, count(*) FROM outbox WHERE broadcast_id = ? GROUP BY state",
             broadcast_id,
         )
         return OutboxCounts({row[0]: int(row[1]) for row in rows})
 
 
 async def _opt_out_rows(db: Connection, outbox_ids: list[int], now: float) -> None:
-    wanted = ids_array(outbox_ids)
+    among, params = db.dialect.any_of("id", [int(i) for i in outbox_ids], "bigint")
     await db.execute(
-        "UPDATE outbox SET state = 'opted_out', final_at = $1, claimed_by = NULL "
-        "WHERE id = ANY($2::bigint[]) AND state NOT IN ('delivered', 'failed', 'expired')",
+        "UPDATE outbox SET state = 'opted_out', final_at = ?, claimed_by = NULL "
+        f"WHERE {among} AND state NOT IN ('delivered', 'failed', 'expired')",
         now,
-        wanted,
+        *params,
     )
-    rows = await db.fetch(
-        "SELECT DISTINCT subscriber_id FROM outbox WHERE id = ANY($1::bigint[])", wanted
-    )
+    rows = await db.fetch(f"SELECT DISTINCT subscriber_id FROM outbox WHERE {among}", *params)
     await opt_out_subscribers(db, [row[0] for row in rows], now)
 
 
@@ -367,21 +371,23 @@ async def _apply_early_receipts(db: Connection, channel: str, now: float) -> Non
     Only recent ones: an old unmatched receipt must not land on a reused id."""
     since = now - EARLY_RECEIPT_WINDOW
     await db.execute("DELETE FROM receipt_batch")
-    await db.execute(
+    early = await db.execute(
         "INSERT INTO receipt_batch (channel, message_id, state, error, at) "
         "SELECT e.channel, e.message_id, e.state, e.error, e.at FROM delivery_events e "
         "JOIN outbox_messages m ON m.channel = e.channel AND m.message_id = e.message_id "
         "JOIN outbox o ON o.id = m.outbox_id AND o.state = 'submitted' "
-        "WHERE e.outbox_id IS NULL AND e.channel = $1 AND e.at >= $2 ORDER BY e.id",
+        "WHERE e.outbox_id IS NULL AND e.channel = ? AND e.at >= ? ORDER BY e.id",
         channel,
         since,
     )
+    if not early:
+        return  # the common case: no receipt came first
     await db.execute(
         "UPDATE delivery_events SET outbox_id = m.outbox_id FROM outbox_messages m "
         "WHERE m.channel = delivery_events.channel "
         "AND m.message_id = delivery_events.message_id "
-        "AND delivery_events.outbox_id IS NULL AND delivery_events.channel = $1 "
-        "AND delivery_events.at >= $2 "
+        "AND delivery_events.outbox_id IS NULL AND delivery_events.channel = ? "
+        "AND delivery_events.at >= ? "
         "AND delivery_events.message_id IN (SELECT message_id FROM receipt_batch)",
         channel,
         since,
@@ -394,23 +400,23 @@ async def _lock_touched_rows(db: Connection) -> None:
     the counts then see every other transaction's parts of the same rows, and batches
     never deadlock each other. NO KEY UPDATE, because inserting a delivery event holds
     a KEY SHARE lock on its row (the foreign key), which FOR UPDATE would wait on."""
-    await db.execute(
-        f"SELECT id FROM outbox WHERE id IN ({_TOUCHED}) ORDER BY id FOR NO KEY UPDATE"
-    )
+    if db.dialect.for_no_key_update:
+        await db.execute(
+            f"SELECT id FROM outbox WHERE id IN ({_TOUCHED}) "
+            f"ORDER BY id{db.dialect.for_no_key_update}"
+        )
 
 
 async def _apply_receipt_batch(db: Connection) -> int:
     """Move parts named in ``receipt_batch`` forward, then derive their rows' states."""
     await _lock_touched_rows(db)
-    status = await db.execute(
+    matched = await db.execute(
         "UPDATE outbox_messages SET state = (SELECT r.state FROM receipt_batch r "
         "WHERE r.channel = outbox_messages.channel "
         "AND r.message_id = outbox_messages.message_id ORDER BY r.seq DESC LIMIT 1) "
-        f"WHERE state NOT IN {_FINAL_PARTS} AND EXISTS (SELECT 1 FROM receipt_batch r "
-        "WHERE r.channel = outbox_messages.channel "
-        "AND r.message_id = outbox_messages.message_id)"
+        f"WHERE state NOT IN {_FINAL_PARTS} AND (channel, message_id) IN "
+        "(SELECT channel, message_id FROM receipt_batch)"
     )
-    matched = affected(status)
     refused = [
         row[0]
         for row in await db.fetch(

@@ -1,20 +1,18 @@
-"""PostgreSQL: subscribers, subscriptions, opt-out and inbound messages.
-
-The same statements as :mod:`gateway.store.sqlite_people`, with ``$n`` parameters and
-``= ANY($n)`` for id lists.
-"""
+"""Subscribers, subscriptions, opt-out (STOP) and inbound messages."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gateway.store.postgres_base import Connection, PostgresBase, Record, affected, ids_array
+from gateway.store.base import StoreBase
+from gateway.store.database import Connection, Row
+from gateway.store.dialect import Dialect
 from gateway.store.records import Audience, Subscriber, Subscription
 
-_UNSENT = "('queued', 'claimed')"
+UNSENT = "('queued', 'claimed')"
 
 
-def subscriber_from(row: Record) -> Subscriber:
+def subscriber_from(row: Row) -> Subscriber:
     return Subscriber(
         id=row["id"],
         msisdn_hash=row["msisdn_hash"],
@@ -29,43 +27,58 @@ async def opt_out_subscribers(db: Connection, ids: Sequence[int], now: float) ->
     """STOP for ``ids``: no subscription, no sealed number, no queued message left."""
     if not ids:
         return 0
-    wanted = ids_array(ids)
-    await db.execute("DELETE FROM subscriptions WHERE subscriber_id = ANY($1::bigint[])", wanted)
+    dialect = db.dialect
+    wanted = [int(value) for value in ids]
+    among, params = dialect.any_of("subscriber_id", wanted, "bigint")
+    await db.execute(f"DELETE FROM subscriptions WHERE {among}", *params)
     await db.execute(
-        "UPDATE outbox SET state = 'opted_out', final_at = $1, claimed_by = NULL "
-        f"WHERE subscriber_id = ANY($2::bigint[]) AND state IN {_UNSENT}",
+        "UPDATE outbox SET state = 'opted_out', final_at = ?, claimed_by = NULL "
+        f"WHERE {among} AND state IN {UNSENT}",
         now,
-        wanted,
+        *params,
     )
-    status = await db.execute(
-        "UPDATE subscribers SET opted_out_at = $1, msisdn_sealed = NULL, updated_at = $1 "
-        "WHERE id = ANY($2::bigint[]) AND opted_out_at IS NULL",
+    among, params = dialect.any_of("id", wanted, "bigint")
+    return await db.execute(
+        "UPDATE subscribers SET opted_out_at = ?, msisdn_sealed = NULL, updated_at = ? "
+        f"WHERE {among} AND opted_out_at IS NULL",
         now,
-        wanted,
+        now,
+        *params,
     )
-    return affected(status)
 
 
-def audience_filter(audience: Audience, first: int) -> tuple[str, list[object]]:
-    """SQL (over ``subscribers s``) selecting active subscribers in ``audience``;
-    its parameters are numbered from ``$first``."""
-    params: list[object] = [list(audience.topics)]
+async def subscriber_keys_page(db: Connection, after: int, limit: int) -> list[Row]:
+    """(id, msisdn_hash, msisdn_sealed) of the next ``limit`` subscribers after id
+    ``after``, for key rotation; locked on PostgreSQL so an upsert cannot slip between
+    the read and the rewrite."""
+    return await db.fetch(
+        "SELECT id, msisdn_hash, msisdn_sealed FROM subscribers WHERE id > ? "
+        f"ORDER BY id LIMIT ?{db.dialect.for_update}",
+        after,
+        limit,
+    )
+
+
+def audience_filter(dialect: Dialect, audience: Audience) -> tuple[str, list[object]]:
+    """SQL (over ``subscribers s``) selecting active subscribers in ``audience``."""
+    among, params = dialect.any_of("sub.topic", audience.topics, "text")
     clause = (
         "s.opted_out_at IS NULL AND s.msisdn_sealed IS NOT NULL AND EXISTS ("
-        "SELECT 1 FROM subscriptions sub WHERE sub.subscriber_id = s.id "
-        f"AND sub.topic = ANY(${first}::text[])"
+        f"SELECT 1 FROM subscriptions sub WHERE sub.subscriber_id = s.id AND {among}"
     )
     if audience.regions:
-        params.append(list(audience.regions))
-        clause += f" AND (sub.region = '' OR sub.region = ANY(${first + len(params) - 1}::text[]))"
+        among, more = dialect.any_of("sub.region", audience.regions, "text")
+        clause += f" AND (sub.region = '' OR {among})"
+        params.extend(more)
     clause += ")"
     if audience.languages:
-        params.append(list(audience.languages))
-        clause += f" AND s.language = ANY(${first + len(params) - 1}::text[])"
+        among, more = dialect.any_of("s.language", audience.languages, "text")
+        clause += f" AND {among}"
+        params.extend(more)
     return clause, params
 
 
-class PostgresPeople(PostgresBase):
+class People(StoreBase):
     async def upsert_subscriber(
         self, msisdn_hash: str, msisdn_sealed: bytes, language: str, channel: str, now: float
     ) -> Subscriber:
@@ -73,7 +86,7 @@ class PostgresPeople(PostgresBase):
             row = await db.fetchrow(
                 "INSERT INTO subscribers (msisdn_hash, msisdn_sealed, language, channel, "
                 "consent_at, opted_out_at, created_at, updated_at) "
-                "VALUES ($1, $2, $3, $4, $5, NULL, $5, $5) "
+                "VALUES (?, ?, ?, ?, ?, NULL, ?, ?) "
                 "ON CONFLICT (msisdn_hash) DO UPDATE SET msisdn_sealed = excluded.msisdn_sealed, "
                 "language = excluded.language, channel = excluded.channel, "
                 "consent_at = CASE WHEN subscribers.opted_out_at IS NULL "
@@ -84,56 +97,58 @@ class PostgresPeople(PostgresBase):
                 language,
                 channel,
                 now,
+                now,
+                now,
             )
+        assert row is not None  # an upsert always returns its row
         return subscriber_from(row)
 
     async def get_subscriber(self, msisdn_hash: str) -> Subscriber | None:
-        row = await self.fetchrow("SELECT * FROM subscribers WHERE msisdn_hash = $1", msisdn_hash)
+        row = await self.fetchrow("SELECT * FROM subscribers WHERE msisdn_hash = ?", msisdn_hash)
         return None if row is None else subscriber_from(row)
 
     async def set_language(self, msisdn_hash: str, language: str, now: float) -> bool:
         async with self.transaction("set language") as db:
-            status = await db.execute(
-                "UPDATE subscribers SET language = $1, updated_at = $2 WHERE msisdn_hash = $3",
+            changed = await db.execute(
+                "UPDATE subscribers SET language = ?, updated_at = ? WHERE msisdn_hash = ?",
                 language,
                 now,
                 msisdn_hash,
             )
             await db.execute(
-                "UPDATE subscriptions SET language = $1 WHERE subscriber_id = "
-                "(SELECT id FROM subscribers WHERE msisdn_hash = $2)",
+                "UPDATE subscriptions SET language = ? WHERE subscriber_id = "
+                "(SELECT id FROM subscribers WHERE msisdn_hash = ?)",
                 language,
                 msisdn_hash,
             )
-            return affected(status) > 0
+            return changed > 0
 
     async def subscribe(
         self, subscriber_id: int, topic: str, region: str, language: str, now: float
     ) -> bool:
         async with self.transaction("subscribe") as db:
-            status = await db.execute(
+            added = await db.execute(
                 "INSERT INTO subscriptions (subscriber_id, topic, region, language, created_at) "
-                "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 subscriber_id,
                 topic,
                 region,
                 language,
                 now,
             )
-            return affected(status) > 0
+            return added > 0
 
     async def unsubscribe(self, subscriber_id: int, topic: str) -> int:
         async with self.transaction("unsubscribe") as db:
-            status = await db.execute(
-                "DELETE FROM subscriptions WHERE subscriber_id = $1 AND topic = $2",
+            return await db.execute(
+                "DELETE FROM subscriptions WHERE subscriber_id = ? AND topic = ?",
                 subscriber_id,
                 topic,
             )
-            return affected(status)
 
     async def subscriptions(self, subscriber_id: int) -> list[Subscription]:
         rows = await self.fetch(
-            "SELECT topic, region, language FROM subscriptions WHERE subscriber_id = $1 "
+            "SELECT topic, region, language FROM subscriptions WHERE subscriber_id = ? "
             "ORDER BY topic, region",
             subscriber_id,
         )
@@ -142,7 +157,8 @@ class PostgresPeople(PostgresBase):
     async def opt_out(self, msisdn_hash: str, now: float) -> bool:
         async with self.transaction("opt out") as db:
             subscriber_id = await db.fetchval(
-                "SELECT id FROM subscribers WHERE msisdn_hash = $1 FOR UPDATE", msisdn_hash
+                f"SELECT id FROM subscribers WHERE msisdn_hash = ?{self.dialect.for_update}",
+                msisdn_hash,
             )
             if subscriber_id is None:
                 return False
@@ -151,30 +167,38 @@ class PostgresPeople(PostgresBase):
     async def withdraw_opted_out(self, outbox_ids: Sequence[int], now: float) -> set[int]:
         if not outbox_ids:
             return set()
-        wanted = ids_array(outbox_ids)
+        among, params = self.dialect.any_of("o.id", [int(i) for i in outbox_ids], "bigint")
+        # The common case (nobody stopped since the claim) costs one read, no write.
+        blocked = await self.fetch(
+            "SELECT o.id FROM outbox o JOIN subscribers s ON s.id = o.subscriber_id "
+            f"WHERE {among} AND (o.state != 'claimed' "
+            "OR s.opted_out_at IS NOT NULL OR s.msisdn_sealed IS NULL)",
+            *params,
+        )
+        if not blocked:
+            return set()
+        among, params = self.dialect.any_of("id", [int(i) for i in outbox_ids], "bigint")
         async with self.transaction("withdraw opted out") as db:
             await db.execute(
-                "UPDATE outbox SET state = 'opted_out', final_at = $1, claimed_by = NULL "
-                f"WHERE id = ANY($2::bigint[]) AND state IN {_UNSENT} AND subscriber_id IN "
+                "UPDATE outbox SET state = 'opted_out', final_at = ?, claimed_by = NULL "
+                f"WHERE {among} AND state IN {UNSENT} AND subscriber_id IN "
                 "(SELECT id FROM subscribers WHERE opted_out_at IS NOT NULL "
                 "OR msisdn_sealed IS NULL)",
                 now,
-                wanted,
+                *params,
             )
             # Also rows a STOP (or a cancel) closed between the claim and now.
             rows = await db.fetch(
-                "SELECT id FROM outbox WHERE id = ANY($1::bigint[]) AND state != 'claimed'",
-                wanted,
+                f"SELECT id FROM outbox WHERE {among} AND state != 'claimed'", *params
             )
             return {row[0] for row in rows}
 
     async def audience_size(self, audience: Audience) -> int:
         if not audience.topics:
             return 0
-        clause, params = audience_filter(audience, 1)
-        return int(
-            await self.fetchval(f"SELECT count(*) FROM subscribers s WHERE {clause}", *params)
-        )
+        clause, params = audience_filter(self.dialect, audience)
+        count = await self.fetchval(f"SELECT count(*) FROM subscribers s WHERE {clause}", *params)
+        return int(count or 0)
 
     async def topic_counts(self) -> dict[str, int]:
         rows = await self.fetch(
@@ -186,7 +210,7 @@ class PostgresPeople(PostgresBase):
 
     async def has_inbound(self, channel: str, message_id: str) -> bool:
         row = await self.fetchrow(
-            "SELECT 1 FROM inbound_messages WHERE channel = $1 AND message_id = $2",
+            "SELECT 1 FROM inbound_messages WHERE channel = ? AND message_id = ?",
             channel,
             message_id,
         )
@@ -202,9 +226,9 @@ class PostgresPeople(PostgresBase):
         received_at: float,
     ) -> bool:
         async with self.transaction("record inbound") as db:
-            status = await db.execute(
+            added = await db.execute(
                 "INSERT INTO inbound_messages (channel, message_id, sender_hash, recipient, "
-                "command, received_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                "command, received_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 channel,
                 message_id,
                 sender_hash,
@@ -212,4 +236,4 @@ class PostgresPeople(PostgresBase):
                 command,
                 received_at,
             )
-            return affected(status) > 0
+            return added > 0

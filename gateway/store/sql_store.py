@@ -1,0 +1,316 @@
+"""The store: the port filled by one SQL database, SQLite or PostgreSQL.
+
+:func:`open_store` picks the engine from ``settings.db_url`` (a ``postgresql://`` URL,
+else a SQLite file path), opens its adapter and migrates it. Module map::
+
+    dialect            what differs between the engines, in one object each
+    database           the interface queries run on; sqlite_database, postgres_database
+    migrations         the one schema history, rendered per engine
+    people             subscribers, subscriptions, STOP, inbound dedup
+    outbox             broadcasts, outbox claims (SKIP LOCKED + lease), receipts
+    sql_store (this)   audit log, operators, menu versions, session ends, retention
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from os import PathLike
+
+from gateway.store.audit_chain import GENESIS_HASH, entry_hash, verify_paged
+from gateway.store.database import Database, Row
+from gateway.store.migrations import migrate
+from gateway.store.outbox import Outbox
+from gateway.store.port import Store
+from gateway.store.records import (
+    AuditEntry,
+    ChainCheck,
+    MenuVersion,
+    Operator,
+    RetentionResult,
+    SessionEndCount,
+)
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+AUDIT_LOCK = 7_201_002  # advisory lock key (PostgreSQL)
+
+
+def is_postgres_url(db_url: str) -> bool:
+    return db_url.startswith(POSTGRES_SCHEMES)
+
+
+def _audit(row: Row) -> AuditEntry:
+    return AuditEntry(
+        id=row["id"],
+        at=row["at"],
+        actor=row["actor"],
+        action=row["action"],
+        subject=row["subject"],
+        details=json.loads(row["details"]),
+        prev_hash=row["prev_hash"],
+        row_hash=row["row_hash"],
+    )
+
+
+def _operator(row: Row) -> Operator:
+    return Operator(
+        id=row["id"],
+        username=row["username"],
+        password_hash=row["password_hash"],
+        role=row["role"],
+        disabled=bool(row["disabled"]),
+        created_at=row["created_at"],
+    )
+
+
+def _menu(row: Row) -> MenuVersion:
+    return MenuVersion(
+        id=row["id"],
+        menu_name=row["menu_name"],
+        tree_yaml=row["tree_yaml"],
+        author=row["author"],
+        state=row["state"],
+        approver=row["approver"],
+        created_at=row["created_at"],
+        published_at=row["published_at"],
+        superseded_at=row["superseded_at"],
+    )
+
+
+class SQLStore(Outbox):
+    """Everything durable in one database (``settings.db_url``)."""
+
+    @classmethod
+    async def open(cls, db_url: str | PathLike[str]) -> SQLStore:
+        """Open and migrate the database at ``db_url`` (a path or a ``postgresql://``
+        URL)."""
+        url = str(db_url)
+        database: Database
+        if is_postgres_url(url):
+            from gateway.store.postgres_database import PostgresDatabase
+
+            database = await PostgresDatabase.open(url)
+        else:
+            from gateway.store.sqlite_database import SQLiteDatabase
+
+            database = await SQLiteDatabase.open(url)
+        try:
+            await migrate(database)
+        except BaseException:
+            await database.close()
+            raise
+        return cls(database)
+
+    # -- audit log -------------------------------------------------------------------
+
+    async def append_audit(
+        self, actor: str, action: str, subject: str, details: Mapping[str, object], now: float
+    ) -> AuditEntry:
+        # Round-trip through JSON so the hash is computed over what is stored.
+        stored = json.loads(json.dumps(dict(details), sort_keys=True, ensure_ascii=False))
+        async with self.transaction("append audit") as db:
+            # One writer at a time: two appends reading the same last hash would fork
+            # the chain.
+            await db.lock(AUDIT_LOCK)
+            last = await db.fetchval("SELECT row_hash FROM audit_log ORDER BY id DESC LIMIT 1")
+            prev_hash = last or GENESIS_HASH
+            row_hash = entry_hash(prev_hash, now, actor, action, subject, stored)
+            entry_id: int = await db.fetchval(
+                "INSERT INTO audit_log (at, actor, action, subject, details, prev_hash, row_hash)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                now,
+                actor,
+                action,
+                subject,
+                json.dumps(stored, sort_keys=True, ensure_ascii=False),
+                prev_hash,
+                row_hash,
+            )
+        return AuditEntry(entry_id, now, actor, action, subject, stored, prev_hash, row_hash)
+
+    async def audit_entries(self, after_id: int = 0, limit: int = 1000) -> list[AuditEntry]:
+        rows = await self.fetch(
+            "SELECT * FROM audit_log WHERE id > ? ORDER BY id LIMIT ?", after_id, limit
+        )
+        return [_audit(row) for row in rows]
+
+    async def verify_audit_chain(self) -> ChainCheck:
+        return await verify_paged(self.audit_entries)
+
+    # -- operators -------------------------------------------------------------------
+
+    async def create_operator(
+        self, username: str, password_hash: str, role: str, now: float
+    ) -> Operator:
+        async with self.transaction("create operator") as db:
+            operator_id: int = await db.fetchval(
+                "INSERT INTO operators (username, password_hash, role, disabled, created_at, "
+                "updated_at) VALUES (?, ?, ?, FALSE, ?, ?) RETURNING id",
+                username,
+                password_hash,
+                role,
+                now,
+                now,
+            )
+        return Operator(operator_id, username, password_hash, role, False, now)
+
+    async def get_operator(self, username: str) -> Operator | None:
+        row = await self.fetchrow("SELECT * FROM operators WHERE username = ?", username)
+        return None if row is None else _operator(row)
+
+    async def list_operators(self) -> list[Operator]:
+        return [_operator(row) for row in await self.fetch("SELECT * FROM operators ORDER BY id")]
+
+    async def update_operator(
+        self,
+        username: str,
+        now: float,
+        *,
+        password_hash: str | None = None,
+        role: str | None = None,
+        disabled: bool | None = None,
+    ) -> bool:
+        async with self.transaction("update operator") as db:
+            changed = await db.execute(
+                "UPDATE operators SET password_hash = COALESCE(?, password_hash), "
+                "role = COALESCE(?, role), disabled = COALESCE(?, disabled), updated_at = ? "
+                "WHERE username = ?",
+                password_hash,
+                role,
+                disabled,
+                now,
+                username,
+            )
+            return changed > 0
+
+    # -- menu versions ---------------------------------------------------------------
+
+    async def create_menu_version(
+        self, menu_name: str, tree_yaml: str, author: str, now: float
+    ) -> MenuVersion:
+        async with self.transaction("create menu version") as db:
+            version_id: int = await db.fetchval(
+                "INSERT INTO menu_versions (menu_name, tree_yaml, author, state, created_at) "
+                "VALUES (?, ?, ?, 'draft', ?) RETURNING id",
+                menu_name,
+                tree_yaml,
+                author,
+                now,
+            )
+        return MenuVersion(version_id, menu_name, tree_yaml, author, "draft", None, now, None, None)
+
+    async def get_menu_version(self, version_id: int) -> MenuVersion | None:
+        row = await self.fetchrow("SELECT * FROM menu_versions WHERE id = ?", version_id)
+        return None if row is None else _menu(row)
+
+    async def list_menu_versions(self, menu_name: str) -> list[MenuVersion]:
+        rows = await self.fetch(
+            "SELECT * FROM menu_versions WHERE menu_name = ? ORDER BY id DESC", menu_name
+        )
+        return [_menu(row) for row in rows]
+
+    async def published_menu(self, menu_name: str) -> MenuVersion | None:
+        row = await self.fetchrow(
+            "SELECT * FROM menu_versions WHERE menu_name = ? AND state = 'published' "
+            "ORDER BY id DESC LIMIT 1",
+            menu_name,
+        )
+        return None if row is None else _menu(row)
+
+    async def publish_menu_version(self, version_id: int, approver: str, now: float) -> bool:
+        async with self.transaction("publish menu version") as db:
+            menu_name = await db.fetchval(
+                "SELECT menu_name FROM menu_versions WHERE id = ?", version_id
+            )
+            if menu_name is None:
+                return False
+            # Two approvals of two drafts of one menu at once must not leave two published.
+            await db.lock_name("menu:" + menu_name)
+            still_draft = await db.fetchval(
+                "SELECT 1 FROM menu_versions WHERE id = ? AND state = 'draft'", version_id
+            )
+            if still_draft is None:
+                return False
+            await db.execute(
+                "UPDATE menu_versions SET state = 'superseded', superseded_at = ? "
+                "WHERE menu_name = ? AND state = 'published'",
+                now,
+                menu_name,
+            )
+            await db.execute(
+                "UPDATE menu_versions SET state = 'published', approver = ?, published_at = ? "
+                "WHERE id = ?",
+                approver,
+                now,
+                version_id,
+            )
+            return True
+
+    # -- USSD session ends -----------------------------------------------------------
+
+    async def record_session_end(
+        self, day: str, screen_id: str, status: str, count: int = 1
+    ) -> None:
+        async with self.transaction("record session end") as db:
+            await db.execute(
+                "INSERT INTO session_ends (day, screen_id, status, count) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (day, screen_id, status) DO UPDATE SET count = "
+                "session_ends.count + excluded.count",
+                day,
+                screen_id,
+                status,
+                count,
+            )
+
+    async def session_end_counts(self, since_day: str) -> list[SessionEndCount]:
+        rows = await self.fetch(
+            "SELECT day, screen_id, status, count FROM session_ends WHERE day >= ? "
+            "ORDER BY day, screen_id, status",
+            since_day,
+        )
+        return [SessionEndCount(row[0], row[1], row[2], int(row[3])) for row in rows]
+
+    # -- retention -------------------------------------------------------------------
+
+    async def purge(self, delivery_before: float, optout_before: float) -> RetentionResult:
+        old_rows = (
+            "SELECT id FROM outbox WHERE final_at IS NOT NULL AND final_at < ? "
+            "AND state IN ('delivered', 'failed', 'expired', 'opted_out', 'cancelled')"
+        )
+        async with self.transaction("purge") as db:
+            events = await db.execute(
+                f"DELETE FROM delivery_events WHERE at < ? OR outbox_id IN ({old_rows})",
+                delivery_before,
+                delivery_before,
+            )
+            await db.execute(
+                f"DELETE FROM outbox_messages WHERE outbox_id IN ({old_rows})", delivery_before
+            )
+            outbox = await db.execute(
+                f"DELETE FROM outbox WHERE id IN ({old_rows})", delivery_before
+            )
+            inbound = await db.execute(
+                "DELETE FROM inbound_messages WHERE received_at < ?", delivery_before
+            )
+            # An opted-out person's rows go with them (ON DELETE CASCADE on the outbox).
+            people = await db.execute(
+                "DELETE FROM subscribers WHERE opted_out_at IS NOT NULL AND opted_out_at < ?",
+                optout_before,
+            )
+        return RetentionResult(
+            outbox_rows=outbox,
+            delivery_events=events,
+            inbound_messages=inbound,
+            subscribers=people,
+        )
+
+
+async def open_store(db_url: str) -> SQLStore:
+    """The store for ``settings.db_url``: PostgreSQL for a ``postgresql://`` URL, else
+    the SQLite file at that path. Opened and migrated; close it with ``close()``."""
+    return await SQLStore.open(db_url)
+
+
+def _implements_the_port(store: SQLStore) -> Store:
+    """Never called: mypy checks here that SQLStore fills the whole store port."""
+    return store
