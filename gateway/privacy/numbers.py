@@ -11,6 +11,7 @@ outside the database.
 from __future__ import annotations
 
 import hashlib
+import hmac
 
 from cryptography.fernet import Fernet, InvalidToken
 
@@ -27,26 +28,18 @@ def normalise_msisdn(number: str) -> str:
 class PhoneHasher:
     """Keyed, non-reversible identifiers for phone numbers.
 
-    Every USSD request takes two of these (its session and its caller), so the key's
-    HMAC-SHA256 pads are hashed once, here, and each identifier continues copies of
-    them: the same digest as ``hmac.new(key, message, sha256)`` (RFC 2104) at a third
-    of the cost.
+    Every USSD request takes two of these (its session and its caller), so the key is
+    set up once, here (``hmac``'s keyed state), and each identifier continues a copy
+    of it: the same digest as ``hmac.new(key, message, sha256)`` for less work.
     """
 
     def __init__(self, key: Secret) -> None:
-        secret = key.reveal_bytes()
-        if len(secret) > _BLOCK:
-            secret = hashlib.sha256(secret).digest()
-        padded = secret.ljust(_BLOCK, b"\0")
-        self._inner = hashlib.sha256(padded.translate(_IPAD))
-        self._outer = hashlib.sha256(padded.translate(_OPAD))
+        self._keyed = hmac.new(key.reveal_bytes(), digestmod=hashlib.sha256)
 
     def _hmac_hex(self, message: bytes) -> str:
-        inner = self._inner.copy()
-        inner.update(message)
-        outer = self._outer.copy()
-        outer.update(inner.digest())
-        return outer.hexdigest()[:32]
+        keyed = self._keyed.copy()
+        keyed.update(message)
+        return keyed.hexdigest()[:32]
 
     def hash(self, number: str, purpose: str = "msisdn") -> str:
         """A hex HMAC of the normalised number; ``purpose`` separates uses of one key."""
@@ -55,11 +48,6 @@ class PhoneHasher:
     def session(self, session_id: str, channel: str) -> str:
         """A key for an aggregator's session id, which can embed the number at some vendors."""
         return self._hmac_hex(f"session:{channel}:{session_id}".encode())
-
-
-_BLOCK = 64  # SHA-256's block size in bytes
-_IPAD = bytes(byte ^ 0x36 for byte in range(256))
-_OPAD = bytes(byte ^ 0x5C for byte in range(256))
 
 
 class DecryptionError(GatewayError, ValueError):
