@@ -132,6 +132,9 @@ class Settings:
     retention_delivery_days: int = 30
     retention_optout_days: int = 7
     broadcast_tps: float = 50.0
+    sms_menu_parts: int = 1  # SMS a menu screen may take (1-3)
+    sms_menu_ttl: int = 1800  # seconds an SMS menu session lives
+    sms_menu_per_minute: int = 5  # menu SMS one number may get in a minute
 
     @property
     def db_url(self) -> str:
@@ -174,6 +177,9 @@ class Settings:
             "retention_delivery_days": reader.integer("RETENTION_DELIVERY_DAYS", 30, low=1),
             "retention_optout_days": reader.integer("RETENTION_OPTOUT_DAYS", 7, low=0),
             "broadcast_tps": reader.number("BROADCAST_TPS", 50.0, low=0.1),
+            "sms_menu_parts": reader.integer("SMS_MENU_PARTS", 1, low=1, high=3),
+            "sms_menu_ttl": reader.integer("SMS_MENU_TTL", 1800, low=60, high=86400),
+            "sms_menu_per_minute": reader.integer("SMS_MENU_PER_MINUTE", 5, low=1, high=60),
         }
         keys = _KeySource(env, data_dir)
         values["callback_secret"] = keys.secret("CALLBACK_SECRET", min_length=16)

@@ -13,18 +13,26 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 import structlog
 
 from gateway.broadcast.keyword_service import KeywordService
 from gateway.broadcast.receipt_recorder import ReceiptRecorder, channel_family
 from gateway.broadcast.subscriptions import SubscriptionService
-from gateway.sms.keywords import parse
+from gateway.sms.keywords import Command, CommandKind, parse
 from gateway.sms.messages import DeliveryReport, InboundSMS, OutboundSMS, SMSSender
 from gateway.store.port import Store
 from gateway.store.records import DeliveryUpdate
 
 log = structlog.get_logger(__name__)
+
+
+class MenuBySMS(Protocol):
+    """The menu tree by SMS (:class:`gateway.ussd.sms_menu.SMSMenu`)."""
+
+    async def reply(self, message: InboundSMS, command: Command) -> tuple[bool, str | None]:
+        """(whether ``message`` was menu traffic, the SMS to answer it or None)."""
 
 
 class SMSInbox:
@@ -44,6 +52,9 @@ class SMSInbox:
         self.replies = replies
         self._clock = clock
         self._reply_tasks: set[asyncio.Task[None]] = set()
+        # Set by the runtime when the gateway serves its menu by SMS: MENU, and any
+        # text that is not a keyword while the sender has a menu session open.
+        self.menu: MenuBySMS | None = None
 
     async def on_inbound_sms(self, message: InboundSMS) -> None:
         if await self._store.has_inbound(message.channel, message.message_id):
@@ -51,7 +62,14 @@ class SMSInbox:
             return
         now = self._clock()
         command = parse(message.text, self._keywords.catalog)
-        reply = await self._keywords.respond(message.sender, message.channel, command, now)
+        reply: str | None = None
+        handled = False
+        if self.menu is not None and command.kind in (CommandKind.MENU, CommandKind.UNKNOWN):
+            handled, reply = await self.menu.reply(message, command)
+        if not handled:
+            reply = await self._keywords.respond(message.sender, message.channel, command, now)
+        elif command.kind is CommandKind.UNKNOWN:
+            command = Command(CommandKind.MENU)  # recorded as menu traffic, not as unknown
         first = await self._store.record_inbound(
             message.channel,
             message.message_id,

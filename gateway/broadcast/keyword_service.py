@@ -49,6 +49,7 @@ class KeywordService:
             if topic is None:
                 return catalog.reply("unknown_topic", language, topics=topics)
             return topic.info.get(language) or topic.info.get(catalog.default_language, "")
-        if command.kind is CommandKind.HELP:
+        if command.kind is CommandKind.HELP or command.kind is CommandKind.MENU:
+            # MENU reaches here only when the gateway serves no menu by SMS.
             return catalog.reply("help", language, topics=topics)
         return catalog.reply("unknown", language)

@@ -74,6 +74,7 @@ async def create_app(
     app.router.add_routes(create_sms_routes(runtime.inbox, settings.callback_secret))
     app[METRICS] = metrics = runtime.metrics
     runtime.ussd.observers.append(_ussd_observer(metrics))
+    runtime.sms_menu.observers.append(_ussd_observer(metrics))  # channel "sms"
     metrics.follow_broadcasts(runtime.store)
     shutdown = GracefulShutdown()
     checks: list[ReadinessCheck] = [

@@ -29,10 +29,12 @@ from gateway.server.live_tree import LiveTree, tree_file
 from gateway.server.sms_channel import open_sms_sender, receipt_timeouts_for
 from gateway.settings import Settings
 from gateway.smpp.pool import SMPPPool
+from gateway.sms.menu_dialect import menu_limit
 from gateway.sms.messages import DeliveryReport, InboundSMS, SMSSender
 from gateway.store.port import Store
 from gateway.ussd.service import ServiceOptions, USSDService
 from gateway.ussd.sessions import MemorySessionStore, RedisSessionStore, SessionStore
+from gateway.ussd.sms_menu import SMSMenu, SMSMenuOptions
 
 log = structlog.get_logger("gateway.server.runtime")
 
@@ -76,6 +78,7 @@ class Runtime:
     live_tree: LiveTree
     sessions: SessionStore
     ussd: USSDService
+    sms_menu: USSDService  # the same tree by SMS (gateway.ussd.sms_menu)
     dropoff: StoreDropOff
     metrics: Metrics
     inbox: CountingInbox
@@ -136,12 +139,32 @@ async def open_runtime(
             effects or messaging.effects,
             ServiceOptions(limit, settings.session_ttl, settings.resume_window),
         )
+        sms_service = USSDService(
+            live,
+            sessions,
+            messaging.hasher,
+            effects or messaging.effects,
+            ServiceOptions(
+                menu_limit(settings.sms_menu_parts), settings.sms_menu_ttl, settings.resume_window
+            ),
+        )
+        messaging.inbox.menu = SMSMenu(
+            sms_service,
+            sessions,
+            messaging.hasher,
+            SMSMenuOptions(
+                settings.sms_menu_parts,
+                settings.sms_menu_per_minute,
+                messaging.keywords.catalog.default_language,
+            ),
+        )
         runtime = Runtime(
             settings=settings,
             messaging=messaging,
             live_tree=live,
             sessions=sessions,
             ussd=service,
+            sms_menu=sms_service,
             dropoff=StoreDropOff(messaging.store),
             metrics=metrics,
             inbox=CountingInbox(messaging.inbox, metrics),

@@ -1,4 +1,4 @@
-"""SMS keywords: JOIN <topic>, STOP, HELP, LANG <code>, INFO <topic>, in every language
+"""SMS keywords: JOIN <topic>, STOP, HELP, LANG <code>, INFO <topic>, MENU, in every language
 of the content catalog (``content/keywords.yaml``, ``content/topics.yaml``).
 
 :func:`parse` is pure: text in, :class:`Command` out. Matching folds case, accents,
@@ -34,6 +34,7 @@ class CommandKind(StrEnum):
     HELP = "help"
     LANG = "lang"
     INFO = "info"
+    MENU = "menu"  # opens the menu tree by SMS (gateway.ussd.sms_menu)
     UNKNOWN = "unknown"
 
 

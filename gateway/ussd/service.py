@@ -188,8 +188,8 @@ class USSDService:
         if record is None or (not request.cumulative and request.user_input is None):
             result = self._engine.start(
                 tree,
-                language=language,
-                country=country_from_network(request.network_code),
+                language=request.language or language,
+                country=request.country or country_from_network(request.network_code),
                 resume=resume,
                 limit=limit,
             )

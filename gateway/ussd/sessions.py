@@ -47,6 +47,7 @@ KEY_PREFIX = "gw:ussd:"
 SESSION_PREFIX = KEY_PREFIX + "s:"
 RESUME_PREFIX = KEY_PREFIX + "r:"
 LANGUAGE_PREFIX = KEY_PREFIX + "l:"
+HITS_PREFIX = KEY_PREFIX + "q:"  # per-number counters (the SMS menu's rate limit)
 LANGUAGE_TTL = 30 * 24 * 3600
 
 
@@ -151,6 +152,10 @@ class SessionStore(Protocol):
 
     async def session(self, session_key: str) -> SessionRecord | None: ...
 
+    async def count_hit(self, key: str, window: int) -> int:
+        """Count one hit on ``key`` (a keyed hash) and return the hits in its window:
+        the window opens at the first hit and lasts ``window`` seconds."""
+
     async def ping(self) -> bool: ...
 
     async def close(self) -> None: ...
@@ -235,6 +240,10 @@ class ExpiringMap(Generic[V]):
     def keys(self) -> list[str]:
         return list(self._items)
 
+    def expiry(self, key: str) -> float | None:
+        """When ``key`` expires (on this map's clock), None when it is absent or gone."""
+        return None if self.get(key) is None else self._items[key][0]
+
     def clear(self) -> None:
         self._items.clear()
 
@@ -243,6 +252,7 @@ class MemorySessionStore:
     """The embedded default: one process, nothing shared, same semantics as Redis."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic, size: int = 500_000) -> None:
+        self._clock = clock
         self._items: ExpiringMap[str | bytes] = ExpiringMap(size, clock)
 
     def _get(self, key: str) -> str | bytes | None:
@@ -283,6 +293,15 @@ class MemorySessionStore:
     async def session(self, session_key: str) -> SessionRecord | None:
         return self.cached(session_key)
 
+    async def count_hit(self, key: str, window: int) -> int:
+        name = HITS_PREFIX + key
+        raw = self._items.get(name)
+        expires = self._items.expiry(name)
+        hits = 1 if raw is None else int(raw) + 1
+        ttl = window if expires is None else expires - self._clock()
+        self._items.put(name, str(hits), ttl)
+        return hits
+
     def keys(self) -> list[str]:
         return self._items.keys()
 
@@ -319,6 +338,15 @@ else
 end
 if ARGV[6] ~= '' then redis.call('SET', KEYS[3], ARGV[6], 'EX', ARGV[7]) end
 return false
+""")
+
+
+# One hit on a counter whose window opens at its first hit. KEYS: the counter.
+# ARGV: the window in seconds. Returns the hits so far.
+_COUNT_HIT = LuaScript("""
+local hits = redis.call('INCR', KEYS[1])
+if hits == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return hits
 """)
 
 
@@ -397,6 +425,15 @@ class RedisSessionStore:
             raise SessionStoreError(f"redis read failed: {type(exc).__name__}") from exc
         record: SessionRecord | None = _decode(raw, SessionRecord.loads)
         return record
+
+    async def count_hit(self, key: str, window: int) -> int:
+        try:
+            hits = await self._pipeline.run_script(
+                _COUNT_HIT, keys=(HITS_PREFIX + key,), args=(window,)
+            )
+        except (RedisError, OSError) as exc:
+            raise SessionStoreError(f"redis write failed: {type(exc).__name__}") from exc
+        return int(hits)
 
     async def ping(self) -> bool:
         try:

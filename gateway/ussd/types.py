@@ -25,6 +25,10 @@ class USSDRequest:
     # AT sends every input so far joined by "*": the service then works out the
     # newest input from what it saw last (see :func:`newest_input`).
     cumulative: bool = False
+    # A channel that knows better than the network code: the language of the keyword
+    # that opened an SMS menu (``قائمة`` starts in Arabic), the caller's country.
+    language: str | None = None
+    country: str = ""
 
 
 @dataclass(frozen=True)

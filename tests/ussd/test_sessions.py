@@ -210,3 +210,28 @@ def test_a_record_is_stored_as_one_json_dump_of_all_its_fields(
     )
     assert record.dumps() == whole
     assert SessionRecord.loads(record.dumps()) == record
+
+
+async def test_a_hit_counter_counts_in_a_window_that_opens_at_the_first_hit(
+    store: SessionStore,
+) -> None:
+    assert [await store.count_hit("caller-a", 60) for _ in range(3)] == [1, 2, 3]
+    assert await store.count_hit("caller-b", 60) == 1  # one counter per key
+
+
+async def test_a_hit_counter_starts_again_when_its_window_ends() -> None:
+    now = [100.0]
+    store = MemorySessionStore(clock=lambda: now[0])
+    assert await store.count_hit("k", 60) == 1
+    now[0] += 30
+    assert await store.count_hit("k", 60) == 2  # the window did not slide with the hit
+    now[0] += 31
+    assert await store.count_hit("k", 60) == 1
+
+
+async def test_the_redis_hit_counter_expires_with_its_window(redis_url: str) -> None:
+    store = RedisSessionStore.from_url(redis_url)
+    await store.count_hit("k", 60)
+    ttl = redis.Redis.from_url(redis_url).ttl("gw:ussd:q:k")
+    assert 0 < ttl <= 60
+    await store.close()
