@@ -42,9 +42,9 @@ def capacity(alphabet: Alphabet, parts: int) -> int:
 def menu_limit(parts: int) -> Limit:
     """The engine's page limit for screens of at most ``parts`` SMS.
 
-    A :class:`Limit` is given in septets and grants UCS-2 screens 7/16 of it: 160
-    septets give 70 UCS-2 characters (exactly one SMS); 306 and 459 give 133 and 200,
-    one short of the 134 and 201 two and three parts carry, so a page always fits.
+    A :class:`Limit` is given in septets and grants UCS-2 screens the same octets: 160
+    septets give 70 UCS-2 characters (exactly one SMS); 306 and 459 give 134 and 201,
+    what two and three concatenated parts carry.
     """
     return Limit(capacity(Alphabet.GSM7, parts))
 

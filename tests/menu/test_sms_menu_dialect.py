@@ -102,7 +102,8 @@ def test_menu_input_never_fails_and_keeps_no_edge_space(reply: str) -> None:
 
 def test_limits_follow_the_parts() -> None:
     assert menu_limit(1).gsm7 == 160 and menu_limit(1).for_alphabet(_ucs2()) == 70
-    assert menu_limit(3).for_alphabet(_ucs2()) <= capacity(_ucs2(), 3) == 201
+    assert menu_limit(3).for_alphabet(_ucs2()) == capacity(_ucs2(), 3) == 201
+    assert menu_limit(2).for_alphabet(_ucs2()) == capacity(_ucs2(), 2) == 134
     with pytest.raises(SMSMenuSettingError):
         menu_limit(4)
 

@@ -90,7 +90,7 @@ async def texted(smsc: Simulator, client: TestClient[Any, Any], sender: str, bod
 
 async def test_an_english_walk_over_smpp_mo(client: TestClient[Any, Any], smsc: Simulator) -> None:
     walk = [
-        ("menu", "Language / Langue"),
+        ("menu", "Language\n1 English"),
         ("1", "Safe journey info"),
         ("2", "Route alerts"),
         ("0", "Safe journey info"),

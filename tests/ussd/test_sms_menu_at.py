@@ -97,7 +97,7 @@ async def test_an_english_walk_by_sms(
     )
     phone = Phone(client, double[0], ENGLISH)
     walk = [
-        ("MENU", "Language / Langue"),
+        ("MENU", "Language\n1 English"),
         ("1", "Safe journey info"),  # English, home
         ("1", "Hotlines"),
         ("0", "Safe journey info"),  # back
@@ -155,11 +155,9 @@ async def test_one_number_gets_at_most_the_per_minute_limit(
 ) -> None:
     now = [1000.0]
     store = MemorySessionStore(clock=lambda: now[0])
-    client = await gateway(
-        aiohttp_client, settings, double, store, GATEWAY_SMS_MENU_PER_MINUTE="3"
-    )
+    client = await gateway(aiohttp_client, settings, double, store, GATEWAY_SMS_MENU_PER_MINUTE="3")
     phone = Phone(client, double[0], BUSY)
-    assert (await phone.text("MENU") or "").startswith("Language / Langue")
+    assert (await phone.text("MENU") or "").startswith("Language\n1 English")
     assert (await phone.text("1") or "").startswith("Safe journey info")
     assert (await phone.text("1") or "").startswith("Hotlines")
     assert await phone.text("0") is None  # the 4th in a minute: recorded, not answered
