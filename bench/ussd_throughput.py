@@ -108,7 +108,7 @@ def start(
     process = subprocess.Popen(
         cmd, env=env, stdout=subprocess.DEVNULL, stderr=log or subprocess.DEVNULL
     )
-    wait_for_port(port, 30)
+    wait_for_port(port, 180)  # the gateway validates its whole tree first
     return process
 
 
