@@ -122,7 +122,7 @@ class Settings:
     at_api_key: Secret = field(default_factory=lambda: Secret(""))
     at_sms_url: str = "https://api.sandbox.africastalking.com/version1/messaging"
     at_sender_id: str = ""
-    sms_channel: str = "auto"  # auto | smpp | africastalking | none
+    sms_channel: str = "auto"  # auto | smpp | africastalking | log | none
     sms_prefix: str = "Info:"
     smsc: tuple[SMSCSettings, ...] = ()
     console_secure_cookies: bool = False
@@ -166,7 +166,7 @@ class Settings:
             "at_sms_url": reader.text("AT_SMS_URL", cls.at_sms_url),
             "at_sender_id": reader.text("AT_SENDER_ID", ""),
             "sms_channel": reader.choice(
-                "SMS_CHANNEL", cls.sms_channel, ("auto", "smpp", "africastalking", "none")
+                "SMS_CHANNEL", cls.sms_channel, ("auto", "smpp", "africastalking", "log", "none")
             ),
             "sms_prefix": reader.text("SMS_PREFIX", cls.sms_prefix),
             "smsc": reader.smsc_list("SMSC"),

@@ -142,10 +142,12 @@ class AlertService:
 
     async def _status(self, broadcast: Broadcast) -> AlertStatus:
         counts = await self._store.outbox_counts(broadcast.id)
-        if counts.total or broadcast.state in ("done", "cancelled"):
+        if broadcast.expansion_done or broadcast.state in ("done", "cancelled"):
             audience = counts.total
         else:
-            audience = await self._store.audience_size(broadcast.audience)
+            # Still being written to the outbox: the whole audience, not the rows so
+            # far, or the percentage would fall as rows are added.
+            audience = max(counts.total, await self._store.audience_size(broadcast.audience))
         summary = {
             "queued": counts.pending,
             "submitted": counts["submitted"],

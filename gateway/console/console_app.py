@@ -72,7 +72,7 @@ def create_console_app(
     """Build the console sub-app; mount it with ``app.add_subapp(base + "/", console)``.
 
     ``backend`` is the store. ``extras`` carries the gateway's hooks (see
-    :mod:`gateway.console.ports`): ``publish_hook`` and ``link_states``.
+    :mod:`gateway.console.ports`): ``publish_hook``, ``link_states`` and ``channel_states``.
     """
     from gateway.console.views import (
         alerts,

@@ -18,7 +18,7 @@ import structlog
 from aiohttp import web
 
 from gateway.console.console_app import create_console_app
-from gateway.console.ports import LinkStates
+from gateway.console.ports import ChannelStates, LinkStates
 from gateway.console.publish_hook import publish_to, reload_content_into
 from gateway.menu.loader import TreeError
 from gateway.server.app_keys import RUNTIME, SETTINGS
@@ -37,6 +37,7 @@ def mount_console(
     store: Store,
     live: LiveTree,
     link_states: LinkStates | None = None,
+    channel_states: ChannelStates | None = None,
 ) -> web.Application:
     console = create_console_app(
         settings,
@@ -45,6 +46,7 @@ def mount_console(
         publish_hook=publish_to(live, settings),
         content_hook=reload_content_into(live, settings),
         link_states=link_states,
+        channel_states=channel_states,
     )
 
     async def to_console(request: web.Request) -> web.StreamResponse:
@@ -116,4 +118,5 @@ def mount_on_gateway(app: web.Application) -> web.Application:
         runtime.store,
         runtime.live_tree,
         link_states=lambda: link_states_of(runtime.link_status()),
+        channel_states=runtime.channel_statuses,
     )

@@ -8,7 +8,9 @@ belong to the running gateway, which hands the console these callables.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+
+from gateway.sms.channel_status import ChannelStatus
 
 # The gateway's hook to swap the live menu tree once a version is published: it gets
 # the menu's name, the published YAML text and the version id.
@@ -17,3 +19,6 @@ PublishHook = Callable[[str, str, int], Awaitable[None]]
 LinkStates = Callable[[], Mapping[str, str]]
 # Called after a content catalog changed, so the gateway serves the new entries.
 ContentHook = Callable[[], Awaitable[None]]
+# Each SMS channel of the running gateway and whether it can send now: named on the
+# dashboard and on every alert; Send is refused when none can.
+ChannelStates = Callable[[], Sequence[ChannelStatus]]

@@ -47,9 +47,11 @@ class Progress:
 
 
 def progress_of(state: str, audience: int, counts: Mapping[str, int]) -> Progress:
+    """From stored row states only: a row counts as processed once the channel took it
+    (``submitted``) or it ended. Neither moves back, so the bar never goes backwards;
+    people not yet written to the outbox are in ``total`` but never ``processed``."""
     total = max(audience, sum(counts.values()))
-    queued = counts.get("queued", 0)
-    processed = total - queued
+    processed = sum(counts.get(name, 0) for name in ("submitted", *FINAL))
     delivered = counts.get("delivered", 0)
     failed = counts.get("failed", 0) + counts.get("expired", 0)
     # Finished for the page once the alert is closed and no receipt is awaited.

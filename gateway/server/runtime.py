@@ -26,9 +26,10 @@ from gateway.menu.pages import Limit
 from gateway.menu.validator import load_valid_tree
 from gateway.observability.metrics import Metrics
 from gateway.server.live_tree import LiveTree, tree_file
-from gateway.server.sms_channel import open_sms_sender, receipt_timeouts_for
+from gateway.server.sms_channel import channel_statuses, open_sms_sender, receipt_timeouts_for
 from gateway.settings import Settings
 from gateway.smpp.pool import SMPPPool
+from gateway.sms.channel_status import ChannelStatus
 from gateway.sms.menu_dialect import menu_limit
 from gateway.sms.messages import DeliveryReport, InboundSMS, SMSSender
 from gateway.store.port import Store
@@ -82,7 +83,7 @@ class Runtime:
     dropoff: StoreDropOff
     metrics: Metrics
     inbox: CountingInbox
-    channel: str  # "smpp" | "africastalking" | "none"
+    channel: str  # "smpp" | "africastalking" | "log" | "none"
     sender: SMSSender | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     worker_stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -97,6 +98,10 @@ class Runtime:
 
     def link_status(self) -> list[dict[str, object]]:
         return list(self.smpp.status()) if self.smpp is not None else []
+
+    def channel_statuses(self) -> list[ChannelStatus]:
+        """Whether each SMS channel of this process can send right now."""
+        return channel_statuses(self.settings, self.channel, self.link_status())
 
     async def stop_worker(self) -> None:
         """The broadcast worker claims no new rows and finishes what it holds."""

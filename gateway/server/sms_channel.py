@@ -3,7 +3,12 @@
 ``GATEWAY_SMS_CHANNEL``: ``smpp`` uses every bind of ``GATEWAY_SMSC`` (the SMPP pool;
 receipts and MO SMS come back to ``sink`` on the same binds); ``africastalking``
 speaks AT's HTTP API (receipts come back through the HTTP callbacks, to the server);
-``auto`` picks SMPP when SMSCs are configured, else Africa's Talking.
+``auto`` picks SMPP when SMSCs are configured, else Africa's Talking; ``log`` writes
+each message to ``<data folder>/sms-log.jsonl`` (numbers as keyed hashes) and sends
+nothing, for demos and tests.
+
+:func:`channel_statuses` says, per channel, whether it can send right now: the console
+shows it and refuses to start an alert when none can.
 
 With ``GATEWAY_REDIS_URL`` set, each SMSC with a ``shared_tps`` grant gets one Redis
 token bucket shared by every bind of every process that opens the channel (``gateway
@@ -12,8 +17,10 @@ serve`` and ``gateway broadcast run`` alike): together they never exceed the gra
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+from typing import Any
 
 import aiohttp
 import redis.asyncio as aioredis
@@ -24,6 +31,8 @@ from gateway.errors import GatewayError
 from gateway.pacing.shared_grant import RedisTPSBudget
 from gateway.settings import Settings
 from gateway.smpp.pool import SMPPPool, receipt_timeouts
+from gateway.sms.channel_status import ChannelStatus
+from gateway.sms.log_sender import LogSMSSender
 from gateway.sms.messages import InboundSink, SMSSender
 from gateway.ussd.types import USSDHandler
 
@@ -41,7 +50,63 @@ def channel_family(settings: Settings) -> str:
         if not settings.smsc:
             raise ChannelUnavailable("GATEWAY_SMS_CHANNEL is smpp but GATEWAY_SMSC is empty")
         return "smpp"
+    if settings.sms_channel == "log":
+        return "log"
     return "africastalking"
+
+
+def sms_log_path(settings: Settings) -> Path:
+    return settings.data_dir / "sms-log.jsonl"
+
+
+def channel_statuses(
+    settings: Settings, channel: str, binds: Iterable[Mapping[str, Any]] = ()
+) -> list[ChannelStatus]:
+    """Each channel this process sends through, and whether it can send now. ``binds``
+    is the SMPP pool's per-bind status (keys ``smsc``, ``mode``, ``bound``,
+    ``last_error``)."""
+    if channel == "smpp":
+        by_smsc: dict[str, list[Mapping[str, Any]]] = {}
+        for bind in binds:
+            if bind.get("mode") != "receiver":
+                by_smsc.setdefault(str(bind.get("smsc")), []).append(bind)
+        statuses = []
+        for name, entries in by_smsc.items():
+            bound = sum(1 for entry in entries if entry.get("bound"))
+            if bound:
+                detail = f"{bound} of {len(entries)} transmitting binds bound"
+            else:
+                errors = [str(e.get("last_error")) for e in entries if e.get("last_error")]
+                detail = errors[0] if errors else "not bound yet"
+            statuses.append(
+                ChannelStatus(f"smpp:{name}", "up" if bound else "down", bool(bound), detail)
+            )
+        return statuses
+    if channel == "africastalking":
+        if not settings.at_api_key.reveal():
+            return [ChannelStatus("africastalking", "off", False, "GATEWAY_AT_API_KEY is empty")]
+        return [
+            ChannelStatus(
+                "africastalking",
+                "configured",
+                True,
+                f"Africa's Talking API as {settings.at_username}",
+            )
+        ]
+    if channel == "log":
+        return [
+            ChannelStatus(
+                "log", "up", True, "demo: written to sms-log.jsonl, nothing reaches a phone"
+            )
+        ]
+    return [
+        ChannelStatus(
+            "none",
+            "off",
+            False,
+            "no SMSC, no Africa's Talking API key, or GATEWAY_SMS_CHANNEL=none",
+        )
+    ]
 
 
 DEFAULT_RECEIPT_TIMEOUT = 172_800.0  # Africa's Talking: two days, then "unknown"
@@ -64,6 +129,10 @@ async def open_sms_sender(
     """Yields (channel family for message ids, sender). With ``ussd_handler``, USSD
     sessions arriving on the SMPP binds are answered by it."""
     family = channel_family(settings)
+    if family == "log":
+        log.info("sms_channel.open", channel="log")
+        yield family, LogSMSSender(sms_log_path(settings), number_key)
+        return
     if family == "smpp":
         pool = SMPPPool(settings.smsc, sink, ussd_handler, number_key=number_key)
         async with AsyncExitStack() as stack:

@@ -34,6 +34,7 @@ from gateway.menu.loader import load_tree_text
 from gateway.privacy.numbers import NumberVault, PhoneHasher
 from gateway.server.live_tree import LiveTree
 from gateway.settings import PROJECT_ROOT, Secret, Settings
+from gateway.sms.channel_status import ChannelStatus
 from gateway.sms.messages import DeliveryReport, InboundSMS
 from gateway.store.records import DeliveryUpdate
 from gateway.store.sqlite import SQLiteStore
@@ -69,6 +70,8 @@ class Console:
     settings: Settings
     extras: dict[str, Any]
     callback_url: str
+    # What the console is told about the SMS channels; a test may replace the list.
+    channels: list[ChannelStatus]
 
 
 @pytest.fixture
@@ -92,9 +95,12 @@ async def console(tmp_path: Path) -> AsyncIterator[Console]:
         await store.create_operator(username, passwords.hash(PASSWORD), role, 0.0)
     shipped = (menus / f"{MENU}.yaml").read_text(encoding="utf-8")
     live = LiveTree(load_tree_text(shipped, "shipped", load_catalogs(content)))
+    channels = [ChannelStatus("africastalking", "configured", True, "the AT double")]
+    holder: list[list[ChannelStatus]] = [channels]
     extras: dict[str, Any] = {
         "publish_hook": publish_to(live, settings),
         "link_states": lambda: {"smsc-a": "bound", "smsc-b": "down"},
+        "channel_states": lambda: holder[0],
     }
     root = web.Application()
     root.add_subapp("/console/", create_console_app(settings, store, **extras))
@@ -108,7 +114,7 @@ async def console(tmp_path: Path) -> AsyncIterator[Console]:
     base = f"http://127.0.0.1:{port}"
     callback = f"{base}/africastalking/sms/delivery?key={CALLBACK_SECRET}"
     try:
-        yield Console(f"{base}/console", store, live, settings, extras, callback)
+        yield Console(f"{base}/console", store, live, settings, extras, callback, channels)
     finally:
         await runner.cleanup()
         await sink.receipts.close()

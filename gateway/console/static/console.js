@@ -115,7 +115,7 @@
         .then(function (s) {
           if (!s) { return setTimeout(tick, 5000); }
           bar.max = Math.max(1, s.total);
-          bar.value = s.done;
+          bar.value = Math.max(bar.value, s.done); /* never backwards */
           bar.setAttribute("data-percent", String(s.percent));
           if (label) { label.textContent = s.summary; }
           if (s.finished) { box.setAttribute("data-finished", "1"); window.location.reload(); }

@@ -32,6 +32,7 @@ from gateway.console.roles import Permission, allows
 from gateway.console.security import requires
 from gateway.console.sms_budget import sms_cost
 from gateway.content.safe_yaml import YAMLRefused, load_yaml
+from gateway.sms.channel_status import ChannelStatus, refusal, summary
 from gateway.store.records import Audience
 
 EXPIRY_HOURS = (6, 12, 24, 48, 72, 168)
@@ -195,6 +196,7 @@ async def alert_page(request: web.Request) -> web.StreamResponse:
         for lang, text in sorted(broadcast.texts.items())
     ]
     progress = progress_of(status.state, status.audience, status.counts)
+    channels = _channels(ctx)
     chart = None
     if status.state in ("sending", "paused", "done", "cancelled"):
         timelines(ctx).add(alert_id, ctx.now(), status.counts)
@@ -214,6 +216,8 @@ async def alert_page(request: web.Request) -> web.StreamResponse:
             and status.author != signed_in_user(request),
             "can_send": allows(current_role(request), Permission.APPROVE),
             "can_act": _may_act(current_role(request)),
+            "channels": channels,
+            "cannot_send": refusal(channels) if channels is not None else None,
         },
     )
 
@@ -251,6 +255,11 @@ async def alert_action(request: web.Request) -> web.StreamResponse:
     call = calls.get(action)
     if call is None:
         raise web.HTTPNotFound(text="no such action")
+    channels = _channels(ctx)
+    reason = refusal(channels) if channels is not None and action == "send" else None
+    if reason is not None:
+        # "Sending started" for messages that can go nowhere would be a lie.
+        return redirect(request, f"/alerts/{alert_id}", flash=f"Not sent: {reason}.")
     try:
         await call(alert_id, user, ctx.now())
     except BroadcastNotFound as exc:
@@ -262,11 +271,17 @@ async def alert_action(request: web.Request) -> web.StreamResponse:
         return redirect(request, f"/alerts/{alert_id}", flash=f"Not done: {exc}")
     done = {
         "approve": "Approved.",
-        "send": "Sending started.",
+        "send": f"Sending started through {summary(channels or [])}.",
         "pause": "Paused.",
         "cancel": "Cancelled: nothing more will be sent.",
     }
     return redirect(request, f"/alerts/{alert_id}", flash=done[action])
+
+
+def _channels(ctx: ConsoleContext) -> list[ChannelStatus] | None:
+    """The gateway's SMS channels, or None when this console cannot see them."""
+    channel_states = ctx.extras.get("channel_states")
+    return list(channel_states()) if channel_states else None
 
 
 async def audience_count(request: web.Request) -> web.StreamResponse:

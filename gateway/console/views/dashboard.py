@@ -15,6 +15,7 @@ from gateway.console.context import context, render
 from gateway.console.menu_check import CatalogCache
 from gateway.console.views.alerts import vocabulary
 from gateway.console.views.menu_common import catalogs_of
+from gateway.sms.channel_status import refusal
 from gateway.store.records import Audience
 
 DAYS = 14
@@ -54,6 +55,8 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
         )
     link_states = ctx.extras.get("link_states")
     links = dict(link_states()) if link_states else {}
+    channel_states = ctx.extras.get("channel_states")
+    channels = list(channel_states()) if channel_states else None
     cache = catalog_cache(request)
     stale = [
         (kind, entry)
@@ -65,6 +68,8 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
         "dashboard.html",
         {
             "links": links,
+            "channels": channels,
+            "cannot_send": refusal(channels) if channels is not None else None,
             "sessions_chart": sessions_chart,
             "sessions_total": sum(per_day.values()),
             "drop_chart": drop_chart,
