@@ -80,7 +80,9 @@ class SMSInbox:
         )
         log.info("sms.inbound", channel=message.channel, command=command.kind.value, first=first)
         if first and reply and self.replies is not None:
-            outbound = OutboundSMS(f"reply:{message.message_id}", message.sender, reply, False)
+            outbound = OutboundSMS(
+                f"reply:{message.message_id}", message.sender, reply, False, urgent=True
+            )
             task = asyncio.create_task(self._send_reply(outbound))
             self._reply_tasks.add(task)
             task.add_done_callback(self._reply_tasks.discard)

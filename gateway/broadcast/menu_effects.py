@@ -70,6 +70,7 @@ class StoreEffectHandler:
                 recipient=caller.msisdn,
                 text=compose(self._prefix, effect.text),
                 request_receipt=False,
+                urgent=True,  # the caller is waiting for it: ahead of any broadcast
             )
             # Sent beside the USSD reply, not before it: a submit can wait on the SMSC's
             # window or throttling, and the handset's screen must not.

@@ -159,7 +159,10 @@ class SMPPPool:
                 pending.append((message, bind, []))
                 continue
             request = message.request_receipt and bind.settings.request_dlr
-            futures = [bind.submit(_submit_sm(bind, message, part, request)) for part in parts]
+            futures = [
+                bind.submit(_submit_sm(bind, message, part, request), urgent=message.urgent)
+                for part in parts
+            ]
             pending.append((message, bind, futures))
         results: list[SendResult] = []
         for message, chosen, futures in pending:

@@ -10,7 +10,11 @@ It decides what to send and when, and what each answer means for the message:
   most ``temporary_retries`` times, then answer RETRY;
 - any other error: FAILED, never sent again;
 - a lost link: what was in flight goes back to the head of the queue, to be sent
-  again on the next link (at-least-once; at most a window of duplicates).
+  again on the next link (at-least-once; at most a window of duplicates);
+- urgent messages (a keyword reply, a STOP confirmation, a USSD screen or "send by
+  SMS") wait in their own queue, always served before bulk: during a broadcast that
+  saturates the bind, a reply waits for a window slot and a rate slot, not for the
+  broadcast's backlog. Both share the same window and rate cap (the grant).
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ class _Job:
     pdu: SubmitSM
     future: asyncio.Future[PartResult]
     attempts: int = 0
+    urgent: bool = False
 
 
 class SubmitQueue:
@@ -68,7 +73,8 @@ class SubmitQueue:
         self.name = name
         self._write = write
         self._clock = clock
-        self._queue: deque[_Job] = deque()
+        self._queue: deque[_Job] = deque()  # bulk
+        self._urgent: deque[_Job] = deque()  # served first
         self._inflight: dict[int, _Job] = {}
         self._conn: SMPPConnection | None = None
         self._paused_until = 0.0
@@ -84,7 +90,11 @@ class SubmitQueue:
 
     @property
     def queued(self) -> int:
-        return len(self._queue)
+        return len(self._queue) + len(self._urgent)
+
+    def _head(self, job: _Job) -> None:
+        """Back to the head of its own queue (a throttled or unanswered job)."""
+        (self._urgent if job.urgent else self._queue).appendleft(job)
 
     @property
     def in_flight(self) -> int:
@@ -94,14 +104,11 @@ class SubmitQueue:
 
     def submit(self, pdu: SubmitSM, *, urgent: bool = False) -> asyncio.Future[PartResult]:
         """Queue ``pdu``; the future resolves with its outcome and never raises."""
-        job = _Job(pdu, asyncio.get_running_loop().create_future())
+        job = _Job(pdu, asyncio.get_running_loop().create_future(), urgent=urgent)
         if self.closed:
             job.future.set_result(PartResult(SendOutcome.RETRY, status=NO_LINK))
-        elif urgent:
-            self._queue.appendleft(job)
-            self.pump()
         else:
-            self._queue.append(job)
+            (self._urgent if urgent else self._queue).append(job)
             self.pump()
         return job.future
 
@@ -115,7 +122,8 @@ class SubmitQueue:
         if self._inflight:
             jobs = [self._inflight[sequence] for sequence in sorted(self._inflight)]
             self._inflight.clear()
-            self._queue.extendleft(reversed(jobs))
+            for job in reversed(jobs):
+                self._head(job)
 
     def answered(self, sequence: int, status: int, message_id: str) -> None:
         job = self._inflight.pop(sequence, None)
@@ -126,12 +134,12 @@ class SubmitQueue:
         """No answer in time: send it again (first) on the next link."""
         job = self._inflight.pop(sequence, None)
         if job is not None:
-            self._queue.appendleft(job)
+            self._head(job)
 
     def fail_queued(self) -> None:
         """Answer RETRY to everything waiting (no link for too long, or shutting down)."""
-        while self._queue:
-            job = self._queue.popleft()
+        while self._urgent or self._queue:
+            job = (self._urgent or self._queue).popleft()
             if not job.future.done():
                 job.future.set_result(PartResult(SendOutcome.RETRY, status=NO_LINK))
 
@@ -158,7 +166,7 @@ class SubmitQueue:
                 self.tuning.throttle_pause * 2.0 ** min(self._throttle_streak - 1, 16),
             )
             self._paused_until = max(self._paused_until, self.now() + pause)
-            self._queue.appendleft(job)
+            self._head(job)
         elif status in TEMPORARY_STATUSES:
             job.attempts += 1
             if job.attempts > self.tuning.temporary_retries:
@@ -176,7 +184,7 @@ class SubmitQueue:
         if self.closed:
             job.future.set_result(PartResult(SendOutcome.RETRY, status=NO_LINK))
             return
-        self._queue.appendleft(job)
+        self._head(job)
         self.pump()
 
     # --- sending ---------------------------------------------------------------------
@@ -184,15 +192,16 @@ class SubmitQueue:
     def pump(self) -> None:
         """Send queued messages while the window, the rate cap and any pause allow."""
         conn = self._conn
-        if conn is None or not self._queue or not conn.may_submit:
+        if conn is None or not (self._urgent or self._queue) or not conn.may_submit:
             return
         now = self.now()
         if now < self._paused_until:
             self._wake_at(self._paused_until, now)
             return
         out: list[bytes] = []
-        queue = self._queue
-        while queue and conn.window_free > 0:
+        urgent, bulk = self._urgent, self._queue
+        while (urgent or bulk) and conn.window_free > 0:
+            queue = urgent or bulk
             if queue[0].future.done():  # answered RETRY while it waited
                 queue.popleft()
                 continue

@@ -58,6 +58,9 @@ class OutboundSMS:
     recipient: str = field(repr=False)
     text: str
     request_receipt: bool = True
+    # A reply a person is waiting for (keyword answer, STOP confirmation, USSD "send by
+    # SMS"): goes out ahead of broadcast traffic on the same binds, within the grant.
+    urgent: bool = False
 
 
 class SendOutcome(Enum):

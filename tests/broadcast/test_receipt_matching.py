@@ -67,7 +67,7 @@ class Rig:
     def pool(self, smscs: list[SMSCSettings]) -> SMPPPool:
         return SMPPPool(smscs, self.inbox, tuning=FAST, number_key=self.hasher.hash)
 
-    async def broadcast(self, pool: SMPPPool) -> int:
+    async def broadcast(self, pool: SMPPPool, tps: float = 3000.0) -> int:
         now = time.time()
         draft = AlertDraft(
             texts={"en": "Road closed at the bridge"},
@@ -81,7 +81,7 @@ class Rig:
         await self.alerts.approve(alert, "bob", now)
         await self.alerts.send(alert, "bob", now)
         options = WorkerOptions(
-            channel="smpp", tps=3000.0, sms_prefix="Info:", batch_size=50, poll_interval=0.05
+            channel="smpp", tps=tps, sms_prefix="Info:", batch_size=50, poll_interval=0.05
         )
         worker = BroadcastWorker(self.store, pool, self.vault, options)
         await asyncio.wait_for(worker.run(until_idle=True), 120)

@@ -131,3 +131,40 @@ async def test_close_answers_everything_waiting_with_retry() -> None:
     assert {f.result().outcome for f in futures} == {SendOutcome.RETRY}
     late = harness.queue.submit(message(9))
     assert late.result().outcome is SendOutcome.RETRY
+
+
+async def test_urgent_messages_overtake_the_bulk_backlog_within_the_rate_cap() -> None:
+    harness = Harness(tps=5, window=3)
+    for i in range(50):
+        harness.queue.submit(message(i))  # a broadcast's backlog
+    sent = harness.arrived()
+    assert [pdu.destination_addr for pdu in sent] == ["0", "1", "2"]
+    reply = harness.queue.submit(message(900), urgent=True)
+    second = harness.queue.submit(message(901), urgent=True)
+    for pdu in sent:
+        harness.answer(pdu, message_id="id")
+    after = harness.arrived()  # the window is free; 2 rate slots remain this second
+    assert [pdu.destination_addr for pdu in after] == ["900", "901"]  # in their order
+    harness.answer(after[0], message_id="r1")
+    assert (await reply).outcome is SendOutcome.ACCEPTED and not second.done()
+    assert harness.arrived() == []  # the urgent ones still count against the cap
+    harness.now += 1.0 + LinkTuning().rate_margin + 1e-6
+    harness.queue.pump()
+    assert [pdu.destination_addr for pdu in harness.arrived()] == ["3", "4"]
+
+
+async def test_a_throttled_urgent_message_stays_ahead_of_bulk() -> None:
+    harness = Harness(window=2, throttle_pause=0.5)
+    harness.queue.submit(message(1))
+    harness.queue.submit(message(2))
+    harness.queue.submit(message(3))
+    (bulk_one, bulk_two) = harness.arrived()
+    harness.queue.submit(message(900), urgent=True)
+    harness.answer(bulk_one, message_id="a")
+    (reply,) = harness.arrived()
+    assert reply.destination_addr == "900"
+    harness.answer(reply, status=consts.SMPP_ESME_RTHROTTLED)
+    harness.answer(bulk_two, message_id="b")
+    harness.now += 0.6
+    harness.queue.pump()
+    assert [pdu.destination_addr for pdu in harness.arrived()] == ["900", "3"]
