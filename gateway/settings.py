@@ -98,6 +98,9 @@ class SMSCSettings:
     # A message whose receipt has not come this many seconds after submission ends
     # "unknown" (neither delivered nor expired: we cannot tell).
     receipt_timeout: float = 172_800.0
+    # Destination prefixes this SMSC serves (E.164, e.g. "+254"); empty = any. Several
+    # SMSCs on one prefix fail over in the order of GATEWAY_SMSC.
+    routes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -306,6 +309,7 @@ class _SMSCSchema(FileSchema):
     shared_tps: float = 0.0
     receipt_id: str = "auto"
     receipt_timeout: float = 172_800.0
+    routes: tuple[str, ...] = ()
 
 
 # The name scopes the SMSC's message ids in the store (``<name>/<id>``).
@@ -328,6 +332,7 @@ def _smsc_from_json(name: str, index: int, item: object) -> SMSCSettings:
         raise SettingsError(f"{where}: {'; '.join(messages)}") from None
     values: dict[str, Any] = checked.model_dump()
     values["password"] = Secret(checked.password)
+    values["routes"] = tuple(values.get("routes", ()))
     smsc = SMSCSettings(**values)
     if smsc.bind_mode not in ("transceiver", "transmitter", "receiver"):
         raise SettingsError(f"{where}.bind_mode must be transceiver, transmitter or receiver")
@@ -341,6 +346,9 @@ def _smsc_from_json(name: str, index: int, item: object) -> SMSCSettings:
         raise SettingsError(f"{where}.receipt_id must be auto, as-is, hex-to-dec or dec-to-hex")
     if smsc.receipt_timeout <= 0:
         raise SettingsError(f"{where}.receipt_timeout must be a positive number of seconds")
+    bad_routes = [r for r in smsc.routes if not re.fullmatch(r"\+?[0-9]{1,15}", r)]
+    if bad_routes:
+        raise SettingsError(f"{where}.routes: {bad_routes[0]!r} is not a number prefix like +254")
     if not _SCOPE_NAME.fullmatch(smsc.name):
         raise SettingsError(f"{where}.name must be 1-40 letters, digits, '.', '_' or '-'")
     return smsc

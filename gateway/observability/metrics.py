@@ -158,6 +158,21 @@ class Metrics:
             namespace=ns,
             registry=r,
         )
+        self.smpp_route_up = Gauge(
+            "smpp_route_up",
+            "1 while some SMSC of a route (destination prefix) has a bound transmitter.",
+            ["route"],
+            namespace=ns,
+            registry=r,
+        )
+        self.smpp_route_messages = Counter(
+            "smpp_route_messages",
+            "Messages handed to an SMSC by a route, by route, SMSC and kind (sent = all, "
+            "failover = because an SMSC before it on the route was down).",
+            ["route", "smsc", "kind"],
+            namespace=ns,
+            registry=r,
+        )
         self.tps_wait = Counter(
             "tps_budget_wait_seconds",
             "Seconds senders spent waiting for the shared TPS budget, by SMSC.",
@@ -333,6 +348,27 @@ class Metrics:
                     more = total - before if total >= before else total
                     if more:
                         self.smpp_receipt_matching.labels(smsc=smsc, outcome=outcome).inc(more)
+
+        self.add_refresher(refresh)
+
+    def follow_smpp_routes(self, status: Callable[[], Iterable[Mapping[str, Any]]]) -> None:
+        """Keep the route series in step with ``SMPPPool.route_status()``."""
+        seen: dict[tuple[str, str, str], int] = {}
+
+        def refresh() -> None:
+            for entry in status():
+                route = str(entry["route"])
+                self.smpp_route_up.labels(route=route).set(1 if entry["state"] == "up" else 0)
+                for smsc in entry["smscs"]:
+                    for kind in ("sent", "failover"):
+                        key = (route, str(smsc["smsc"]), kind)
+                        total = int(smsc.get(kind, 0))
+                        more = total - seen.get(key, 0)
+                        seen[key] = total
+                        if more > 0:
+                            self.smpp_route_messages.labels(
+                                route=route, smsc=key[1], kind=kind
+                            ).inc(more)
 
         self.add_refresher(refresh)
 

@@ -89,6 +89,7 @@ async def create_app(
         checks.append(smpp_check(runtime.smpp.status))
         metrics.follow_smpp_status(runtime.smpp.status)
         metrics.follow_smpp_receipts(runtime.smpp.receipt_status)
+        metrics.follow_smpp_routes(runtime.smpp.route_status)
         shutdown.add("unbind SMPP", runtime.smpp.stop, timeout=10)
     app.router.add_routes(ops_routes(metrics, checks))
     app.router.add_get("/status", _status)
@@ -144,6 +145,7 @@ async def _status(request: web.Request) -> web.Response:
             "channel": runtime.channel,
             "smsc": runtime.link_status(),
             "receipts": runtime.smpp.receipt_status() if runtime.smpp is not None else [],
+            "routes": runtime.smpp.route_status() if runtime.smpp is not None else [],
             "broadcast_worker": bool(runtime.tasks),
         }
     )

@@ -27,6 +27,7 @@ from gateway.smpp.inbound import InboundRouter, process_number_key
 from gateway.smpp.pdu import TAGS, TLV, SubmitSM, integer_tlv
 from gateway.smpp.receipt_ids import ReceiptIdFormat
 from gateway.smpp.receipt_tracker import ReceiptTracker, scoped_id
+from gateway.smpp.routes import ANY, Route, choose, route_for, routing_table
 from gateway.smpp.submits import PartResult
 from gateway.smpp.tuning import LinkTuning
 from gateway.smpp.ussd_profiles import UnknownProfileError
@@ -87,6 +88,9 @@ class SMPPPool:
                     transmitters.append(bind)
         self._references = itertools.count(1)
         self._shared: list[SharedRateLimiter] = []
+        self.routes = routing_table([(smsc.name, smsc.routes) for smsc in smscs])
+        # Per route and SMSC: messages handed over, and how many of them by failover.
+        self.route_counts: dict[tuple[str, str], dict[str, int]] = {}
 
     async def start(self) -> None:
         for bind in self.binds:
@@ -138,8 +142,53 @@ class SMPPPool:
             for tracker in trackers.values()
         ]
 
+    def route_status(self) -> list[dict[str, Any]]:
+        """Per route: its SMSCs in failover order, which are up, and the counts."""
+        up = self._smscs_up()
+        return [
+            {
+                "route": route.name,
+                "smscs": [
+                    {
+                        "smsc": smsc,
+                        "up": smsc in up,
+                        **self.route_counts.get((route.name, smsc), {"sent": 0, "failover": 0}),
+                    }
+                    for smsc in route.smscs
+                ],
+                "state": "up" if any(smsc in up for smsc in route.smscs) else "down",
+            }
+            for route in self.routes
+        ]
+
+    def _smscs_up(self) -> set[str]:
+        return {b.settings.name for b in self.binds if b.can_transmit and b.is_bound}
+
+    def _bind_for(self, route: Route, up: set[str]) -> ESMEBind | None:
+        if route.prefix == ANY:
+            # SMSCs that name no prefix share the traffic: the least-loaded bind,
+            # bound ones first (an SMSC that is down gets nothing new while one is up).
+            binds = [b for b in self.binds if b.can_transmit and b.settings.name in route.smscs]
+            if not binds:
+                return None
+            bind = min(binds, key=lambda b: (not b.is_bound, b.load))
+            smsc, failover = bind.settings.name, False
+        else:
+            smsc, failover = choose(route, lambda name: name in up)
+            binds = [b for b in self.binds if b.can_transmit and b.settings.name == smsc]
+            if not binds:
+                return None
+            bind = min(binds, key=lambda b: (not b.is_bound, b.load))
+        counts = self.route_counts.setdefault((route.name, smsc), {"sent": 0, "failover": 0})
+        counts["sent"] += 1
+        if failover:
+            counts["failover"] += 1
+        return bind
+
     async def send(self, messages: Sequence[OutboundSMS]) -> list[SendResult]:
         transmitters = [bind for bind in self.binds if bind.can_transmit]
+        up = self._smscs_up()
+        unroutable: set[str] = set()
         pending: list[tuple[OutboundSMS, ESMEBind | None, list[asyncio.Future[PartResult]]]] = []
         for message in messages:
             if not transmitters:
@@ -148,7 +197,13 @@ class SMPPPool:
             if not _RECIPIENT.fullmatch(message.recipient):
                 pending.append((message, None, []))
                 continue
-            bind = min(transmitters, key=lambda b: (not b.is_bound, b.load))
+            route = route_for(self.routes, message.recipient)
+            chosen = self._bind_for(route, up) if route is not None else None
+            if chosen is None:
+                unroutable.add(message.reference)
+                pending.append((message, None, []))
+                continue
+            bind = chosen
             try:
                 parts = plan(
                     message.text,
@@ -170,6 +225,9 @@ class SMPPPool:
                 results.append(
                     SendResult(message.reference, SendOutcome.FAILED, error="bad recipient")
                 )
+                continue
+            if chosen is None and message.reference in unroutable:
+                results.append(SendResult(message.reference, SendOutcome.FAILED, error="no route"))
                 continue
             if chosen is None:
                 results.append(SendResult(message.reference, SendOutcome.RETRY, error="no bind"))
