@@ -73,6 +73,11 @@ class _USSDSession:
     service_code: str
     touched: float
     requests: int = 0
+    opened_by: str = ""  # the text of the begin, to recognise it sent again
+
+
+# An operator that re-sends the session start within this many seconds gets one answer.
+DUPLICATE_BEGIN_WINDOW = 10.0
 
 
 class InboundRouter:
@@ -105,7 +110,7 @@ class InboundRouter:
         self._storing: dict[str, asyncio.Future[None]] = {}
         # Open USSD sessions, least recently used first; a network lets a session live
         # about 180 s, so one untouched for ``ussd_idle`` seconds is gone.
-        self._sessions: OrderedDict[tuple[str, int | None], _USSDSession] = OrderedDict()
+        self._sessions: OrderedDict[tuple[str, str], _USSDSession] = OrderedDict()
         self.ussd_idle = 300.0
         self.stats = {
             "mo": 0,
@@ -113,6 +118,7 @@ class InboundRouter:
             "receipts": 0,
             "ussd": 0,
             "bad_concatenation": 0,
+            "ussd_duplicate_begin": 0,
         }
 
     async def on_deliver(self, bind: ESMEBind, pdu: DeliverSM) -> int:
@@ -257,7 +263,12 @@ class InboundRouter:
         if indication is None or self.ussd_handler is None:
             return int(consts.SMPP_ESME_RX_P_APPN)
         self.stats["ussd"] += 1
-        key = (self.number_key(pdu.source_addr), indication.session_number)
+        if self.profile.session_by == "none":
+            # No session id: the same person on the same code, within a time window.
+            session_part = f"to:{pdu.destination_addr}"
+        else:
+            session_part = f"id:{indication.session_number}"
+        key = (self.number_key(pdu.source_addr), session_part)
         action = indication.action
         if action is None:
             # The handset must not be left waiting on a blank screen: end politely.
@@ -270,7 +281,7 @@ class InboundRouter:
             )
             self._sessions.pop(key, None)
             answer = self._ussd_reply(
-                pdu, USSDReply(USSD_NOT_UNDERSTOOD_TEXT, end=True), indication.session_info
+                pdu, USSDReply(USSD_NOT_UNDERSTOOD_TEXT, end=True), indication
             )
             asyncio.get_running_loop().call_soon(self._send_reply, self._reply_bind(bind), answer)
             return 0
@@ -285,18 +296,35 @@ class InboundRouter:
             self._sessions.popitem(last=False)
         begin = action is ussd_profiles.USSDAction.BEGIN
         session = self._sessions.get(key)
+        if (
+            session is not None
+            and self.profile.session_by == "none"
+            and now - session.touched > ussd_profiles.NO_ID_WINDOW
+        ):
+            session = None  # outside the window: whatever comes is a new session
+        if (
+            begin
+            and session is not None
+            and session.requests == 1
+            and session.opened_by == text
+            and now - session.touched < DUPLICATE_BEGIN_WINDOW
+        ):
+            # The operator sent the session start again: it was answered once already.
+            self.stats["ussd_duplicate_begin"] += 1
+            log.info("smpp_ussd_duplicate_begin", smsc=self.settings.name, action="ignored")
+            return 0
         if begin or session is None:
             # A "continue" for a session we do not know (expired, or a restart) starts
             # one, so the handset gets a first screen rather than silence.
             code = text if begin else self.settings.service_code
-            session = _USSDSession(secrets.token_hex(8), code, now)
+            session = _USSDSession(secrets.token_hex(8), code, now, opened_by=text)
             self._sessions[key] = session
         self._sessions.move_to_end(key)
         session.touched = now
         session.requests += 1
         replay = (
             f"{indication.session_info:04x}"
-            if indication.session_info is not None
+            if indication.session_info is not None and indication.sequenced
             else str(session.requests)
         )
         request = USSDRequest(
@@ -316,7 +344,7 @@ class InboundRouter:
             self._sessions.pop(key, None)
         # The reply goes out after the deliver_sm_resp, which the bind writes as soon as
         # this coroutine returns: call_soon runs after that.
-        answer = self._ussd_reply(pdu, reply, indication.session_info)
+        answer = self._ussd_reply(pdu, reply, indication)
         via = self._reply_bind(bind)
         asyncio.get_running_loop().call_soon(self._send_reply, via, answer)
         return 0
@@ -341,10 +369,13 @@ class InboundRouter:
         bound = [other for other in self.transmitters if other.is_bound]
         return min(bound or self.transmitters or [bind], key=lambda other: other.load)
 
-    def _ussd_reply(self, pdu: DeliverSM, reply: USSDReply, session_info: int | None) -> SubmitSM:
+    def _ussd_reply(
+        self, pdu: DeliverSM, reply: USSDReply, indication: ussd_profiles.USSDIndication
+    ) -> SubmitSM:
         alphabet = encoding.alphabet_for(reply.text)
         body = encoding.encode(reply.text, alphabet)
-        tlvs = ussd_profiles.reply_tlvs(self.profile, session_info, reply.end)
+        reference = indication.message_reference if self.profile.session_by == "umr" else None
+        tlvs = ussd_profiles.reply_tlvs(self.profile, indication.session_info, reply.end, reference)
         if len(body) > 254:
             tlvs = (*tlvs, TLV(_MESSAGE_PAYLOAD, body))
             body = b""

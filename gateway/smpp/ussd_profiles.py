@@ -20,6 +20,9 @@ from gateway.smpp.pdu import TAGS, TLV, ShortMessagePDU, integer_tlv
 
 USSD_SERVICE_OP = TAGS["ussd_service_op"]
 ITS_SESSION_INFO = TAGS["its_session_info"]
+USER_MESSAGE_REFERENCE = TAGS["user_message_reference"]
+# A session with no id is the same person on the same code, idle no longer than this.
+NO_ID_WINDOW = 120.0
 
 
 class USSDAction(Enum):
@@ -36,6 +39,7 @@ class USSDProfile:
     abort: frozenset[int]
     reply_continue: int
     reply_end: int
+    session_by: str = "its"  # its | 6d | umr | none
 
     def action(self, op: int) -> USSDAction | None:
         if op in self.begin:
@@ -70,6 +74,33 @@ PROFILES: dict[str, USSDProfile] = {
         reply_continue=2,
         reply_end=17,
     ),
+    "6d": USSDProfile(
+        name="6d",
+        begin=frozenset({0x01}),
+        resume=frozenset({0x12}),
+        abort=frozenset({0x81}),
+        reply_continue=2,
+        reply_end=17,
+        session_by="6d",
+    ),
+    "mica": USSDProfile(
+        name="mica",
+        begin=frozenset({1}),
+        resume=frozenset({18}),
+        abort=frozenset({0x81}),
+        reply_continue=2,
+        reply_end=17,
+        session_by="umr",
+    ),
+    "no-session-id": USSDProfile(
+        name="no-session-id",
+        begin=frozenset({1}),
+        resume=frozenset({18}),
+        abort=frozenset({0x81}),
+        reply_continue=2,
+        reply_end=17,
+        session_by="none",
+    ),
 }
 
 
@@ -90,9 +121,11 @@ class USSDIndication:
 
     op: int
     action: USSDAction | None  # None: an op code the profile does not know
-    session_number: int | None  # from its_session_info; None when absent
-    session_info: int | None  # the raw two octets, to echo
+    session_number: int | None  # the profile's session id; None when it has none
+    session_info: int | None  # the raw two octets of its_session_info, to echo
     text: str
+    message_reference: int | None = None  # user_message_reference, to echo (Mica)
+    sequenced: bool = True  # session_info changes with every exchange (3GPP)
 
 
 def read_indication(pdu: ShortMessagePDU, profile: USSDProfile, text: str) -> USSDIndication | None:
@@ -101,19 +134,38 @@ def read_indication(pdu: ShortMessagePDU, profile: USSDProfile, text: str) -> US
     if op is None:
         return None
     info = pdu.tlv_int(ITS_SESSION_INFO)
+    reference = pdu.tlv_int(USER_MESSAGE_REFERENCE)
+    if profile.session_by == "6d":
+        number = None if info is None else info >> 1
+    elif profile.session_by == "umr":
+        number = reference
+    elif profile.session_by == "none":
+        number = None
+    else:
+        number = None if info is None else info >> 8
     return USSDIndication(
         op=op,
         action=profile.action(op),
-        session_number=None if info is None else info >> 8,
+        session_number=number,
         session_info=info,
         text=text,
+        message_reference=reference,
+        sequenced=profile.session_by == "its",
     )
 
 
-def reply_tlvs(profile: USSDProfile, session_info: int | None, end: bool) -> tuple[TLV, ...]:
-    """The TLVs of our reply: the op code, and its_session_info echoed (end bit on end)."""
+def reply_tlvs(
+    profile: USSDProfile,
+    session_info: int | None,
+    end: bool,
+    message_reference: int | None = None,
+) -> tuple[TLV, ...]:
+    """The TLVs of our reply: the op code, its_session_info echoed (end bit on end),
+    and user_message_reference echoed when the session is keyed by it."""
     tlvs = [integer_tlv("ussd_service_op", profile.reply_op(end))]
     if session_info is not None:
         echoed = (session_info & 0xFFFE) | (1 if end else 0)
         tlvs.append(integer_tlv("its_session_info", echoed))
+    if message_reference is not None:
+        tlvs.append(integer_tlv("user_message_reference", message_reference))
     return tuple(tlvs)

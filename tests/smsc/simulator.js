@@ -282,6 +282,7 @@ function onSubmit(session, pdu) {
       op: pdu.ussd_service_op, dc: pdu.data_coding, hex: body.toString('hex'),
       service_type: pdu.service_type, source: pdu.source_addr,
       session_info: info && info.length === 2 ? info.readUInt16BE(0) : null,
+      umr: pdu.user_message_reference !== undefined ? pdu.user_message_reference : null,
     };
     session.send(pdu.response({message_id: messageId}));
     if (waiter) {
@@ -384,6 +385,10 @@ function deliver(session, spec) {
     if (spec.ussd_op !== undefined) {
       options.ussd_service_op = spec.ussd_op;
       options.service_type = 'USSD';
+    }
+    if (spec.umr !== undefined && spec.umr !== null) {
+      // Mica: the session is source_addr + user_message_reference.
+      options.user_message_reference = spec.umr;
     }
     if (spec.session_info !== undefined && spec.session_info !== null) {
       const info = Buffer.alloc(2);

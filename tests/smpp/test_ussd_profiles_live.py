@@ -1,0 +1,81 @@
+"""Each USSD-over-SMPP vendor profile walked through the node-smpp simulator playing
+that vendor's layout: a session opens, continues and ends; a duplicated session
+start is answered once; an unknown op code gets a polite end screen."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from gateway.sms import encoding
+from tests.smpp.smsc_driver import EchoMenu, RecordingSink, Simulator
+from tests.smpp.test_inbound_live import SENDER, SHORT_CODE, started
+
+CODE = "*384*7#"
+
+
+def gsm(text: str) -> str:
+    return encoding.encode_gsm7(text).hex()
+
+
+def screen(reply: dict[str, Any]) -> str:
+    return encoding.decode(bytes.fromhex(reply["hex"]), reply["dc"])
+
+
+async def ussd(smsc: Simulator, op: int, text: str, **layout: Any) -> dict[str, Any]:
+    return await smsc.command(
+        "ussd", source=SENDER, dest=SHORT_CODE, ussd_op=op, hex=gsm(text), **layout
+    )
+
+
+# profile -> (begin op, continue op, session layout of the two inbound PDUs)
+WALKS = {
+    # 6D: dialog id 0x1234 in the first 15 bits, the last bit "end".
+    "6d": (0x01, 0x12, {"session_info": 0x1234 << 1}, {"session_info": 0x1234 << 1}),
+    # Mica: source_addr + user_message_reference.
+    "mica": (1, 18, {"umr": 4242}, {"umr": 4242}),
+    # No session id at all: source + code dialled, within a time window.
+    "no-session-id": (1, 18, {}, {}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(WALKS))
+async def test_a_session_walks_through_each_vendor_profile(smsc: Simulator, name: str) -> None:
+    begin_op, continue_op, first_layout, second_layout = WALKS[name]
+    menu = EchoMenu()
+    pool = await started(smsc, RecordingSink(), menu, ussd_profile=name, service_code=CODE)
+    try:
+        first = await ussd(smsc, begin_op, CODE, **first_layout)
+        again = await ussd(smsc, begin_op, CODE, expect_reply=False, **first_layout)
+        second = await ussd(smsc, continue_op, "2", **second_layout)
+        odd = await ussd(smsc, 0x42, "9", **second_layout)
+    finally:
+        await pool.stop()
+    assert first["reply"]["op"] == 2 and screen(first["reply"]).startswith("Welcome")
+    assert again["resp"]["status"] == 0  # acknowledged, and answered only once:
+    assert [r.user_input for r in menu.requests] == [None, "2"]
+    assert pool.routers["sim"].stats["ussd_duplicate_begin"] == 1
+    assert second["reply"]["op"] == 17 and screen(second["reply"]) == "You chose 2. Stay safe €"
+    assert menu.requests[0].session_id == menu.requests[1].session_id
+    assert menu.requests[0].replay_key != menu.requests[1].replay_key
+    if name == "6d":
+        assert first["reply"]["session_info"] == 0x1234 << 1  # echoed, end bit clear
+        assert second["reply"]["session_info"] == (0x1234 << 1) | 1  # end bit set
+    if name == "mica":
+        assert first["reply"]["umr"] == 4242 and second["reply"]["umr"] == 4242
+    assert odd["reply"]["op"] == 17 and screen(odd["reply"]).startswith("Sorry")
+
+
+async def test_6d_dialogs_of_one_person_stay_apart(smsc: Simulator) -> None:
+    menu = EchoMenu()
+    pool = await started(smsc, RecordingSink(), menu, ussd_profile="6d", service_code=CODE)
+    try:
+        await ussd(smsc, 0x01, CODE, session_info=0x0001 << 1)
+        await ussd(smsc, 0x01, CODE, session_info=0x0002 << 1)
+        await ussd(smsc, 0x12, "1", session_info=0x0001 << 1)
+        await ussd(smsc, 0x81, "", session_info=0x0002 << 1, expect_reply=False)
+    finally:
+        await pool.stop()
+    one, two, answer = menu.requests
+    assert one.session_id != two.session_id and answer.session_id == one.session_id
