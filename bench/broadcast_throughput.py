@@ -223,6 +223,7 @@ async def command_run(count: int, workdir: Path, whole: bool, deadline: float) -
         "GATEWAY_SMS_CHANNEL": "smpp",
         "GATEWAY_SMSC": smsc_json,
         "GATEWAY_LOG_FORMAT": "json",
+        "GATEWAY_WORKER_PORT": "0",
     }
     alert = await create_sending_alert(store)
     log_path = workdir / f"worker-{count}.log"

@@ -138,6 +138,7 @@ class Settings:
     sms_menu_parts: int = 1  # SMS a menu screen may take (1-3)
     sms_menu_ttl: int = 1800  # seconds an SMS menu session lives
     sms_menu_per_minute: int = 5  # menu SMS one number may get in a minute
+    worker_port: int = 8082  # `gateway broadcast run`: /metrics, /healthz, /readyz; 0 = off
 
     @property
     def db_url(self) -> str:
@@ -183,6 +184,7 @@ class Settings:
             "sms_menu_parts": reader.integer("SMS_MENU_PARTS", 1, low=1, high=3),
             "sms_menu_ttl": reader.integer("SMS_MENU_TTL", 1800, low=60, high=86400),
             "sms_menu_per_minute": reader.integer("SMS_MENU_PER_MINUTE", 5, low=1, high=60),
+            "worker_port": reader.integer("WORKER_PORT", cls.worker_port, low=0, high=65535),
         }
         keys = _KeySource(env, data_dir)
         values["callback_secret"] = keys.secret("CALLBACK_SECRET", min_length=16)

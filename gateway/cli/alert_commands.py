@@ -20,16 +20,12 @@ from typing import Any
 
 from gateway.broadcast.alert_service import AlertDraft, AlertService, AlertStatus
 from gateway.broadcast.errors import BroadcastError
-from gateway.broadcast.messaging import open_messaging
 from gateway.broadcast.text import sensitive_opening
-from gateway.broadcast.worker import BroadcastWorker, WorkerOptions
+from gateway.menu.loader import TreeError
 from gateway.observability.logs import configure as configure_logging
-from gateway.server.sms_channel import (
-    ChannelUnavailable,
-    channel_family,
-    open_sms_sender,
-    receipt_timeouts_for,
-)
+from gateway.server.runtime import WorkerTuning
+from gateway.server.sms_channel import ChannelUnavailable, channel_family
+from gateway.server.worker_process import run_worker_process
 from gateway.settings import Settings
 from gateway.sms.keywords import CatalogError, load_catalog
 from gateway.store.port import Store, StoreError
@@ -84,11 +80,16 @@ def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
     worker = broadcast.add_subparsers(dest="broadcast_command", required=True, metavar="ACTION")
     run = worker.add_parser("run", help="send alerts that are in state sending")
     run.add_argument("--until-idle", action="store_true", help="exit when nothing is sending")
-    run.add_argument("--tps", type=float, default=None, help="default: GATEWAY_BROADCAST_TPS")
+    run.add_argument(
+        "--tps",
+        type=float,
+        default=None,
+        help="at most this rate (default: the SMSC grants; GATEWAY_BROADCAST_TPS for AT)",
+    )
     run.add_argument("--batch-size", type=int, default=100)
     run.add_argument("--concurrency", type=int, default=4)
     run.add_argument("--lease", type=float, default=60.0, help="seconds a claim is held")
-    run.set_defaults(func=_run(_broadcast_run))
+    run.set_defaults(func=_broadcast_run)
 
     retention = subparsers.add_parser("retention", help="delete data past its retention")
     retention_actions = retention.add_subparsers(dest="retention_command", required=True)
@@ -247,30 +248,28 @@ async def _list(args: argparse.Namespace, settings: Settings, store: Store) -> i
     return 0
 
 
-async def _broadcast_run(args: argparse.Namespace, settings: Settings, store: Store) -> int:
-    # The worker has its own store connection (inside open_messaging) so receipts that
-    # arrive on SMPP binds are recorded by the same process that sends.
+def _broadcast_run(args: argparse.Namespace) -> int:
+    """The worker process (:mod:`gateway.server.worker_process`), built by the same
+    runtime as ``serve``: paced at the SMSC grants, USSD answered on its binds."""
+    settings = Settings.from_env()
+    configure_logging(settings.log_format, settings.log_level)
     try:
         channel_family(settings)
     except ChannelUnavailable as exc:
-        raise BroadcastError(str(exc)) from exc
-    async with (
-        open_messaging(settings) as messaging,
-        open_sms_sender(settings, messaging.inbox, messaging.hasher.hash) as (channel, sender),
-    ):
-        messaging.use_sender(sender)
-        options = WorkerOptions(
-            channel=channel,
-            tps=args.tps or settings.broadcast_tps,
-            sms_prefix=settings.sms_prefix,
-            batch_size=args.batch_size,
-            concurrency=args.concurrency,
-            lease_seconds=args.lease,
-            receipt_timeouts=receipt_timeouts_for(settings, channel),
-        )
-        worker = BroadcastWorker(messaging.store, sender, messaging.vault, options)
-        await worker.run(until_idle=args.until_idle)
-    return 0
+        print(f"gateway: {exc}", file=sys.stderr)
+        return 1
+    tuning = WorkerTuning(
+        tps_cap=args.tps,
+        batch_size=args.batch_size,
+        concurrency=args.concurrency,
+        lease_seconds=args.lease,
+        until_idle=args.until_idle,
+    )
+    try:
+        return asyncio.run(run_worker_process(settings, tuning))
+    except (TreeError, StoreError) as exc:
+        print(f"gateway: {exc}", file=sys.stderr)
+        return 1
 
 
 async def _retention_run(args: argparse.Namespace, settings: Settings, store: Store) -> int:

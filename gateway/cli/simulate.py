@@ -22,8 +22,9 @@ import argparse
 import asyncio
 import secrets
 import sys
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import aiohttp
 
@@ -31,6 +32,9 @@ from gateway.africastalking.ussd_dialect import parse_ussd_form, render
 from gateway.content.safe_yaml import YAMLRefused, read_yaml_file
 from gateway.errors import GatewayError
 from gateway.settings import Settings
+
+if TYPE_CHECKING:
+    from gateway.ussd.service import USSDService
 
 
 @dataclass(frozen=True)
@@ -72,33 +76,39 @@ class HTTPPhone:
 
 
 class InProcessPhone:
-    """The same service the HTTP endpoint uses, without the HTTP hop."""
+    """The same service the HTTP endpoint uses, without the HTTP hop: built by the
+    server's runtime (:func:`gateway.server.runtime.open_runtime`), with sessions in
+    memory, effects recorded rather than performed, and no SMS channel."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, stack: AsyncExitStack, service: USSDService, effects: Any) -> None:
+        self._stack = stack
+        self._service = service
+        self.effects = effects
+
+    @classmethod
+    async def open(cls, settings: Settings) -> InProcessPhone:
         from gateway.menu.effect_port import RecordingEffectHandler
-        from gateway.menu.pages import Limit
-        from gateway.menu.validator import load_valid_tree
-        from gateway.privacy.numbers import PhoneHasher
-        from gateway.server.live_tree import tree_file
-        from gateway.ussd.service import ServiceOptions, USSDService
+        from gateway.server.runtime import open_runtime
         from gateway.ussd.sessions import MemorySessionStore
 
-        limit = Limit(settings.screen_limit)
-        tree = load_valid_tree(tree_file(settings), settings.content, limit)
-        self.effects = RecordingEffectHandler()
-        self._service = USSDService(
-            lambda: tree,
-            MemorySessionStore(),
-            PhoneHasher(settings.hash_key),
-            self.effects,
-            ServiceOptions(limit, settings.session_ttl, settings.resume_window),
+        effects = RecordingEffectHandler()
+        stack = AsyncExitStack()
+        runtime = await stack.enter_async_context(
+            open_runtime(
+                settings,
+                session_store=MemorySessionStore(),
+                effects=effects,
+                broadcast_worker=False,
+                open_channel=False,
+            )
         )
+        return cls(stack, runtime.ussd, effects)
 
     async def request(self, form: dict[str, str]) -> str:
         return render(await self._service.handle(parse_ussd_form(form)))
 
     async def close(self) -> None:
-        return None
+        await self._stack.aclose()
 
 
 class Call:
@@ -126,10 +136,10 @@ class Call:
         return parse_reply(await self._phone.request(form))
 
 
-def _phone(args: argparse.Namespace, settings: Settings) -> Phone:
+async def _phone(args: argparse.Namespace, settings: Settings) -> Phone:
     if args.url:
         return HTTPPhone(args.url, settings.callback_secret.reveal())
-    return InProcessPhone(settings)
+    return await InProcessPhone.open(settings)
 
 
 class ScriptError(GatewayError, ValueError):
@@ -191,7 +201,7 @@ def run(args: argparse.Namespace) -> int:
     configure(settings.log_format, "warning")  # the screens are the output here
 
     async def main() -> int:
-        phone = _phone(args, settings)
+        phone = await _phone(args, settings)
         try:
             if args.script:
                 failures = await run_script(phone, _load_script(args.script), args.phone)

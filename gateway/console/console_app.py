@@ -12,14 +12,16 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
 
 import jinja2
 from aiohttp import web
 
+from gateway.broadcast.alert_service import AlertService
 from gateway.console.context import CONTEXT, STATIC_RESOURCE, ConsoleContext
+from gateway.console.menu_check import CatalogCache
 from gateway.console.operator_sessions import SessionStore
 from gateway.console.passwords import Passwords
+from gateway.console.ports import ConsoleHooks
 from gateway.console.progress import ProgressSampler
 from gateway.console.security import guard
 from gateway.console.sign_in_throttle import LoginThrottle
@@ -50,10 +52,8 @@ def _format_time(value: float | None) -> str:
 
 async def _progress_sampling(app: web.Application) -> AsyncIterator[None]:
     """Sample sending alerts' counts in the background, for the delivery chart."""
-    from gateway.console.views.alerts import service, timelines
-
     ctx = app[CONTEXT]
-    sampler = ProgressSampler(service(ctx), timelines(ctx), ctx.clock)
+    sampler = ProgressSampler(ctx.alerts, ctx.timelines, ctx.clock)
     task = asyncio.create_task(sampler.run())
     yield
     await sampler.stop(task)
@@ -62,17 +62,20 @@ async def _progress_sampling(app: web.Application) -> AsyncIterator[None]:
 def create_console_app(
     settings: Settings,
     backend: Store,
+    alert_service: AlertService,
     *,
+    hooks: ConsoleHooks | None = None,
     base: str = DEFAULT_BASE,
     clock: Callable[[], float] = time.time,
     passwords: Passwords | None = None,
     throttle: LoginThrottle | None = None,
-    **extras: Any,
 ) -> web.Application:
     """Build the console sub-app; mount it with ``app.add_subapp(base + "/", console)``.
 
-    ``backend`` is the store. ``extras`` carries the gateway's hooks (see
-    :mod:`gateway.console.ports`): ``publish_hook``, ``link_states`` and ``channel_states``.
+    ``backend`` is the store and ``alert_service`` the runtime's alert service (both from
+    :func:`gateway.server.runtime.open_runtime` in the gateway); ``hooks`` are the
+    running gateway's (:class:`gateway.console.ports.ConsoleHooks`: publish, content,
+    link and channel states).
     """
     from gateway.console.views import (
         alerts,
@@ -93,8 +96,10 @@ def create_console_app(
         sessions=SessionStore(settings.console_idle_timeout, settings.console_absolute_timeout),
         throttle=throttle or LoginThrottle(max_failures=5, window=15 * 60),
         passwords=passwords or Passwords(),
+        alerts=alert_service,
+        catalogs=CatalogCache(settings.content),
+        hooks=hooks or ConsoleHooks(),
         clock=clock,
-        extras=dict(extras),
     )
     app.router.add_static("/static/", HERE / "static", name=STATIC_RESOURCE)
     auth.add_routes(app)

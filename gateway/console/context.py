@@ -10,8 +10,12 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
+from gateway.broadcast.alert_service import AlertService
+from gateway.console.menu_check import CatalogCache
 from gateway.console.operator_sessions import ConsoleSession, SessionStore
 from gateway.console.passwords import Passwords
+from gateway.console.ports import ConsoleHooks
+from gateway.console.progress import Timelines
 from gateway.console.sign_in_throttle import LoginThrottle
 from gateway.settings import Settings
 from gateway.store.port import Store
@@ -28,8 +32,11 @@ class ConsoleContext:
     sessions: SessionStore
     throttle: LoginThrottle
     passwords: Passwords
+    alerts: AlertService  # the runtime's: the console builds no service of its own
+    catalogs: CatalogCache
+    hooks: ConsoleHooks = field(default_factory=ConsoleHooks)
+    timelines: Timelines = field(default_factory=Timelines)  # delivery charts, sampled
     clock: Callable[[], float] = time.time
-    extras: dict[str, Any] = field(default_factory=dict)
 
     def now(self) -> float:
         return self.clock()

@@ -17,8 +17,9 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from gateway.broadcast.alert_service import AlertService
 from gateway.console.console_app import create_console_app
-from gateway.console.ports import ChannelStates, LinkStates
+from gateway.console.ports import ChannelStates, ConsoleHooks, LinkStates
 from gateway.console.publish_hook import publish_to, reload_content_into
 from gateway.menu.loader import TreeError
 from gateway.server.app_keys import RUNTIME, SETTINGS
@@ -36,17 +37,21 @@ def mount_console(
     settings: Settings,
     store: Store,
     live: LiveTree,
+    alerts: AlertService,
     link_states: LinkStates | None = None,
     channel_states: ChannelStates | None = None,
 ) -> web.Application:
     console = create_console_app(
         settings,
         store,
+        alerts,
         base=PREFIX,
-        publish_hook=publish_to(live, settings),
-        content_hook=reload_content_into(live, settings),
-        link_states=link_states,
-        channel_states=channel_states,
+        hooks=ConsoleHooks(
+            publish=publish_to(live, settings),
+            content_changed=reload_content_into(live, settings),
+            link_states=link_states,
+            channel_states=channel_states,
+        ),
     )
 
     async def to_console(request: web.Request) -> web.StreamResponse:
@@ -117,6 +122,7 @@ def mount_on_gateway(app: web.Application) -> web.Application:
         app[SETTINGS],
         runtime.store,
         runtime.live_tree,
+        runtime.messaging.alerts,
         link_states=lambda: link_states_of(runtime.link_status()),
         channel_states=runtime.channel_statuses,
     )

@@ -9,6 +9,7 @@ belong to the running gateway, which hands the console these callables.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 from gateway.sms.channel_status import ChannelStatus
 
@@ -22,3 +23,13 @@ ContentHook = Callable[[], Awaitable[None]]
 # Each SMS channel of the running gateway and whether it can send now: named on the
 # dashboard and on every alert; Send is refused when none can.
 ChannelStates = Callable[[], Sequence[ChannelStatus]]
+
+
+@dataclass(frozen=True)
+class ConsoleHooks:
+    """The running gateway's hooks; a console without them (a test) edits the store only."""
+
+    publish: PublishHook | None = None
+    content_changed: ContentHook | None = None
+    link_states: LinkStates | None = None
+    channel_states: ChannelStates | None = None

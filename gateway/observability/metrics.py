@@ -21,7 +21,6 @@ with a JSON body naming each probe's result and no further detail.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -62,7 +61,8 @@ class Metrics:
         ns = NAMESPACE
         self.ussd_requests = Counter(
             "ussd_requests",
-            "USSD requests answered, by channel and outcome (con, end, error).",
+            "USSD requests answered, by channel and outcome (continue, end, error = the "
+            "polite 'service busy' screen shown because a dependency failed).",
             ["channel", "outcome"],
             namespace=ns,
             registry=r,
@@ -249,9 +249,6 @@ class Metrics:
     def submitted(self, smsc: str, count: int = 1) -> None:
         self.smpp_submits.labels(smsc=smsc).inc(count)
 
-    def submit_response(self, smsc: str, status: str) -> None:
-        self.smpp_responses.labels(smsc=smsc, status=status).inc()
-
     def throttled(self, smsc: str, source: str = "smsc") -> None:
         self.smpp_throttles.labels(smsc=smsc, source=source).inc()
 
@@ -283,6 +280,10 @@ class Metrics:
         """Run ``refresh`` before each exposition (gauges read from live objects)."""
         self._refreshers.append(refresh)
 
+    def add_async_refresher(self, refresh: Callable[[], Awaitable[None]]) -> None:
+        """Await ``refresh`` before each exposition (values read from the store, probes)."""
+        self._async_refreshers.append(refresh)
+
     def follow_smpp_status(self, status: Callable[[], Iterable[Mapping[str, Any]]]) -> None:
         """Keep the link and window gauges in step with ``SMPPPool.status()`` entries
         (keys ``smsc``, ``bind``, ``bound``, ``in_flight``), read at each scrape."""
@@ -309,6 +310,10 @@ class Metrics:
                     more = grown(smsc, bind, "throttled", int(entry["throttled"]))
                     if more:
                         self.smpp_throttles.labels(smsc=smsc, source="smsc").inc(more)
+                for code, total in dict(entry.get("responses") or {}).items():
+                    more = grown(smsc, bind, f"response:{code}", int(total))
+                    if more:
+                        self.smpp_responses.labels(smsc=smsc, status=str(code)).inc(more)
                 for kind in ("stray_responses", "invalid_pdus", "framing_errors"):
                     if kind in entry:
                         more = grown(smsc, bind, kind, int(entry[kind]))
@@ -397,7 +402,7 @@ class Metrics:
             shown.clear()
             shown.update(counts)
 
-        self._async_refreshers.append(refresh)
+        self.add_async_refresher(refresh)
 
     async def refresh(self) -> None:
         """Run the asynchronous refreshers (the /metrics handler calls this first)."""
@@ -503,44 +508,20 @@ def readyz_handler(checks: Sequence[ReadinessCheck], metrics: Metrics | None = N
 
 
 def ops_routes(metrics: Metrics, checks: Sequence[ReadinessCheck]) -> list[web.RouteDef]:
-    """The three routes, ready for ``app.add_routes``."""
+    """The three routes, ready for ``app.add_routes``. Each scrape of ``/metrics`` also
+    runs the readiness probes, so ``gateway_ready`` has data whether or not a load
+    balancer calls ``/readyz``."""
+
+    async def refresh_readiness() -> None:
+        for name, passed in (await run_checks(checks)).items():
+            metrics.readiness.labels(check=name).set(1 if passed else 0)
+
+    metrics.add_async_refresher(refresh_readiness)
     return [
         web.get("/metrics", metrics_handler(metrics)),
         web.get("/healthz", healthz_handler()),
         web.get("/readyz", readyz_handler(checks, metrics)),
     ]
-
-
-def ussd_metrics_middleware(metrics: Metrics, channels: Mapping[str, str]) -> Any:
-    """Count and time USSD callbacks: ``channels`` maps a route path to its channel
-    name (``{"/africastalking/ussd": "africastalking"}``). The outcome is ``con`` or
-    ``end`` from the reply's first word, or ``error`` for any other answer or an
-    exception (which still propagates)."""
-
-    @web.middleware
-    async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-        channel = channels.get(request.path)
-        if channel is None:
-            response: web.StreamResponse = await handler(request)
-            return response
-        started = time.perf_counter()
-        outcome = "error"
-        try:
-            response = await handler(request)
-            if response.status == 200 and isinstance(response, web.Response):
-                body = response.text or ""
-                outcome = (
-                    "con"
-                    if body.startswith("CON ")
-                    else "end"
-                    if body.startswith("END ")
-                    else "error"
-                )
-            return response
-        finally:
-            metrics.ussd_request(channel, outcome, time.perf_counter() - started)
-
-    return middleware
 
 
 async def serve_ops(

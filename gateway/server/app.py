@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-from collections.abc import Callable
 
 import structlog
 from aiohttp import web
@@ -21,21 +20,12 @@ from gateway.africastalking.sms_callbacks import create_sms_routes
 from gateway.africastalking.ussd_routes import ussd_routes
 from gateway.console.mount import mount_on_gateway
 from gateway.menu.effect_port import EffectHandler
-from gateway.observability.metrics import (
-    Metrics,
-    ReadinessCheck,
-    callable_check,
-    flag_check,
-    ops_routes,
-    redis_check,
-    smpp_check,
-)
+from gateway.observability.metrics import ops_routes
 from gateway.server.app_keys import DROPOFF, LIVE_TREE, METRICS, RUNTIME, SETTINGS, USSD
 from gateway.server.runtime import open_runtime
 from gateway.server.shutdown import GracefulShutdown
 from gateway.settings import Settings
 from gateway.ussd.sessions import SessionStore
-from gateway.ussd.types import USSDReply, USSDRequest
 
 log = structlog.get_logger("gateway.app")
 
@@ -73,23 +63,10 @@ async def create_app(
     )
     app.router.add_routes(create_sms_routes(runtime.inbox, settings.callback_secret))
     app[METRICS] = metrics = runtime.metrics
-    runtime.ussd.observers.append(_ussd_observer(metrics))
-    runtime.sms_menu.observers.append(_ussd_observer(metrics))  # channel "sms"
-    metrics.follow_broadcasts(runtime.store)
     shutdown = GracefulShutdown()
-    checks: list[ReadinessCheck] = [
-        flag_check("menus", lambda: bool(runtime.live_tree.current.screens)),
-        callable_check("store", runtime.store.ping),
-        shutdown.readiness_check(),
-    ]
-    if settings.redis_url:
-        checks.append(redis_check(runtime.sessions))
+    checks = [*runtime.readiness_checks(), shutdown.readiness_check()]
     shutdown.add("stop broadcast worker", runtime.stop_worker, timeout=5)
     if runtime.smpp is not None:
-        checks.append(smpp_check(runtime.smpp.status))
-        metrics.follow_smpp_status(runtime.smpp.status)
-        metrics.follow_smpp_receipts(runtime.smpp.receipt_status)
-        metrics.follow_smpp_routes(runtime.smpp.route_status)
         shutdown.add("unbind SMPP", runtime.smpp.stop, timeout=10)
     app.router.add_routes(ops_routes(metrics, checks))
     app.router.add_get("/status", _status)
@@ -117,22 +94,6 @@ async def create_app(
     app.on_shutdown.append(shutdown.on_shutdown)
     app.cleanup_ctx.append(shutdown.cleanup_ctx)
     return app
-
-
-def _ussd_observer(metrics: Metrics) -> Callable[[USSDRequest, USSDReply, float], None]:
-    def observe(request: USSDRequest, reply: USSDReply, seconds: float) -> None:
-        channel = request.channel.split(":", 1)[0]
-        unavailable = reply.screen_id == "__unavailable__"
-        outcome = "unavailable" if unavailable else "end" if reply.end else "continue"
-        metrics.ussd_request(channel, outcome, seconds)
-        if unavailable:
-            metrics.redis_error("session")
-        if request.user_input is None or (request.cumulative and request.replay_key == ""):
-            metrics.session_started(channel)
-        if reply.end:
-            metrics.session_ended(channel)
-
-    return observe
 
 
 async def _status(request: web.Request) -> web.Response:

@@ -4,8 +4,13 @@
 messaging services (store, subscriptions, keywords, inbox, receipts, alerts; see
 :func:`gateway.broadcast.messaging.open_messaging`), the SMS channel (an SMPP pool,
 Africa's Talking, or none; :func:`gateway.server.sms_channel.open_sms_sender`), the USSD
-service, and an in-process broadcast worker. The web app and the SMPP pool are two
-doors into the same services; there is no second path to the data.
+service, and a broadcast worker. The web app and the SMPP pool are two doors into the
+same services; there is no second path to the data.
+
+It is the one composition root: ``gateway serve`` (:func:`gateway.server.app.create_app`),
+``gateway broadcast run`` (:mod:`gateway.server.worker_process`), ``gateway simulate``,
+the console and the benchmarks all open the runtime here, so a worker paces at the
+SMSC grant, answers USSD on its binds and feeds the same metrics as ``serve``.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 import structlog
@@ -24,7 +29,14 @@ from gateway.broadcast.worker import BroadcastWorker, WorkerOptions
 from gateway.menu.effect_port import EffectHandler
 from gateway.menu.pages import Limit
 from gateway.menu.validator import load_valid_tree
-from gateway.observability.metrics import Metrics
+from gateway.observability.metrics import (
+    Metrics,
+    ReadinessCheck,
+    callable_check,
+    flag_check,
+    redis_check,
+    smpp_check,
+)
 from gateway.server.live_tree import LiveTree, tree_file
 from gateway.server.sms_channel import channel_statuses, open_sms_sender, receipt_timeouts_for
 from gateway.settings import Settings
@@ -33,9 +45,10 @@ from gateway.sms.channel_status import ChannelStatus
 from gateway.sms.menu_dialect import menu_limit
 from gateway.sms.messages import DeliveryReport, InboundSMS, SMSSender
 from gateway.store.port import Store
-from gateway.ussd.service import ServiceOptions, USSDService
+from gateway.ussd.service import FAULT_SCREEN, UNAVAILABLE_SCREEN, ServiceOptions, USSDService
 from gateway.ussd.sessions import MemorySessionStore, RedisSessionStore, SessionStore
 from gateway.ussd.sms_menu import SMSMenu, SMSMenuOptions
+from gateway.ussd.types import USSDReply, USSDRequest
 
 log = structlog.get_logger("gateway.server.runtime")
 
@@ -59,17 +72,33 @@ class CountingInbox:
 
 
 class StoreDropOff:
-    """Drop-off counts kept in the store (implements ``SessionEndRecorder``)."""
+    """Drop-off counts kept in the store (implements ``SessionEndRecorder``); a session
+    the aggregator reports as not ended by a final screen (``Incomplete``, ``Failed``)
+    is counted in ``gateway_ussd_sessions_dropped_total`` too."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, metrics: Metrics | None = None) -> None:
         self._store = store
+        self._metrics = metrics
 
     async def record_end(self, day: dt.date, screen_id: str, status: str) -> None:
+        if self._metrics is not None and status != "Success":
+            self._metrics.session_dropped("africastalking", status.lower() or "unknown")
         await self._store.record_session_end(day.isoformat(), screen_id, status)
 
     async def ends(self, since: dt.date) -> list[tuple[dt.date, str, str, int]]:
         rows = await self._store.session_end_counts(since.isoformat())
         return [(dt.date.fromisoformat(r.day), r.screen_id, r.status, r.count) for r in rows]
+
+
+@dataclass(frozen=True)
+class WorkerTuning:
+    """How this process's broadcast worker runs (the ``gateway broadcast run`` flags)."""
+
+    tps_cap: float | None = None  # at most this rate, whatever the channel's grant
+    batch_size: int = 100
+    concurrency: int = 4
+    lease_seconds: float = 60.0
+    until_idle: bool = False  # return once nothing is sending (else run until stopped)
 
 
 @dataclass
@@ -85,6 +114,7 @@ class Runtime:
     inbox: CountingInbox
     channel: str  # "smpp" | "africastalking" | "log" | "none"
     sender: SMSSender | None = None
+    worker: BroadcastWorker | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     worker_stop: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -102,6 +132,19 @@ class Runtime:
     def channel_statuses(self) -> list[ChannelStatus]:
         """Whether each SMS channel of this process can send right now."""
         return channel_statuses(self.settings, self.channel, self.link_status())
+
+    def readiness_checks(self) -> list[ReadinessCheck]:
+        """What ``/readyz`` asks of this process: menus loaded, store reachable, Redis
+        (if configured) and an SMPP bind (if any) up."""
+        checks = [
+            flag_check("menus", lambda: bool(self.live_tree.current.screens)),
+            callable_check("store", self.store.ping),
+        ]
+        if self.settings.redis_url:
+            checks.append(redis_check(self.sessions))
+        if self.smpp is not None:
+            checks.append(smpp_check(self.smpp.status))
+        return checks
 
     async def stop_worker(self) -> None:
         """The broadcast worker claims no new rows and finishes what it holds."""
@@ -125,7 +168,18 @@ async def open_runtime(
     session_store: SessionStore | None = None,
     effects: EffectHandler | None = None,
     broadcast_worker: bool = True,
+    worker_tuning: WorkerTuning | None = None,
+    channel_required: bool = False,
+    open_channel: bool = True,
 ) -> AsyncIterator[Runtime]:
+    """Open every part for ``settings``; close them in reverse when the block ends.
+
+    ``broadcast_worker`` starts a worker on the SMS channel (when there is one);
+    ``channel_required`` opens the channel even on embedded defaults (a process whose
+    job is sending: :class:`gateway.server.sms_channel.ChannelUnavailable` if none);
+    ``open_channel=False`` opens none (``gateway simulate`` binds to no SMSC).
+    """
+    tuning = worker_tuning or WorkerTuning()
     limit = Limit(settings.screen_limit)
     live = LiveTree(load_valid_tree(tree_file(settings), settings.content, limit))
     async with contextlib.AsyncExitStack() as stack:
@@ -163,6 +217,8 @@ async def open_runtime(
                 messaging.keywords.catalog.default_language,
             ),
         )
+        sms_service.observers.append(ussd_observer(metrics))  # channel "sms"
+        service.observers.append(ussd_observer(metrics))
         runtime = Runtime(
             settings=settings,
             messaging=messaging,
@@ -170,17 +226,22 @@ async def open_runtime(
             sessions=sessions,
             ussd=service,
             sms_menu=sms_service,
-            dropoff=StoreDropOff(messaging.store),
+            dropoff=StoreDropOff(messaging.store, metrics),
             metrics=metrics,
             inbox=CountingInbox(messaging.inbox, metrics),
             channel="none",
         )
-        if wants_channel(settings):
+        metrics.follow_broadcasts(messaging.store)
+        if open_channel and (channel_required or wants_channel(settings)):
             channel, sender = await stack.enter_async_context(
                 open_sms_sender(settings, runtime.inbox, messaging.hasher.hash, service)
             )
             runtime.channel, runtime.sender = channel, sender
             messaging.use_sender(sender)  # SMPP binds share the TPS grant (open_sms_sender)
+            if runtime.smpp is not None:
+                metrics.follow_smpp_status(runtime.smpp.status)
+                metrics.follow_smpp_receipts(runtime.smpp.receipt_status)
+                metrics.follow_smpp_routes(runtime.smpp.route_status)
             if broadcast_worker:
                 worker = BroadcastWorker(
                     messaging.store,
@@ -188,14 +249,21 @@ async def open_runtime(
                     messaging.vault,
                     WorkerOptions(
                         channel=runtime.channel,
-                        tps=_channel_tps(settings, runtime.channel),
+                        tps=worker_tps(settings, runtime.channel, tuning.tps_cap),
                         sms_prefix=settings.sms_prefix,
                         receipt_timeouts=receipt_timeouts_for(settings, runtime.channel),
+                        batch_size=tuning.batch_size,
+                        concurrency=tuning.concurrency,
+                        lease_seconds=tuning.lease_seconds,
                     ),
                 )
-                task = asyncio.create_task(
-                    _supervise(worker, runtime.worker_stop), name="broadcast-worker"
+                runtime.worker = worker
+                running = (
+                    worker.run(until_idle=True, stop=runtime.worker_stop)
+                    if tuning.until_idle
+                    else _supervise(worker, runtime.worker_stop)
                 )
+                task = asyncio.create_task(running, name="broadcast-worker")
                 runtime.tasks.append(task)
                 stack.push_async_callback(_cancel, task)
         log.info(
@@ -204,18 +272,44 @@ async def open_runtime(
             sessions=type(sessions).__name__,
             tree=live.current.id,
             broadcast_worker=bool(runtime.tasks),
+            worker_tps=worker_tps(settings, runtime.channel, tuning.tps_cap)
+            if runtime.tasks
+            else None,
         )
         yield runtime
 
 
-def _channel_tps(settings: Settings, channel: str) -> float:
+def ussd_observer(metrics: Metrics) -> Callable[[USSDRequest, USSDReply, float], None]:
+    """Count and time every USSD answer, whichever door it came through (AT callbacks
+    on the server, USSD over SMPP on the server or a worker's binds)."""
+
+    def observe(request: USSDRequest, reply: USSDReply, seconds: float) -> None:
+        channel = request.channel.split(":", 1)[0]
+        failed = reply.screen_id in (UNAVAILABLE_SCREEN, FAULT_SCREEN)
+        outcome = "error" if failed else "end" if reply.end else "continue"
+        metrics.ussd_request(channel, outcome, seconds)
+        if reply.screen_id == UNAVAILABLE_SCREEN:
+            metrics.redis_error("session")
+        if request.user_input is None or (request.cumulative and request.replay_key == ""):
+            metrics.session_started(channel)
+        if reply.end:
+            metrics.session_ended(channel)
+
+    return observe
+
+
+def worker_tps(settings: Settings, channel: str, cap: float | None = None) -> float:
+    """The fan-out rate: the SMSC grants over SMPP (each SMSC's binds, or its shared
+    grant if smaller), at most ``cap``; a channel with no cap of its own (Africa's
+    Talking) goes at ``cap`` or ``GATEWAY_BROADCAST_TPS``."""
     if channel == "smpp" and settings.smsc:
-        return sum(
+        granted = sum(
             min(smsc.tps * smsc.binds, smsc.shared_tps or float("inf"))
             for smsc in settings.smsc
             if smsc.bind_mode != "receiver"
         )
-    return settings.broadcast_tps
+        return min(granted, cap) if cap else granted
+    return cap or settings.broadcast_tps
 
 
 async def _supervise(worker: BroadcastWorker, stop: asyncio.Event, pause: float = 5.0) -> None:

@@ -194,6 +194,7 @@ class ESMEBind:
             "stray_responses": self.stats.stray_responses,
             "invalid_pdus": self.stats.invalid_pdus,
             "framing_errors": self.stats.framing_errors,
+            "responses": dict(self.submits.responses),
             "last_error": self.stats.last_error,
         }
 

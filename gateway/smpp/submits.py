@@ -20,7 +20,7 @@ It decides what to send and when, and what each answer means for the message:
 from __future__ import annotations
 
 import asyncio
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -58,6 +58,18 @@ class _Job:
     urgent: bool = False
 
 
+_STATUS_NAMES: dict[int, str] = {
+    int(value): str(name).removeprefix("SMPP_")
+    for name, value in vars(consts).items()
+    if name.startswith("SMPP_ESME_") and isinstance(value, int)
+}
+
+
+def status_name(status: int) -> str:
+    """``ESME_ROK``, ``ESME_RTHROTTLED``, ...; an unlisted (vendor) code as hex."""
+    return _STATUS_NAMES.get(status, f"0x{status:08x}")
+
+
 class SubmitQueue:
     def __init__(
         self,
@@ -84,6 +96,7 @@ class SubmitQueue:
         self.closed = False
         self.submitted = 0
         self.throttled = 0
+        self.responses: Counter[str] = Counter()  # submit_sm_resp by status name
 
     def now(self) -> float:
         return self._clock() if self._clock is not None else asyncio.get_running_loop().time()
@@ -153,6 +166,7 @@ class SubmitQueue:
     # --- answers ---------------------------------------------------------------------
 
     def _settle(self, job: _Job, status: int, message_id: str) -> None:
+        self.responses[status_name(status)] += 1
         if status == 0:
             self._throttle_streak = 0
             self.submitted += 1

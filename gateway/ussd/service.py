@@ -34,6 +34,11 @@ from gateway.ussd.sessions import (
 )
 from gateway.ussd.types import USSDReply, USSDRequest, newest_input
 
+# The screen ids of the polite "service busy" answer: the session store was away, or
+# the service hit a bug. Both reach the metrics as outcome="error".
+UNAVAILABLE_SCREEN = "__unavailable__"
+FAULT_SCREEN = "__fault__"
+
 log = structlog.get_logger("gateway.ussd")
 COMMIT_ATTEMPTS = 4
 
@@ -98,6 +103,9 @@ class USSDService:
         except SessionStoreError as exc:
             log.warning("ussd.store_unavailable", error=str(exc), session=session_key[:12])
             reply, effects_ran = self._unavailable(tree), 0
+        except Exception as exc:  # a bug: the handset still gets a polite screen, counted
+            log.error("ussd.unexpected_error", error=type(exc).__name__, session=session_key[:12])
+            reply, effects_ran = self._unavailable(tree, FAULT_SCREEN), 0
         elapsed = time.perf_counter() - began
         log.info(
             "ussd.request",
@@ -214,8 +222,8 @@ class USSDService:
             )
         return result
 
-    def _unavailable(self, tree: Tree) -> USSDReply:
-        return USSDReply(tree.nav("unavailable", tree.fallback_language), True, "__unavailable__")
+    def _unavailable(self, tree: Tree, screen_id: str = UNAVAILABLE_SCREEN) -> USSDReply:
+        return USSDReply(tree.nav("unavailable", tree.fallback_language), True, screen_id)
 
     async def session_screen(self, session_id: str, channel: str) -> str | None:
         """The last screen of a session, for aggregate drop-off counts at its end."""

@@ -24,10 +24,12 @@ from playwright.async_api import Browser, Page, async_playwright
 
 from gateway.africastalking.sms_callbacks import create_sms_routes
 from gateway.africastalking.sms_sender import AfricasTalkingSMS
+from gateway.broadcast.alert_service import AlertService
 from gateway.broadcast.receipt_recorder import ReceiptRecorder
 from gateway.broadcast.subscriptions import SubscriptionService
 from gateway.broadcast.worker import BroadcastWorker, WorkerOptions
 from gateway.console.console_app import create_console_app
+from gateway.console.ports import ConsoleHooks
 from gateway.console.publish_hook import publish_to
 from gateway.content.catalog import load_catalogs
 from gateway.menu.loader import load_tree_text
@@ -68,7 +70,7 @@ class Console:
     store: SQLiteStore
     live: LiveTree
     settings: Settings
-    extras: dict[str, Any]
+    hooks: ConsoleHooks
     callback_url: str
     # What the console is told about the SMS channels; a test may replace the list.
     channels: list[ChannelStatus]
@@ -97,13 +99,15 @@ async def console(tmp_path: Path) -> AsyncIterator[Console]:
     live = LiveTree(load_tree_text(shipped, "shipped", load_catalogs(content)))
     channels = [ChannelStatus("africastalking", "configured", True, "the AT double")]
     holder: list[list[ChannelStatus]] = [channels]
-    extras: dict[str, Any] = {
-        "publish_hook": publish_to(live, settings),
-        "link_states": lambda: {"smsc-a": "bound", "smsc-b": "down"},
-        "channel_states": lambda: holder[0],
-    }
+    hooks = ConsoleHooks(
+        publish=publish_to(live, settings),
+        link_states=lambda: {"smsc-a": "bound", "smsc-b": "down"},
+        channel_states=lambda: holder[0],
+    )
     root = web.Application()
-    root.add_subapp("/console/", create_console_app(settings, store, **extras))
+    root.add_subapp(
+        "/console/", create_console_app(settings, store, AlertService(store), hooks=hooks)
+    )
     sink = ReceiptSink(store)
     root.router.add_routes(create_sms_routes(sink, settings.callback_secret))
     runner = web.AppRunner(root, access_log=None)
@@ -114,7 +118,7 @@ async def console(tmp_path: Path) -> AsyncIterator[Console]:
     base = f"http://127.0.0.1:{port}"
     callback = f"{base}/africastalking/sms/delivery?key={CALLBACK_SECRET}"
     try:
-        yield Console(f"{base}/console", store, live, settings, extras, callback, channels)
+        yield Console(f"{base}/console", store, live, settings, hooks, callback, channels)
     finally:
         await runner.cleanup()
         await sink.receipts.close()

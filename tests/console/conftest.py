@@ -16,8 +16,10 @@ from aiohttp.test_utils import TestClient
 from argon2 import PasswordHasher
 from cryptography.fernet import Fernet
 
+from gateway.broadcast.alert_service import AlertService
 from gateway.console.console_app import create_console_app
 from gateway.console.passwords import Passwords
+from gateway.console.ports import ConsoleHooks
 from gateway.settings import PROJECT_ROOT, Secret, Settings
 from gateway.store.sqlite import SQLiteStore
 
@@ -77,9 +79,13 @@ async def backend(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
     await store.close()
 
 
-def make_app(backend: Any, clock: Clock, settings: Settings, **extras: Any) -> web.Application:
+def make_app(
+    backend: Any, clock: Clock, settings: Settings, hooks: ConsoleHooks | None = None
+) -> web.Application:
     root = web.Application()
-    console = create_console_app(settings, backend, clock=clock, passwords=FAST_PASSWORDS, **extras)
+    console = create_console_app(
+        settings, backend, AlertService(backend), hooks=hooks, clock=clock, passwords=FAST_PASSWORDS
+    )
     root.add_subapp("/console/", console)
     return root
 

@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 from aiohttp.test_utils import TestClient
 
+from gateway.console.ports import ConsoleHooks
 from gateway.content.catalog import load_catalogs
 from gateway.settings import Settings
 from gateway.store.sqlite import SQLiteStore
@@ -73,7 +74,9 @@ async def test_verified_today_updates_the_entry_and_clears_stale(
     async def content_hook() -> None:
         reloaded.append(True)
 
-    client = await aiohttp_client(app_factory(backend, clock, settings, content_hook=content_hook))
+    client = await aiohttp_client(
+        app_factory(backend, clock, settings, ConsoleHooks(content_changed=content_hook))
+    )
     token = await sign_in(client, "eddie")
     page = await (await client.get("/console/content")).text()
     assert f'id="hotlines-{entry_id}"' in page and "badge stale" in page

@@ -10,6 +10,7 @@ import yaml
 from aiohttp.test_utils import TestClient
 
 from gateway.console.charts import bar_chart, column_chart, line_chart
+from gateway.console.ports import ConsoleHooks
 from gateway.settings import Settings
 from gateway.store.sqlite import SQLiteStore
 
@@ -39,7 +40,10 @@ async def test_dashboard_shows_traffic_drop_off_links_and_stale_entries(
     catalog["entries"][0]["last_verified"] = "2020-01-01"
     hotlines.write_text(yaml.safe_dump(catalog, allow_unicode=True))
     app = app_factory(
-        backend, clock, settings, link_states=lambda: {"smsc-a": "bound", "smsc-b": "down"}
+        backend,
+        clock,
+        settings,
+        ConsoleHooks(link_states=lambda: {"smsc-a": "bound", "smsc-b": "down"}),
     )
     client: TestClient = await aiohttp_client(app)
     await sign_in(client, "eddie")

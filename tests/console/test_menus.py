@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 from aiohttp.test_utils import TestClient
 
+from gateway.console.ports import ConsoleHooks
 from gateway.content.catalog import load_catalogs
 from gateway.menu import engine
 from gateway.menu.loader import load_tree_text
@@ -108,7 +109,7 @@ async def test_second_person_publishes_and_the_live_tree_swaps(
     catalogs = load_catalogs(settings.content)
     shipped = (settings.menus / f"{MENU}.yaml").read_text()
     live = LiveTree(load_tree_text(shipped, "shipped", catalogs))
-    app = app_factory(backend, clock, settings, publish_hook=publish_to(live, settings))
+    app = app_factory(backend, clock, settings, ConsoleHooks(publish=publish_to(live, settings)))
     editor = await aiohttp_client(app)
     approver = await aiohttp_client(app)
     token = await sign_in(editor, "eddie")

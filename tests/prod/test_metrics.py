@@ -19,7 +19,6 @@ from gateway.observability.metrics import (
     redis_check,
     serve_ops,
     smpp_check,
-    ussd_metrics_middleware,
 )
 
 
@@ -63,7 +62,6 @@ def test_recorded_events_appear_with_their_labels() -> None:
     metrics.link_state("op1", 1, up=False)
     metrics.window_in_use("op1", 0, 7)
     metrics.submitted("op1", 3)
-    metrics.submit_response("op1", "ESME_RTHROTTLED")
     metrics.throttled("op1")
     metrics.waited_for_budget("op1", 0.25)
     metrics.waited_for_budget("op1", 0.0)
@@ -85,15 +83,6 @@ def test_recorded_events_appear_with_their_labels() -> None:
     assert found[("gateway_smpp_link_up", (("bind", "1"), ("smsc", "op1")))] == 0
     assert found[("gateway_smpp_window_in_use", (("bind", "0"), ("smsc", "op1")))] == 7
     assert found[("gateway_smpp_submits_total", (("smsc", "op1"),))] == 3
-    assert (
-        found[
-            (
-                "gateway_smpp_submit_responses_total",
-                (("smsc", "op1"), ("status", "ESME_RTHROTTLED")),
-            )
-        ]
-        == 1
-    )
     assert found[("gateway_smpp_throttles_total", (("smsc", "op1"), ("source", "smsc")))] == 1
     # a zero wait is not a throttle
     assert found[("gateway_smpp_throttles_total", (("smsc", "op1"), ("source", "budget")))] == 1
@@ -258,38 +247,18 @@ async def test_smpp_check_passes_with_one_bound_link() -> None:
     assert await check.probe() is True
 
 
-async def test_ussd_middleware_counts_outcomes_by_channel(aiohttp_client: Any) -> None:
+def test_submit_responses_by_status_follow_the_pool_status() -> None:
     metrics = Metrics()
-
-    async def ussd(request: web.Request) -> web.Response:
-        text = (await request.post()).get("text", "")
-        if text == "boom":
-            raise RuntimeError("engine bug")
-        if text == "bad":
-            return web.Response(status=403, text="Forbidden")
-        return web.Response(text="END bye" if text == "9" else "CON menu")
-
-    async def other(request: web.Request) -> web.Response:
-        return web.Response(text="CON not ussd")
-
-    app = web.Application(
-        middlewares=[ussd_metrics_middleware(metrics, {"/africastalking/ussd": "africastalking"})]
-    )
-    app.router.add_post("/africastalking/ussd", ussd)
-    app.router.add_post("/other", other)
-    client = await aiohttp_client(app)
-    for text in ("", "1", "9", "bad", "boom"):
-        await client.post("/africastalking/ussd", data={"text": text})
-    await client.post("/other", data={"text": ""})
+    entry: dict[str, object] = {"smsc": "op1", "bind": 0, "bound": True}
+    entry["responses"] = {"ESME_ROK": 4, "ESME_RTHROTTLED": 1}
+    metrics.follow_smpp_status(lambda: [entry])
+    samples(metrics)
+    entry["responses"] = {"ESME_ROK": 6, "ESME_RTHROTTLED": 1, "ESME_RINVDSTADR": 2}
     found = samples(metrics)
-    counts = {
-        dict(labels)["outcome"]: value
-        for (name, labels), value in found.items()
-        if name == "gateway_ussd_requests_total"
-    }
-    assert counts == {"con": 2, "end": 1, "error": 2}
-    count = found[("gateway_ussd_request_duration_seconds_count", (("channel", "africastalking"),))]
-    assert count == 5
+    name = "gateway_smpp_submit_responses_total"
+    assert found[(name, (("smsc", "op1"), ("status", "ESME_ROK")))] == 6
+    assert found[(name, (("smsc", "op1"), ("status", "ESME_RTHROTTLED")))] == 1
+    assert found[(name, (("smsc", "op1"), ("status", "ESME_RINVDSTADR")))] == 2
 
 
 async def test_serve_ops_answers_on_its_own_port() -> None:

@@ -142,6 +142,7 @@ def worker_env(tmp: Path, db_url: str, redis_url: str, smsc_port: int) -> dict[s
         "GATEWAY_SMSC": json.dumps([smsc]),
         "GATEWAY_SMS_PREFIX": "Info:",
         "GATEWAY_LOG_FORMAT": "json",
+        "GATEWAY_WORKER_PORT": "0",  # two workers on one host: no ops port needed here
     }
 
 

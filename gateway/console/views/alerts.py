@@ -36,24 +36,14 @@ from gateway.sms.channel_status import ChannelStatus, refusal, summary
 from gateway.store.records import Audience
 
 EXPIRY_HOURS = (6, 12, 24, 48, 72, 168)
-SERVICE = "alert_service"
-TIMELINES = "timelines"
 
 
 def service(ctx: ConsoleContext) -> AlertService:
-    found = ctx.extras.get(SERVICE)
-    if not isinstance(found, AlertService):
-        found = AlertService(ctx.backend)
-        ctx.extras[SERVICE] = found
-    return found
+    return ctx.alerts
 
 
 def timelines(ctx: ConsoleContext) -> Timelines:
-    found = ctx.extras.get(TIMELINES)
-    if not isinstance(found, Timelines):
-        found = Timelines()
-        ctx.extras[TIMELINES] = found
-    return found
+    return ctx.timelines
 
 
 async def vocabulary(ctx: ConsoleContext) -> tuple[list[str], str, list[str]]:
@@ -280,7 +270,7 @@ async def alert_action(request: web.Request) -> web.StreamResponse:
 
 def _channels(ctx: ConsoleContext) -> list[ChannelStatus] | None:
     """The gateway's SMS channels, or None when this console cannot see them."""
-    channel_states = ctx.extras.get("channel_states")
+    channel_states = ctx.hooks.channel_states
     return list(channel_states()) if channel_states else None
 
 

@@ -39,7 +39,7 @@ def _languages(request: web.Request) -> list[str]:
 
 async def _content_changed(request: web.Request) -> None:
     catalog_cache(request).touch()
-    hook = context(request).extras.get("content_hook")
+    hook = context(request).hooks.content_changed
     if hook is not None:
         await hook()
 

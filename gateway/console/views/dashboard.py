@@ -53,9 +53,9 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
         languages_chart = bar_chart(
             sorted(per_language, key=lambda kv: -kv[1]), "Subscribers per language"
         )
-    link_states = ctx.extras.get("link_states")
+    link_states = ctx.hooks.link_states
     links = dict(link_states()) if link_states else {}
-    channel_states = ctx.extras.get("channel_states")
+    channel_states = ctx.hooks.channel_states
     channels = list(channel_states()) if channel_states else None
     cache = catalog_cache(request)
     stale = [

@@ -22,11 +22,7 @@ def limit_of(ctx: ConsoleContext) -> Limit:
 
 
 def catalogs_of(ctx: ConsoleContext) -> CatalogCache:
-    cache = ctx.extras.get("catalog_cache")
-    if not isinstance(cache, CatalogCache):
-        cache = CatalogCache(ctx.settings.content)
-        ctx.extras["catalog_cache"] = cache
-    return cache
+    return ctx.catalogs
 
 
 def menu_name_of(request: web.Request) -> str:

@@ -95,7 +95,7 @@ async def _version_of(request: web.Request, name: str) -> MenuVersion:
 
 async def _go_live(request: web.Request, name: str, version: MenuVersion) -> None:
     """Hand the published tree to the running gateway, which swaps its live tree."""
-    hook = context(request).extras.get("publish_hook")
+    hook = context(request).hooks.publish
     if hook is not None:
         await hook(name, version.tree_yaml, version.id)
 
