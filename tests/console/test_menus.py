@@ -235,6 +235,23 @@ async def test_import_makes_a_draft_and_reports_problems(
     assert (await backend.list_menu_versions(MENU))[0].state == "draft"
 
 
+async def test_an_import_with_an_alias_bomb_is_refused_and_saves_nothing(
+    client: TestClient, backend: SQLiteStore, sign_in: Any
+) -> None:
+    token = await sign_in(client, "eddie")
+    before = await backend.list_menu_versions(MENU)
+    bomb = 'a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
+        f"a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 9)}]\n" for n in range(1, 10)
+    )
+    assert len(bomb) <= 1024
+    response = await client.post(
+        f"/console/menus/{MENU}/import", data={"csrf_token": token, "yaml": bomb}
+    )
+    page = await response.text()
+    assert "Not imported" in page and "anchors (&amp;a0) are not allowed" in page
+    assert await backend.list_menu_versions(MENU) == before
+
+
 async def test_add_move_and_delete_screens(
     client: TestClient, backend: SQLiteStore, sign_in: Any
 ) -> None:
