@@ -10,6 +10,9 @@ from pathlib import Path
 from tests.conftest import ROOT
 
 SCRIPT = ROOT / "tests" / "scripts" / "sample-walk.yaml"
+# A bound on a hung process, not a speed check: every start validates the whole tree
+# (every screen, language and caller country), tens of seconds on a loaded machine.
+TIMEOUT = 240
 
 
 def simulate(script: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
@@ -19,7 +22,7 @@ def simulate(script: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         env=env,
-        timeout=60,
+        timeout=TIMEOUT,
         cwd=ROOT,
     )
 
@@ -48,7 +51,7 @@ def test_validate_command_reports_ok_and_problems(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         env=env,
-        timeout=60,
+        timeout=TIMEOUT,
         cwd=ROOT,
     )
     assert ok.returncode == 0 and ": OK (" in ok.stdout
@@ -64,7 +67,7 @@ def test_validate_command_reports_ok_and_problems(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         env=env,
-        timeout=60,
+        timeout=TIMEOUT,
         cwd=ROOT,
     )
     assert bad.returncode == 1
