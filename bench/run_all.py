@@ -7,7 +7,8 @@ Each benchmark is a script of its own (run it directly for the README's full siz
 this runner only calls them one after another with smaller arguments, streams their
 output, and ends with a summary of which passed. ``bench/ussd_mix.py`` (the request
 mix) and ``bench/bare_handler.py`` (the baseline server) are helpers the USSD scripts
-start themselves.
+start themselves; ``bench/ussd_profile.py`` is a profiler (it needs py-spy and ptrace),
+run by hand.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ BENCHMARKS: list[tuple[str, str, list[str]]] = [
     ("broadcast", "broadcast_throughput.py", ["--quick"]),
     ("scaleout-ussd", "scaleout_ussd.py", ["--seconds", "5", "--rounds", "1"]),
     ("scaleout-outbox", "scaleout_outbox.py", ["--rows", "5000"]),
+    ("store-outbox", "store_outbox.py", ["--rows", "2000", "--rounds", "1"]),
+    ("reply-priority", "reply_priority.py", ["--recipients", "2000", "--samples", "4"]),
 ]
 
 
