@@ -108,7 +108,12 @@ def start(
     process = subprocess.Popen(
         cmd, env=env, stdout=subprocess.DEVNULL, stderr=log or subprocess.DEVNULL
     )
-    wait_for_port(port, 180)  # the gateway validates its whole tree first
+    try:
+        wait_for_port(port, 180)  # the gateway validates its whole tree first
+    except BaseException:
+        process.terminate()  # never leave a server behind
+        process.wait()
+        raise
     return process
 
 
