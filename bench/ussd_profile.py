@@ -4,7 +4,8 @@
 
 Starts Redis and ``gateway serve`` as bench/ussd_throughput.py does (default JSON log
 to a real file), loads it with the realistic mix (bench/ussd_mix.py) and samples the
-worker with py-spy (``pip install py-spy``; needs ptrace, e.g. root) the whole time.
+worker with py-spy (the ``bench`` extra: ``pip install py-spy``; needs ptrace, e.g.
+root) the whole time.
 Each sample is put in the stage of the innermost frame of its stack that belongs to
 one (a log line written inside the commit counts as the log line); a stage's share
 of the samples times the worker's CPU per request (from /proc, measured over the same
