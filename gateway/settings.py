@@ -6,13 +6,15 @@ the value.
 
 Embedded defaults: with nothing set, the gateway keeps its state under
 ``GATEWAY_DATA_DIR`` (``./var``): an SQLite file, and generated keys in
-``keys.json`` (mode 0600) for the callback secret, the phone-number hash key and the
-subscriber-number encryption key. Production sets all three explicitly.
+``keys.json`` (mode 0600) for the callback secret, the phone-number hash key, the
+subscriber-number encryption key, the audit chain's key and the console's key.
+Production sets them explicitly.
 """
 
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import os
 import re
@@ -29,6 +31,7 @@ from gateway.content.safe_yaml import YAMLDocument
 from gateway.errors import GatewayError
 
 PREFIX = "GATEWAY_"
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -139,6 +142,16 @@ class Settings:
     sms_menu_ttl: int = 1800  # seconds an SMS menu session lives
     sms_menu_per_minute: int = 5  # menu SMS one number may get in a minute
     worker_port: int = 8082  # `gateway broadcast run`: /metrics, /healthz, /readyz; 0 = off
+    # Proxies whose X-Forwarded-For is believed (the console's sign-in throttle keys on
+    # the client's address); empty: the connection's own address is the client's.
+    trusted_proxies: tuple[IPNetwork, ...] = ()
+    audit_key: Secret = field(default_factory=lambda: Secret(""))
+    console_key: Secret = field(default_factory=lambda: Secret(""))
+    audit_anchor: Path | None = None  # "" = data_dir/audit-anchor.jsonl
+
+    @property
+    def audit_anchor_path(self) -> Path:
+        return self.audit_anchor or self.data_dir / "audit-anchor.jsonl"
 
     @property
     def db_url(self) -> str:
@@ -185,11 +198,15 @@ class Settings:
             "sms_menu_ttl": reader.integer("SMS_MENU_TTL", 1800, low=60, high=86400),
             "sms_menu_per_minute": reader.integer("SMS_MENU_PER_MINUTE", 5, low=1, high=60),
             "worker_port": reader.integer("WORKER_PORT", cls.worker_port, low=0, high=65535),
+            "trusted_proxies": reader.networks("TRUSTED_PROXIES"),
+            "audit_anchor": reader.path("AUDIT_ANCHOR", data_dir / "audit-anchor.jsonl"),
         }
         keys = _KeySource(env, data_dir)
         values["callback_secret"] = keys.secret("CALLBACK_SECRET", min_length=16)
         values["hash_key"] = keys.secret("HASH_KEY", min_length=32)
         values["encryption_key"] = keys.fernet_key("ENCRYPTION_KEY")
+        values["audit_key"] = keys.secret("AUDIT_KEY", min_length=32)
+        values["console_key"] = keys.secret("CONSOLE_KEY", min_length=32)
         return cls(**values)
 
 
@@ -261,6 +278,20 @@ class _Reader:
         if value is not None and not value.startswith(schemes):
             raise SettingsError(f"{PREFIX}{name} must start with one of {', '.join(schemes)}")
         return value
+
+    def networks(self, name: str) -> tuple[IPNetwork, ...]:
+        value = self.raw(name)
+        if value is None:
+            return ()
+        found = []
+        for item in value.replace(",", " ").split():
+            try:
+                found.append(ipaddress.ip_network(item, strict=False))
+            except ValueError:
+                raise SettingsError(
+                    f"{PREFIX}{name} must list IP addresses or networks (CIDR), got {item!r}"
+                ) from None
+        return tuple(found)
 
     def smsc_list(self, name: str) -> tuple[SMSCSettings, ...]:
         value = self.raw(name)

@@ -9,9 +9,14 @@ the phone simulator's keypad.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
+import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from urllib.parse import quote
 
 import jinja2
 from aiohttp import web
@@ -24,12 +29,28 @@ from gateway.console.passwords import Passwords
 from gateway.console.ports import ConsoleHooks
 from gateway.console.progress import ProgressSampler
 from gateway.console.security import guard
-from gateway.console.sign_in_throttle import LoginThrottle
+from gateway.console.sign_in_gate import SignInGate
 from gateway.settings import Settings
 from gateway.store.port import Store
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_BASE = "/console"
+# What the upload forms advertise (YAML import, CSV of hotlines): the gateway's own
+# limit for callbacks is far smaller, so the console's routes set this one.
+UPLOAD_LIMIT = 2 * 1024 * 1024
+
+
+def console_keys(settings: Settings) -> dict[str, bytes]:
+    """Keys for the console's purposes, each derived from ``GATEWAY_CONSOLE_KEY`` (so one
+    secret to keep; none of them can be computed from another)."""
+    root = settings.console_key.reveal_bytes()
+    if not root:
+        # Settings built by hand without a key (tests): a key for this process only.
+        root = secrets.token_bytes(32)
+    return {
+        label: hmac.new(root, label.encode(), hashlib.sha256).digest()
+        for label in ("csrf", "seal", "recovery")
+    }
 
 
 def template_environment() -> jinja2.Environment:
@@ -41,6 +62,9 @@ def template_environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     environment.filters["when"] = _format_time
+    # A value placed in a URL path (a username in a form action): every reserved
+    # character escaped, "/" included.
+    environment.filters["segment"] = lambda value: quote(str(value), safe="")
     return environment
 
 
@@ -68,7 +92,6 @@ def create_console_app(
     base: str = DEFAULT_BASE,
     clock: Callable[[], float] = time.time,
     passwords: Passwords | None = None,
-    throttle: LoginThrottle | None = None,
 ) -> web.Application:
     """Build the console sub-app; mount it with ``app.add_subapp(base + "/", console)``.
 
@@ -78,6 +101,7 @@ def create_console_app(
     link and channel states).
     """
     from gateway.console.views import (
+        account,
         alerts,
         audit,
         auth,
@@ -87,22 +111,32 @@ def create_console_app(
         users,
     )
 
-    app = web.Application(middlewares=[guard], client_max_size=2 * 1024 * 1024)
+    app = web.Application(middlewares=[guard], client_max_size=UPLOAD_LIMIT)
+    keys = console_keys(settings)
     app[CONTEXT] = ConsoleContext(
         settings=settings,
         backend=backend,
         base=base.rstrip("/"),
         templates=template_environment(),
-        sessions=SessionStore(settings.console_idle_timeout, settings.console_absolute_timeout),
-        throttle=throttle or LoginThrottle(max_failures=5, window=15 * 60),
+        sessions=SessionStore(
+            backend,
+            keys["csrf"],
+            settings.console_idle_timeout,
+            settings.console_absolute_timeout,
+        ),
+        throttle=SignInGate(backend),
         passwords=passwords or Passwords(),
         alerts=alert_service,
         catalogs=CatalogCache(settings.content),
         hooks=hooks or ConsoleHooks(),
+        seal_key=base64.urlsafe_b64encode(keys["seal"]).decode(),
+        recovery_key=keys["recovery"],
+        upload_limit=UPLOAD_LIMIT,
         clock=clock,
     )
     app.router.add_static("/static/", HERE / "static", name=STATIC_RESOURCE)
     auth.add_routes(app)
+    account.add_routes(app)
     dashboard.add_routes(app)
     menus.add_routes(app)
     audit.add_routes(app)

@@ -11,16 +11,21 @@ import jinja2
 from aiohttp import web
 
 from gateway.broadcast.alert_service import AlertService
+from gateway.console.client_address import client_address
 from gateway.console.menu_check import CatalogCache
 from gateway.console.operator_sessions import ConsoleSession, SessionStore
 from gateway.console.passwords import Passwords
 from gateway.console.ports import ConsoleHooks
 from gateway.console.progress import Timelines
-from gateway.console.sign_in_throttle import LoginThrottle
+from gateway.console.sign_in_gate import SignInGate
 from gateway.settings import Settings
 from gateway.store.port import Store
 
 SESSION_COOKIE = "console_session"
+# With Secure cookies the name carries the __Host- prefix: the browser then accepts it
+# only from this host, over TLS, for path "/", so a sibling subdomain cannot plant one.
+SECURE_SESSION_COOKIE = "__Host-console_session"
+CLAIMED_NAME_LENGTH = 32
 
 
 @dataclass
@@ -30,12 +35,16 @@ class ConsoleContext:
     base: str  # where the console is mounted, e.g. "/console"
     templates: jinja2.Environment
     sessions: SessionStore
-    throttle: LoginThrottle
+    throttle: SignInGate
     passwords: Passwords
     alerts: AlertService  # the runtime's: the console builds no service of its own
     catalogs: CatalogCache
     hooks: ConsoleHooks = field(default_factory=ConsoleHooks)
     timelines: Timelines = field(default_factory=Timelines)  # delivery charts, sampled
+    # Derived from GATEWAY_CONSOLE_KEY (see console_app.console_keys).
+    seal_key: str = field(default="", repr=False)  # Fernet key sealing TOTP secrets
+    recovery_key: bytes = field(default=b"", repr=False)  # HMAC key of recovery codes
+    upload_limit: int = 2 * 1024 * 1024
     clock: Callable[[], float] = time.time
 
     def now(self) -> float:
@@ -52,6 +61,28 @@ def context(request: web.Request) -> ConsoleContext:
     return request.config_dict[CONTEXT]
 
 
+def cookie_name(ctx: ConsoleContext, request: web.Request) -> str:
+    secure = ctx.settings.console_secure_cookies or request.secure
+    return SECURE_SESSION_COOKIE if secure else SESSION_COOKIE
+
+
+def address_of(request: web.Request) -> str:
+    ctx = context(request)
+    return client_address(
+        request.remote,
+        request.headers.getall("X-Forwarded-For", []),
+        ctx.settings.trusted_proxies,
+    )
+
+
+def claimed_name(username: str) -> str:
+    """A name typed by somebody not signed in, as the audit log keeps it: cut short and
+    marked, so a flood of long made-up names cannot fill the log or pass for a real
+    actor."""
+    printable = "".join(char if char.isprintable() else "?" for char in username)
+    return "claimed:" + (printable[:CLAIMED_NAME_LENGTH] or "-")
+
+
 def current_session(request: web.Request) -> ConsoleSession | None:
     session: ConsoleSession | None = request.get(SESSION)
     return session
@@ -61,7 +92,8 @@ def ensure_session(request: web.Request) -> ConsoleSession:
     """The request's session, starting an anonymous one (and its cookie) if needed."""
     session = current_session(request)
     if session is None:
-        session = context(request).sessions.new(context(request).now())
+        ctx = context(request)
+        session = ctx.sessions.new(ctx.now())
         use_session(request, session)
     return session
 
@@ -95,8 +127,9 @@ def render(
     page = ctx.templates.get_template(template).render(
         base=ctx.base,
         session=session,
-        user=session.username if session else None,
-        role=session.role if session else None,
+        # Half-way through sign-in (second factor to come) nobody is signed in yet.
+        user=session.username if session and session.signed_in else None,
+        role=session.role if session and session.signed_in else None,
         csrf_token=session.csrf_token if session else "",
         flashes=session.take_flashes() if session else [],
         path=request.path,

@@ -7,8 +7,15 @@ One middleware, in this order:
    bound to the session, compared in constant time;
 3. pages other than the login page and static files need a signed-in session (else a
    redirect to the login page) and the permission the handler declares (else 403);
-4. every response gets cookie flags (HttpOnly, SameSite=Strict, Secure over TLS) and
-   headers that keep the pages out of caches and frames.
+4. handlers marked :func:`sensitive` (approve, publish, send, account changes) need
+   the operator to have given their password (and second factor) within
+   ``REAUTH_SECONDS``, else they are sent to confirm it first;
+5. every response gets cookie flags (HttpOnly, SameSite=Strict, Secure over TLS, the
+   ``__Host-`` name prefix then) and headers that keep the pages out of caches and
+   frames; the session's changes are written back to the store.
+
+Sessions live in the store (:mod:`gateway.console.operator_sessions`), so whatever
+ended a session on one worker ends it on all of them at the next request.
 """
 
 from __future__ import annotations
@@ -16,20 +23,21 @@ from __future__ import annotations
 import hmac
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from aiohttp import web
 
 from gateway.console.context import (
     NEW_COOKIE,
     SESSION,
-    SESSION_COOKIE,
     STATIC_RESOURCE,
     ConsoleContext,
+    address_of,
     context,
+    cookie_name,
     ensure_session,
 )
-from gateway.console.operator_sessions import ConsoleSession
+from gateway.console.operator_sessions import ENROL, SECOND_FACTOR, ConsoleSession
 from gateway.console.roles import Permission, allows
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -48,6 +56,16 @@ CONTENT_SECURITY_POLICY = (
 def public(handler: H) -> H:
     """Mark a handler as reachable without signing in (the login page)."""
     handler.console_public = True  # type: ignore[attr-defined]
+    return handler
+
+
+REAUTH_SECONDS = 300.0
+
+
+def sensitive(handler: H) -> H:
+    """Mark a handler that needs a fresh password (and second factor): approve,
+    publish, send, account changes."""
+    handler.console_sensitive = True  # type: ignore[attr-defined]
     return handler
 
 
@@ -94,12 +112,14 @@ def _set_cookie(ctx: ConsoleContext, request: web.Request, response: web.StreamR
     session: ConsoleSession | None = request.get(NEW_COOKIE)
     if session is None:
         return
+    secure = secure_cookies(ctx, request)
     response.set_cookie(
-        SESSION_COOKIE,
+        cookie_name(ctx, request),
         session.id,
-        path=ctx.base + "/",
+        # __Host- cookies must have path "/"; plain ones stay on the console's path.
+        path="/" if secure else ctx.base + "/",
         httponly=True,
-        secure=secure_cookies(ctx, request),
+        secure=secure,
         samesite="Strict",
     )
 
@@ -119,20 +139,34 @@ def _harden(response: web.StreamResponse, static: bool) -> None:
 @web.middleware
 async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     ctx = context(request)
+    # Requests are built by the root app with its own (callback-sized) body limit; the
+    # console's forms advertise larger uploads, so its requests carry the console's.
+    request = request.clone(client_max_size=ctx.upload_limit)
     now = ctx.now()
-    cookie = request.cookies.get(SESSION_COOKIE)
-    session = ctx.sessions.get(cookie, now) if cookie else None
-    request[SESSION] = session
     static = _is_static(request)
+    cookie = None if static else request.cookies.get(cookie_name(ctx, request))
+    session, ended = await ctx.sessions.get(cookie, now) if cookie else (None, False)
+    if session is not None and not session.persistent:
+        session.address = address_of(request)
+        session.user_agent = request.headers.get("User-Agent", "")[:200]
+    request[SESSION] = session
     try:
-        response = await _guarded(request, handler, ctx, session, cookie, static)
+        response = await _guarded(request, handler, ctx, session, ended, static)
     except web.HTTPException as exc:
+        await _save_session(ctx, request)
         _set_cookie(ctx, request, exc)
         _harden(exc, static=False)
         raise
+    await _save_session(ctx, request)
     _set_cookie(ctx, request, response)
     _harden(response, static)
     return response
+
+
+async def _save_session(ctx: ConsoleContext, request: web.Request) -> None:
+    session: ConsoleSession | None = request.get(SESSION)
+    if session is not None:
+        await ctx.sessions.save(session, ctx.now())
 
 
 async def _guarded(
@@ -140,7 +174,7 @@ async def _guarded(
     handler: Handler,
     ctx: ConsoleContext,
     session: ConsoleSession | None,
-    cookie: str | None,
+    ended: bool,
     static: bool,
 ) -> web.StreamResponse:
     if static or request.match_info.http_exception is not None:
@@ -155,35 +189,42 @@ async def _guarded(
     if getattr(target, "console_public", False):
         return await handler(request)
     if session is None or not session.signed_in:
-        return _to_login(request, ctx, timed_out=cookie is not None)
-    if not await _account_still_valid(ctx, session):
-        ctx.sessions.end(session)
-        request[SESSION] = None
-        return _to_login(request, ctx, timed_out=True)
+        if session is not None and session.stage in (SECOND_FACTOR, ENROL):
+            return web.Response(status=303, headers={"Location": f"{ctx.base}/login"})
+        return _to_login(request, ctx, timed_out=ended or cookie_sent(request, ctx))
     permission = getattr(target, "console_permission", Permission.VIEW)
     if not allows(session.role, permission):
         return web.Response(
             status=403, text=f"Your role ({session.role}) may not do this ({permission.value})."
         )
+    if getattr(target, "console_sensitive", False) and (
+        ctx.now() - session.authenticated_at > REAUTH_SECONDS
+    ):
+        raise _to_reauth(request, ctx)
     return await handler(request)
 
 
-ACCOUNT_RECHECK_SECONDS = 30.0
+def cookie_sent(request: web.Request, ctx: ConsoleContext) -> bool:
+    return cookie_name(ctx, request) in request.cookies
 
 
-async def _account_still_valid(ctx: ConsoleContext, session: ConsoleSession) -> bool:
-    """An account disabled (or its role changed) from the CLI or by an admin ends its
-    sessions within ``ACCOUNT_RECHECK_SECONDS``."""
-    now = ctx.now()
-    if now - session.checked_at < ACCOUNT_RECHECK_SECONDS:
-        return True
-    if session.username is None:
-        return False
-    account = await ctx.backend.get_operator(session.username)
-    if account is None or account.disabled or account.role != session.role:
-        return False
-    session.checked_at = now
-    return True
+def require_fresh_auth(request: web.Request) -> None:
+    """For a handler where only some actions are sensitive (approve and send, not
+    pause): send the operator to confirm it is them unless they did so lately."""
+    ctx = context(request)
+    session: ConsoleSession | None = request.get(SESSION)
+    if session is None or ctx.now() - session.authenticated_at > REAUTH_SECONDS:
+        raise _to_reauth(request, ctx)
+
+
+def _to_reauth(request: web.Request, ctx: ConsoleContext) -> web.HTTPSeeOther:
+    session = ensure_session(request)
+    session.flash("Please confirm it is you, then do it again.")
+    referer = request.headers.get("Referer", "")
+    back = urlsplit(referer).path if referer else ""
+    if not back.startswith(ctx.base + "/") or not back.isprintable():
+        back = ctx.base + "/"
+    return web.HTTPSeeOther(f"{ctx.base}/reauth?next={quote(back, safe='')}")
 
 
 def _to_login(request: web.Request, ctx: ConsoleContext, timed_out: bool) -> web.Response:

@@ -206,6 +206,41 @@ CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
     FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();
 """,
     ),
+    Migration(
+        2,
+        # The console's security state, shared by every worker (see
+        # gateway.store.operator_security): sign-in counters, sessions, second factors.
+        portable="""
+CREATE TABLE sign_in_counters (
+    key TEXT PRIMARY KEY,
+    failures {bigint} NOT NULL,
+    last_at {time} NOT NULL
+);
+
+CREATE TABLE operator_sessions (
+    id_hash TEXT PRIMARY KEY,
+    username TEXT NOT NULL,
+    role TEXT NOT NULL,
+    stage TEXT NOT NULL,
+    csrf_token TEXT NOT NULL,
+    created_at {time} NOT NULL,
+    last_seen {time} NOT NULL,
+    authenticated_at {time} NOT NULL,
+    address TEXT NOT NULL DEFAULT '',
+    user_agent TEXT NOT NULL DEFAULT '',
+    data TEXT NOT NULL DEFAULT '{{}}'
+);
+CREATE INDEX operator_sessions_user ON operator_sessions (username);
+
+CREATE TABLE operator_factors (
+    username TEXT PRIMARY KEY,
+    totp_sealed TEXT NOT NULL,
+    last_step {bigint} NOT NULL DEFAULT 0,
+    recovery_hashes TEXT NOT NULL DEFAULT '[]',
+    enrolled_at {time} NOT NULL
+);
+""",
+    ),
 )
 
 

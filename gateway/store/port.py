@@ -13,10 +13,11 @@ Errors::
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol
 
 from gateway.errors import GatewayError
+from gateway.store.operator_records import OperatorSessionRecord, SecondFactor, SignInCounter
 from gateway.store.records import (
     Audience,
     AuditEntry,
@@ -195,6 +196,51 @@ class ConsoleStore(Protocol):
     async def session_end_counts(self, since_day: str) -> list[SessionEndCount]: ...
 
 
+class OperatorSecurityStore(Protocol):
+    """Sign-in counters, console sessions and second factors: shared by every worker."""
+
+    async def update_sign_in_counters(
+        self,
+        keys: Sequence[str],
+        change: Callable[[dict[str, SignInCounter]], Mapping[str, SignInCounter | None]],
+    ) -> None:
+        """Read the counters of ``keys``, apply ``change`` (None deletes), write: one
+        transaction, serialised against every other worker's."""
+
+    async def purge_sign_in_counters(self, before: float) -> int: ...
+
+    async def save_operator_session(self, record: OperatorSessionRecord) -> None: ...
+
+    async def touch_operator_session(
+        self, id_hash: str, last_seen: float, data: str | None, authenticated_at: float | None
+    ) -> bool:
+        """False when the session was ended meanwhile."""
+
+    async def get_operator_session(self, id_hash: str) -> OperatorSessionRecord | None: ...
+
+    async def delete_operator_session(self, id_hash: str) -> None: ...
+
+    async def delete_operator_sessions(self, username: str, keep: str | None = None) -> int:
+        """End every session of ``username`` except ``keep`` (an id hash)."""
+
+    async def list_operator_sessions(self, username: str) -> list[OperatorSessionRecord]: ...
+
+    async def purge_operator_sessions(self, idle_before: float, created_before: float) -> int: ...
+
+    async def get_second_factor(self, username: str) -> SecondFactor | None: ...
+
+    async def save_second_factor(
+        self, username: str, totp_sealed: str, recovery_hashes: Sequence[str], now: float
+    ) -> None: ...
+
+    async def delete_second_factor(self, username: str) -> bool: ...
+
+    async def use_totp_step(self, username: str, step: int) -> bool:
+        """Record a TOTP time step as used; False when it or a later one already was."""
+
+    async def use_recovery_code(self, username: str, code_hash: str) -> bool: ...
+
+
 class RetentionStore(Protocol):
     async def purge(self, delivery_before: float, optout_before: float) -> RetentionResult:
         """Delete finished outbox rows, receipts and inbound messages older than
@@ -207,6 +253,7 @@ class Store(
     InboundStore,
     AuditStore,
     ConsoleStore,
+    OperatorSecurityStore,
     RetentionStore,
     Protocol,
 ):

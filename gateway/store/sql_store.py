@@ -8,6 +8,7 @@ else a SQLite file path), opens its adapter and migrates it. Module map::
     migrations         the one schema history, rendered per engine
     people             subscribers, subscriptions, STOP, inbound dedup
     outbox             broadcasts, outbox claims (SKIP LOCKED + lease), receipts
+    operator_security  sign-in counters, console sessions, second factors
     sql_store (this)   audit log, operators, menu versions, session ends, retention
 """
 
@@ -20,6 +21,7 @@ from os import PathLike
 from gateway.store.audit_chain import GENESIS_HASH, entry_hash, verify_paged
 from gateway.store.database import Database, Row
 from gateway.store.migrations import migrate
+from gateway.store.operator_security import OperatorSecurity
 from gateway.store.outbox import Outbox
 from gateway.store.port import Store
 from gateway.store.records import (
@@ -77,7 +79,7 @@ def _menu(row: Row) -> MenuVersion:
     )
 
 
-class SQLStore(Outbox):
+class SQLStore(Outbox, OperatorSecurity):
     """Everything durable in one database (``settings.db_url``)."""
 
     @classmethod
@@ -181,6 +183,10 @@ class SQLStore(Outbox):
                 now,
                 username,
             )
+            if changed > 0 and (password_hash or role or disabled):
+                # A new password, a role change or a disable ends the account's sessions
+                # in the same transaction: at once, on every worker.
+                await db.execute("DELETE FROM operator_sessions WHERE username = ?", username)
             return changed > 0
 
     # -- menu versions ---------------------------------------------------------------

@@ -8,6 +8,7 @@ to look at.
 from __future__ import annotations
 
 import asyncio
+import base64
 import shutil
 import socket
 import time
@@ -28,7 +29,8 @@ from gateway.broadcast.alert_service import AlertService
 from gateway.broadcast.receipt_recorder import ReceiptRecorder
 from gateway.broadcast.subscriptions import SubscriptionService
 from gateway.broadcast.worker import BroadcastWorker, WorkerOptions
-from gateway.console.console_app import create_console_app
+from gateway.console import second_factor
+from gateway.console.console_app import console_keys, create_console_app
 from gateway.console.ports import ConsoleHooks
 from gateway.console.publish_hook import publish_to
 from gateway.content.catalog import load_catalogs
@@ -55,6 +57,7 @@ ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 PASSWORD = "a long test password"
 CALLBACK_SECRET = "browser-test-callback-secret"
 MENU = "safe-journey"
+TOTP_SECRETS: dict[str, str] = {}
 
 
 def free_port() -> int:
@@ -88,6 +91,7 @@ async def console(tmp_path: Path) -> AsyncIterator[Console]:
         callback_secret=Secret(CALLBACK_SECRET),
         hash_key=Secret("browser test hash key, thirty-two chars"),
         encryption_key=Secret(Fernet.generate_key().decode()),
+        console_key=Secret("browser test console key, thirty-two chars"),
     )
     store: SQLiteStore = await SQLiteStore.open(tmp_path / "gateway.db")
     from gateway.console.passwords import Passwords
@@ -95,6 +99,12 @@ async def console(tmp_path: Path) -> AsyncIterator[Console]:
     passwords = Passwords()
     for username, role in (("eddie", "editor"), ("april", "approver"), ("ada", "admin")):
         await store.create_operator(username, passwords.hash(PASSWORD), role, 0.0)
+    # Admins and approvers sign in with a second factor: these two set theirs up already.
+    seal_key = base64.urlsafe_b64encode(console_keys(settings)["seal"]).decode()
+    for username in ("april", "ada"):
+        TOTP_SECRETS[username] = second_factor.new_secret()
+        sealed = second_factor.seal(seal_key, TOTP_SECRETS[username])
+        await store.save_second_factor(username, sealed, [], 0.0)
     shipped = (menus / f"{MENU}.yaml").read_text(encoding="utf-8")
     live = LiveTree(load_tree_text(shipped, "shipped", load_catalogs(content)))
     channels = [ChannelStatus("africastalking", "configured", True, "the AT double")]
@@ -221,8 +231,25 @@ async def signed_in_page(browser: Browser, console: Console, username: str) -> P
     await page.fill("input[name=username]", username)
     await page.fill("input[name=password]", PASSWORD)
     await page.click("button[type=submit]")
+    if username in TOTP_SECRETS:
+        await page.wait_for_selector("input[name=code]")
+        await page.fill("input[name=code]", await fresh_code(console.store, username))
+        await page.click("button[type=submit]")
     await page.wait_for_selector("h1:has-text('Dashboard')")
     return page
+
+
+async def fresh_code(store: SQLiteStore, username: str, secret: str | None = None) -> str:
+    """The code an authenticator shows now; if this time step was used already (a code
+    works once), the next one, waiting for it to be accepted if need be."""
+    secret = secret or TOTP_SECRETS[username]
+    factor = await store.get_second_factor(username)
+    used = factor.last_step if factor else 0
+    while True:
+        step = second_factor.step_at(time.time())
+        if used < step + second_factor.DRIFT_STEPS:
+            return second_factor.code_at(secret, max(step, used + 1))
+        await asyncio.sleep(1)
 
 
 async def screenshot(page: Page, name: str) -> Path:
@@ -235,6 +262,12 @@ async def screenshot(page: Page, name: str) -> Path:
 @pytest.fixture
 def sign_in_as() -> Any:
     return signed_in_page
+
+
+@pytest.fixture
+def totp_code() -> Any:
+    """``await totp_code(store, username, secret)``: what the authenticator shows."""
+    return fresh_code
 
 
 @pytest.fixture

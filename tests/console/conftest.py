@@ -4,6 +4,7 @@ the way a browser does (GET the form, POST it with its CSRF token)."""
 
 from __future__ import annotations
 
+import base64
 import re
 import shutil
 from collections.abc import AsyncIterator
@@ -17,7 +18,9 @@ from argon2 import PasswordHasher
 from cryptography.fernet import Fernet
 
 from gateway.broadcast.alert_service import AlertService
-from gateway.console.console_app import create_console_app
+from gateway.console import second_factor
+from gateway.console.console_app import console_keys, create_console_app
+from gateway.console.context import CONTEXT, ConsoleContext
 from gateway.console.passwords import Passwords
 from gateway.console.ports import ConsoleHooks
 from gateway.settings import PROJECT_ROOT, Secret, Settings
@@ -25,7 +28,7 @@ from gateway.store.sqlite import SQLiteStore
 
 # Cheap argon2id parameters: the tests sign in dozens of times on a 2-core machine.
 FAST_PASSWORDS = Passwords(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-PASSWORD = "correct horse battery"
+PASSWORD = "correct horse battery"  # 12+ characters, not on the common list
 START = 1_800_000_000.0
 
 
@@ -65,18 +68,35 @@ def settings(tmp_path: Path, tree_dirs: tuple[Path, Path]) -> Settings:
         console_absolute_timeout=3600,
         hash_key=Secret("test hash key, thirty-two chars or more"),
         encryption_key=Secret(Fernet.generate_key().decode()),
+        console_key=Secret("test console key, thirty-two chars or more"),
     )
 
 
+async def enrol(store: Any, settings: Settings, username: str, now: float = START) -> str:
+    """Give ``username`` a second factor, as enrolment in the console does; returns
+    the TOTP secret."""
+    keys = console_keys(settings)
+    seal_key = base64.urlsafe_b64encode(keys["seal"]).decode()
+    secret = second_factor.new_secret()
+    await store.save_second_factor(username, second_factor.seal(seal_key, secret), [], now)
+    return secret
+
+
 @pytest.fixture
-async def backend(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
+async def backend(tmp_path: Path, settings: Settings) -> AsyncIterator[SQLiteStore]:
     store: SQLiteStore = await SQLiteStore.open(tmp_path / "console.db")
     for username, role in (("ada", "admin"), ("eddie", "editor"), ("april", "approver")):
         await store.create_operator(username, FAST_PASSWORDS.hash(PASSWORD), role, START)
+    # Admins and approvers must have a second factor: these two already set theirs up.
+    await enrol(store, settings, "ada")
+    await enrol(store, settings, "april")
     await store.create_operator("gone", FAST_PASSWORDS.hash(PASSWORD), "editor", START)
     await store.update_operator("gone", START, disabled=True)
     yield store
     await store.close()
+
+
+CONSOLE = web.AppKey("console_app", web.Application)
 
 
 def make_app(
@@ -87,7 +107,57 @@ def make_app(
         settings, backend, AlertService(backend), hooks=hooks, clock=clock, passwords=FAST_PASSWORDS
     )
     root.add_subapp("/console/", console)
+    root[CONSOLE] = console
     return root
+
+
+def console_context(client: TestClient) -> ConsoleContext:
+    if CONSOLE in client.app:
+        return client.app[CONSOLE][CONTEXT]
+    for resource in client.app.router.resources():
+        sub = getattr(resource, "_app", None)
+        if sub is not None and CONTEXT in sub:
+            context: ConsoleContext = sub[CONTEXT]
+            return context
+    raise AssertionError("no console mounted on this app")
+
+
+SECRET_SHOWN = re.compile(r'id="totp-secret">([^<]+)<')
+
+
+async def enrol_in_browser_steps(client: TestClient) -> None:
+    """Finish a first sign-in that asks for a second factor to be set up: read the key
+    the page shows, type the code an authenticator would compute from it."""
+    page = await (await client.get("/console/login/enrol")).text()
+    match = SECRET_SHOWN.search(page)
+    assert match, "the enrolment page shows no key"
+    secret = match.group(1).replace(" ", "")
+    code = second_factor.code_at(secret, second_factor.step_at(console_context(client).now()))
+    response = await client.post(
+        "/console/login/enrol",
+        data={"code": code, "csrf_token": csrf_of(page)},
+        allow_redirects=False,
+    )
+    assert response.status == 200, await response.text()
+    assert "recovery codes" in await response.text()
+
+
+async def current_code(client: TestClient, username: str) -> str:
+    """The TOTP code ``username``'s app would show now, as the console's clock runs. A
+    code works once: when this time step is used up, the next one (within the drift
+    allowed) is given, and the test clock moves on if that is used too."""
+    ctx = console_context(client)
+    factor = await ctx.backend.get_second_factor(username)
+    assert factor is not None, f"{username} has no second factor"
+    secret = second_factor.unseal(ctx.seal_key, factor.totp_sealed)
+    assert secret is not None
+    step = second_factor.step_at(ctx.now())
+    if factor.last_step >= step + second_factor.DRIFT_STEPS:
+        assert isinstance(ctx.clock, Clock)
+        ctx.clock.advance(second_factor.STEP_SECONDS * (factor.last_step - step))
+        step = second_factor.step_at(ctx.now())
+    step = max(step, factor.last_step + 1)
+    return second_factor.code_at(secret, step)
 
 
 @pytest.fixture
@@ -120,6 +190,19 @@ async def _sign_in(
     assert response.status == status, await response.text()
     if status != 303:
         return token
+    if response.headers["Location"].endswith("/login/code"):
+        code = await current_code(client, username)
+        response = await client.post(
+            "/console/login/code",
+            data={
+                "code": code,
+                "csrf_token": csrf_of(await (await client.get("/console/login/code")).text()),
+            },
+            allow_redirects=False,
+        )
+        assert response.status == 303, await response.text()
+    elif response.headers["Location"].endswith("/login/enrol"):
+        await enrol_in_browser_steps(client)
     home = await client.get("/console/")
     assert home.status == 200, await home.text()
     return csrf_of(await home.text())
@@ -140,6 +223,12 @@ def csrf() -> Any:
 @pytest.fixture
 def app_factory() -> Any:
     return make_app
+
+
+@pytest.fixture
+def totp() -> Any:
+    """``await totp(client, username)``: the code ``username``'s authenticator shows."""
+    return current_code
 
 
 @pytest.fixture

@@ -7,7 +7,8 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from gateway.console.context import SESSION_COOKIE
+from gateway.console.context import SECURE_SESSION_COOKIE, SESSION_COOKIE
+from gateway.console.sign_in_throttle import PAIR
 from gateway.settings import Settings
 from gateway.store.sqlite import SQLiteStore
 
@@ -78,15 +79,22 @@ async def test_session_cookie_is_secure_when_configured(
     secure = replace(settings, console_secure_cookies=True)
     client = await aiohttp_client(app_factory(backend, clock, secure))
     response = await client.get("/console/login")
-    assert response.cookies[SESSION_COOKIE]["secure"]
+    # Secure cookies carry the __Host- prefix, which the browser accepts only with
+    # Secure, no Domain and path "/".
+    cookie = response.cookies[SECURE_SESSION_COOKIE]
+    assert cookie["secure"] and cookie["path"] == "/" and not cookie["domain"]
+    assert SESSION_COOKIE not in response.cookies
 
 
 async def test_wrong_password_is_refused_and_audited(
     client: TestClient, backend: SQLiteStore, sign_in: Any
 ) -> None:
     await sign_in(client, "ada", "not the password", status=401)
+    await sign_in(client, "x" * 5000, "not the password", status=401)
     entries = await backend.audit_entries()
-    assert ("ada", "login_failed") in [(e.actor, e.action) for e in entries]
+    # A name typed before signing in is marked as claimed and cut short.
+    assert ("claimed:ada", "login_failed") in [(e.actor, e.action) for e in entries]
+    assert ("claimed:" + "x" * 32, "login_failed") in [(e.actor, e.action) for e in entries]
 
 
 async def test_successful_sign_in_is_audited(
@@ -101,26 +109,27 @@ async def test_disabled_account_cannot_sign_in(client: TestClient, sign_in: Any)
     await sign_in(client, "gone", status=401)
 
 
-async def test_five_failures_lock_the_username_for_fifteen_minutes(
+async def test_five_failures_slow_the_account_from_that_address(
     client: TestClient, clock: Any, sign_in: Any, csrf: Any, password: str
 ) -> None:
-    for _ in range(5):
+    for _ in range(PAIR.free):
         await sign_in(client, "eddie", "wrong password!", status=401)
-    # Even the right password is refused now, with a message a person understands.
+    # Even the right password waits now, with a message a person understands.
     page = await client.get("/console/login")
     response = await client.post(
         "/console/login",
         data={"username": "eddie", "password": password, "csrf_token": csrf(await page.text())},
     )
     assert response.status == 429
-    assert "Too many failed sign-in attempts" in await response.text()
-    clock.advance(15 * 60 + 1)
+    assert "Too many attempts" in await response.text()
+    assert int(response.headers["Retry-After"]) <= PAIR.base_delay
+    clock.advance(PAIR.base_delay + 1)
     await sign_in(client, "eddie")
 
 
-async def test_failures_across_usernames_lock_the_address(client: TestClient, sign_in: Any) -> None:
-    for name in ("u1", "u2", "u3", "u4", "u5"):
-        await sign_in(client, name, "whatever12345", status=401)
+async def test_failures_across_usernames_slow_the_address(client: TestClient, sign_in: Any) -> None:
+    for index in range(20):
+        await sign_in(client, f"u{index}", "whatever12345", status=401)
     await sign_in(client, "ada", status=429)
 
 
@@ -153,7 +162,7 @@ async def test_pages_carry_protective_headers(client: TestClient) -> None:
 
 
 async def test_next_parameter_cannot_leave_the_console(
-    client: TestClient, csrf: Any, password: str
+    client: TestClient, csrf: Any, password: str, totp: Any
 ) -> None:
     page = await client.get("/console/login")
     response = await client.post(
@@ -166,6 +175,14 @@ async def test_next_parameter_cannot_leave_the_console(
         },
         allow_redirects=False,
     )
+    assert response.headers["Location"] == "/console/login/code"
+    code = await totp(client, "ada")
+    page = await client.get("/console/login/code")
+    response = await client.post(
+        "/console/login/code",
+        data={"code": code, "csrf_token": csrf(await page.text())},
+        allow_redirects=False,
+    )
     assert response.headers["Location"] == "/console/"
 
 
@@ -174,6 +191,5 @@ async def test_disabling_an_account_ends_its_session(
 ) -> None:
     await sign_in(client, "eddie")
     await backend.update_operator("eddie", clock(), disabled=True)
-    clock.advance(31)
     response = await client.get("/console/", allow_redirects=False)
     assert response.status == 303

@@ -82,7 +82,7 @@ def test_add_passwd_and_disable_an_operator(tmp_path: Path) -> None:
 
 def test_short_password_and_unknown_role_are_refused(tmp_path: Path) -> None:
     short = gateway(tmp_path, "add", "eve", "--password-stdin", password="short")
-    assert short.returncode == 1 and "at least 10 characters" in short.stderr
+    assert short.returncode == 1 and "at least 12 characters" in short.stderr
     role = gateway(tmp_path, "add", "eve", "--role", "boss", "--password-stdin", password="x" * 12)
     assert role.returncode == 1 and "unknown role" in role.stderr
     assert asyncio.run(operator(tmp_path, "eve")) is None

@@ -29,7 +29,7 @@ from gateway.console.context import (
 from gateway.console.menu_check import menu_files
 from gateway.console.progress import Timelines, progress_of
 from gateway.console.roles import Permission, allows
-from gateway.console.security import requires
+from gateway.console.security import require_fresh_auth, requires
 from gateway.console.sms_budget import sms_cost
 from gateway.content.safe_yaml import YAMLRefused, load_yaml
 from gateway.sms.channel_status import ChannelStatus, refusal, summary
@@ -235,6 +235,10 @@ async def alert_action(request: web.Request) -> web.StreamResponse:
         return web.Response(status=403, text=f"Your role ({role}) may not {action} alerts.")
     if action not in needed and not _may_act(role):
         return web.Response(status=403, text=f"Your role ({role}) may not {action} alerts.")
+    if action in needed:
+        # Approving and sending need a fresh password and code; pausing and cancelling
+        # never wait for one (stopping a harmful alert must be quick).
+        require_fresh_auth(request)
     alerts = service(ctx)
     calls = {
         "approve": alerts.approve,

@@ -17,7 +17,7 @@ from gateway.console import menu_draft
 from gateway.console.context import context, current_role, redirect, render, signed_in_user
 from gateway.console.menu_check import check
 from gateway.console.roles import Permission, allows
-from gateway.console.security import requires
+from gateway.console.security import requires, sensitive
 from gateway.console.views.menu_common import (
     MAX_YAML,
     catalogs_of,
@@ -100,6 +100,7 @@ async def _go_live(request: web.Request, name: str, version: MenuVersion) -> Non
         await hook(name, version.tree_yaml, version.id)
 
 
+@sensitive
 @requires(Permission.APPROVE)
 async def publish(request: web.Request) -> web.StreamResponse:
     ctx = context(request)
@@ -137,6 +138,7 @@ async def publish(request: web.Request) -> web.StreamResponse:
     return redirect(request, f"/menus/{name}/versions", flash=f"Version {version.id} is live.")
 
 
+@sensitive
 @requires(Permission.APPROVE)
 async def rollback(request: web.Request) -> web.StreamResponse:
     """Publish an old version's text again, as a new version."""

@@ -1,7 +1,11 @@
-"""Operator accounts, for admins: create, change role, reset password, disable, enable.
+"""Operator accounts, for admins: create, change role, reset password or second factor,
+disable, enable.
 
-Every change is audited and ends the account's open sessions. An admin cannot
-disable or demote themselves, so the console never loses its last way in by a slip.
+Every change needs a fresh confirmation of the admin's own password and code
+(:func:`~gateway.console.security.sensitive`), is audited, and (password, role,
+disable) ends the account's sessions on every worker: the store deletes them in the
+same transaction. An admin cannot disable or demote themselves, so the console never
+loses its last way in by a slip; their own password is changed on their account page.
 """
 
 from __future__ import annotations
@@ -11,15 +15,32 @@ from aiohttp import web
 from gateway.console.context import context, redirect, render, signed_in_user
 from gateway.console.passwords import PasswordPolicyError, check_policy
 from gateway.console.roles import Permission, Role, parse_role
-from gateway.console.security import requires
+from gateway.console.security import requires, sensitive
+
+MAX_USERNAME = 64
 
 
 @requires(Permission.ADMIN)
 async def users_page(request: web.Request) -> web.StreamResponse:
-    operators = await context(request).backend.list_operators()
-    return render(request, "users.html", {"operators": operators, "roles": [r.value for r in Role]})
+    ctx = context(request)
+    operators = await ctx.backend.list_operators()
+    enrolled = {
+        operator.username
+        for operator in operators
+        if await ctx.backend.get_second_factor(operator.username) is not None
+    }
+    return render(
+        request,
+        "users.html",
+        {"operators": operators, "roles": [r.value for r in Role], "enrolled": enrolled},
+    )
 
 
+def valid_username(username: str) -> bool:
+    return 0 < len(username) <= MAX_USERNAME and username.isprintable() and "/" not in username
+
+
+@sensitive
 @requires(Permission.ADMIN)
 async def create_user(request: web.Request) -> web.StreamResponse:
     ctx = context(request)
@@ -28,8 +49,8 @@ async def create_user(request: web.Request) -> web.StreamResponse:
     password = str(form.get("password", ""))
     try:
         role = parse_role(str(form.get("role", "")))
-        if not username or len(username) > 64 or not username.isprintable():
-            raise ValueError("a username is 1 to 64 printable characters")
+        if not valid_username(username):
+            raise ValueError("a username is 1 to 64 printable characters, without '/'")
         check_policy(password, username)
         if password != str(form.get("confirm", "")):
             raise ValueError("the two passwords differ")
@@ -37,13 +58,15 @@ async def create_user(request: web.Request) -> web.StreamResponse:
             raise ValueError(f"{username} already exists")
     except (ValueError, PasswordPolicyError) as exc:
         return redirect(request, "/users", flash=f"Not created: {exc}")
-    await ctx.backend.create_operator(username, ctx.passwords.hash(password), role.value, ctx.now())
+    password_hash = await ctx.passwords.hash_async(password)
+    await ctx.backend.create_operator(username, password_hash, role.value, ctx.now())
     await ctx.backend.append_audit(
         signed_in_user(request), "user_add", f"operator:{username}", {"role": role.value}, ctx.now()
     )
     return redirect(request, "/users", flash=f"{username} can now sign in as {role.value}.")
 
 
+@sensitive
 @requires(Permission.ADMIN)
 async def change_user(request: web.Request) -> web.StreamResponse:
     ctx = context(request)
@@ -53,8 +76,13 @@ async def change_user(request: web.Request) -> web.StreamResponse:
     action = str(form.get("action", ""))
     if await ctx.backend.get_operator(username) is None:
         raise web.HTTPNotFound(text="no such operator")
-    if username == me and action in ("disable", "role"):
-        return redirect(request, "/users", flash="You cannot disable or demote yourself.")
+    if username == me and action in ("disable", "role", "password", "reset_second_factor"):
+        return redirect(
+            request,
+            "/users",
+            flash="Change your own password on your account page; "
+            "you cannot disable or demote yourself.",
+        )
     detail: dict[str, str] = {}
     try:
         if action == "disable":
@@ -69,14 +97,16 @@ async def change_user(request: web.Request) -> web.StreamResponse:
             password = str(form.get("password", ""))
             check_policy(password, username)
             await ctx.backend.update_operator(
-                username, ctx.now(), password_hash=ctx.passwords.hash(password)
+                username, ctx.now(), password_hash=await ctx.passwords.hash_async(password)
             )
+        elif action == "reset_second_factor":
+            # They enrol again at their next sign-in (admins and approvers must).
+            await ctx.backend.delete_second_factor(username)
+            await ctx.sessions.end_for_user(username)
         else:
             raise ValueError(f"unknown action {action!r}")
     except (ValueError, PasswordPolicyError) as exc:
         return redirect(request, "/users", flash=f"Not changed: {exc}")
-    if username != me:
-        ctx.sessions.end_for_user(username)
     await ctx.backend.append_audit(me, f"user_{action}", f"operator:{username}", detail, ctx.now())
     return redirect(request, "/users", flash=f"{username}: done ({action}).")
 
