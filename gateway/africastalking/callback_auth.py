@@ -17,9 +17,15 @@ QUERY = "key"
 
 
 def is_authentic(request: web.Request, secret: Secret) -> bool:
-    offered = request.headers.get(HEADER) or request.query.get(QUERY) or ""
+    try:
+        offered = request.headers.get(HEADER) or request.query.get(QUERY) or ""
+    except (UnicodeError, ValueError):  # a query string that is not UTF-8
+        return False
     expected = secret.reveal_bytes()
-    return bool(expected) and hmac.compare_digest(offered.encode(), expected)
+    # Header bytes that are not UTF-8 arrive as surrogate escapes: compare them as the
+    # bytes they were (they match nothing), never fail on them.
+    offered_bytes = offered.encode("utf-8", "surrogateescape")
+    return bool(expected) and hmac.compare_digest(offered_bytes, expected)
 
 
 def forbidden() -> web.Response:

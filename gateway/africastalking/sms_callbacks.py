@@ -11,13 +11,13 @@ is missing a field gets 400 with the field's name and is not stored.
 
 from __future__ import annotations
 
-import hmac
 import time
 from typing import Protocol
 
 import structlog
 from aiohttp import web
 
+from gateway.africastalking.callback_auth import is_authentic
 from gateway.settings import Secret
 from gateway.sms.messages import DeliveryReport, DeliveryState, InboundSink, InboundSMS
 
@@ -43,8 +43,7 @@ class SMSCallbackSink(InboundSink, Protocol):
 
 
 def callback_key_ok(request: web.Request, secret: Secret) -> bool:
-    offered = request.query.get("key") or request.headers.get("X-Callback-Key") or ""
-    return hmac.compare_digest(offered.encode(), secret.reveal_bytes())
+    return is_authentic(request, secret)
 
 
 def delivery_state(status: str, failure_reason: str) -> DeliveryState | None:
@@ -62,7 +61,13 @@ class _Handlers:
         if not callback_key_ok(request, self.secret):
             log.warning("at_sms.callback_forbidden", path=request.path)
             raise web.HTTPForbidden(text="forbidden")
-        form = await request.post()
+        try:
+            form = await request.post()
+        except web.HTTPRequestEntityTooLarge:
+            raise web.HTTPBadRequest(text="the form is too large") from None
+        except Exception as exc:  # bad bytes: unknown charset, broken multipart, ...
+            log.warning("at_sms.bad_form", path=request.path, error=type(exc).__name__)
+            raise web.HTTPBadRequest(text="the form could not be read") from None
         values = {key: str(value) for key, value in form.items()}
         missing = [name for name in required if not values.get(name, "").strip()]
         if missing:

@@ -15,7 +15,6 @@ from aiohttp import web
 from gateway.africastalking.callback_auth import forbidden, is_authentic
 from gateway.africastalking.ussd_dialect import (
     CHANNEL,
-    ATFormError,
     parse_session_end,
     parse_ussd_form,
     render,
@@ -46,7 +45,9 @@ def ussd_routes(
         try:
             form = await request.post()
             ussd_request = parse_ussd_form({k: str(v) for k, v in form.items()})
-        except (ATFormError, ValueError, UnicodeDecodeError) as exc:
+        except (web.HTTPRequestEntityTooLarge, Exception) as exc:
+            # Garbage, an unknown charset, broken multipart, a body over the limit: the
+            # handset still gets a polite closing screen, never an error.
             log.warning("ussd.bad_form", error=type(exc).__name__)
             current = tree()
             text = current.nav("unavailable", current.fallback_language)
@@ -65,7 +66,7 @@ def ussd_routes(
         try:
             form = await request.post()
             end = parse_session_end({k: str(v) for k, v in form.items()})
-        except (ATFormError, ValueError, UnicodeDecodeError) as exc:
+        except (web.HTTPRequestEntityTooLarge, Exception) as exc:
             log.warning("ussd.bad_session_end", error=type(exc).__name__)
             return _text("OK")
         try:

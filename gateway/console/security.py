@@ -95,8 +95,10 @@ async def _csrf_ok(request: web.Request, session: ConsoleSession | None) -> bool
     if sent is None:
         try:
             form = await request.post()
-        except ValueError:
-            return False
+        except web.HTTPException:
+            raise
+        except Exception:  # unknown charset, broken multipart, bytes that are not UTF-8
+            raise web.HTTPBadRequest(text="This form could not be read.") from None
         value = form.get(CSRF_FIELD)
         sent = value if isinstance(value, str) else None
     if not sent:

@@ -23,6 +23,7 @@ from gateway.menu.effect_port import EffectHandler
 from gateway.observability.metrics import ops_routes
 from gateway.server.app_keys import DROPOFF, LIVE_TREE, METRICS, RUNTIME, SETTINGS, USSD
 from gateway.server.runtime import open_runtime
+from gateway.server.safe_errors import error_guard, quiet_protocol_errors
 from gateway.server.shutdown import GracefulShutdown
 from gateway.settings import Settings
 from gateway.ussd.sessions import SessionStore
@@ -52,7 +53,8 @@ async def create_app(
             broadcast_worker=broadcast_worker,
         )
     )
-    app = web.Application(client_max_size=256 * 1024)
+    quiet_protocol_errors()
+    app = web.Application(client_max_size=256 * 1024, middlewares=[error_guard])
     app[SETTINGS] = settings
     app[RUNTIME] = runtime
     app[LIVE_TREE] = runtime.live_tree

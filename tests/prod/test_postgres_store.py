@@ -19,6 +19,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from gateway.store.migrations import MIGRATIONS
 from gateway.store.port import StoreError
 from gateway.store.records import Audience, DeliveryUpdate, NewBroadcast, Submission
 from gateway.store.sql_store import SQLStore, open_store
@@ -275,7 +276,7 @@ async def test_workers_starting_together_migrate_once(pg_url: str) -> None:
     finally:
         for store in stores:
             await store.close()
-    assert [row[0] for row in versions] == [version for version, _ in POSTGRES_MIGRATIONS]
+    assert [row[0] for row in versions] == [migration.version for migration in MIGRATIONS]
 
 
 async def test_two_approvals_at_once_leave_one_published_version(pg_url: str) -> None:

@@ -41,7 +41,7 @@ async def test_migrations_apply_once_and_reopen(tmp_path: Path) -> None:
     rows = await second.fetchall("SELECT version FROM schema_migrations")
     mode = await second.fetchone("PRAGMA journal_mode")
     await second.close()
-    assert [row[0] for row in rows] == [version for version, _ in MIGRATIONS]
+    assert [row[0] for row in rows] == [migration.version for migration in MIGRATIONS]
     assert mode is not None and mode[0] == "wal"
 
 
