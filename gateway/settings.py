@@ -409,7 +409,9 @@ class _KeySource:
         stored = self._load()
         if name not in stored:
             stored[name] = make
-            self.file.parent.mkdir(parents=True, exist_ok=True)
+            if not self.file.parent.exists():
+                # The data folder is private: it holds the keys and the database.
+                self.file.parent.mkdir(parents=True, mode=0o700, exist_ok=True)
             temporary = self.file.with_suffix(".tmp")
             fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8") as handle:

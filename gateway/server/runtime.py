@@ -45,6 +45,7 @@ from gateway.sms.channel_status import ChannelStatus
 from gateway.sms.menu_dialect import menu_limit
 from gateway.sms.messages import DeliveryReport, InboundSMS, SMSSender
 from gateway.store.port import Store
+from gateway.store.private_files import private_folder
 from gateway.ussd.service import FAULT_SCREEN, UNAVAILABLE_SCREEN, ServiceOptions, USSDService
 from gateway.ussd.sessions import MemorySessionStore, RedisSessionStore, SessionStore
 from gateway.ussd.sms_menu import SMSMenu, SMSMenuOptions
@@ -182,6 +183,7 @@ async def open_runtime(
     tuning = worker_tuning or WorkerTuning()
     limit = Limit(settings.screen_limit)
     live = LiveTree(load_valid_tree(tree_file(settings), settings.content, limit))
+    private_folder(settings.data_dir)
     async with contextlib.AsyncExitStack() as stack:
         messaging = await stack.enter_async_context(open_messaging(settings))
         sessions = session_store or (

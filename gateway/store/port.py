@@ -154,6 +154,11 @@ class AuditStore(Protocol):
 
     async def audit_entries(self, after_id: int = 0, limit: int = 1000) -> list[AuditEntry]: ...
 
+    async def audit_entries_before(
+        self, before_id: int | None = None, limit: int = 200
+    ) -> list[AuditEntry]:
+        """Newest first, below ``before_id`` (from the newest when None)."""
+
     async def verify_audit_chain(self) -> ChainCheck: ...
 
 

@@ -136,6 +136,18 @@ class SQLStore(Outbox, OperatorSecurity):
         )
         return [_audit(row) for row in rows]
 
+    async def audit_entries_before(
+        self, before_id: int | None = None, limit: int = 200
+    ) -> list[AuditEntry]:
+        """Newest first, from just below ``before_id`` (the newest when None): a cursor
+        that walks the whole log, however long, one page at a time."""
+        rows = await self.fetch(
+            "SELECT * FROM audit_log WHERE id < ? ORDER BY id DESC LIMIT ?",
+            before_id if before_id is not None else 2**62,
+            limit,
+        )
+        return [_audit(row) for row in rows]
+
     async def verify_audit_chain(self) -> ChainCheck:
         return await verify_paged(self.audit_entries)
 

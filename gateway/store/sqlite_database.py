@@ -24,6 +24,7 @@ import structlog
 from gateway.store.database import Row
 from gateway.store.dialect import SQLITE, Dialect
 from gateway.store.port import StoreConflict, StoreError
+from gateway.store.private_files import private_database
 
 log = structlog.get_logger(__name__)
 
@@ -88,6 +89,7 @@ class SQLiteDatabase:
         path = str(path)
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+            private_database(Path(path))
         try:
             connection = await _connect(path)
             await connection.execute("PRAGMA journal_mode = WAL")
@@ -107,6 +109,7 @@ class SQLiteDatabase:
                 raise StoreError(f"cannot open the database: {exc}") from exc
             database._reader = reader
             database._read_lock = asyncio.Lock()
+            private_database(Path(path))  # the -wal and -shm just made
         return database
 
     async def close(self) -> None:

@@ -8,19 +8,18 @@ from aiohttp import web
 from gateway.console.context import context, render
 
 PAGE = 200
-MAX_READ = 100_000
 
 
 async def audit_page(request: web.Request) -> web.StreamResponse:
+    """Newest first; "older" follows a cursor (the last id shown), so every row of a
+    log of any length can be reached."""
     ctx = context(request)
     check = await ctx.backend.verify_audit_chain()
-    entries = await ctx.backend.audit_entries(after_id=0, limit=MAX_READ)
     before = request.query.get("before", "")
-    if before.isdigit():
-        entries = [entry for entry in entries if entry.id < int(before)]
-    newest_first = list(reversed(entries))
-    shown = newest_first[:PAGE]
-    older = shown[-1].id if len(newest_first) > PAGE else None
+    cursor = int(before) if before.isdigit() and len(before) < 19 else None
+    page = await ctx.backend.audit_entries_before(cursor, PAGE + 1)
+    shown = page[:PAGE]
+    older = shown[-1].id if len(page) > PAGE else None
     return render(request, "audit.html", {"check": check, "entries": shown, "older": older})
 
 
