@@ -8,6 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gateway.console.ports import ConsoleHooks
 from gateway.console.progress import progress_of
 from gateway.settings import Settings
 from gateway.sms.channel_status import ChannelStatus, refusal
@@ -28,7 +29,7 @@ async def test_send_with_no_working_channel_is_refused_with_the_reason(
 ) -> None:
     await subscribe_people(backend, settings, clock())
     channels = [DOWN]
-    app = app_factory(backend, clock, settings, channel_states=lambda: channels)
+    app = app_factory(backend, clock, settings, ConsoleHooks(channel_states=lambda: channels))
     editor, approver = await aiohttp_client(app), await aiohttp_client(app)
     alert_id = await create_alert(editor, await sign_in(editor, "eddie"))
     token = await sign_in(approver, "april")
