@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pycountry
 from pydantic import ValidationError
 
 from gateway.content.file_schema import FileSchema, schema_faults
@@ -104,6 +105,8 @@ class SMSCSettings:
     # Destination prefixes this SMSC serves (E.164, e.g. "+254"); empty = any. Several
     # SMSCs on one prefix fail over in the order of GATEWAY_SMSC.
     routes: tuple[str, ...] = ()
+    # ISO 3166 alpha-2 that resolves a national number (``0711...``) from this SMSC.
+    default_country: str = ""
 
 
 @dataclass(frozen=True)
@@ -343,6 +346,7 @@ class _SMSCSchema(FileSchema):
     receipt_id: str = "auto"
     receipt_timeout: float = 172_800.0
     routes: tuple[str, ...] = ()
+    default_country: str = ""
 
 
 # The name scopes the SMSC's message ids in the store (``<name>/<id>``).
@@ -366,6 +370,7 @@ def _smsc_from_json(name: str, index: int, item: object) -> SMSCSettings:
     values: dict[str, Any] = checked.model_dump()
     values["password"] = Secret(checked.password)
     values["routes"] = tuple(values.get("routes", ()))
+    values["default_country"] = checked.default_country.strip().upper()
     smsc = SMSCSettings(**values)
     if smsc.bind_mode not in ("transceiver", "transmitter", "receiver"):
         raise SettingsError(f"{where}.bind_mode must be transceiver, transmitter or receiver")
@@ -384,6 +389,9 @@ def _smsc_from_json(name: str, index: int, item: object) -> SMSCSettings:
         raise SettingsError(f"{where}.routes: {bad_routes[0]!r} is not a number prefix like +254")
     if not _SCOPE_NAME.fullmatch(smsc.name):
         raise SettingsError(f"{where}.name must be 1-40 letters, digits, '.', '_' or '-'")
+    country = smsc.default_country
+    if country and (len(country) != 2 or pycountry.countries.get(alpha_2=country) is None):
+        raise SettingsError(f"{where}.default_country must be an ISO 3166 alpha-2 code, e.g. KE")
     return smsc
 
 

@@ -18,8 +18,10 @@ import structlog
 from aiohttp import web
 
 from gateway.africastalking.callback_auth import is_authentic
+from gateway.privacy.phone_numbers import e164_or_reject
 from gateway.settings import Secret
 from gateway.sms.messages import DeliveryReport, DeliveryState, InboundSink, InboundSMS
+from gateway.ussd.networks import country_from_network
 
 log = structlog.get_logger(__name__)
 
@@ -74,11 +76,21 @@ class _Handlers:
             raise web.HTTPBadRequest(text=f"missing field(s): {', '.join(missing)}")
         return values
 
+    @staticmethod
+    def _number(form: dict[str, str], name: str, where: str) -> str | None:
+        """The form's number as E.164; a number nobody can read is counted, and the
+        callback still gets 200 (AT would only retry it)."""
+        country = country_from_network(form.get("networkCode", ""))
+        return e164_or_reject(form[name], country, CHANNEL, where)
+
     async def inbound(self, request: web.Request) -> web.Response:
         form = await self._form(request, ("from", "to", "id"))
+        sender = self._number(form, "from", "sms")
+        if sender is None:
+            return web.Response(text="OK")
         message = InboundSMS(
             channel=CHANNEL,
-            sender=form["from"],
+            sender=sender,
             recipient=form["to"],
             text=form.get("text", ""),
             message_id=form["id"],
@@ -95,12 +107,16 @@ class _Handlers:
         error = form.get("failureReason", "")[:80]
         await self.sink.on_delivery_report(DeliveryReport(CHANNEL, form["id"], state, error))
         if state is DeliveryState.OPTED_OUT and form.get("phoneNumber"):
-            await self.sink.on_opt_out(CHANNEL, form["phoneNumber"])
+            number = self._number(form, "phoneNumber", "delivery_report")
+            if number is not None:
+                await self.sink.on_opt_out(CHANNEL, number)
         return web.Response(text="OK")
 
     async def opt_out(self, request: web.Request) -> web.Response:
         form = await self._form(request, ("phoneNumber",))
-        await self.sink.on_opt_out(CHANNEL, form["phoneNumber"])
+        number = self._number(form, "phoneNumber", "opt_out")
+        if number is not None:
+            await self.sink.on_opt_out(CHANNEL, number)
         return web.Response(text="OK")
 
 

@@ -15,11 +15,13 @@ from aiohttp import web
 from gateway.africastalking.callback_auth import forbidden, is_authentic
 from gateway.africastalking.ussd_dialect import (
     CHANNEL,
+    UnreadableNumber,
     parse_session_end,
     parse_ussd_form,
     render,
 )
 from gateway.menu.model import Tree
+from gateway.privacy.phone_numbers import REJECTIONS
 from gateway.settings import Secret
 from gateway.ussd.dropoff import SessionEndRecorder
 from gateway.ussd.service import USSDService
@@ -48,6 +50,8 @@ def ussd_routes(
         except (web.HTTPRequestEntityTooLarge, Exception) as exc:
             # Garbage, an unknown charset, broken multipart, a body over the limit: the
             # handset still gets a polite closing screen, never an error.
+            if isinstance(exc, UnreadableNumber):
+                REJECTIONS.reject(CHANNEL, "ussd")
             log.warning("ussd.bad_form", error=type(exc).__name__)
             current = tree()
             text = current.nav("unavailable", current.fallback_language)
@@ -70,7 +74,11 @@ def ussd_routes(
             log.warning("ussd.bad_session_end", error=type(exc).__name__)
             return _text("OK")
         try:
-            screen = await service.session_screen(end.session_id, CHANNEL)
+            screen = (
+                await service.session_screen(end.session_id, CHANNEL, end.msisdn)
+                if end.msisdn
+                else None
+            )
             await dropoff.record_end(today(), screen or "__unknown__", end.status)
         except Exception as exc:  # a store being down must not fail AT's call
             log.warning("ussd.session_end_unrecorded", error=type(exc).__name__)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Protocol
 
@@ -21,7 +22,13 @@ from gateway.broadcast.keyword_service import KeywordService
 from gateway.broadcast.receipt_recorder import ReceiptRecorder, channel_family
 from gateway.broadcast.subscriptions import SubscriptionService
 from gateway.sms.keywords import Command, CommandKind, parse
-from gateway.sms.messages import DeliveryReport, InboundSMS, OutboundSMS, SMSSender
+from gateway.sms.messages import (
+    DeliveryReport,
+    InboundSMS,
+    OutboundSMS,
+    SendOutcome,
+    SMSSender,
+)
 from gateway.store.port import Store
 from gateway.store.records import DeliveryUpdate
 
@@ -55,6 +62,12 @@ class SMSInbox:
         # Set by the runtime when the gateway serves its menu by SMS: MENU, and any
         # text that is not a keyword while the sender has a menu session open.
         self.menu: MenuBySMS | None = None
+        # Replies that were due and not sent, by reason (read by /metrics).
+        self.unsent: Counter[str] = Counter()
+
+    def _unsent(self, reason: str) -> None:
+        self.unsent[reason] += 1
+        log.warning("sms.reply_unsent", reason=reason)
 
     async def on_inbound_sms(self, message: InboundSMS) -> None:
         if await self._store.has_inbound(message.channel, message.message_id):
@@ -79,21 +92,30 @@ class SMSInbox:
             message.received_at or now,
         )
         log.info("sms.inbound", channel=message.channel, command=command.kind.value, first=first)
-        if first and reply and self.replies is not None:
-            outbound = OutboundSMS(
-                f"reply:{message.message_id}", message.sender, reply, False, urgent=True
-            )
-            task = asyncio.create_task(self._send_reply(outbound))
-            self._reply_tasks.add(task)
-            task.add_done_callback(self._reply_tasks.discard)
+        if not (first and reply):
+            return  # nothing due: a re-delivery (answered the first time), a second STOP
+        if self.replies is None:
+            self._unsent("no_sms_channel")
+            return
+        outbound = OutboundSMS(
+            f"reply:{message.message_id}", message.sender, reply, False, urgent=True
+        )
+        task = asyncio.create_task(self._send_reply(outbound))
+        self._reply_tasks.add(task)
+        task.add_done_callback(self._reply_tasks.discard)
 
     async def _send_reply(self, message: OutboundSMS) -> None:
         assert self.replies is not None
         try:
             results = await self.replies.send([message])
-            log.info("sms.reply", outcome=results[0].outcome.value if results else "none")
         except Exception as exc:  # a reply is best effort; the effect is already durable
             log.warning("sms.reply_failed", error=type(exc).__name__)
+            self._unsent(f"error:{type(exc).__name__}")
+            return
+        outcome = results[0].outcome.value if results else "none"
+        log.info("sms.reply", outcome=outcome)
+        if not results or results[0].outcome is not SendOutcome.ACCEPTED:
+            self._unsent(outcome)
 
     async def on_delivery_report(self, report: DeliveryReport) -> None:
         await self._receipts.record(

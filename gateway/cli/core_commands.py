@@ -27,9 +27,22 @@ def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     simulate.add_argument("--url", help="a running gateway's base URL, e.g. http://127.0.0.1:8080")
     simulate.add_argument("--script", type=Path, help="replay a scripted session; fail on mismatch")
-    simulate.add_argument("--phone", default="+000000000001", help="caller number to present")
+    # Ofcom reserves +44 7700 900000-900999 for drama: a number nobody holds.
+    simulate.add_argument(
+        "--phone", default="+447700900001", type=_phone_number, help="caller number to present"
+    )
     simulate.add_argument("--network", default="", help="networkCode (MCC+MNC), e.g. 63902")
     simulate.set_defaults(func=_simulate)
+
+
+def _phone_number(raw: str) -> str:
+    """A number typed on the command line, as E.164 (in any script's digits)."""
+    from gateway.privacy.phone_numbers import to_e164
+
+    number = to_e164(raw)
+    if number is None:
+        raise argparse.ArgumentTypeError("not a phone number (use the international form, +...)")
+    return number
 
 
 def _serve(args: argparse.Namespace) -> int:

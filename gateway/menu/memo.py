@@ -26,18 +26,24 @@ class EngineMemo:
         self._size = size
         self._tree: Tree | None = None
         self._step: Callable[[SessionState, str, Limit], StepResult] | None = None
-        self._start: Callable[[str | None, str, SessionState | None, Limit], StepResult] | None = (
-            None
-        )
+        self._start: (
+            Callable[[str | None, str, SessionState | None, Limit, str], StepResult] | None
+        ) = None
 
     def _for(self, tree: Tree) -> None:
         if tree is self._tree:
             return
 
         def start_on_tree(
-            language: str | None, country: str, resume: SessionState | None, limit: Limit
+            language: str | None,
+            country: str,
+            resume: SessionState | None,
+            limit: Limit,
+            home: str,
         ) -> StepResult:
-            return start(tree, language=language, country=country, resume=resume, limit=limit)
+            return start(
+                tree, language=language, country=country, resume=resume, limit=limit, home=home
+            )
 
         def step_on_tree(state: SessionState, user_input: str, limit: Limit) -> StepResult:
             return step(tree, state, user_input, limit)
@@ -54,10 +60,11 @@ class EngineMemo:
         country: str,
         resume: SessionState | None,
         limit: Limit,
+        home: str = "",
     ) -> StepResult:
         self._for(tree)
         assert self._start is not None
-        return self._start(language, country, resume, limit)
+        return self._start(language, country, resume, limit, home)
 
     def step(self, tree: Tree, state: SessionState, user_input: str, limit: Limit) -> StepResult:
         self._for(tree)

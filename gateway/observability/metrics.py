@@ -36,6 +36,8 @@ from prometheus_client import (
 )
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
+from gateway.privacy.phone_numbers import REJECTIONS
+
 # The classic text format: every Prometheus 2.x server parses it, and our names need
 # nothing newer.
 EXPOSITION_CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
@@ -208,6 +210,21 @@ class Metrics:
             namespace=ns,
             registry=r,
         )
+        self.invalid_numbers = Counter(
+            "invalid_numbers",
+            "Phone numbers refused where they entered (not readable as E.164), by channel.",
+            ["channel"],
+            namespace=ns,
+            registry=r,
+        )
+        self.replies_unsent = Counter(
+            "sms_replies_unsent",
+            "SMS replies to keywords that were due but not sent, by reason.",
+            ["reason"],
+            namespace=ns,
+            registry=r,
+        )
+        self.follow_tally(self.invalid_numbers, lambda: REJECTIONS.by_channel)
         self.readiness = Gauge(
             "ready",
             "Result of the last /readyz probe, 1 passed or 0 failed, by check name.",
@@ -283,6 +300,20 @@ class Metrics:
     def add_async_refresher(self, refresh: Callable[[], Awaitable[None]]) -> None:
         """Await ``refresh`` before each exposition (values read from the store, probes)."""
         self._async_refreshers.append(refresh)
+
+    def follow_tally(self, counter: Any, tally: Callable[[], Mapping[str, int]]) -> None:
+        """Feed ``counter`` (one label) from a live tally of cumulative counts, read at
+        each scrape; counts made before this call belong to no one here."""
+        seen = dict(tally())
+
+        def refresh() -> None:
+            for label, total in list(tally().items()):
+                before = seen.get(label, 0)
+                seen[label] = total
+                if total > before:
+                    self._child(counter, label).inc(total - before)
+
+        self.add_refresher(refresh)
 
     def follow_smpp_status(self, status: Callable[[], Iterable[Mapping[str, Any]]]) -> None:
         """Keep the link and window gauges in step with ``SMPPPool.status()`` entries

@@ -33,6 +33,7 @@ import structlog
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from gateway.errors import GatewayError
+from gateway.privacy.identity_migration import add_normalise_command
 from gateway.privacy.numbers import PhoneHasher
 from gateway.settings import Secret, Settings, SettingsError
 from gateway.store.database import Connection
@@ -171,6 +172,7 @@ def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     rotate_parser.add_argument("--batch", type=int, default=DEFAULT_BATCH, help="rows per commit")
     rotate_parser.set_defaults(func=_rotate_command)
+    add_normalise_command(actions)
 
 
 def _read_key(path: Path | None, what: str) -> Secret | None:

@@ -16,12 +16,20 @@ import hmac
 from cryptography.fernet import Fernet, InvalidToken
 
 from gateway.errors import GatewayError
+from gateway.privacy.phone_numbers import ascii_digits
 from gateway.settings import Secret
 
 
 def normalise_msisdn(number: str) -> str:
-    """A canonical form so ``+254 700-000 001`` and ``254700000001`` hash alike."""
-    digits = "".join(char for char in number if char.isdigit())
+    """The digits of an E.164 number, so keyed hashes are taken over E.164.
+
+    Every channel turns a number into E.164 where it enters
+    (:mod:`gateway.privacy.phone_numbers`); this only drops the ``+`` (hashes made
+    before that rule, over international digits, stay the same) and, as a second line
+    of defence, folds any other script's digits to ASCII."""
+    if number[1:].isdigit() and number.isascii() and number[:1] == "+":
+        return number[1:].lstrip("0")  # E.164 already: the usual case, on every request
+    digits = "".join(char for char in ascii_digits(number) if char.isascii() and char.isdigit())
     return digits.lstrip("0") if digits else number.strip()
 
 
@@ -45,9 +53,10 @@ class PhoneHasher:
         """A hex HMAC of the normalised number; ``purpose`` separates uses of one key."""
         return self._hmac_hex(f"{purpose}:{normalise_msisdn(number)}".encode())
 
-    def session(self, session_id: str, channel: str) -> str:
-        """A key for an aggregator's session id, which can embed the number at some vendors."""
-        return self._hmac_hex(f"session:{channel}:{session_id}".encode())
+    def session(self, session_id: str, channel: str, caller_key: str = "") -> str:
+        """A key for an aggregator's session id (which can embed the number at some
+        vendors), bound to the caller's key: one caller cannot reach another's session."""
+        return self._hmac_hex(f"session:{channel}:{session_id}:{caller_key}".encode())
 
 
 class DecryptionError(GatewayError, ValueError):

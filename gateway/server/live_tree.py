@@ -25,8 +25,14 @@ def tree_file(settings: Settings) -> Path:
 
 
 class LiveTree:
-    def __init__(self, tree: Tree, version: str = "file") -> None:
-        self._tree = tree
+    """``adapt`` shapes every tree before it is served (e.g. no "Send by SMS" on a
+    gateway without an SMS channel)."""
+
+    def __init__(
+        self, tree: Tree, version: str = "file", adapt: Callable[[Tree], Tree] | None = None
+    ) -> None:
+        self._adapt = adapt or (lambda tree: tree)
+        self._tree = self._adapt(tree)
         self.version = version
         self._listeners: list[Callable[[Tree, str], None]] = []
 
@@ -38,6 +44,7 @@ class LiveTree:
         return self._tree
 
     def swap(self, tree: Tree, version: str) -> None:
+        tree = self._adapt(tree)
         self._tree = tree
         self.version = version
         for listener in self._listeners:

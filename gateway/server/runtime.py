@@ -28,6 +28,7 @@ from gateway.broadcast.messaging import Messaging, open_messaging
 from gateway.broadcast.worker import BroadcastWorker, WorkerOptions
 from gateway.menu.effect_port import EffectHandler
 from gateway.menu.pages import Limit
+from gateway.menu.sms_availability import without_sms_copies
 from gateway.menu.validator import load_valid_tree
 from gateway.observability.metrics import (
     Metrics,
@@ -182,7 +183,9 @@ async def open_runtime(
     """
     tuning = worker_tuning or WorkerTuning()
     limit = Limit(settings.screen_limit)
-    live = LiveTree(load_valid_tree(tree_file(settings), settings.content, limit))
+    # With no SMS channel, the tree is served without its "Send by SMS" options.
+    adapt = None if wants_channel(settings) else without_sms_copies
+    live = LiveTree(load_valid_tree(tree_file(settings), settings.content, limit), adapt=adapt)
     private_folder(settings.data_dir)
     async with contextlib.AsyncExitStack() as stack:
         messaging = await stack.enter_async_context(open_messaging(settings))
@@ -193,6 +196,7 @@ async def open_runtime(
         )
         stack.push_async_callback(sessions.close)
         metrics = Metrics()
+        metrics.follow_tally(metrics.replies_unsent, lambda: messaging.inbox.unsent)
         service = USSDService(
             live,
             sessions,

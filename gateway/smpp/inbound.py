@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 import structlog
 from smpplib import consts
 
+from gateway.privacy.phone_numbers import REJECTIONS, smpp_e164
 from gateway.settings import SMSCSettings
 from gateway.smpp import ussd_profiles
 from gateway.smpp.pdu import TAGS, TLV, DeliverSM, SubmitSM
@@ -121,6 +122,14 @@ class InboundRouter:
             "ussd_duplicate_begin": 0,
         }
 
+    def _caller(self, pdu: DeliverSM, where: str) -> str | None:
+        """The sender as E.164 (by its TON, national forms in the SMSC's
+        ``default_country``); None, counted and logged without it, when unreadable."""
+        number = smpp_e164(pdu.source_addr, pdu.source_addr_ton, self.settings.default_country)
+        if number is None:
+            REJECTIONS.reject(self.channel, where)
+        return number
+
     async def on_deliver(self, bind: ESMEBind, pdu: DeliverSM) -> int:
         """Handle ``pdu``; returns the command_status for the deliver_sm_resp."""
         if is_receipt(pdu):
@@ -171,7 +180,10 @@ class InboundRouter:
     async def _mobile_originated(self, pdu: DeliverSM) -> int:
         if self.sink is None:
             return int(consts.SMPP_ESME_RX_T_APPN)
-        sender = self.number_key(pdu.source_addr)
+        number = self._caller(pdu, "mo")
+        if number is None:
+            return 0  # acknowledged: the SMSC would only send it again
+        sender = self.number_key(number)
         payload = pdu.tlv(_MESSAGE_PAYLOAD)
         body = payload if payload is not None else pdu.short_message
         part: Concatenation | None = None
@@ -207,9 +219,9 @@ class InboundRouter:
         digest = hashlib.blake2b(
             "\0".join(digest_source).encode() + b"\0" + body, digest_size=12
         ).hexdigest()
-        return await self._store_once(digest, pdu, encoding.decode(body, data_coding))
+        return await self._store_once(digest, pdu, encoding.decode(body, data_coding), number)
 
-    async def _store_once(self, digest: str, pdu: DeliverSM, text: str) -> int:
+    async def _store_once(self, digest: str, pdu: DeliverSM, text: str, number: str) -> int:
         now = time.monotonic()
         while self._stored:
             oldest, stored_at = next(iter(self._stored.items()))
@@ -232,7 +244,7 @@ class InboundRouter:
             await self.sink.on_inbound_sms(
                 InboundSMS(
                     channel=self.channel,
-                    sender=pdu.source_addr,
+                    sender=number,
                     recipient=pdu.destination_addr,
                     text=text,
                     message_id=f"smpp-{digest}",
@@ -263,12 +275,17 @@ class InboundRouter:
         if indication is None or self.ussd_handler is None:
             return int(consts.SMPP_ESME_RX_P_APPN)
         self.stats["ussd"] += 1
+        number = self._caller(pdu, "ussd")
+        if number is None:  # a polite closing screen: nobody can be served without one
+            answer = self._ussd_reply(pdu, USSDReply(USSD_FAILURE_TEXT, end=True), indication)
+            asyncio.get_running_loop().call_soon(self._send_reply, self._reply_bind(bind), answer)
+            return 0
         if self.profile.session_by == "none":
             # No session id: the same person on the same code, within a time window.
             session_part = f"to:{pdu.destination_addr}"
         else:
             session_part = f"id:{indication.session_number}"
-        key = (self.number_key(pdu.source_addr), session_part)
+        key = (self.number_key(number), session_part)
         action = indication.action
         if action is None:
             # The handset must not be left waiting on a blank screen: end politely.
@@ -330,7 +347,7 @@ class InboundRouter:
         request = USSDRequest(
             channel=self.channel,
             session_id=session.session_id,
-            msisdn=pdu.source_addr,
+            msisdn=number,
             service_code=session.service_code,
             user_input=None if begin else text,
             replay_key=replay,

@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import mobile_codes
 import structlog
 
 from gateway.menu.effect_port import Caller, EffectHandler
@@ -25,6 +24,8 @@ from gateway.menu.memo import EngineMemo
 from gateway.menu.model import Tree
 from gateway.menu.pages import Limit
 from gateway.privacy.numbers import PhoneHasher
+from gateway.privacy.phone_numbers import country_of
+from gateway.ussd.networks import country_from_network
 from gateway.ussd.sessions import (
     Conflict,
     SessionRecord,
@@ -41,18 +42,6 @@ FAULT_SCREEN = "__fault__"
 
 log = structlog.get_logger("gateway.ussd")
 COMMIT_ATTEMPTS = 4
-
-
-def country_from_network(network_code: str) -> str:
-    """ISO 3166 alpha-2 of the caller's network from its MCC (first 3 digits), or ""."""
-    mcc = network_code.strip()[:3]
-    if len(mcc) != 3 or not mcc.isdigit():
-        return ""
-    try:
-        countries = mobile_codes.mcc(mcc)
-    except (KeyError, ValueError):
-        return ""
-    return str(countries[0].alpha2) if countries else ""
 
 
 @dataclass
@@ -95,8 +84,10 @@ class USSDService:
 
     async def handle(self, request: USSDRequest) -> USSDReply:
         began = time.perf_counter()
-        session_key = self._hasher.session(request.session_id, request.channel)
         caller_key = self._hasher.hash(request.msisdn, "caller")
+        # A session belongs to its caller: the same session id from another number is
+        # another session (it cannot continue, or read, someone else's).
+        session_key = self._hasher.session(request.session_id, request.channel, caller_key)
         tree = self._tree()
         try:
             reply, effects_ran = await self._answer(tree, request, session_key, caller_key)
@@ -200,6 +191,7 @@ class USSDService:
                 country=request.country or country_from_network(request.network_code),
                 resume=resume,
                 limit=limit,
+                home=country_of(request.msisdn),
             )
         else:
             result = self._engine.step(tree, record.state, inputs.pop(0) if inputs else "", limit)
@@ -225,9 +217,10 @@ class USSDService:
     def _unavailable(self, tree: Tree, screen_id: str = UNAVAILABLE_SCREEN) -> USSDReply:
         return USSDReply(tree.nav("unavailable", tree.fallback_language), True, screen_id)
 
-    async def session_screen(self, session_id: str, channel: str) -> str | None:
+    async def session_screen(self, session_id: str, channel: str, msisdn: str) -> str | None:
         """The last screen of a session, for aggregate drop-off counts at its end."""
-        record = await self._store.session(self._hasher.session(session_id, channel))
+        caller_key = self._hasher.hash(msisdn, "caller")
+        record = await self._store.session(self._hasher.session(session_id, channel, caller_key))
         return record.reply.screen_id if record else None
 
 

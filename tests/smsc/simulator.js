@@ -377,6 +377,9 @@ function deliver(session, spec) {
       esm_class: spec.esm_class || 0, data_coding: spec.dc || 0,
       short_message: Buffer.from(spec.hex || '', 'hex'),
     };
+    if (spec.ton !== undefined) {
+      options.source_addr_ton = spec.ton;
+    }
     if (spec.sar) {
       options.sar_msg_ref_num = spec.sar[0];
       options.sar_total_segments = spec.sar[1];

@@ -158,7 +158,13 @@ async def test_the_end_notification_counts_drop_off_by_screen(
     await post(client, form("1*2"))
     response = await client.post(
         "/africastalking/ussd/end",
-        data={"sessionId": "ATUid_1", "status": "Incomplete", "hopsCount": "3"},
+        data={
+            "sessionId": "ATUid_1",
+            "phoneNumber": PHONE,
+            "networkCode": "63902",
+            "status": "Incomplete",
+            "hopsCount": "3",
+        },
         headers={"X-Callback-Key": SECRET},
     )
     assert response.status == 200

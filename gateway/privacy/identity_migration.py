@@ -1,0 +1,228 @@
+"""Re-keying stored identities over E.164: ``gateway keys normalise``.
+
+Keyed hashes are taken over E.164 (:mod:`gateway.privacy.phone_numbers`). Hashes made
+before that rule over an international number (``+254...``) are unchanged by it; a
+subscriber who joined with another form (``0711...`` over an SMSC, Arabic-Indic
+digits) has a hash nobody will look up again. Every subscriber's number is stored
+sealed, so this pass opens it, parses it to E.164 (national forms in
+``--default-country``), and rewrites the hash (and the sealed number, as E.164).
+
+Two rows that turn out to be one person are merged: the row already keyed by the
+E.164 hash keeps the person; the other's topics move to it, unless that row is
+opted out (a STOP wins: the other row is opted out too); the other row is then
+opted out, so nothing is sent to the person twice. A run that stops half-way is run
+again: a row already in E.164 is not rewritten. Counts only are printed; no number.
+It runs at any time, with the gateway up; run it once after upgrading.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from gateway.privacy.numbers import DecryptionError, NumberVault, PhoneHasher
+from gateway.privacy.phone_numbers import to_e164
+from gateway.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_BATCH = 500
+_MOVE_TOPICS = (
+    "subscriptions (subscriber_id, topic, region, language, created_at) "
+    "SELECT ?, topic, region, language, created_at FROM subscriptions WHERE subscriber_id = ?"
+)
+_MOVE_TOPICS_SQLITE = "INSERT OR IGNORE INTO " + _MOVE_TOPICS
+_MOVE_TOPICS_PG = "INSERT INTO " + _MOVE_TOPICS + " ON CONFLICT DO NOTHING"
+
+
+@dataclass
+class NormaliseReport:
+    seen: int = 0
+    rehashed: int = 0
+    merged: int = 0
+    unreadable: int = 0
+
+
+@dataclass(frozen=True)
+class Normalised:
+    """A row's identity over E.164; None from :meth:`IdentityNormaliser.normalise`
+    when the row is already so keyed or its number cannot be read."""
+
+    msisdn_hash: str
+    msisdn_sealed: bytes
+
+
+class IdentityNormaliser:
+    """The pure part: keys and a country in, one row's new values out."""
+
+    def __init__(self, hasher: PhoneHasher, vault: NumberVault, default_country: str) -> None:
+        self._hasher = hasher
+        self._vault = vault
+        self._country = default_country
+
+    def normalise(self, msisdn_hash: str, sealed: bytes) -> Normalised | bool | None:
+        """New values, None when nothing changes, False when the number is unreadable."""
+        try:
+            number = self._vault.open(sealed)
+        except DecryptionError:
+            return False
+        e164 = to_e164(number, self._country)
+        if e164 is None:
+            return False
+        new_hash = self._hasher.hash(e164)
+        if new_hash == msisdn_hash and number == e164:
+            return None
+        return Normalised(new_hash, sealed if number == e164 else self._vault.seal(e164))
+
+
+class _SQL:
+    """The few statements this pass needs, in either engine's placeholder style."""
+
+    def __init__(self, postgres: bool) -> None:
+        self.postgres = postgres
+
+    def _text(self, sql: str) -> str:
+        if not self.postgres:
+            return sql
+        counter = iter(range(1, 100))
+        return re.sub(r"\?", lambda _: f"${next(counter)}", sql)
+
+    async def rows(self, db: Any, sql: str, *args: Any) -> list[Any]:
+        if self.postgres:
+            return list(await db.fetch(self._text(sql), *args))
+        return list(await db.execute_fetchall(sql, args))
+
+    async def run(self, db: Any, sql: str, *args: Any) -> None:
+        if self.postgres:
+            await db.execute(self._text(sql), *args)
+        else:
+            await db.execute(sql, args)
+
+
+async def normalise_identities(
+    store: Any, normaliser: IdentityNormaliser, batch: int = DEFAULT_BATCH
+) -> NormaliseReport:
+    from gateway.store.postgres import PostgresStore
+
+    sql = _SQL(isinstance(store, PostgresStore))
+    report = NormaliseReport()
+    after = 0
+    while True:
+        async with store.transaction() as db:
+            page = await sql.rows(
+                db,
+                "SELECT id, msisdn_hash, msisdn_sealed FROM subscribers "
+                "WHERE id > ? AND msisdn_sealed IS NOT NULL ORDER BY id LIMIT ?",
+                after,
+                batch,
+            )
+            if not page:
+                return report
+            for row in page:
+                report.seen += 1
+                change = normaliser.normalise(row[1], bytes(row[2]))
+                if change is False:
+                    report.unreadable += 1
+                elif isinstance(change, Normalised):
+                    merged = await _apply(sql, db, int(row[0]), change)
+                    report.merged += merged
+                    report.rehashed += not merged
+        after = int(page[-1][0])
+        log.info("identities.normalised_batch", up_to_id=after)
+
+
+async def _apply(sql: _SQL, db: Any, row_id: int, change: Normalised) -> bool:
+    """Rewrite one row; True when it merged into the row already keyed by E.164."""
+    holders = await sql.rows(
+        db,
+        "SELECT id, msisdn_sealed FROM subscribers WHERE msisdn_hash = ? AND id <> ?",
+        change.msisdn_hash,
+        row_id,
+    )
+    if not holders:
+        await sql.run(
+            db,
+            "UPDATE subscribers SET msisdn_hash = ?, msisdn_sealed = ? WHERE id = ?",
+            change.msisdn_hash,
+            change.msisdn_sealed,
+            row_id,
+        )
+        return False
+    keeper, keeper_sealed = int(holders[0][0]), holders[0][1]
+    if keeper_sealed is not None:  # the person is subscribed there: bring the topics over
+        await sql.run(db, _MOVE_TOPICS_PG if sql.postgres else _MOVE_TOPICS_SQLITE, keeper, row_id)
+    now = time.time()
+    await sql.run(db, "DELETE FROM subscriptions WHERE subscriber_id = ?", row_id)
+    await sql.run(
+        db,
+        "UPDATE outbox SET state = 'opted_out', final_at = ? "
+        "WHERE subscriber_id = ? AND state IN ('queued', 'claimed')",
+        now,
+        row_id,
+    )
+    await sql.run(
+        db,
+        "UPDATE subscribers SET opted_out_at = ?, msisdn_sealed = NULL, updated_at = ? "
+        "WHERE id = ?",
+        now,
+        now,
+        row_id,
+    )
+    return True
+
+
+def add_normalise_command(actions: argparse._SubParsersAction[Any]) -> None:
+    parser = actions.add_parser(
+        "normalise",
+        help="re-key stored subscribers over E.164 (once after upgrading; merges duplicates)",
+    )
+    parser.add_argument(
+        "--default-country",
+        default="",
+        help="ISO 3166 alpha-2 for numbers stored in national form (e.g. KE)",
+    )
+    parser.add_argument("--batch", type=int, default=DEFAULT_BATCH, help="rows per commit")
+    parser.set_defaults(func=_normalise_command)
+
+
+def _normalise_command(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    normaliser = IdentityNormaliser(
+        PhoneHasher(settings.hash_key),
+        NumberVault(settings.encryption_key),
+        args.default_country.strip().upper(),
+    )
+    return asyncio.run(_normalise_with_store(settings, normaliser, args.batch))
+
+
+async def _normalise_with_store(
+    settings: Settings, normaliser: IdentityNormaliser, batch: int
+) -> int:
+    from gateway.store.port import StoreError
+    from gateway.store.postgres import open_store
+
+    try:
+        store = await open_store(settings.db_url)
+    except StoreError as exc:
+        print(f"gateway: {exc}", file=sys.stderr)
+        return 1
+    try:
+        report = await normalise_identities(store, normaliser, batch)
+    except StoreError as exc:
+        print(f"gateway: stopped: {exc}; run it again once fixed", file=sys.stderr)
+        return 1
+    finally:
+        await store.close()
+    print(
+        f"subscribers with a number: {report.seen}, re-keyed: {report.rehashed}, "
+        f"merged into the same person: {report.merged}, unreadable (left as they were): "
+        f"{report.unreadable}"
+    )
+    return 0
