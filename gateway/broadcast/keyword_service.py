@@ -51,5 +51,5 @@ class KeywordService:
             return topic.info.get(language) or topic.info.get(catalog.default_language, "")
         if command.kind is CommandKind.HELP or command.kind is CommandKind.MENU:
             # MENU reaches here only when the gateway serves no menu by SMS.
-            return catalog.reply("help", language, topics=topics)
+            return catalog.help_text(language)
         return catalog.reply("unknown", language)

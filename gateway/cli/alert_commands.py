@@ -44,6 +44,11 @@ def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
     create.add_argument("--fallback", default=None, help="language used when a text is missing")
     create.add_argument("--topic", action="append", required=True)
     create.add_argument("--region", action="append", default=[])
+    create.add_argument(
+        "--include-unknown-country",
+        action="store_true",
+        help="with --region: also subscribers whose country is unknown (default: not)",
+    )
     create.add_argument("--language", action="append", default=[], help="only these languages")
     create.add_argument("--source", required=True, help="who verified the information")
     create.add_argument("--author", required=True)
@@ -170,7 +175,8 @@ async def _create(args: argparse.Namespace, settings: Settings, store: Store) ->
         texts=texts,
         fallback_language=args.fallback or next(iter(texts)),
         topics=tuple(args.topic),
-        regions=tuple(args.region),
+        regions=tuple(r.strip().upper() for r in args.region)
+        + (("",) if args.region and args.include_unknown_country else ()),
         languages=tuple(args.language),
         source=args.source,
         author=args.author,

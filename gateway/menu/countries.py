@@ -26,6 +26,8 @@ import pycountry
 from babel import Locale, UnknownLocaleError
 from babel.languages import get_official_languages
 
+from gateway.privacy.phone_numbers import ascii_digits
+
 _ARABIC_FOLD = str.maketrans(
     {"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه", "ـ": None, "ؤ": "و", "ئ": "ي"}
 )
@@ -131,7 +133,7 @@ def country_code(
     raw: str, languages: tuple[str, ...] = (), aliases: tuple[tuple[str, str], ...] = ()
 ) -> str | None:
     """ISO 3166 alpha-2 for a country as a caller typed it, or None."""
-    cleaned = unicodedata.normalize("NFKC", raw).strip()
+    cleaned = ascii_digits(unicodedata.normalize("NFKC", raw)).strip()
     if not cleaned or len(cleaned) > MAX_LENGTH:
         return None
     if any(char.isdigit() for char in cleaned):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,13 @@ from gateway.content.file_schema import FileSchema, schema_faults
 from gateway.content.safe_yaml import YAMLRefused, read_yaml_file
 from gateway.errors import GatewayError
 from gateway.sms.keyword_schema import KeywordsSchema, TopicsSchema
+
+# HELP is written from the topics with these, unless keywords.yaml words it itself.
+_HELP_DEFAULTS = {
+    "help": "Reply {joins}. Reply {stop} to end.",
+    "help_topic": "{join} {code} for {title}",
+    "help_separator": ", ",
+}
 
 
 class CatalogError(GatewayError, ValueError):
@@ -60,6 +67,36 @@ class Catalog:
     keywords: Mapping[str, tuple[CommandKind, str]]  # folded keyword -> (kind, language)
     replies: Mapping[str, Mapping[str, str]]  # reply name -> language -> text
     topics: tuple[Topic, ...]
+    # The word a reply names for a command in a language: the first one listed.
+    words: Mapping[tuple[CommandKind, str], str] = field(default_factory=dict)
+
+    def word(self, kind: CommandKind, language: str) -> str:
+        return self.words.get((kind, language)) or self.words.get(
+            (kind, self.default_language), kind.value.upper()
+        )
+
+    def help_text(self, language: str) -> str:
+        """HELP in plain words, from the topics: ``Reply JOIN MED for Central
+        Mediterranean route, JOIN SAFETY for Safety warnings, STOP to end.``"""
+        join = self.word(CommandKind.JOIN, language)
+        separator = self.replies.get("help_separator", {}).get(language, ", ")
+        joins = separator.join(
+            self.reply(
+                "help_topic",
+                language,
+                join=join,
+                code=topic.aliases[0] if topic.aliases else topic.code,
+                title=topic.titles.get(language) or topic.titles[self.default_language],
+            )
+            for topic in self.topics
+        )
+        return self.reply(
+            "help",
+            language,
+            joins=joins,
+            stop=self.word(CommandKind.STOP, language),
+            menu=self.word(CommandKind.MENU, language),
+        )
 
     def reply(self, name: str, language: str, **values: str) -> str:
         texts = self.replies[name]
@@ -137,6 +174,7 @@ def build_catalog(keywords_doc: Mapping[str, Any], topics_doc: Mapping[str, Any]
     if default not in languages:
         raise CatalogError(f"keywords.yaml: default_language {default!r} is not in languages")
     keywords: dict[str, tuple[CommandKind, str]] = {}
+    first_words: dict[tuple[CommandKind, str], str] = {}
     for kind_name, per_language in dict(keywords_doc.get("commands", {})).items():
         try:
             kind = CommandKind(kind_name)
@@ -146,6 +184,7 @@ def build_catalog(keywords_doc: Mapping[str, Any], topics_doc: Mapping[str, Any]
             words = per_language.get(language) if isinstance(per_language, dict) else None
             if not words:
                 raise CatalogError(f"keywords.yaml: commands.{kind_name} has no {language} words")
+            first_words[(kind, language)] = str(words[0])
             for word in words:
                 key = fold(str(word))
                 if key in keywords and keywords[key][0] is not kind:
@@ -168,4 +207,6 @@ def build_catalog(keywords_doc: Mapping[str, Any], topics_doc: Mapping[str, Any]
                 info={str(k): str(v) for k, v in body.get("info", {}).items()},
             )
         )
-    return Catalog(default, languages, keywords, replies, tuple(topics))
+    for name, text in _HELP_DEFAULTS.items():  # a catalog written before plain-words HELP
+        replies.setdefault(name, {default: text})
+    return Catalog(default, languages, keywords, replies, tuple(topics), first_words)

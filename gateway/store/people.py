@@ -68,7 +68,8 @@ def audience_filter(dialect: Dialect, audience: Audience) -> tuple[str, list[obj
     )
     if audience.regions:
         among, more = dialect.any_of("sub.region", audience.regions, "text")
-        clause += f" AND (sub.region = '' OR {among})"
+        # Only the regions named: "" among them (unknown country) only when chosen.
+        clause += f" AND {among}"
         params.extend(more)
     clause += ")"
     if audience.languages:

@@ -55,11 +55,24 @@ class Subscription:
 @dataclass(frozen=True)
 class Audience:
     """Who an alert goes to: subscribers of any of ``topics``; empty regions or
-    languages mean "any"."""
+    languages mean "any". A subscription's region is "" when its country is unknown:
+    an audience limited to some countries reaches those people only if its regions
+    include "" (:data:`UNKNOWN_REGION`), which the operator chooses explicitly."""
 
     topics: tuple[str, ...]
     regions: tuple[str, ...] = ()
     languages: tuple[str, ...] = ()
+
+    @property
+    def includes_unknown_region(self) -> bool:
+        return not self.regions or UNKNOWN_REGION in self.regions
+
+    @property
+    def known_regions(self) -> tuple[str, ...]:
+        return tuple(region for region in self.regions if region != UNKNOWN_REGION)
+
+
+UNKNOWN_REGION = ""  # a subscription whose country is unknown
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,33 @@ async def test_compose_preview_shows_cost_audience_and_a_sensitive_opening(
     assert not any(number[1:] in page for number in NUMBERS)
 
 
+async def test_an_audience_by_country_leaves_out_unknown_countries_unless_asked(
+    client: TestClient, backend: SQLiteStore, settings: Settings, clock: Any, sign_in: Any
+) -> None:
+    people = SubscriptionService(
+        backend, PhoneHasher(settings.hash_key), NumberVault(settings.encryption_key)
+    )
+    for index, number in enumerate(NUMBERS):  # 3 in Italy, 1 in Greece, 8 unknown
+        region = "IT" if index < 3 else ("GR" if index == 3 else "")
+        await people.join(number, "africastalking", "route-alerts", "en", clock(), region)
+    token = await sign_in(client, "eddie")
+    only_italy = dict(alert_form(token, "preview"), regions="it")
+    page = await (await client.post("/console/alerts/new", data=only_italy)).text()
+    assert "3 subscribers would receive it: 3 in IT, and 8 whose country is unknown" in page
+    assert "(not included)" in page
+    with_unknown = dict(only_italy, include_unknown="1")
+    page = await (await client.post("/console/alerts/new", data=with_unknown)).text()
+    assert "11 subscribers would receive it: 3 in IT, and 8 whose country is unknown" in page
+    assert "(included)" in page
+    counted = await client.get(
+        "/console/alerts/audience", params={"topic": "route-alerts", "regions": "IT"}
+    )
+    assert (await counted.json())["count"] == 3
+    # The approver sees both counts too, on the saved draft.
+    response = await client.post("/console/alerts/new", data=dict(only_italy, action="create"))
+    assert "3 in IT, and 8 whose country is unknown (not included)" in await response.text()
+
+
 async def test_author_cannot_approve_own_alert_and_editor_cannot_approve(
     aiohttp_client: Any,
     backend: SQLiteStore,

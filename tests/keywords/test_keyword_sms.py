@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from gateway.sms.keywords import CommandKind
 from tests.broadcast.conftest import CALLBACK_SECRET, Harness, number
 
 
@@ -58,7 +59,22 @@ async def test_lang_changes_the_reply_language(harness: Harness) -> None:
     await mo(harness, who, "HELP", "l3")
     texts = await replies(harness, who)
     assert texts[1] == "Luqadda waa Soomaali."
-    assert texts[2].startswith("KU BIIR <mawduuc>")
+    assert texts[2].startswith("Jawaab KU BIIR MED si aad u hesho Waddada Badda Dhexe, ")
+    assert texts[2].endswith("Jawaab JOOJI si aad u joojiso, LIIS si aad u hesho liiska.")
+
+
+async def test_help_says_in_plain_words_how_to_join_each_topic_and_stop(harness: Harness) -> None:
+    catalog = harness.keywords.catalog
+    for language in catalog.languages:
+        text = catalog.help_text(language)
+        assert "<" not in text and "{" not in text
+        for topic in catalog.topics:
+            assert f"{catalog.word(CommandKind.JOIN, language)} {topic.aliases[0]}" in text
+            assert (topic.titles.get(language) or topic.titles["en"]) in text
+        assert catalog.word(CommandKind.STOP, language) in text
+    assert catalog.help_text("en").startswith("Reply JOIN MED for Central Mediterranean route, ")
+    assert catalog.help_text("en").endswith("Reply STOP to end, MENU for the menu.")
+    assert "، اشتراك EAST" in catalog.help_text("ar")
 
 
 async def test_unknown_text_and_unknown_topic_get_short_help(harness: Harness) -> None:

@@ -90,8 +90,11 @@ async def test_region_and_language_filters(store: SQLiteStore) -> None:
     await store.subscribe(a.id, "t", "north", "en", T0)
     await store.subscribe(b.id, "t", "", "fr", T0)
     await store.subscribe(c.id, "t", "south", "en", T0)
-    assert await store.audience_size(Audience(("t",), regions=("north",))) == 2
+    # Whose country is unknown is reached only when the operator says so.
+    assert await store.audience_size(Audience(("t",), regions=("north",))) == 1
+    assert await store.audience_size(Audience(("t",), regions=("north", ""))) == 2
     assert await store.audience_size(Audience(("t",), regions=("north",), languages=("en",))) == 1
+    assert await store.audience_size(Audience(("t",), regions=("",), languages=("fr",))) == 1
 
 
 async def test_claim_submit_and_receipts_reach_final_states(store: SQLiteStore) -> None:

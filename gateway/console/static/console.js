@@ -140,7 +140,7 @@
         { credentials: "same-origin" })
         .then(function (r) { return r.ok ? r.json() : null; })
         .then(function (d) {
-          if (d) { out.textContent = d.count + " subscribers would receive it."; }
+          if (d) { out.textContent = d.text || (d.count + " subscribers would receive it."); }
         });
     }
     box.addEventListener("change", update);

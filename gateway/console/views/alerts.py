@@ -9,6 +9,7 @@ messages. The audience is shown as a count, never as numbers.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
@@ -33,7 +34,7 @@ from gateway.console.security import require_fresh_auth, requires
 from gateway.console.sms_budget import sms_cost
 from gateway.content.safe_yaml import YAMLRefused, load_yaml
 from gateway.sms.channel_status import ChannelStatus, refusal, summary
-from gateway.store.records import Audience
+from gateway.store.records import UNKNOWN_REGION, Audience
 
 EXPIRY_HOURS = (6, 12, 24, 48, 72, 168)
 
@@ -86,6 +87,7 @@ def _form_values(form: Any, languages: list[str]) -> dict[str, Any]:
         "topics": [str(t) for t in form.getall("topic", [])],
         "only_languages": [str(t) for t in form.getall("only_language", [])],
         "regions": str(form.get("regions", "")),
+        "include_unknown": str(form.get("include_unknown", "")) == "1",
         "source": str(form.get("source", "")),
         "expires_hours": str(form.get("expires_hours", "24")),
     }
@@ -106,7 +108,7 @@ async def _compose_page(
                 warnings[lang] = words
     audience = None
     if values["topics"]:
-        audience = await ctx.backend.audience_size(_audience(values))
+        audience = await _audience_text(ctx, _audience(values))
     return render(
         request,
         "alert_new.html",
@@ -128,7 +130,25 @@ async def _compose_page(
 
 def _audience(values: dict[str, Any]) -> Audience:
     regions = tuple(r.strip().upper() for r in values["regions"].split(",") if r.strip())
+    if regions and values["include_unknown"]:
+        regions += (UNKNOWN_REGION,)
     return Audience(tuple(values["topics"]), regions, tuple(values["only_languages"]))
+
+
+async def _audience_text(ctx: Any, audience: Audience) -> str:
+    """The count an operator approves, and, for an audience limited to some countries,
+    how many subscribers have no known country and whether they are in it."""
+    count = await ctx.backend.audience_size(audience)
+    text = f"{count} subscribers would receive it."
+    if audience.known_regions:
+        unknown = await ctx.backend.audience_size(replace(audience, regions=(UNKNOWN_REGION,)))
+        known = count - unknown if audience.includes_unknown_region else count
+        text = (
+            f"{count} subscribers would receive it: {known} in "
+            f"{', '.join(audience.known_regions)}, and {unknown} whose country is unknown "
+            f"{'(included)' if audience.includes_unknown_region else '(not included)'}."
+        )
+    return text
 
 
 @requires(Permission.EDIT)
@@ -187,6 +207,9 @@ async def alert_page(request: web.Request) -> web.StreamResponse:
     ]
     progress = progress_of(status.state, status.audience, status.counts)
     channels = _channels(ctx)
+    audience_text = ""
+    if status.state in ("draft", "approved") and broadcast.audience.known_regions:
+        audience_text = await _audience_text(ctx, broadcast.audience)
     chart = None
     if status.state in ("sending", "paused", "done", "cancelled"):
         timelines(ctx).add(alert_id, ctx.now(), status.counts)
@@ -200,6 +223,7 @@ async def alert_page(request: web.Request) -> web.StreamResponse:
             "broadcast": broadcast,
             "texts": texts,
             "progress": progress,
+            "audience_text": audience_text,
             "chart": chart,
             "prefix": prefix,
             "can_approve": allows(current_role(request), Permission.APPROVE)
@@ -283,8 +307,11 @@ async def audience_count(request: web.Request) -> web.StreamResponse:
     ctx = context(request)
     languages, _, _ = await vocabulary(ctx)
     values = _form_values(request.query, languages)
-    count = await ctx.backend.audience_size(_audience(values)) if values["topics"] else 0
-    return web.json_response({"count": count})
+    if not values["topics"]:
+        return web.json_response({"count": 0, "text": "0 subscribers would receive it."})
+    audience = _audience(values)
+    count = await ctx.backend.audience_size(audience)
+    return web.json_response({"count": count, "text": await _audience_text(ctx, audience)})
 
 
 def add_routes(app: web.Application) -> None:
