@@ -24,12 +24,16 @@ def test_hash_is_the_standard_hmac(key: str, number: str, purpose: str) -> None:
     assert PhoneHasher(Secret(key)).hash(number, purpose) == expected
 
 
-@given(key=st.text(min_size=1, max_size=200), session_id=st.text(max_size=80))
-def test_session_key_is_the_standard_hmac(key: str, session_id: str) -> None:
+@given(
+    key=st.text(min_size=1, max_size=200),
+    session_id=st.text(max_size=80),
+    caller=st.text(alphabet="0123456789abcdef", max_size=32),
+)
+def test_session_key_is_the_standard_hmac(key: str, session_id: str, caller: str) -> None:
     expected = hmac.new(
-        key.encode(), f"session:africastalking:{session_id}".encode(), hashlib.sha256
+        key.encode(), f"session:africastalking:{session_id}:{caller}".encode(), hashlib.sha256
     ).hexdigest()[:32]
-    assert PhoneHasher(Secret(key)).session(session_id, "africastalking") == expected
+    assert PhoneHasher(Secret(key)).session(session_id, "africastalking", caller) == expected
 
 
 def test_one_hasher_gives_the_same_answer_every_time() -> None:

@@ -67,7 +67,7 @@ async def test_mo_single_and_long_messages_are_reassembled_and_stored(smsc: Simu
     assert [m.text for m in sink.messages] == list(texts.values())
     assert {m.channel for m in sink.messages} == {"smpp:sim"}
     assert {m.recipient for m in sink.messages} == {SHORT_CODE}
-    assert all(m.sender == SENDER for m in sink.messages)
+    assert all(m.sender == "+" + SENDER for m in sink.messages)  # as E.164
     assert len({m.message_id for m in sink.messages}) == 3
     assert all(SENDER not in m.message_id for m in sink.messages)
 
@@ -144,7 +144,7 @@ async def test_ussd_session_over_smpp_3gpp_profile(smsc: Simulator) -> None:
     begin, answer = menu.requests
     assert begin.user_input is None and begin.service_code == "*384*7#"
     assert answer.user_input == "2" and answer.session_id == begin.session_id
-    assert begin.channel == "smpp:sim" and begin.msisdn == SENDER
+    assert begin.channel == "smpp:sim" and begin.msisdn == "+" + SENDER
     assert SENDER not in begin.session_id
     assert begin.replay_key != answer.replay_key
 
