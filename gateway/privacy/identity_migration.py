@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import sys
 import time
 from dataclasses import dataclass
@@ -30,16 +29,13 @@ import structlog
 from gateway.privacy.numbers import DecryptionError, NumberVault, PhoneHasher
 from gateway.privacy.phone_numbers import to_e164
 from gateway.settings import Settings
+from gateway.store.database import Connection
+from gateway.store.people import opt_out_subscribers, subscriber_keys_page
+from gateway.store.sql_store import SQLStore
 
 log = structlog.get_logger(__name__)
 
 DEFAULT_BATCH = 500
-_MOVE_TOPICS = (
-    "subscriptions (subscriber_id, topic, region, language, created_at) "
-    "SELECT ?, topic, region, language, created_at FROM subscriptions WHERE subscriber_id = ?"
-)
-_MOVE_TOPICS_SQLITE = "INSERT OR IGNORE INTO " + _MOVE_TOPICS
-_MOVE_TOPICS_PG = "INSERT INTO " + _MOVE_TOPICS + " ON CONFLICT DO NOTHING"
 
 
 @dataclass
@@ -82,99 +78,59 @@ class IdentityNormaliser:
         return Normalised(new_hash, sealed if number == e164 else self._vault.seal(e164))
 
 
-class _SQL:
-    """The few statements this pass needs, in either engine's placeholder style."""
-
-    def __init__(self, postgres: bool) -> None:
-        self.postgres = postgres
-
-    def _text(self, sql: str) -> str:
-        if not self.postgres:
-            return sql
-        counter = iter(range(1, 100))
-        return re.sub(r"\?", lambda _: f"${next(counter)}", sql)
-
-    async def rows(self, db: Any, sql: str, *args: Any) -> list[Any]:
-        if self.postgres:
-            return list(await db.fetch(self._text(sql), *args))
-        return list(await db.execute_fetchall(sql, args))
-
-    async def run(self, db: Any, sql: str, *args: Any) -> None:
-        if self.postgres:
-            await db.execute(self._text(sql), *args)
-        else:
-            await db.execute(sql, args)
+# One statement for both engines (SQLite 3.24+ and PostgreSQL read ON CONFLICT alike).
+_MOVE_TOPICS = (
+    "INSERT INTO subscriptions (subscriber_id, topic, region, language, created_at) "
+    "SELECT ?, topic, region, language, created_at FROM subscriptions "
+    "WHERE subscriber_id = ? ON CONFLICT DO NOTHING"
+)
 
 
 async def normalise_identities(
-    store: Any, normaliser: IdentityNormaliser, batch: int = DEFAULT_BATCH
+    store: SQLStore, normaliser: IdentityNormaliser, batch: int = DEFAULT_BATCH
 ) -> NormaliseReport:
-    from gateway.store.postgres import PostgresStore
-
-    sql = _SQL(isinstance(store, PostgresStore))
+    """Walk the subscribers of ``store`` (SQLite or PostgreSQL), one batch per commit."""
     report = NormaliseReport()
     after = 0
     while True:
-        async with store.transaction() as db:
-            page = await sql.rows(
-                db,
-                "SELECT id, msisdn_hash, msisdn_sealed FROM subscribers "
-                "WHERE id > ? AND msisdn_sealed IS NOT NULL ORDER BY id LIMIT ?",
-                after,
-                batch,
-            )
+        async with store.transaction("normalise identities") as db:
+            page = await subscriber_keys_page(db, after, batch)
             if not page:
                 return report
             for row in page:
+                if row[2] is None:
+                    continue  # opted out: no number left, nothing will be sent
                 report.seen += 1
-                change = normaliser.normalise(row[1], bytes(row[2]))
+                change = normaliser.normalise(str(row[1]), bytes(row[2]))
                 if change is False:
                     report.unreadable += 1
                 elif isinstance(change, Normalised):
-                    merged = await _apply(sql, db, int(row[0]), change)
+                    merged = await _apply(db, int(row[0]), change)
                     report.merged += merged
                     report.rehashed += not merged
         after = int(page[-1][0])
         log.info("identities.normalised_batch", up_to_id=after)
 
 
-async def _apply(sql: _SQL, db: Any, row_id: int, change: Normalised) -> bool:
+async def _apply(db: Connection, row_id: int, change: Normalised) -> bool:
     """Rewrite one row; True when it merged into the row already keyed by E.164."""
-    holders = await sql.rows(
-        db,
+    keeper = await db.fetchrow(
         "SELECT id, msisdn_sealed FROM subscribers WHERE msisdn_hash = ? AND id <> ?",
         change.msisdn_hash,
         row_id,
     )
-    if not holders:
-        await sql.run(
-            db,
+    if keeper is None:
+        await db.execute(
             "UPDATE subscribers SET msisdn_hash = ?, msisdn_sealed = ? WHERE id = ?",
             change.msisdn_hash,
             change.msisdn_sealed,
             row_id,
         )
         return False
-    keeper, keeper_sealed = int(holders[0][0]), holders[0][1]
-    if keeper_sealed is not None:  # the person is subscribed there: bring the topics over
-        await sql.run(db, _MOVE_TOPICS_PG if sql.postgres else _MOVE_TOPICS_SQLITE, keeper, row_id)
-    now = time.time()
-    await sql.run(db, "DELETE FROM subscriptions WHERE subscriber_id = ?", row_id)
-    await sql.run(
-        db,
-        "UPDATE outbox SET state = 'opted_out', final_at = ? "
-        "WHERE subscriber_id = ? AND state IN ('queued', 'claimed')",
-        now,
-        row_id,
-    )
-    await sql.run(
-        db,
-        "UPDATE subscribers SET opted_out_at = ?, msisdn_sealed = NULL, updated_at = ? "
-        "WHERE id = ?",
-        now,
-        now,
-        row_id,
-    )
+    if keeper[1] is not None:  # the person is subscribed there: bring the topics over
+        await db.execute(_MOVE_TOPICS, int(keeper[0]), row_id)
+    # A keeper without a number sent STOP: a STOP wins, the duplicate stops too.
+    await opt_out_subscribers(db, [row_id], time.time())
     return True
 
 
@@ -206,7 +162,7 @@ async def _normalise_with_store(
     settings: Settings, normaliser: IdentityNormaliser, batch: int
 ) -> int:
     from gateway.store.port import StoreError
-    from gateway.store.postgres import open_store
+    from gateway.store.sql_store import open_store
 
     try:
         store = await open_store(settings.db_url)

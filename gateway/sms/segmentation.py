@@ -79,14 +79,25 @@ def encode_whole(text: str) -> tuple[Alphabet, bytes]:
 
 
 def split_text(text: str, limit: int, alphabet: Alphabet) -> list[str]:
-    """Cut ``text`` into pieces of at most ``limit`` units each, never inside a unit."""
+    """Cut ``text`` into pieces of at most ``limit`` units each, never inside a unit.
+
+    Each piece is filled: the handset joins concatenated parts before showing them, so
+    where the cut falls is invisible, and a cut at a word boundary would only cost
+    parts (money, and room under the part cap)."""
     pieces: list[str] = []
-    rest = text
-    while rest:
-        head, rest = encoding.split_to_fit(rest, limit, alphabet)
-        if not head:  # a single unit larger than the limit cannot happen for SMS limits
+    current: list[str] = []
+    used = 0
+    for unit in encoding.units(text):
+        cost = sum(encoding.unit_cost(char, alphabet) for char in unit)
+        if cost > limit:  # a single unit larger than the limit cannot happen for SMS limits
             raise SegmentationError("a character does not fit a part")
-        pieces.append(head)
+        if used + cost > limit:
+            pieces.append("".join(current))
+            current, used = [], 0
+        current.append(unit)
+        used += cost
+    if current:
+        pieces.append("".join(current))
     return pieces or [""]
 
 

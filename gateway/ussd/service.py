@@ -82,12 +82,16 @@ class USSDService:
         self.observers = observers or []
         self._engine = EngineMemo()
 
+    def session_key(self, session_id: str, channel: str, caller_key: str) -> str:
+        """Where a session is stored. A session belongs to its caller: the same session
+        id from another number is another session (it cannot continue, or read,
+        someone else's)."""
+        return self._hasher.session(session_id, channel, caller_key)
+
     async def handle(self, request: USSDRequest) -> USSDReply:
         began = time.perf_counter()
         caller_key = self._hasher.hash(request.msisdn, "caller")
-        # A session belongs to its caller: the same session id from another number is
-        # another session (it cannot continue, or read, someone else's).
-        session_key = self._hasher.session(request.session_id, request.channel, caller_key)
+        session_key = self.session_key(request.session_id, request.channel, caller_key)
         tree = self._tree()
         try:
             reply, effects_ran = await self._answer(tree, request, session_key, caller_key)
@@ -220,7 +224,7 @@ class USSDService:
     async def session_screen(self, session_id: str, channel: str, msisdn: str) -> str | None:
         """The last screen of a session, for aggregate drop-off counts at its end."""
         caller_key = self._hasher.hash(msisdn, "caller")
-        record = await self._store.session(self._hasher.session(session_id, channel, caller_key))
+        record = await self._store.session(self.session_key(session_id, channel, caller_key))
         return record.reply.screen_id if record else None
 
 

@@ -95,7 +95,10 @@ class SMSMenu:
         caller = self._hasher.hash(message.sender, "sms-menu")
         try:
             if not start:
-                record = await self._store.session(self._hasher.session(caller, CHANNEL))
+                caller_key = self._hasher.hash(message.sender, "caller")
+                record = await self._store.session(
+                    self._service.session_key(caller, CHANNEL, caller_key)
+                )
                 if record is None or record.reply.end:
                     return MenuAnswer(MenuOutcome.NOT_IN_MENU)
             hits = await self._store.count_hit(caller, RATE_WINDOW)

@@ -138,7 +138,7 @@ async def test_an_arabic_walk_subscribes_and_keywords_keep_precedence(
     alerts = await phone.text("٤")  # Arabic-Indic 4: alerts by SMS
     assert alerts is not None and alerts != home
     help_reply = await phone.text("مساعدة")  # HELP in Arabic: the keyword, not menu input
-    assert help_reply is not None and help_reply.startswith("اشتراك <موضوع>")
+    assert help_reply is not None and help_reply.startswith("أرسل اشتراك MED")
     done = await phone.text("1")  # the menu continues where it was: subscribe
     assert done is not None and parts_needed(done) == 1
     runtime = client.app[RUNTIME]
@@ -165,7 +165,7 @@ async def test_one_number_gets_at_most_the_per_minute_limit(
     stored = store.keys()
     assert any(key.startswith(HITS_PREFIX) for key in stored)
     # Keywords are not menu traffic: HELP still gets its answer.
-    assert (await phone.text("HELP") or "").startswith("JOIN <topic>")
+    assert (await phone.text("HELP") or "").startswith("Reply JOIN MED for")
     now[0] += 61  # a new window; the place in the menu did not move while throttled
     assert (await phone.text("0") or "").startswith("Safe journey info")
     await eventually(lambda: len(double[0].messages_to(BUSY)) == 5)

@@ -31,40 +31,19 @@
     return { gsm: gsm, used: used };
   }
 
-  /* The same cut as encoding.split_to_fit: whole units only, after the last line break
-   * (else the last space) when that keeps at least half the budget. */
-  function splitToFit(cs, budget, gsm) {
-    var used = 0, cut = 0;
-    for (var i = 0; i < cs.length; i++) {
-      var k = cost(cs[i], gsm);
-      if (used + k > budget) { break; }
-      used += k; cut = i + 1;
-    }
-    if (cut >= cs.length) { return cs.length; }
-    var separators = ["\n", " "]; // a line break first, then a space
-    for (var n = 0; n < separators.length; n++) {
-      var soft = cs.lastIndexOf(separators[n], cut - 1);
-      if (soft > 0) {
-        var softUsed = 0;
-        for (var j = 0; j <= soft; j++) { softUsed += cost(cs[j], gsm); }
-        if (softUsed * 2 >= budget) { return soft + 1; }
-      }
-    }
-    return cut;
-  }
-
   /* SMS parts: 160 septets or 70 UCS-2 code units alone, else 153 or 67 per part. */
   function smsParts(text) {
     var m = measure(text);
     var single = m.gsm ? 160 : 70, part = m.gsm ? 153 : 67;
     if (m.used === 0) { return { parts: 0, gsm: m.gsm, used: 0 }; }
     if (m.used <= single) { return { parts: 1, gsm: m.gsm, used: m.used }; }
-    var cs = chars(text), parts = 0;
-    while (cs.length) {
-      var cut = splitToFit(cs, part, m.gsm);
-      if (cut === 0) { break; }
-      cs = cs.slice(cut); parts += 1;
-    }
+    /* The same cut as segmentation.split_text: every part filled, whole units only. */
+    var parts = 1, inPart = 0;
+    chars(text).forEach(function (c) {
+      var k = cost(c, m.gsm);
+      if (inPart + k > part) { parts += 1; inPart = 0; }
+      inPart += k;
+    });
     return { parts: parts, gsm: m.gsm, used: m.used };
   }
 
