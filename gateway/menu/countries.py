@@ -20,11 +20,9 @@ from __future__ import annotations
 
 import unicodedata
 from functools import lru_cache
+from typing import Any
 
-import phonenumbers
 import pycountry
-from babel import Locale, UnknownLocaleError
-from babel.languages import get_official_languages
 
 from gateway.privacy.phone_numbers import ascii_digits
 
@@ -47,7 +45,11 @@ def fold(name: str) -> str:
 
 
 @lru_cache(maxsize=64)
-def _locale(language: str) -> Locale | None:
+def _locale(language: str) -> Any:
+    """Babel's locale for ``language`` (imported on first use: only processes that
+    show or read country names pay for it), or None."""
+    from babel import Locale, UnknownLocaleError
+
     try:
         return Locale.parse(language.replace("-", "_"))
     except (UnknownLocaleError, ValueError):
@@ -101,6 +103,8 @@ def country_index(
             name = locale.territories.get(code)
             if name:
                 _add(index, str(name), code)
+    from babel.languages import get_official_languages
+
     for code in codes:
         for language in get_official_languages(code, de_facto=True):
             locale = _locale(language)
@@ -116,6 +120,8 @@ def country_index(
 
 
 def _dialling_code(raw: str) -> str | None:
+    import phonenumbers
+
     digits = raw.replace(" ", "")
     if digits.startswith("+"):
         digits = digits[1:]

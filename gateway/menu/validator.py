@@ -193,9 +193,10 @@ def _countries(tree: Tree, screen: Screen) -> list[tuple[str, str]]:
     catalog = tree.catalogs[screen.catalog or ""]
     named = sorted({c for entry in catalog.entries for c in entry.countries if c != "*"})
     pairs = [("", "")] + [(country, "") for country in named]
-    # A roamer sees a second country's entries after the first: every pairing of two
-    # named countries, each way round, is one screen to check.
-    pairs += [(country, home) for country in named for home in named if home != country]
+    # A roamer sees a second country's entries after the first. Pages are cut to fit
+    # and carry every option by construction, so what a second country can change is
+    # only how many pages there are: each country is checked once as a roamer's home.
+    pairs += [(country, named[index - 1]) for index, country in enumerate(named) if index]
     return pairs
 
 

@@ -27,7 +27,6 @@ import unicodedata
 from collections import Counter
 from functools import lru_cache
 
-import phonenumbers
 import structlog
 
 log = structlog.get_logger(__name__)
@@ -52,6 +51,8 @@ def to_e164(raw: str, country: str = "") -> str | None:
     ``country`` (ISO 3166 alpha-2) resolves a national form; without it, digits with
     no ``+`` are read as international.
     """
+    import phonenumbers  # on first use: worker processes that never parse skip its import
+
     text = ascii_digits(unicodedata.normalize("NFKC", raw)).strip()
     if not text or len(text) > MAX_RAW:
         return None
@@ -79,6 +80,8 @@ def smpp_e164(address: str, ton: int, default_country: str) -> str | None:
 @lru_cache(maxsize=65_536)
 def country_of(e164: str) -> str:
     """The ISO 3166 alpha-2 country of an E.164 number, or "" (non-geographic)."""
+    import phonenumbers
+
     try:
         region = phonenumbers.region_code_for_number(phonenumbers.parse(e164, None))
     except phonenumbers.NumberParseException:
