@@ -31,13 +31,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from gateway.store import open_store  # noqa: E402
 from gateway.store.records import (  # noqa: E402
     Audience,
     DeliveryUpdate,
     NewBroadcast,
     Submission,
 )
+from gateway.store.sql_store import open_store  # noqa: E402
 from tests.pg_support import postgres_database  # noqa: E402
 
 T0 = 1_700_000_000.0
