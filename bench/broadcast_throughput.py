@@ -57,7 +57,7 @@ from gateway.settings import Secret  # noqa: E402
 from gateway.smpp.esme import LinkTuning  # noqa: E402
 from gateway.smpp.pool import SMPPPool  # noqa: E402
 from gateway.sms.keywords import load_catalog  # noqa: E402
-from gateway.store.sqlite import SQLiteStore  # noqa: E402
+from gateway.store.sql_store import SQLStore  # noqa: E402
 from tests.broadcast.seeding import seed_subscribers  # noqa: E402
 from tests.smpp.smsc_driver import Simulator, smsc_settings  # noqa: E402
 
@@ -74,7 +74,7 @@ def numbers(count: int) -> list[str]:
     return [f"+2547{index:08d}" for index in range(count)]
 
 
-async def create_sending_alert(store: SQLiteStore) -> int:
+async def create_sending_alert(store: SQLStore) -> int:
     alerts = AlertService(store)
     now = time.time()
     draft = AlertDraft(
@@ -100,7 +100,7 @@ async def durable_throughput(count: int, workdir: Path) -> dict[str, float]:
     db_path = workdir / "durable.db"
     hasher = PhoneHasher(Secret(HASH_KEY))
     vault = NumberVault(Secret(ENCRYPTION_KEY))
-    store: SQLiteStore = await SQLiteStore.open(db_path)
+    store: SQLStore = await SQLStore.open(db_path)
     seed_subscribers(db_path, hasher, vault, numbers(count))
     subscriptions = SubscriptionService(store, hasher, vault)
     receipts = ReceiptRecorder(store)
@@ -190,7 +190,7 @@ async def command_run(count: int, workdir: Path, whole: bool, deadline: float) -
     the command was started (its ``broadcast.first_submit`` log line's timestamp).
     """
     db_path = workdir / f"run-{count}.db"
-    store: SQLiteStore = await SQLiteStore.open(db_path)
+    store: SQLStore = await SQLStore.open(db_path)
     began = time.monotonic()
     seed_subscribers(
         db_path, PhoneHasher(Secret(HASH_KEY)), NumberVault(Secret(ENCRYPTION_KEY)), numbers(count)

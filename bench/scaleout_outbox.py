@@ -23,15 +23,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from gateway.store.postgres import PostgresStore  # noqa: E402
 from gateway.store.records import Audience, NewBroadcast, Submission  # noqa: E402
+from gateway.store.sql_store import SQLStore  # noqa: E402
 from tests.pg_support import postgres_database  # noqa: E402
 
 T0 = 1_700_000_000.0
 
 
 async def worker(url: str, broadcast_id: int, name: str, batch: int) -> None:
-    store = await PostgresStore.open(url)
+    store = await SQLStore.open(url)
     claimed_ids: list[int] = []
     try:
         while True:
@@ -51,7 +51,7 @@ async def worker(url: str, broadcast_id: int, name: str, batch: int) -> None:
 
 
 async def seed(url: str, rows: int) -> int:
-    store = await PostgresStore.open(url)
+    store = await SQLStore.open(url)
     try:
         async with store.transaction() as db:
             await db.execute(
@@ -77,7 +77,7 @@ async def seed(url: str, rows: int) -> int:
 
 
 async def reset(url: str) -> None:
-    store = await PostgresStore.open(url)
+    store = await SQLStore.open(url)
     try:
         async with store.transaction() as db:
             await db.execute("DELETE FROM outbox_messages")

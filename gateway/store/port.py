@@ -1,7 +1,7 @@
 """The store port: what the services need from durable storage.
 
-:class:`gateway.store.sqlite.SQLiteStore` fills it with one SQLite file; a PostgreSQL
-implementation can fill it later without the services changing. Phone numbers never
+:class:`gateway.store.sql_store.SQLStore` fills it with one SQLite file or one
+PostgreSQL database (:func:`gateway.store.sql_store.open_store`). Phone numbers never
 cross this port in clear: subscribers are found by keyed hash, and the one copy of a
 number the sender needs is Fernet ciphertext (``msisdn_sealed``).
 

@@ -21,7 +21,7 @@ from gateway.broadcast.subscriptions import SubscriptionService
 from gateway.privacy.numbers import NumberVault, PhoneHasher
 from gateway.settings import PROJECT_ROOT, Secret
 from gateway.sms.keywords import load_catalog
-from gateway.store.sqlite import SQLiteStore
+from gateway.store.sql_store import SQLStore
 from tests.at_double import MESSAGING_PATH, ATDouble
 
 CALLBACK_SECRET = "callback-secret-0123456789"
@@ -45,7 +45,7 @@ def number(index: int) -> str:
 
 @dataclass
 class Harness:
-    store: SQLiteStore
+    store: SQLStore
     double: ATDouble
     sender: AfricasTalkingSMS
     subscriptions: SubscriptionService
@@ -65,7 +65,7 @@ class Harness:
 @pytest.fixture
 async def harness(tmp_path: Path, aiohttp_server: Callable[..., Any]) -> AsyncIterator[Harness]:
     db_path = tmp_path / "gateway.db"
-    store: SQLiteStore = await SQLiteStore.open(db_path)
+    store: SQLStore = await SQLStore.open(db_path)
     double = ATDouble()
     double_server = await aiohttp_server(double.app())
     http = aiohttp.ClientSession()

@@ -33,7 +33,7 @@ from gateway.broadcast.subscriptions import SubscriptionService
 from gateway.privacy.numbers import NumberVault, PhoneHasher
 from gateway.settings import PROJECT_ROOT, Secret
 from gateway.sms.keywords import load_catalog
-from gateway.store.sqlite import SQLiteStore
+from gateway.store.sql_store import SQLStore
 from tests.at_double import MESSAGING_PATH, ATDouble
 from tests.broadcast.conftest import CALLBACK_SECRET, ENCRYPTION_KEY, HASH_KEY, eventually, number
 from tests.broadcast.seeding import seed_subscribers
@@ -49,7 +49,7 @@ WINDOW = BATCH * CONCURRENCY  # rows a killed worker may have had in flight
 class Rig:
     tmp: Path
     db_path: Path
-    store: SQLiteStore
+    store: SQLStore
     double: ATDouble
     alerts: AlertService
     env: dict[str, str]
@@ -90,7 +90,7 @@ class Rig:
 @pytest.fixture
 async def rig(tmp_path: Path, aiohttp_server: Callable[..., Any]) -> AsyncIterator[Rig]:
     db_path = tmp_path / "gateway.db"
-    store: SQLiteStore = await SQLiteStore.open(db_path)
+    store: SQLStore = await SQLStore.open(db_path)
     hasher = PhoneHasher(Secret(HASH_KEY))
     vault = NumberVault(Secret(ENCRYPTION_KEY))
     subscriptions = SubscriptionService(store, hasher, vault)

@@ -27,7 +27,7 @@ from gateway.privacy.numbers import NumberVault, PhoneHasher
 from gateway.settings import PROJECT_ROOT, Secret, SMSCSettings
 from gateway.smpp.pool import SMPPPool
 from gateway.sms.keywords import load_catalog
-from gateway.store.sqlite import SQLiteStore
+from gateway.store.sql_store import SQLStore
 from tests.broadcast.conftest import ENCRYPTION_KEY, HASH_KEY, number
 from tests.broadcast.seeding import seed_subscribers
 from tests.smpp.smsc_driver import FAST, Simulator, smsc_settings
@@ -52,7 +52,7 @@ class Rig:
         self.vault = NumberVault(Secret(ENCRYPTION_KEY))
 
     async def open(self) -> None:
-        self.store: SQLiteStore = await SQLiteStore.open(self.db_path)
+        self.store: SQLStore = await SQLStore.open(self.db_path)
         subscriptions = SubscriptionService(self.store, self.hasher, self.vault)
         catalog = load_catalog(PROJECT_ROOT / "content")
         self.receipts = ReceiptRecorder(self.store)

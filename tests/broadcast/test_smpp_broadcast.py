@@ -26,7 +26,7 @@ from gateway.privacy.numbers import NumberVault, PhoneHasher
 from gateway.settings import PROJECT_ROOT, Secret
 from gateway.smpp.pool import SMPPPool
 from gateway.sms.keywords import load_catalog
-from gateway.store.sqlite import SQLiteStore
+from gateway.store.sql_store import SQLStore
 from tests.broadcast.conftest import ENCRYPTION_KEY, HASH_KEY, eventually, number
 from tests.broadcast.seeding import seed_subscribers
 from tests.smpp.smsc_driver import FAST, Simulator, smsc_settings
@@ -41,7 +41,7 @@ SMSC_WINDOW = 10
 @dataclass
 class SMPPRig:
     db_path: Path
-    store: SQLiteStore
+    store: SQLStore
     inbox: SMSInbox
     alerts: AlertService
     vault: NumberVault
@@ -86,7 +86,7 @@ class SMPPRig:
 @pytest.fixture
 async def rig(tmp_path: Path) -> AsyncIterator[SMPPRig]:
     db_path = tmp_path / "gateway.db"
-    store: SQLiteStore = await SQLiteStore.open(db_path)
+    store: SQLStore = await SQLStore.open(db_path)
     hasher = PhoneHasher(Secret(HASH_KEY))
     vault = NumberVault(Secret(ENCRYPTION_KEY))
     subscriptions = SubscriptionService(store, hasher, vault)

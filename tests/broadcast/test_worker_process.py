@@ -22,7 +22,7 @@ from gateway.broadcast.alert_service import AlertDraft, AlertService
 from gateway.privacy.numbers import NumberVault, PhoneHasher
 from gateway.settings import PROJECT_ROOT, Secret
 from gateway.sms import encoding
-from gateway.store.sqlite import SQLiteStore
+from gateway.store.sql_store import SQLStore
 from tests.broadcast.conftest import ENCRYPTION_KEY, HASH_KEY, number
 from tests.broadcast.seeding import seed_subscribers
 from tests.servers import free_port
@@ -73,7 +73,7 @@ async def test_the_worker_process_paces_at_the_grant_answers_ussd_serves_metrics
     tmp_path: Path, smsc: Simulator
 ) -> None:
     db_path = tmp_path / "gateway.db"
-    store = await SQLiteStore.open(db_path)
+    store = await SQLStore.open(db_path)
     hasher, vault = PhoneHasher(Secret(HASH_KEY)), NumberVault(Secret(ENCRYPTION_KEY))
     seed_subscribers(db_path, hasher, vault, [number(i) for i in range(RECIPIENTS)])
     alerts = AlertService(store)

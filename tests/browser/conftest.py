@@ -41,7 +41,7 @@ from gateway.settings import PROJECT_ROOT, Secret, Settings
 from gateway.sms.channel_status import ChannelStatus
 from gateway.sms.messages import DeliveryReport, InboundSMS
 from gateway.store.records import DeliveryUpdate
-from gateway.store.sqlite import SQLiteStore
+from gateway.store.sql_store import SQLStore
 from tests.at_double import MESSAGING_PATH, ATDouble
 
 CHROMIUM = "/usr/bin/chromium"
@@ -70,7 +70,7 @@ def free_port() -> int:
 @dataclass
 class Console:
     url: str
-    store: SQLiteStore
+    store: SQLStore
     live: LiveTree
     settings: Settings
     hooks: ConsoleHooks
@@ -93,7 +93,7 @@ async def console(tmp_path: Path) -> AsyncIterator[Console]:
         encryption_key=Secret(Fernet.generate_key().decode()),
         console_key=Secret("browser test console key, thirty-two chars"),
     )
-    store: SQLiteStore = await SQLiteStore.open(tmp_path / "gateway.db")
+    store: SQLStore = await SQLStore.open(tmp_path / "gateway.db")
     from gateway.console.passwords import Passwords
 
     passwords = Passwords()
@@ -139,7 +139,7 @@ class ReceiptSink:
     """Where the AT delivery callback hands receipts: the real recorder into the store.
     (Inbound SMS and opt-outs are not part of these tests.)"""
 
-    def __init__(self, store: SQLiteStore) -> None:
+    def __init__(self, store: SQLStore) -> None:
         self.receipts = ReceiptRecorder(store)
 
     async def on_delivery_report(self, report: DeliveryReport) -> None:
@@ -239,7 +239,7 @@ async def signed_in_page(browser: Browser, console: Console, username: str) -> P
     return page
 
 
-async def fresh_code(store: SQLiteStore, username: str, secret: str | None = None) -> str:
+async def fresh_code(store: SQLStore, username: str, secret: str | None = None) -> str:
     """The code an authenticator shows now; if this time step was used already (a code
     works once), the next one, waiting for it to be accepted if need be."""
     secret = secret or TOTP_SECRETS[username]

@@ -24,7 +24,7 @@ from gateway.console.context import CONTEXT, ConsoleContext
 from gateway.console.passwords import Passwords
 from gateway.console.ports import ConsoleHooks
 from gateway.settings import PROJECT_ROOT, Secret, Settings
-from gateway.store.sqlite import SQLiteStore
+from gateway.store.sql_store import SQLStore
 
 # Cheap argon2id parameters: the tests sign in dozens of times on a 2-core machine.
 FAST_PASSWORDS = Passwords(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
@@ -83,8 +83,8 @@ async def enrol(store: Any, settings: Settings, username: str, now: float = STAR
 
 
 @pytest.fixture
-async def backend(tmp_path: Path, settings: Settings) -> AsyncIterator[SQLiteStore]:
-    store: SQLiteStore = await SQLiteStore.open(tmp_path / "console.db")
+async def backend(tmp_path: Path, settings: Settings) -> AsyncIterator[SQLStore]:
+    store: SQLStore = await SQLStore.open(tmp_path / "console.db")
     for username, role in (("ada", "admin"), ("eddie", "editor"), ("april", "approver")):
         await store.create_operator(username, FAST_PASSWORDS.hash(PASSWORD), role, START)
     # Admins and approvers must have a second factor: these two already set theirs up.
@@ -162,7 +162,7 @@ async def current_code(client: TestClient, username: str) -> str:
 
 @pytest.fixture
 async def client(
-    aiohttp_client: Any, backend: SQLiteStore, clock: Clock, settings: Settings
+    aiohttp_client: Any, backend: SQLStore, clock: Clock, settings: Settings
 ) -> TestClient:
     return await aiohttp_client(make_app(backend, clock, settings))
 

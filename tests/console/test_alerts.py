@@ -12,12 +12,12 @@ from aiohttp.test_utils import TestClient
 from gateway.broadcast.subscriptions import SubscriptionService
 from gateway.privacy.numbers import NumberVault, PhoneHasher
 from gateway.settings import Settings
-from gateway.store.sqlite import SQLiteStore
+from gateway.store.sql_store import SQLStore
 
 NUMBERS = [f"+2547000000{n:02d}" for n in range(12)]
 
 
-async def subscribe_people(backend: SQLiteStore, settings: Settings, now: float) -> None:
+async def subscribe_people(backend: SQLStore, settings: Settings, now: float) -> None:
     people = SubscriptionService(
         backend, PhoneHasher(settings.hash_key), NumberVault(settings.encryption_key)
     )
@@ -49,7 +49,7 @@ async def create_alert(client: TestClient, token: str) -> int:
 
 
 async def test_compose_preview_shows_cost_audience_and_a_sensitive_opening(
-    client: TestClient, backend: SQLiteStore, settings: Settings, clock: Any, sign_in: Any
+    client: TestClient, backend: SQLStore, settings: Settings, clock: Any, sign_in: Any
 ) -> None:
     await subscribe_people(backend, settings, clock())
     token = await sign_in(client, "eddie")
@@ -69,7 +69,7 @@ async def test_compose_preview_shows_cost_audience_and_a_sensitive_opening(
 
 
 async def test_an_audience_by_country_leaves_out_unknown_countries_unless_asked(
-    client: TestClient, backend: SQLiteStore, settings: Settings, clock: Any, sign_in: Any
+    client: TestClient, backend: SQLStore, settings: Settings, clock: Any, sign_in: Any
 ) -> None:
     people = SubscriptionService(
         backend, PhoneHasher(settings.hash_key), NumberVault(settings.encryption_key)
@@ -97,7 +97,7 @@ async def test_an_audience_by_country_leaves_out_unknown_countries_unless_asked(
 
 async def test_author_cannot_approve_own_alert_and_editor_cannot_approve(
     aiohttp_client: Any,
-    backend: SQLiteStore,
+    backend: SQLStore,
     clock: Any,
     settings: Settings,
     app_factory: Any,
@@ -122,7 +122,7 @@ async def test_author_cannot_approve_own_alert_and_editor_cannot_approve(
 
 async def test_approve_send_pause_and_cancel_with_progress(
     aiohttp_client: Any,
-    backend: SQLiteStore,
+    backend: SQLStore,
     clock: Any,
     settings: Settings,
     app_factory: Any,

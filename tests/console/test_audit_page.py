@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from gateway.store.sqlite import SQLiteStore
+from gateway.store.sql_store import SQLStore
 
 
 async def test_audit_page_lists_sign_ins_and_verifies_the_chain(
@@ -22,7 +22,7 @@ async def test_audit_page_lists_sign_ins_and_verifies_the_chain(
 
 
 async def test_a_tampered_row_breaks_the_chain_on_the_page(
-    client: TestClient, backend: SQLiteStore, sign_in: Any, tmp_path: Path
+    client: TestClient, backend: SQLStore, sign_in: Any, tmp_path: Path
 ) -> None:
     await sign_in(client, "april")
     await sign_in(client, "ada")
@@ -38,7 +38,7 @@ async def test_a_tampered_row_breaks_the_chain_on_the_page(
 
 
 async def test_csrf_token_is_required_on_signed_in_forms(
-    client: TestClient, backend: SQLiteStore, sign_in: Any
+    client: TestClient, backend: SQLStore, sign_in: Any
 ) -> None:
     await sign_in(client, "eddie")
     response = await client.post(
@@ -49,7 +49,7 @@ async def test_csrf_token_is_required_on_signed_in_forms(
 
 
 async def test_the_page_walks_the_whole_log_from_the_newest_with_a_cursor(
-    client: TestClient, backend: SQLiteStore, sign_in: Any
+    client: TestClient, backend: SQLStore, sign_in: Any
 ) -> None:
     for index in range(450):
         await backend.append_audit("cli", "filler", f"row {index}", {}, float(index))

@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient
 from gateway.console.context import SECURE_SESSION_COOKIE, SESSION_COOKIE
 from gateway.console.sign_in_throttle import PAIR
 from gateway.settings import Settings
-from gateway.store.sqlite import SQLiteStore
+from gateway.store.sql_store import SQLStore
 
 
 def session_cookie(client: TestClient) -> str:
@@ -74,7 +74,7 @@ async def test_session_cookie_is_httponly_and_samesite_strict(client: TestClient
 
 
 async def test_session_cookie_is_secure_when_configured(
-    aiohttp_client: Any, backend: SQLiteStore, clock: Any, settings: Settings, app_factory: Any
+    aiohttp_client: Any, backend: SQLStore, clock: Any, settings: Settings, app_factory: Any
 ) -> None:
     secure = replace(settings, console_secure_cookies=True)
     client = await aiohttp_client(app_factory(backend, clock, secure))
@@ -87,7 +87,7 @@ async def test_session_cookie_is_secure_when_configured(
 
 
 async def test_wrong_password_is_refused_and_audited(
-    client: TestClient, backend: SQLiteStore, sign_in: Any
+    client: TestClient, backend: SQLStore, sign_in: Any
 ) -> None:
     await sign_in(client, "ada", "not the password", status=401)
     await sign_in(client, "x" * 5000, "not the password", status=401)
@@ -98,7 +98,7 @@ async def test_wrong_password_is_refused_and_audited(
 
 
 async def test_successful_sign_in_is_audited(
-    client: TestClient, backend: SQLiteStore, sign_in: Any
+    client: TestClient, backend: SQLStore, sign_in: Any
 ) -> None:
     await sign_in(client, "april")
     entries = await backend.audit_entries()
@@ -187,7 +187,7 @@ async def test_next_parameter_cannot_leave_the_console(
 
 
 async def test_disabling_an_account_ends_its_session(
-    client: TestClient, backend: SQLiteStore, clock: Any, sign_in: Any
+    client: TestClient, backend: SQLStore, clock: Any, sign_in: Any
 ) -> None:
     await sign_in(client, "eddie")
     await backend.update_operator("eddie", clock(), disabled=True)

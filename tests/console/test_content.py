@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient
 from gateway.console.ports import ConsoleHooks
 from gateway.content.catalog import load_catalogs
 from gateway.settings import Settings
-from gateway.store.sqlite import SQLiteStore
+from gateway.store.sql_store import SQLStore
 
 CSV = (
     "id,countries,number,source,last_verified,text_en,text_fr,text_ar,text_so\n"
@@ -21,7 +21,7 @@ CSV = (
 
 
 async def test_csv_import_previews_then_applies(
-    client: TestClient, backend: SQLiteStore, settings: Settings, sign_in: Any
+    client: TestClient, backend: SQLStore, settings: Settings, sign_in: Any
 ) -> None:
     token = await sign_in(client, "eddie")
     before = (settings.content / "hotlines.yaml").read_text()
@@ -58,7 +58,7 @@ async def test_bad_csv_is_refused_with_the_line(
 
 async def test_verified_today_updates_the_entry_and_clears_stale(
     aiohttp_client: Any,
-    backend: SQLiteStore,
+    backend: SQLStore,
     clock: Any,
     settings: Settings,
     app_factory: Any,

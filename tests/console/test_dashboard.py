@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient
 from gateway.console.charts import bar_chart, column_chart, line_chart
 from gateway.console.ports import ConsoleHooks
 from gateway.settings import Settings
-from gateway.store.sqlite import SQLiteStore
+from gateway.store.sql_store import SQLStore
 
 
 def day(clock: Any, days_ago: int) -> str:
@@ -22,7 +22,7 @@ def day(clock: Any, days_ago: int) -> str:
 
 async def test_dashboard_shows_traffic_drop_off_links_and_stale_entries(
     aiohttp_client: Any,
-    backend: SQLiteStore,
+    backend: SQLStore,
     clock: Any,
     settings: Settings,
     app_factory: Any,

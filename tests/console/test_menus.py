@@ -17,7 +17,7 @@ from gateway.menu.loader import load_tree_text
 from gateway.menu.pages import Limit
 from gateway.server.live_tree import LiveTree
 from gateway.settings import Settings
-from gateway.store.sqlite import SQLiteStore
+from gateway.store.sql_store import SQLStore
 
 MENU = "safe-journey"
 
@@ -56,7 +56,7 @@ async def test_editor_outline_lists_the_shipped_tree(client: TestClient, sign_in
 
 
 async def test_an_edit_saves_a_draft_by_its_author(
-    client: TestClient, backend: SQLiteStore, sign_in: Any
+    client: TestClient, backend: SQLStore, sign_in: Any
 ) -> None:
     token = await sign_in(client, "eddie")
     response = await edit_main_text(client, token, "Safe travel info")
@@ -68,9 +68,7 @@ async def test_an_edit_saves_a_draft_by_its_author(
     assert (await backend.audit_entries())[-1].action == "menu_edit"
 
 
-async def test_editor_cannot_publish(
-    client: TestClient, backend: SQLiteStore, sign_in: Any
-) -> None:
+async def test_editor_cannot_publish(client: TestClient, backend: SQLStore, sign_in: Any) -> None:
     token = await sign_in(client, "eddie")
     await edit_main_text(client, token, "Safe travel info")
     draft = (await backend.list_menu_versions(MENU))[0]
@@ -82,7 +80,7 @@ async def test_editor_cannot_publish(
 
 
 async def test_author_cannot_publish_own_draft(
-    client: TestClient, backend: SQLiteStore, sign_in: Any
+    client: TestClient, backend: SQLStore, sign_in: Any
 ) -> None:
     token = await sign_in(client, "ada")  # an admin may edit and approve, not both at once
     await edit_main_text(client, token, "Safe travel info")
@@ -97,7 +95,7 @@ async def test_author_cannot_publish_own_draft(
 
 async def test_second_person_publishes_and_the_live_tree_swaps(
     aiohttp_client: Any,
-    backend: SQLiteStore,
+    backend: SQLStore,
     clock: Any,
     settings: Settings,
     app_factory: Any,
@@ -134,7 +132,7 @@ async def test_second_person_publishes_and_the_live_tree_swaps(
 
 
 async def test_screen_past_its_budget_is_flagged_and_the_validator_shows_where(
-    client: TestClient, backend: SQLiteStore, sign_in: Any
+    client: TestClient, backend: SQLStore, sign_in: Any
 ) -> None:
     token = await sign_in(client, "eddie")
     too_long = "Closing words " * 20
@@ -179,7 +177,7 @@ async def test_simulator_walks_the_draft_exactly_as_the_engine(
 
 async def test_versions_diff_rollback_and_export(
     aiohttp_client: Any,
-    backend: SQLiteStore,
+    backend: SQLStore,
     clock: Any,
     settings: Settings,
     app_factory: Any,
@@ -220,7 +218,7 @@ async def test_versions_diff_rollback_and_export(
 
 
 async def test_import_makes_a_draft_and_reports_problems(
-    client: TestClient, backend: SQLiteStore, settings: Settings, sign_in: Any
+    client: TestClient, backend: SQLStore, settings: Settings, sign_in: Any
 ) -> None:
     token = await sign_in(client, "eddie")
     data = yaml.safe_load((settings.menus / f"{MENU}.yaml").read_text())
@@ -236,7 +234,7 @@ async def test_import_makes_a_draft_and_reports_problems(
 
 
 async def test_an_import_with_an_alias_bomb_is_refused_and_saves_nothing(
-    client: TestClient, backend: SQLiteStore, sign_in: Any
+    client: TestClient, backend: SQLStore, sign_in: Any
 ) -> None:
     token = await sign_in(client, "eddie")
     before = await backend.list_menu_versions(MENU)
@@ -253,7 +251,7 @@ async def test_an_import_with_an_alias_bomb_is_refused_and_saves_nothing(
 
 
 async def test_add_move_and_delete_screens(
-    client: TestClient, backend: SQLiteStore, sign_in: Any
+    client: TestClient, backend: SQLStore, sign_in: Any
 ) -> None:
     token = await sign_in(client, "eddie")
     url = f"/console/menus/{MENU}/structure"
@@ -285,7 +283,7 @@ async def test_add_move_and_delete_screens(
 
 
 async def test_translations_page_fills_a_language_across_screens(
-    client: TestClient, backend: SQLiteStore, sign_in: Any
+    client: TestClient, backend: SQLStore, sign_in: Any
 ) -> None:
     token = await sign_in(client, "eddie")
     page = await (await client.get(f"/console/menus/{MENU}/translations?lang=so")).text()

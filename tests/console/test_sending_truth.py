@@ -12,7 +12,7 @@ from gateway.console.ports import ConsoleHooks
 from gateway.console.progress import progress_of
 from gateway.settings import Settings
 from gateway.sms.channel_status import ChannelStatus, refusal
-from gateway.store.sqlite import SQLiteStore
+from gateway.store.sql_store import SQLStore
 from tests.console.test_alerts import create_alert, subscribe_people
 
 DOWN = ChannelStatus("smpp:op1", "down", False, "connected, but no bind_resp within 10 s")
@@ -21,7 +21,7 @@ LOG = ChannelStatus("log", "up", True, "demo: written to sms-log.jsonl")
 
 async def test_send_with_no_working_channel_is_refused_with_the_reason(
     aiohttp_client: Any,
-    backend: SQLiteStore,
+    backend: SQLStore,
     clock: Any,
     settings: Settings,
     app_factory: Any,

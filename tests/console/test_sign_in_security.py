@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestClient
 from gateway.console.passwords import PasswordPolicyError, Passwords, check_policy
 from gateway.console.sign_in_throttle import PAIR
 from gateway.settings import Settings
-from gateway.store.sqlite import SQLiteStore
+from gateway.store.sql_store import SQLStore
 
 
 class CountingPasswords(Passwords):
@@ -37,7 +37,7 @@ async def _login_form(client: TestClient, csrf: Any) -> str:
 
 async def test_120_parallel_guesses_try_at_most_the_allowed_number(
     aiohttp_client: Any,
-    backend: SQLiteStore,
+    backend: SQLStore,
     clock: Any,
     settings: Settings,
     app_factory: Any,
@@ -73,7 +73,7 @@ async def test_120_parallel_guesses_try_at_most_the_allowed_number(
 
 async def test_behind_a_trusted_proxy_a_guesser_slows_only_their_own_address(
     aiohttp_client: Any,
-    backend: SQLiteStore,
+    backend: SQLStore,
     clock: Any,
     settings: Settings,
     app_factory: Any,
@@ -135,7 +135,7 @@ async def test_forwarded_for_from_an_untrusted_peer_does_not_escape_the_throttle
 
 
 async def test_the_second_factor_is_needed_and_each_code_works_once(
-    client: TestClient, csrf: Any, password: str, totp: Any, backend: SQLiteStore
+    client: TestClient, csrf: Any, password: str, totp: Any, backend: SQLStore
 ) -> None:
     token = await _login_form(client, csrf)
     response = await client.post(
@@ -174,7 +174,7 @@ async def test_the_second_factor_is_needed_and_each_code_works_once(
 
 
 async def test_an_approver_without_a_second_factor_must_enrol_and_gets_recovery_codes(
-    client: TestClient, csrf: Any, password: str, backend: SQLiteStore, totp: Any
+    client: TestClient, csrf: Any, password: str, backend: SQLStore, totp: Any
 ) -> None:
     await backend.delete_second_factor("april")
     token = await _login_form(client, csrf)
@@ -195,7 +195,7 @@ async def test_an_approver_without_a_second_factor_must_enrol_and_gets_recovery_
 
 
 async def test_a_recovery_code_signs_in_once(
-    client: TestClient, csrf: Any, password: str, backend: SQLiteStore
+    client: TestClient, csrf: Any, password: str, backend: SQLStore
 ) -> None:
     await backend.delete_second_factor("april")
     token = await _login_form(client, csrf)
@@ -280,7 +280,7 @@ async def test_approving_needs_a_fresh_password_and_code(
 
 async def test_every_role_changes_its_own_password_and_ends_its_other_sessions(
     aiohttp_client: Any,
-    backend: SQLiteStore,
+    backend: SQLStore,
     clock: Any,
     settings: Settings,
     app_factory: Any,
@@ -311,7 +311,7 @@ async def test_every_role_changes_its_own_password_and_ends_its_other_sessions(
 
 async def test_sign_out_everywhere_else(
     aiohttp_client: Any,
-    backend: SQLiteStore,
+    backend: SQLStore,
     clock: Any,
     settings: Settings,
     app_factory: Any,

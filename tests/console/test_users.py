@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from gateway.settings import Settings
-from gateway.store.sqlite import SQLiteStore
+from gateway.store.sql_store import SQLStore
 
 
 async def test_only_admins_manage_operators(client: TestClient, sign_in: Any) -> None:
@@ -28,7 +28,7 @@ async def test_only_admins_manage_operators(client: TestClient, sign_in: Any) ->
 
 
 async def test_admin_adds_an_operator_who_can_sign_in(
-    client: TestClient, backend: SQLiteStore, sign_in: Any
+    client: TestClient, backend: SQLStore, sign_in: Any
 ) -> None:
     token = await sign_in(client, "ada")
     response = await client.post(
@@ -49,7 +49,7 @@ async def test_admin_adds_an_operator_who_can_sign_in(
 
 async def test_disabling_ends_the_operators_session_at_once(
     aiohttp_client: Any,
-    backend: SQLiteStore,
+    backend: SQLStore,
     clock: Any,
     settings: Settings,
     app_factory: Any,
@@ -66,7 +66,7 @@ async def test_disabling_ends_the_operators_session_at_once(
 
 
 async def test_admin_cannot_disable_or_demote_themselves(
-    client: TestClient, backend: SQLiteStore, sign_in: Any
+    client: TestClient, backend: SQLStore, sign_in: Any
 ) -> None:
     token = await sign_in(client, "ada")
     for data in ({"action": "disable"}, {"action": "role", "role": "editor"}):

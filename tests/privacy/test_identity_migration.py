@@ -12,8 +12,7 @@ from cryptography.fernet import Fernet
 from gateway.privacy.identity_migration import IdentityNormaliser, normalise_identities
 from gateway.privacy.numbers import NumberVault, PhoneHasher
 from gateway.settings import Secret
-from gateway.store.postgres import PostgresStore
-from gateway.store.sqlite import SQLiteStore
+from gateway.store.sql_store import SQLStore
 from tests.pg_support import postgres_database
 
 T0 = 1_700_000_000.0
@@ -24,12 +23,12 @@ VAULT = NumberVault(Secret(Fernet.generate_key().decode()))
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Any]:
     if request.param == "sqlite":
-        opened = await SQLiteStore.open(tmp_path / "gateway.db")
+        opened = await SQLStore.open(tmp_path / "gateway.db")
         yield opened
         await opened.close()
         return
     async with postgres_database() as url:
-        postgres = await PostgresStore.open(url)
+        postgres = await SQLStore.open(url)
         yield postgres
         await postgres.close()
 

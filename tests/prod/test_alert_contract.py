@@ -26,7 +26,7 @@ from gateway.broadcast.alert_service import AlertDraft, AlertService
 from gateway.privacy.numbers import NumberVault, PhoneHasher
 from gateway.server.app import create_app
 from gateway.settings import PROJECT_ROOT, Secret, Settings
-from gateway.store.sqlite import SQLiteStore
+from gateway.store.sql_store import SQLStore
 from tests.broadcast.seeding import seed_subscribers
 from tests.servers import RedisServer
 from tests.smpp.smsc_driver import Simulator, smsc_settings
@@ -109,7 +109,7 @@ async def test_every_alert_rule_selects_series_the_running_gateway_emits(
     # Every 3rd submit refused for good, every 5th throttled: both rules need data.
     await smsc.configure(final_every=3, throttle_every=5)
     db_path = tmp_path / "gateway.db"
-    store = await SQLiteStore.open(db_path)
+    store = await SQLStore.open(db_path)
     hasher, vault = PhoneHasher(Secret(HASH_KEY)), NumberVault(Secret(ENCRYPTION_KEY))
     seed_subscribers(db_path, hasher, vault, [f"+2547001{i:05d}" for i in range(400)])
     alerts = AlertService(store)

@@ -16,8 +16,7 @@ from cryptography.fernet import Fernet
 from gateway.privacy.key_rotation import KeyRotation, RotationError, SubscriberKeys, rotate
 from gateway.privacy.numbers import NumberVault, PhoneHasher
 from gateway.settings import Secret
-from gateway.store.postgres import PostgresStore
-from gateway.store.sqlite import SQLiteStore
+from gateway.store.sql_store import SQLStore
 from tests.pg_support import postgres_database
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,12 +76,12 @@ def test_a_number_sealed_under_an_unknown_key_stops_the_rotation() -> None:
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Any]:
     if request.param == "sqlite":
-        opened = await SQLiteStore.open(tmp_path / "gateway.db")
+        opened = await SQLStore.open(tmp_path / "gateway.db")
         yield opened
         await opened.close()
         return
     async with postgres_database() as url:
-        postgres = await PostgresStore.open(url)
+        postgres = await SQLStore.open(url)
         yield postgres
         await postgres.close()
 
@@ -128,7 +127,7 @@ def test_the_rotate_command_reports_counts_only(tmp_path: Path) -> None:
     db = tmp_path / "gateway.db"
 
     async def prepare() -> None:
-        store = await SQLiteStore.open(db)
+        store = await SQLStore.open(db)
         await subscribe_everyone(store)
         await store.close()
 

@@ -299,9 +299,9 @@ async def test_broadcast_progress_follows_the_store_at_each_scrape(
     aiohttp_client: Any, tmp_path: Any
 ) -> None:
     from gateway.store.records import Audience, NewBroadcast, Submission
-    from gateway.store.sqlite import SQLiteStore
+    from gateway.store.sql_store import SQLStore
 
-    store = await SQLiteStore.open(tmp_path / "g.db")
+    store = await SQLStore.open(tmp_path / "g.db")
     t0 = 1_700_000_000.0
     try:
         for index in range(5):

@@ -31,7 +31,7 @@ from gateway.broadcast.alert_service import AlertDraft, AlertService
 from gateway.privacy.numbers import NumberVault, PhoneHasher
 from gateway.settings import PROJECT_ROOT, Secret
 from gateway.sms.keywords import load_catalog
-from gateway.store.postgres import PostgresStore, open_store
+from gateway.store.sql_store import SQLStore, open_store
 from tests.pg_support import postgres_database
 from tests.smpp.smsc_driver import Simulator
 from tests.smpp.test_shared_budget_live import busiest_second
@@ -100,7 +100,7 @@ async def seed(url: str, hasher: PhoneHasher, vault: NumberVault, numbers: list[
         await connection.close()
 
 
-async def sending_alert(store: PostgresStore) -> int:
+async def sending_alert(store: SQLStore) -> int:
     catalog = load_catalog(PROJECT_ROOT / "content")
     alerts = AlertService(store, [topic.code for topic in catalog.topics])
     now = time.time()
@@ -174,9 +174,9 @@ async def wait_until(check: Callable[[], Awaitable[bool]], limit: float, what: s
 
 
 @pytest.fixture
-async def pg_store() -> AsyncIterator[tuple[str, PostgresStore]]:
+async def pg_store() -> AsyncIterator[tuple[str, SQLStore]]:
     async with postgres_database() as url:
-        store: PostgresStore = await open_store(url)
+        store: SQLStore = await open_store(url)
         try:
             yield url, store
         finally:
@@ -184,7 +184,7 @@ async def pg_store() -> AsyncIterator[tuple[str, PostgresStore]]:
 
 
 async def test_two_workers_one_killed_share_the_outbox_and_the_grant(
-    pg_store: tuple[str, PostgresStore], redis_url: str, tmp_path: Path
+    pg_store: tuple[str, SQLStore], redis_url: str, tmp_path: Path
 ) -> None:
     db_url, store = pg_store
     numbers = [number(index) for index in range(RECIPIENTS)]

@@ -14,12 +14,12 @@ from gateway.store.records import (
     OutboxState,
     Submission,
 )
-from gateway.store.sqlite import SQLiteStore
+from gateway.store.sql_store import SQLStore
 
 T0 = 1_700_000_000.0
 
 
-async def _people(store: SQLiteStore, count: int, topic: str = "hotlines") -> list[int]:
+async def _people(store: SQLStore, count: int, topic: str = "hotlines") -> list[int]:
     ids = []
     for index in range(count):
         person = await store.upsert_subscriber(f"h{index}", b"sealed", "en", "sms", T0)
@@ -28,16 +28,16 @@ async def _people(store: SQLiteStore, count: int, topic: str = "hotlines") -> li
     return ids
 
 
-async def _broadcast(store: SQLiteStore, topics: tuple[str, ...] = ("hotlines",)) -> int:
+async def _broadcast(store: SQLStore, topics: tuple[str, ...] = ("hotlines",)) -> int:
     return await store.create_broadcast(
         NewBroadcast({"en": "hello"}, "en", Audience(topics), "UNHCR", "alice", T0 + 3600), T0
     )
 
 
 async def test_migrations_apply_once_and_reopen(tmp_path: Path) -> None:
-    first = await SQLiteStore.open(tmp_path / "db.sqlite")
+    first = await SQLStore.open(tmp_path / "db.sqlite")
     await first.close()
-    second = await SQLiteStore.open(tmp_path / "db.sqlite")
+    second = await SQLStore.open(tmp_path / "db.sqlite")
     rows = await second.fetchall("SELECT version FROM schema_migrations")
     mode = await second.fetchone("PRAGMA journal_mode")
     await second.close()
@@ -45,7 +45,7 @@ async def test_migrations_apply_once_and_reopen(tmp_path: Path) -> None:
     assert mode is not None and mode[0] == "wal"
 
 
-async def test_rejoin_after_stop_gives_fresh_consent(store: SQLiteStore) -> None:
+async def test_rejoin_after_stop_gives_fresh_consent(store: SQLStore) -> None:
     person = await store.upsert_subscriber("abc", b"tok", "fr", "sms", T0)
     await store.subscribe(person.id, "hotlines", "", "fr", T0)
     assert await store.opt_out("abc", T0 + 5)
@@ -62,7 +62,7 @@ async def test_rejoin_after_stop_gives_fresh_consent(store: SQLiteStore) -> None
 
 
 async def test_expansion_is_batched_and_skips_other_topics_and_opted_out(
-    store: SQLiteStore,
+    store: SQLStore,
 ) -> None:
     ids = await _people(store, 7)
     await _people_other(store)
@@ -78,12 +78,12 @@ async def test_expansion_is_batched_and_skips_other_topics_and_opted_out(
     assert [row[0] for row in rows] == [i for i in ids if i != ids[3]]
 
 
-async def _people_other(store: SQLiteStore) -> None:
+async def _people_other(store: SQLStore) -> None:
     person = await store.upsert_subscriber("other", b"sealed", "en", "sms", T0)
     await store.subscribe(person.id, "trafficking", "", "en", T0)
 
 
-async def test_region_and_language_filters(store: SQLiteStore) -> None:
+async def test_region_and_language_filters(store: SQLStore) -> None:
     a = await store.upsert_subscriber("a", b"s", "en", "sms", T0)
     b = await store.upsert_subscriber("b", b"s", "fr", "sms", T0)
     c = await store.upsert_subscriber("c", b"s", "en", "sms", T0)
@@ -97,7 +97,7 @@ async def test_region_and_language_filters(store: SQLiteStore) -> None:
     assert await store.audience_size(Audience(("t",), regions=("",), languages=("fr",))) == 1
 
 
-async def test_claim_submit_and_receipts_reach_final_states(store: SQLiteStore) -> None:
+async def test_claim_submit_and_receipts_reach_final_states(store: SQLStore) -> None:
     await _people(store, 4)
     broadcast_id = await _broadcast(store)
     await store.expand_audience(broadcast_id, 100, T0)
@@ -134,7 +134,7 @@ async def test_claim_submit_and_receipts_reach_final_states(store: SQLiteStore) 
     assert [c.outbox_id for c in again] == [fourth] and again[0].attempts == 2
 
 
-async def test_expired_lease_is_reclaimed(store: SQLiteStore) -> None:
+async def test_expired_lease_is_reclaimed(store: SQLStore) -> None:
     await _people(store, 2)
     broadcast_id = await _broadcast(store)
     await store.expand_audience(broadcast_id, 100, T0)
@@ -143,7 +143,7 @@ async def test_expired_lease_is_reclaimed(store: SQLiteStore) -> None:
     assert len(await store.claim_outbox(broadcast_id, "new", 10, T0 + 6, 5)) == 2
 
 
-async def test_blacklisted_at_submit_counts_as_stop(store: SQLiteStore) -> None:
+async def test_blacklisted_at_submit_counts_as_stop(store: SQLStore) -> None:
     await _people(store, 2)
     broadcast_id = await _broadcast(store)
     second_id = await _broadcast(store)
@@ -158,7 +158,7 @@ async def test_blacklisted_at_submit_counts_as_stop(store: SQLiteStore) -> None:
     assert (await store.outbox_counts(second_id))["opted_out"] == 1
 
 
-async def test_withdraw_opted_out_before_submit(store: SQLiteStore) -> None:
+async def test_withdraw_opted_out_before_submit(store: SQLStore) -> None:
     await _people(store, 3)
     broadcast_id = await _broadcast(store)
     await store.expand_audience(broadcast_id, 100, T0)
@@ -168,13 +168,13 @@ async def test_withdraw_opted_out_before_submit(store: SQLiteStore) -> None:
     assert withdrawn == {claimed[1].outbox_id}
 
 
-async def test_inbound_dedup_on_channel_and_message_id(store: SQLiteStore) -> None:
+async def test_inbound_dedup_on_channel_and_message_id(store: SQLStore) -> None:
     assert await store.record_inbound("at", "m1", "hash", "12345", "stop", T0)
     assert not await store.record_inbound("at", "m1", "hash", "12345", "stop", T0)
     assert await store.record_inbound("smpp:a", "m1", "hash", "12345", "stop", T0)
 
 
-async def test_operators_menus_and_session_ends(store: SQLiteStore) -> None:
+async def test_operators_menus_and_session_ends(store: SQLStore) -> None:
     await store.create_operator("alice", "$argon2id$x", "editor", T0)
     with pytest.raises(StoreConflict):
         await store.create_operator("alice", "$argon2id$y", "admin", T0)
@@ -198,7 +198,7 @@ async def test_operators_menus_and_session_ends(store: SQLiteStore) -> None:
 
 async def test_audit_chain_verifies_and_detects_a_tampered_row(tmp_path: Path) -> None:
     # SQLite only (raw file access below); the PostgreSQL twin is in tests/prod.
-    store = await SQLiteStore.open(tmp_path / "gateway.db")
+    store = await SQLStore.open(tmp_path / "gateway.db")
     for index in range(7):
         await store.append_audit("alice", "alert.approve", f"broadcast:{index}", {"n": index}, T0)
     assert (await store.verify_audit_chain()).ok
@@ -213,14 +213,14 @@ async def test_audit_chain_verifies_and_detects_a_tampered_row(tmp_path: Path) -
     raw.execute("UPDATE audit_log SET actor = 'mallory' WHERE id = 4")
     raw.commit()
     raw.close()
-    reopened = await SQLiteStore.open(tmp_path / "gateway.db")
+    reopened = await SQLStore.open(tmp_path / "gateway.db")
     check = await reopened.verify_audit_chain()
     await reopened.close()
     assert not check.ok and check.broken_at == 4 and check.checked == 3
 
 
 async def test_audit_chain_detects_a_deleted_row(tmp_path: Path) -> None:
-    store = await SQLiteStore.open(tmp_path / "a.db")
+    store = await SQLStore.open(tmp_path / "a.db")
     for index in range(5):
         await store.append_audit("bob", "login", "operator:bob", {"i": index}, T0 + index)
     await store.close()
@@ -229,13 +229,13 @@ async def test_audit_chain_detects_a_deleted_row(tmp_path: Path) -> None:
     raw.execute("DELETE FROM audit_log WHERE id = 2")
     raw.commit()
     raw.close()
-    reopened = await SQLiteStore.open(tmp_path / "a.db")
+    reopened = await SQLStore.open(tmp_path / "a.db")
     check = await reopened.verify_audit_chain()
     await reopened.close()
     assert not check.ok and check.broken_at == 3
 
 
-async def test_retention_deletes_old_rows_and_stale_opt_outs_only(store: SQLiteStore) -> None:
+async def test_retention_deletes_old_rows_and_stale_opt_outs_only(store: SQLStore) -> None:
     await _people(store, 3)
     broadcast_id = await _broadcast(store)
     await store.expand_audience(broadcast_id, 100, T0)
@@ -263,7 +263,7 @@ async def test_retention_deletes_old_rows_and_stale_opt_outs_only(store: SQLiteS
     assert (await store.verify_audit_chain()).ok
 
 
-async def test_close_pending_expires_unfinished_rows(store: SQLiteStore) -> None:
+async def test_close_pending_expires_unfinished_rows(store: SQLStore) -> None:
     await _people(store, 3)
     broadcast_id = await _broadcast(store)
     await store.expand_audience(broadcast_id, 100, T0)
@@ -277,7 +277,7 @@ async def test_close_pending_expires_unfinished_rows(store: SQLiteStore) -> None
 
 
 async def test_a_message_level_receipt_on_the_first_part_delivers_the_row(
-    store: SQLiteStore,
+    store: SQLStore,
 ) -> None:
     await _people(store, 1)
     broadcast_id = await _broadcast(store)
@@ -293,7 +293,7 @@ async def test_a_message_level_receipt_on_the_first_part_delivers_the_row(
 
 
 async def test_an_smsc_reusing_message_ids_after_a_restart_still_delivers_rows(
-    store: SQLiteStore,
+    store: SQLStore,
 ) -> None:
     await _people(store, 2)
     broadcast_id = await _broadcast(store)
