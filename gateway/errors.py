@@ -12,7 +12,7 @@ conflict) are not errors and do not belong here.
     ├── TreeError (ValueError)               menu.loader: a tree file, file:line
     ├── PaginationError (ValueError)         menu.pages
     ├── YAMLRefused (ValueError)             content.safe_yaml: an anchor, alias, bad YAML
-    ├── ContentError (ValueError)            content.catalog: a catalog file, file:line
+    ├── ContentError (ValueError)            content.catalog: a catalog file or version, file:line
     ├── CatalogError (ValueError)            sms.keywords: keywords/topics files
     ├── EncodingError (ValueError)           sms.encoding
     ├── SegmentationError (ValueError)       sms.segmentation
@@ -35,7 +35,7 @@ conflict) are not errors and do not belong here.
     │   ├── BroadcastNotFound, InvalidTransition, SelfApproval
     │   └── AlertExpired, InvalidAlert
     ├── DraftError (ValueError)              console.menu_draft
-    ├── ContentEditError (ValueError)        console.content_files
+    ├── ContentEditError (ValueError)        console.content_csv
     ├── PasswordPolicyError (ValueError)     console.passwords
     ├── CommandError                         cli.user_commands
     └── ScriptError (ValueError)             cli.simulate

@@ -21,6 +21,8 @@ from typing import Any
 from gateway.broadcast.alert_service import AlertDraft, AlertService, AlertStatus
 from gateway.broadcast.errors import BroadcastError
 from gateway.broadcast.text import sensitive_opening
+from gateway.cli.acting_account import AccountRefused, act_as, add_account_arguments
+from gateway.console.roles import Permission
 from gateway.menu.loader import TreeError
 from gateway.observability.logs import configure as configure_logging
 from gateway.server.runtime import WorkerTuning
@@ -51,7 +53,7 @@ def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     create.add_argument("--language", action="append", default=[], help="only these languages")
     create.add_argument("--source", required=True, help="who verified the information")
-    create.add_argument("--author", required=True)
+    add_account_arguments(create)
     expiry = create.add_mutually_exclusive_group(required=True)
     expiry.add_argument("--expires-in", help="e.g. 90m, 6h, 2d")
     expiry.add_argument("--expires-at", help="ISO 8601 time with zone, e.g. 2026-12-01T12:00Z")
@@ -64,12 +66,12 @@ def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
     ):
         action = actions.add_parser(name, help=helptext)
         action.add_argument("id", type=int)
-        action.add_argument("--operator", required=True)
+        add_account_arguments(action)
         action.set_defaults(func=_run(_simple_action(name)))
 
     approve = actions.add_parser("approve", help="approve (not by the author)")
     approve.add_argument("id", type=int)
-    approve.add_argument("--approver", required=True)
+    add_account_arguments(approve)
     approve.set_defaults(func=_run(_approve))
 
     status = actions.add_parser("status", help="counts for one alert")
@@ -127,7 +129,7 @@ async def _with_store(command: Command, args: argparse.Namespace, settings: Sett
         return 1
     try:
         return await command(args, settings, store)
-    except BroadcastError as exc:
+    except (BroadcastError, AccountRefused) as exc:
         print(f"gateway: {exc}", file=sys.stderr)
         return 1
     finally:
@@ -169,8 +171,9 @@ def parse_expiry(expires_in: str | None, expires_at: str | None, now: float) -> 
 
 
 async def _create(args: argparse.Namespace, settings: Settings, store: Store) -> int:
-    now = time.time()
     texts = parse_texts(args.text)
+    author = await act_as(store, args, (Permission.EDIT,), "alert create")
+    now = time.time()
     draft = AlertDraft(
         texts=texts,
         fallback_language=args.fallback or next(iter(texts)),
@@ -179,7 +182,7 @@ async def _create(args: argparse.Namespace, settings: Settings, store: Store) ->
         + (("",) if args.region and args.include_unknown_country else ()),
         languages=tuple(args.language),
         source=args.source,
-        author=args.author,
+        author=author,
         expires_at=parse_expiry(args.expires_in, args.expires_at, now),
     )
     broadcast_id = await _service(settings, store).create(draft, now)
@@ -197,9 +200,13 @@ async def _create(args: argparse.Namespace, settings: Settings, store: Store) ->
 
 def _simple_action(name: str) -> Command:
     async def action(args: argparse.Namespace, settings: Settings, store: Store) -> int:
+        # As in the console: sending needs an approver; pausing or cancelling, any
+        # account that may draft or approve.
+        allowed = (Permission.APPROVE,) if name == "send" else (Permission.EDIT, Permission.APPROVE)
+        operator = await act_as(store, args, allowed, f"alert {name}")
         service = _service(settings, store)
         method = {"send": service.send, "pause": service.pause, "cancel": service.cancel}[name]
-        await method(args.id, args.operator, time.time())
+        await method(args.id, operator, time.time())
         print(f"alert {args.id}: {name} ok")
         return 0
 
@@ -207,7 +214,8 @@ def _simple_action(name: str) -> Command:
 
 
 async def _approve(args: argparse.Namespace, settings: Settings, store: Store) -> int:
-    await _service(settings, store).approve(args.id, args.approver, time.time())
+    approver = await act_as(store, args, (Permission.APPROVE,), "alert approve")
+    await _service(settings, store).approve(args.id, approver, time.time())
     print(f"alert {args.id}: approved")
     return 0
 

@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "gateway.cli.alert_commands",
     "gateway.privacy.key_rotation",
     "gateway.cli.user_commands",
+    "gateway.cli.publish_commands",
 )
 
 

@@ -23,7 +23,6 @@ from aiohttp import web
 
 from gateway.broadcast.alert_service import AlertService
 from gateway.console.context import CONTEXT, STATIC_RESOURCE, ConsoleContext
-from gateway.console.menu_check import CatalogCache
 from gateway.console.operator_sessions import SessionStore
 from gateway.console.passwords import Passwords
 from gateway.console.ports import ConsoleHooks
@@ -127,7 +126,6 @@ def create_console_app(
         throttle=SignInGate(backend),
         passwords=passwords or Passwords(),
         alerts=alert_service,
-        catalogs=CatalogCache(settings.content),
         hooks=hooks or ConsoleHooks(),
         seal_key=base64.urlsafe_b64encode(keys["seal"]).decode(),
         recovery_key=keys["recovery"],

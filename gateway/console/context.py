@@ -12,7 +12,6 @@ from aiohttp import web
 
 from gateway.broadcast.alert_service import AlertService
 from gateway.console.client_address import client_address
-from gateway.console.menu_check import CatalogCache
 from gateway.console.operator_sessions import ConsoleSession, SessionStore
 from gateway.console.passwords import Passwords
 from gateway.console.ports import ConsoleHooks
@@ -38,7 +37,6 @@ class ConsoleContext:
     throttle: SignInGate
     passwords: Passwords
     alerts: AlertService  # the runtime's: the console builds no service of its own
-    catalogs: CatalogCache
     hooks: ConsoleHooks = field(default_factory=ConsoleHooks)
     timelines: Timelines = field(default_factory=Timelines)  # delivery charts, sampled
     # Derived from GATEWAY_CONSOLE_KEY (see console_app.console_keys).
@@ -46,6 +44,8 @@ class ConsoleContext:
     recovery_key: bytes = field(default=b"", repr=False)  # HMAC key of recovery codes
     upload_limit: int = 2 * 1024 * 1024
     clock: Callable[[], float] = time.time
+    # Per-console caches other modules keep (the content source); typed where used.
+    extras: dict[str, Any] = field(default_factory=dict)
 
     def now(self) -> float:
         return self.clock()
@@ -124,7 +124,9 @@ def render(
 ) -> web.Response:
     ctx = context(request)
     session = current_session(request)
+    warning = ctx.hooks.serving_warning
     page = ctx.templates.get_template(template).render(
+        serving_warning=warning() if callable(warning) else "",
         base=ctx.base,
         session=session,
         # Half-way through sign-in (second factor to come) nobody is signed in yet.

@@ -14,42 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gateway.content.catalog import Catalog, ContentError, load_catalogs
+from gateway.content.catalog import Catalog
 from gateway.menu import engine
 from gateway.menu.loader import Problem, TreeError, load_tree_text
 from gateway.menu.model import Tree
 from gateway.menu.pages import Limit, PaginationError, body_of, footers, pages_of
 from gateway.menu.validator import validate
 from gateway.sms.encoding import Alphabet, length_in
-
-
-class CatalogCache:
-    """The content catalogs, re-read when a file in the directory changes."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self._stamp: tuple[tuple[str, float], ...] | None = None
-        self._catalogs: dict[str, Catalog] = {}
-        self.error = ""
-
-    def _current_stamp(self) -> tuple[tuple[str, float], ...]:
-        if not self.directory.is_dir():
-            return ()
-        return tuple(sorted((p.name, p.stat().st_mtime) for p in self.directory.glob("*.yaml")))
-
-    def get(self) -> dict[str, Catalog]:
-        stamp = self._current_stamp()
-        if stamp != self._stamp:
-            try:
-                self._catalogs = load_catalogs(self.directory)
-                self.error = ""
-            except (ContentError, OSError) as exc:
-                self.error = str(exc)
-            self._stamp = stamp
-        return self._catalogs
-
-    def touch(self) -> None:
-        self._stamp = None
 
 
 @dataclass
@@ -113,6 +84,57 @@ def budget(tree: Tree | None, screen_id: str, language: str, limit: Limit) -> Bu
     if len(pages.texts) > 1:
         used = length_in((own + extra), pages.alphabet)
     return Budget(extra, gsm7, ucs2, len(pages.texts), used, pages.alphabet.value)
+
+
+@dataclass(frozen=True)
+class CallerView:
+    """The pages callers from ``countries`` get on a content screen in one language."""
+
+    countries: tuple[str, ...]  # "" = a caller whose country is unknown or has no entry
+    pages: tuple[tuple[str, int], ...]  # (text as shown, size in its alphabet's units)
+    capacity: int
+    alphabet: str
+
+    @property
+    def label(self) -> str:
+        named = [c for c in self.countries if c]
+        shown = ", ".join(named[:6]) + (f" and {len(named) - 6} more" if len(named) > 6 else "")
+        if "" in self.countries:
+            return "Callers elsewhere" + (f" and from {shown}" if shown else "")
+        return f"Callers from {shown}"
+
+
+def caller_views(
+    tree: Tree | None, screen_id: str, language: str, limit: Limit
+) -> list[CallerView]:
+    """What a content screen shows, as the engine pages it, per caller country: the
+    catalog's entries for that country first. Countries that see the same pages are
+    shown once."""
+    if tree is None or screen_id not in tree.screens:
+        return []
+    screen = tree.screens[screen_id]
+    catalog = tree.catalogs.get(screen.catalog or "")
+    if catalog is None:
+        return []
+    countries = ["", *sorted({c for e in catalog.entries for c in e.countries if c != "*"})]
+    groups: dict[tuple[str, ...], list[str]] = {}
+    rendered: dict[tuple[str, ...], CallerView] = {}
+    for country in countries:
+        try:
+            pages = pages_of(tree, screen, language, country, limit)
+        except PaginationError:
+            continue
+        key = tuple(pages.texts)
+        groups.setdefault(key, []).append(country)
+        if key not in rendered:
+            sizes = tuple((text, length_in(text, pages.alphabet)) for text in pages.texts)
+            rendered[key] = CallerView(
+                (), sizes, limit.for_alphabet(pages.alphabet), pages.alphabet.value
+            )
+    return [
+        CallerView(tuple(groups[key]), view.pages, view.capacity, view.alphabet)
+        for key, view in rendered.items()
+    ]
 
 
 # The simulator keeps the engine's state (a plain dict) in the operator's session.

@@ -33,3 +33,6 @@ class ConsoleHooks:
     content_changed: ContentHook | None = None
     link_states: LinkStates | None = None
     channel_states: ChannelStates | None = None
+    # Why the gateway serves something other than its files ("" when it does not):
+    # shown as a banner on every console page.
+    serving_warning: Callable[[], str] | None = None

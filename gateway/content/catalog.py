@@ -40,9 +40,24 @@ class Entry:
     number: str = ""
     needs_review: tuple[str, ...] = ()  # languages whose translation awaits a reviewer
     line: int = 0
+    verified_by: str = ""
 
     def serves(self, country: str) -> bool:
         return ANY_COUNTRY in self.countries or country in self.countries
+
+    @property
+    def unverified(self) -> bool:
+        """No operator has verified it: ``verified_by`` is absent, or says it is sample
+        text or not (yet) verified. A recent ``last_verified`` date alone proves nothing."""
+        return never_verified(self.verified_by)
+
+
+_NOT_VERIFIED_MARKS = ("not yet verified", "never verified", "not verified", "unverified")
+
+
+def never_verified(verified_by: str) -> bool:
+    said = verified_by.strip().lower()
+    return not said or said.startswith("sample") or any(m in said for m in _NOT_VERIFIED_MARKS)
 
 
 @dataclass(frozen=True)
@@ -176,4 +191,5 @@ def _parse_entry(raw: Any, where: str, line: int) -> Entry:
         number=str(raw.get("number", "")),
         needs_review=needs_review,
         line=line,
+        verified_by=str(raw.get("verified_by") or ""),
     )

@@ -105,6 +105,8 @@ async def _status(request: web.Request) -> web.Response:
         {
             "tree": runtime.live_tree.current.id,
             "tree_version": runtime.live_tree.version,
+            "content_version": runtime.live_tree.content_version,
+            "serving_warning": runtime.live_tree.warning,
             "channel": runtime.channel,
             "smsc": runtime.link_status(),
             "receipts": runtime.smpp.receipt_status() if runtime.smpp is not None else [],

@@ -25,15 +25,24 @@ def tree_file(settings: Settings) -> Path:
 
 
 class LiveTree:
-    """``adapt`` shapes every tree before it is served (e.g. no "Send by SMS" on a
-    gateway without an SMS channel)."""
+    """The served tree; ``version`` names its menu ("file" or "v12"), ``content_version``
+    its content ("files" or "c7"); ``warning`` says why the gateway serves something
+    other than its files (shown on ``/status`` and the console's banner). ``adapt``
+    shapes every tree before it is served (e.g. no "Send by SMS" on a gateway without
+    an SMS channel)."""
 
     def __init__(
-        self, tree: Tree, version: str = "file", adapt: Callable[[Tree], Tree] | None = None
+        self,
+        tree: Tree,
+        version: str = "file",
+        content_version: str = "files",
+        adapt: Callable[[Tree], Tree] | None = None,
     ) -> None:
         self._adapt = adapt or (lambda tree: tree)
         self._tree = self._adapt(tree)
         self.version = version
+        self.content_version = content_version
+        self.warning = ""
         self._listeners: list[Callable[[Tree, str], None]] = []
 
     def __call__(self) -> Tree:
@@ -43,10 +52,12 @@ class LiveTree:
     def current(self) -> Tree:
         return self._tree
 
-    def swap(self, tree: Tree, version: str) -> None:
+    def swap(self, tree: Tree, version: str, content_version: str | None = None) -> None:
         tree = self._adapt(tree)
         self._tree = tree
         self.version = version
+        if content_version is not None:
+            self.content_version = content_version
         for listener in self._listeners:
             listener(tree, version)
 

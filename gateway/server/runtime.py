@@ -29,7 +29,6 @@ from gateway.broadcast.worker import BroadcastWorker, WorkerOptions
 from gateway.menu.effect_port import EffectHandler
 from gateway.menu.pages import Limit
 from gateway.menu.sms_availability import without_sms_copies
-from gateway.menu.validator import load_valid_tree
 from gateway.observability.metrics import (
     Metrics,
     ReadinessCheck,
@@ -38,7 +37,8 @@ from gateway.observability.metrics import (
     redis_check,
     smpp_check,
 )
-from gateway.server.live_tree import LiveTree, tree_file
+from gateway.server.live_tree import LiveTree
+from gateway.server.published import PublishedFollower, following, open_live_tree
 from gateway.server.sms_channel import channel_statuses, open_sms_sender, receipt_timeouts_for
 from gateway.settings import Settings
 from gateway.smpp.pool import SMPPPool
@@ -115,6 +115,7 @@ class Runtime:
     metrics: Metrics
     inbox: CountingInbox
     channel: str  # "smpp" | "africastalking" | "log" | "none"
+    follower: PublishedFollower
     sender: SMSSender | None = None
     worker: BroadcastWorker | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -185,10 +186,13 @@ async def open_runtime(
     limit = Limit(settings.screen_limit)
     # With no SMS channel, the tree is served without its "Send by SMS" options.
     adapt = None if wants_channel(settings) else without_sms_copies
-    live = LiveTree(load_valid_tree(tree_file(settings), settings.content, limit), adapt=adapt)
     private_folder(settings.data_dir)
     async with contextlib.AsyncExitStack() as stack:
         messaging = await stack.enter_async_context(open_messaging(settings))
+        # The newest valid published menu and content (else the files); raises TreeError
+        # naming file:line only when nothing valid exists.
+        live, follower = await open_live_tree(settings, messaging.store, adapt)
+        await stack.enter_async_context(following(follower))
         sessions = session_store or (
             RedisSessionStore.from_url(settings.redis_url)
             if settings.redis_url
@@ -236,6 +240,7 @@ async def open_runtime(
             metrics=metrics,
             inbox=CountingInbox(messaging.inbox, metrics),
             channel="none",
+            follower=follower,
         )
         metrics.follow_broadcasts(messaging.store)
         if open_channel and (channel_required or wants_channel(settings)):
@@ -277,6 +282,8 @@ async def open_runtime(
             channel=runtime.channel,
             sessions=type(sessions).__name__,
             tree=live.current.id,
+            menu_version=live.version,
+            content_version=live.content_version,
             broadcast_worker=bool(runtime.tasks),
             worker_tps=worker_tps(settings, runtime.channel, tuning.tps_cap)
             if runtime.tasks

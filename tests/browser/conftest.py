@@ -35,8 +35,10 @@ from gateway.console.ports import ConsoleHooks
 from gateway.console.publish_hook import publish_to
 from gateway.content.catalog import load_catalogs
 from gateway.menu.loader import load_tree_text
+from gateway.menu.pages import Limit
 from gateway.privacy.numbers import NumberVault, PhoneHasher
 from gateway.server.live_tree import LiveTree
+from gateway.server.published import PublishedFollower, read_seed
 from gateway.settings import PROJECT_ROOT, Secret, Settings
 from gateway.sms.channel_status import ChannelStatus
 from gateway.sms.messages import DeliveryReport, InboundSMS
@@ -109,8 +111,13 @@ async def console(tmp_path: Path) -> AsyncIterator[Console]:
     live = LiveTree(load_tree_text(shipped, "shipped", load_catalogs(content)))
     channels = [ChannelStatus("africastalking", "configured", True, "the AT double")]
     holder: list[list[ChannelStatus]] = [channels]
+    follower = PublishedFollower(
+        settings, store, live, read_seed(settings, Limit(settings.screen_limit))
+    )
     hooks = ConsoleHooks(
-        publish=publish_to(live, settings),
+        publish=publish_to(follower),
+        content_changed=follower.follow_now,
+        serving_warning=lambda: live.warning,
         link_states=lambda: {"smsc-a": "bound", "smsc-b": "down"},
         channel_states=lambda: holder[0],
     )
@@ -225,7 +232,8 @@ async def browser() -> AsyncIterator[Browser]:
 async def signed_in_page(browser: Browser, console: Console, username: str) -> Page:
     """A fresh browser context (its own cookies) signed in as ``username``."""
     context = await browser.new_context(viewport={"width": 1280, "height": 800})
-    context.set_default_timeout(15_000)
+    # A save or publish validates the whole tree (every page, language and country).
+    context.set_default_timeout(120_000)
     page = await context.new_page()
     await page.goto(f"{console.url}/login")
     await page.fill("input[name=username]", username)

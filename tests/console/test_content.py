@@ -1,62 +1,62 @@
-"""Content in the console: sources and verification dates shown, stale entries flagged,
-"verified today", and a CSV import of hotlines that previews before it writes."""
+"""Content under four eyes: every change is a draft in the store (never a file), checked
+with the menus before it is saved; an approver who did not edit it publishes; review
+and audit name entry, field, old and new value; an import keeps what it does not
+mention; unverified entries are counted as such."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import yaml
 from aiohttp.test_utils import TestClient
 
+from gateway.console.freshness import freshness
 from gateway.console.ports import ConsoleHooks
+from gateway.content import document as content_document
 from gateway.content.catalog import load_catalogs
+from gateway.content.document import CONTENT_VERSIONS
 from gateway.settings import Settings
 from gateway.store.sql_store import SQLStore
 
-CSV = (
-    "id,countries,number,source,last_verified,text_en,text_fr,text_ar,text_so\n"
-    "it-new,IT,1522,Italian Dept. for Equal Opportunities,2026-11-01,"
-    "Italy anti-trafficking: 1522,Italie anti-traite: 1522,إيطاليا: 1522,Talyaaniga: 1522\n"
-)
+ONLY_ENGLISH = 'id,text_en\nke-116,"Kenya child helpline: 116, free of charge"\n'
 
 
-async def test_csv_import_previews_then_applies(
+async def _draft(backend: SQLStore) -> content_document.Document:
+    versions = await backend.list_menu_versions(CONTENT_VERSIONS)
+    assert versions, "no content draft was saved"
+    newest = max(versions, key=lambda v: v.id)
+    return content_document.parse(newest.tree_yaml, "draft")
+
+
+async def test_a_csv_with_only_english_keeps_every_other_translation(
     client: TestClient, backend: SQLStore, settings: Settings, sign_in: Any
 ) -> None:
+    files_before = {p.name: p.read_text() for p in settings.content.glob("*.yaml")}
     token = await sign_in(client, "eddie")
-    before = (settings.content / "hotlines.yaml").read_text()
     response = await client.post(
         "/console/content/import",
-        data={"csrf_token": token, "action": "preview", "csv_text": CSV},
+        data={"csrf_token": token, "action": "preview", "csv_text": ONLY_ENGLISH},
     )
     page = await response.text()
-    assert "<strong>1</strong> new" in page
-    assert "+ it-new (1522)" in page
-    assert (settings.content / "hotlines.yaml").read_text() == before  # nothing written yet
+    assert response.status == 200
+    assert "The validator accepts the result" in page
+    assert "Kenya child helpline: 116, free</td>" in page  # old -> new, per language
+    assert await backend.list_menu_versions(CONTENT_VERSIONS) == []  # a preview saves nothing
     response = await client.post(
-        "/console/content/import", data={"csrf_token": token, "action": "apply", "csv_text": CSV}
+        "/console/content/import",
+        data={"csrf_token": token, "action": "draft", "csv_text": ONLY_ENGLISH},
     )
-    assert "Imported 1 hotline rows" in await response.text()
-    catalog = load_catalogs(settings.content)["hotlines"]
-    assert catalog.by_id["it-new"].countries == ("IT",)
-    assert (settings.content / "hotlines.yaml").read_text().startswith("#")  # header kept
-    assert (await backend.audit_entries())[-1].action == "content_import"
+    assert "as draft" in await response.text()
+    entry = content_document.entry_of(await _draft(backend), "hotlines", "ke-116")
+    assert entry is not None
+    assert entry["text"]["en"] == "Kenya child helpline: 116, free of charge"
+    assert entry["text"]["fr"] == "Kenya, ligne d'aide aux enfants: 116, gratuit"
+    assert set(entry["text"]) == {"en", "fr", "ar", "so"}
+    assert entry["number"] == "116" and entry["source"].startswith("Childline Kenya")
+    # The running server never writes the seed files.
+    assert {p.name: p.read_text() for p in settings.content.glob("*.yaml")} == files_before
 
 
-async def test_bad_csv_is_refused_with_the_line(
-    client: TestClient, settings: Settings, sign_in: Any
-) -> None:
-    token = await sign_in(client, "eddie")
-    bad = CSV.replace("2026-11-01", "last tuesday")
-    response = await client.post(
-        "/console/content/import", data={"csrf_token": token, "action": "apply", "csv_text": bad}
-    )
-    page = await response.text()
-    assert "line 2: last_verified must be YYYY-MM-DD" in page
-    assert "it-new" not in load_catalogs(settings.content)["hotlines"].by_id
-
-
-async def test_verified_today_updates_the_entry_and_clears_stale(
+async def test_an_editors_hotline_change_waits_for_another_person(
     aiohttp_client: Any,
     backend: SQLStore,
     clock: Any,
@@ -64,27 +64,124 @@ async def test_verified_today_updates_the_entry_and_clears_stale(
     app_factory: Any,
     sign_in: Any,
 ) -> None:
-    path = settings.content / "hotlines.yaml"
-    data = yaml.safe_load(path.read_text())
-    entry_id = data["entries"][0]["id"]
-    data["entries"][0]["last_verified"] = "2020-01-01"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True))
-    reloaded: list[bool] = []
+    went_live: list[bool] = []
 
     async def content_hook() -> None:
-        reloaded.append(True)
+        went_live.append(True)
 
-    client = await aiohttp_client(
-        app_factory(backend, clock, settings, ConsoleHooks(content_changed=content_hook))
+    app = app_factory(backend, clock, settings, ConsoleHooks(content_changed=content_hook))
+    editor, approver, admin = [await aiohttp_client(app) for _ in range(3)]
+    token = await sign_in(editor, "eddie")
+    form = await (await editor.get("/console/content/entries/hotlines/ke-999")).text()
+    assert 'value="999"' in form
+    fields = {
+        "csrf_token": token,
+        "countries": "KE",
+        "number": "112",
+        "source": "National Police Service Kenya, emergency numbers 999/112",
+        "last_verified": "2026-11-24",
+        "verified_by": "",
+        "text.en": "Kenya emergency: 112",
+        "text.fr": "Kenya, urgences: 112",
+        "text.ar": "كينيا، الطوارئ: 112",
+        "text.so": "Kenya, gurmad degdeg ah: 112",
+    }
+    response = await editor.post("/console/content/entries/hotlines/ke-999", data=fields)
+    assert response.status == 200, await response.text()
+    assert went_live == []  # a draft: nothing reaches callers
+    assert (await editor.get("/console/content/versions")).status == 200
+    draft = (await backend.list_menu_versions(CONTENT_VERSIONS))[0]
+    assert draft.state == "draft" and draft.author == "eddie"
+    # The editor cannot publish (role), nor can anyone who edited the draft.
+    refused = await editor.post(
+        f"/console/content/versions/{draft.id}/publish", data={"csrf_token": token}
     )
+    assert refused.status == 403
+    ada = await sign_in(admin, "ada")
+    await admin.post("/console/content/entries/hotlines/ke-116/retire", data={"csrf_token": ada})
+    newest = (await backend.list_menu_versions(CONTENT_VERSIONS))[0]
+    own = await admin.post(
+        f"/console/content/versions/{newest.id}/publish", data={"csrf_token": ada}
+    )
+    assert own.status == 403 and "four-eyes" in await own.text()
+    assert went_live == []
+
+    april = await sign_in(approver, "april")
+    review = await (await approver.get("/console/content/versions")).text()
+    assert "hotlines ke-999" in review
+    assert '<td data-label="Old" class="old" dir="auto">999</td>' in review
+    assert '<td data-label="New" class="new" dir="auto">112</td>' in review
+    assert "The validator accepts it" in review
+    assert "no operator has verified" in review  # the sample entries, honestly counted
+    published = await approver.post(
+        f"/console/content/versions/{newest.id}/publish", data={"csrf_token": april}
+    )
+    assert "is live" in await published.text()
+    assert "Warning" in await published.text()
+    assert went_live == [True]
+    row = next(e for e in await backend.audit_entries() if e.action == "content_publish")
+    assert row.actor == "april"
+    changes = row.details["changes"]
+    assert isinstance(changes, list)
+    assert {"entry": "hotlines ke-999", "field": "number", "old": "999", "new": "112"} in changes
+    live = await backend.published_menu(CONTENT_VERSIONS)
+    assert live is not None and live.id == newest.id
+
+
+async def test_a_change_the_gateway_would_refuse_is_not_saved_and_shown_at_its_field(
+    client: TestClient, backend: SQLStore, sign_in: Any
+) -> None:
     token = await sign_in(client, "eddie")
-    page = await (await client.get("/console/content")).text()
-    assert f'id="hotlines-{entry_id}"' in page and "badge stale" in page
     response = await client.post(
-        "/console/content/verify", data={"csrf_token": token, "kind": "hotlines", "entry": entry_id}
+        "/console/content/entries/hotlines/ke-116",
+        data={
+            "csrf_token": token,
+            "countries": "KE",
+            "number": "116",
+            "source": "Childline Kenya",
+            "last_verified": "not a date",
+            "text.en": "Kenya child helpline: 116",
+        },
     )
-    assert "verified today" in await response.text()
-    entry = yaml.safe_load(path.read_text())["entries"][0]
-    assert entry["verified_by"] == "eddie"
-    assert entry["last_verified"] == "2027-01-15"  # the test clock's day
-    assert reloaded == [True]
+    page = await response.text()
+    assert response.status == 422
+    assert 'data-field="last_verified">a date as YYYY-MM-DD' in page
+    response = await client.post(
+        "/console/content/entries/hotlines/ke-116",
+        data={
+            "csrf_token": token,
+            "countries": "KE",
+            "number": "116",
+            "source": "Childline Kenya",
+            "last_verified": "2026-11-24",
+            "text.en": "Kenya child helpline: 116",
+            "text.fr": "Kenya, ligne d'aide aux enfants: 116",
+            "text.ar": "كينيا، خط مساعدة الأطفال: 116",
+            "text.so": "",  # callers who chose Somali would get nothing: refused
+        },
+    )
+    page = await response.text()
+    assert response.status == 422
+    assert 'data-field="text.so"' in page
+    assert await backend.list_menu_versions(CONTENT_VERSIONS) == []
+
+
+async def test_sample_entries_count_as_unverified(settings: Settings) -> None:
+    import datetime as dt
+
+    catalogs = load_catalogs(settings.content)
+    fresh = freshness(catalogs, dt.date(2026, 12, 1), 90)
+    unverified = {entry.id for _, entry, _ in fresh.unverified}
+    assert "ke-999" in unverified and "sea-crossing" in unverified
+    assert fresh.stale == []
+    ages = {entry.id: age for _, entry, age in fresh.unverified}
+    assert ages["ke-999"] == 7
+
+
+async def test_the_dashboard_does_not_call_sample_entries_verified(
+    client: TestClient, sign_in: Any
+) -> None:
+    await sign_in(client, "eddie")
+    page = await (await client.get("/console/")).text()
+    assert "Every entry was verified" not in page
+    assert "never verified by an operator" in page

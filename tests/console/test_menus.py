@@ -102,12 +102,14 @@ async def test_second_person_publishes_and_the_live_tree_swaps(
     sign_in: Any,
 ) -> None:
     from gateway.console.publish_hook import publish_to
+    from gateway.server.published import PublishedFollower, read_seed
 
     limit = Limit(settings.screen_limit)
     catalogs = load_catalogs(settings.content)
     shipped = (settings.menus / f"{MENU}.yaml").read_text()
     live = LiveTree(load_tree_text(shipped, "shipped", catalogs))
-    app = app_factory(backend, clock, settings, ConsoleHooks(publish=publish_to(live, settings)))
+    follower = PublishedFollower(settings, backend, live, read_seed(settings, limit))
+    app = app_factory(backend, clock, settings, ConsoleHooks(publish=publish_to(follower)))
     editor = await aiohttp_client(app)
     approver = await aiohttp_client(app)
     token = await sign_in(editor, "eddie")
@@ -298,3 +300,65 @@ async def test_translations_page_fills_a_language_across_screens(
     data = yaml.safe_load((await backend.list_menu_versions(MENU))[0].tree_yaml)
     assert "so" not in data["screens"]["main"]["text"]
     assert data["screens"]["main"]["options"][0]["label"]["so"] == "Lambarrada"
+
+
+async def test_a_content_screen_shows_what_callers_read_per_country_with_its_budget(
+    client: TestClient, sign_in: Any
+) -> None:
+    await sign_in(client, "eddie")
+    page = await (await client.get(f"/console/menus/{MENU}?screen=hotlines&lang=fr")).text()
+    assert 'id="callers-fr"' in page
+    assert "Callers from KE" in page
+    assert "Kenya, urgences: 999 ou 112" in page  # drawn from the catalog, in French
+    assert "Kenya emergency: 999 or 112" in page  # and in English
+    assert "too long by" not in page
+    assert 'data-budget="budget-fr"' not in page  # no empty box with a false budget
+
+
+async def test_review_names_screen_field_and_language_for_a_first_version_and_later(
+    aiohttp_client: Any,
+    backend: SQLStore,
+    clock: Any,
+    settings: Settings,
+    app_factory: Any,
+    sign_in: Any,
+) -> None:
+    app = app_factory(backend, clock, settings)
+    editor = await aiohttp_client(app)
+    approver = await aiohttp_client(app)
+    token = await sign_in(editor, "eddie")
+    await edit_main_text(editor, token, "Safe travel info")
+    april = await sign_in(approver, "april")
+    first = await (await approver.get(f"/console/menus/{MENU}/versions")).text()
+    assert "against nothing (a first version)" in first  # every field shown, as new
+    assert 'data-subject="screen main"' in first and 'data-subject="screen hotlines"' in first
+    assert "The validator accepts it" in first
+    draft = (await backend.list_menu_versions(MENU))[0]
+    await approver.post(
+        f"/console/menus/{MENU}/versions/{draft.id}/publish", data={"csrf_token": april}
+    )
+    texts = await screen_texts(editor, "main")
+    await editor.post(
+        f"/console/menus/{MENU}/screens/main/texts",
+        data={**texts, "csrf_token": token, "text.fr": "Voyage sûr"},
+    )
+    later = await (await approver.get(f"/console/menus/{MENU}/versions")).text()
+    assert f"against v{draft.id}" in later
+    assert 'data-subject="screen hotlines"' not in later  # only what changes
+    row = re.search(
+        r'<tr class="changed">\s*<td data-label="Field">text</td>\s*'
+        r'<td data-label="Language">fr</td>(.*?)</tr>',
+        later,
+        re.S,
+    )
+    assert row is not None and "Voyage sûr" in row.group(1)
+    publish = next(e for e in await backend.audit_entries() if e.action == "menu_publish")
+    changes = publish.details["changes"]
+    assert isinstance(changes, list)
+    assert {
+        "entry": "screen main",
+        "field": "text",
+        "language": "en",
+        "old": "",
+        "new": "Safe travel info",
+    } in changes

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.console.content_files import parse_hotlines_csv
+from gateway.console.content_csv import parse_rows
 from gateway.content.catalog import ContentError, load_catalogs
 from gateway.settings import Settings, SettingsError
 from gateway.sms.keywords import CatalogError, load_catalog
@@ -98,5 +98,5 @@ def test_the_smsc_list_is_typed_and_never_echoes_the_password(
 
 def test_a_csv_with_an_unknown_column_is_refused_before_any_row() -> None:
     csv = "id,number,source,last_verified,text_en,contries\nx,1,s,2026-01-01,t,IT\n"
-    entries, errors = parse_hotlines_csv(csv, ["en"])
-    assert entries == [] and errors == ["unknown columns: contries"]
+    entries, errors = parse_rows(csv, ["en"])
+    assert entries == [] and [str(e) for e in errors] == ["line 1: unknown column(s): contries"]

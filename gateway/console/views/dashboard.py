@@ -11,18 +11,14 @@ from collections import Counter
 from aiohttp import web
 
 from gateway.console.charts import bar_chart, column_chart
+from gateway.console.content_source import live_content
 from gateway.console.context import context, render
-from gateway.console.menu_check import CatalogCache
+from gateway.console.freshness import freshness
 from gateway.console.views.alerts import vocabulary
-from gateway.console.views.menu_common import catalogs_of
 from gateway.sms.channel_status import refusal
 from gateway.store.records import Audience
 
 DAYS = 14
-
-
-def catalog_cache(request: web.Request) -> CatalogCache:
-    return catalogs_of(context(request))
 
 
 async def dashboard(request: web.Request) -> web.StreamResponse:
@@ -57,12 +53,8 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
     links = dict(link_states()) if link_states else {}
     channel_states = ctx.hooks.channel_states
     channels = list(channel_states()) if channel_states else None
-    cache = catalog_cache(request)
-    stale = [
-        (kind, entry)
-        for kind, catalog in sorted(cache.get().items())
-        for entry in catalog.stale(today, ctx.settings.stale_after_days)
-    ]
+    live = await live_content(ctx)
+    fresh = freshness(live.catalogs, today, ctx.settings.stale_after_days)
     return render(
         request,
         "dashboard.html",
@@ -75,9 +67,9 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
             "drop_chart": drop_chart,
             "topics_chart": topics_chart,
             "languages_chart": languages_chart,
-            "stale": stale,
+            "fresh": fresh,
             "stale_after_days": ctx.settings.stale_after_days,
-            "catalog_error": cache.error,
+            "catalog_error": live.error,
         },
     )
 

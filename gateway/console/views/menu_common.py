@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.console.context import ConsoleContext, context, signed_in_user
-from gateway.console.menu_check import CatalogCache, menu_files
+from gateway.console.menu_check import menu_files
 from gateway.menu.pages import Limit
 from gateway.store.records import MenuVersion
 
@@ -19,10 +19,6 @@ MAX_YAML = 1024 * 1024
 
 def limit_of(ctx: ConsoleContext) -> Limit:
     return Limit(gsm7=ctx.settings.screen_limit)
-
-
-def catalogs_of(ctx: ConsoleContext) -> CatalogCache:
-    return ctx.catalogs
 
 
 def menu_name_of(request: web.Request) -> str:

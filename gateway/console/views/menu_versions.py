@@ -13,16 +13,14 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.console import menu_draft
+from gateway.console import menu_draft, publishing, review
+from gateway.console.content_source import check_menu_text, source_of
 from gateway.console.context import context, current_role, redirect, render, signed_in_user
-from gateway.console.menu_check import check
 from gateway.console.roles import Permission, allows
 from gateway.console.security import requires, sensitive
 from gateway.console.views.menu_common import (
     MAX_YAML,
-    catalogs_of,
     draft_authors,
-    limit_of,
     menu_name_of,
     pick,
     save_draft,
@@ -44,12 +42,19 @@ async def versions(request: web.Request) -> web.StreamResponse:
         )
         if old is not None and new is not None:
             diff_lines = _diff(old, new)
-    checked = {
-        v.id: check(v.tree_yaml, name, catalogs_of(ctx).get(), limit_of(ctx)).publishable
-        for v in rows
-        if v.state == "draft"
-    }
     current = pick(rows, "draft")
+    live = pick(rows, "published")
+    # Only the open draft is checked (older drafts are history): a broken old draft
+    # cannot make this page fail or slow.
+    checked = await check_menu_text(ctx, current.tree_yaml, name) if current is not None else None
+    changes = (
+        review.tree_changes(live.tree_yaml if live else None, current.tree_yaml)
+        if current is not None
+        else []
+    )
+    everything = (
+        review.tree_changes(None, current.tree_yaml) if current is not None and live else []
+    )
     return render(
         request,
         "menu_versions.html",
@@ -59,11 +64,15 @@ async def versions(request: web.Request) -> web.StreamResponse:
             "diff": diff_lines,
             "a": a or "",
             "b": b or "",
-            "valid": checked,
+            "valid": {current.id: checked.publishable} if current and checked else {},
+            "checked": checked,
+            "review": review.grouped(changes),
+            "against": f"v{live.id}" if live else "nothing (a first version)",
             "current_draft": current.id if current else None,
             "draft_authors": draft_authors(rows),
             "can_approve": allows(current_role(request), Permission.APPROVE),
             "can_edit": allows(current_role(request), Permission.EDIT),
+            "everything": len(everything),
         },
     )
 
@@ -105,37 +114,17 @@ async def _go_live(request: web.Request, name: str, version: MenuVersion) -> Non
 async def publish(request: web.Request) -> web.StreamResponse:
     ctx = context(request)
     name = menu_name_of(request)
-    user = signed_in_user(request)
     version = await _version_of(request, name)
-    history = await versions_of(ctx, name)
-    current = pick(history, "draft")
-    if current is None or current.id != version.id:
-        return redirect(
-            request, f"/menus/{name}/versions", flash="Only the newest draft can be published."
-        )
-    if user in draft_authors(history):
-        return web.Response(
-            status=403,
-            text="You edited this draft: another approver must publish it (four-eyes rule).",
-        )
-    checked = check(version.tree_yaml, name, catalogs_of(ctx).get(), limit_of(ctx))
-    if not checked.publishable:
-        return redirect(
-            request,
-            f"/menus/{name}",
-            flash=f"Not published: the draft has {len(checked.problems)} problem(s).",
-        )
-    if not await ctx.backend.publish_menu_version(version.id, user, ctx.now()):
-        return redirect(request, f"/menus/{name}/versions", flash="Not published: it changed.")
-    await ctx.backend.append_audit(
-        user,
-        "menu_publish",
-        f"menu:{name}",
-        {"version": str(version.id), "author": version.author},
-        ctx.now(),
+    outcome = await publishing.publish_menu(
+        source_of(ctx), name, version.id, signed_in_user(request), ctx.now()
     )
+    if outcome.four_eyes:
+        return web.Response(status=403, text=outcome.message)
+    if not outcome.published:
+        where = f"/menus/{name}" if "problem" in outcome.message else f"/menus/{name}/versions"
+        return redirect(request, where, flash=outcome.message)
     await _go_live(request, name, version)
-    return redirect(request, f"/menus/{name}/versions", flash=f"Version {version.id} is live.")
+    return redirect(request, f"/menus/{name}/versions", flash=outcome.message)
 
 
 @sensitive
@@ -148,13 +137,15 @@ async def rollback(request: web.Request) -> web.StreamResponse:
     old = await _version_of(request, name)
     if old.state == "draft":
         return redirect(request, f"/menus/{name}/versions", flash="Roll back to a published one.")
-    checked = check(old.tree_yaml, name, catalogs_of(ctx).get(), limit_of(ctx))
+    checked = await check_menu_text(ctx, old.tree_yaml, name)
     if not checked.publishable:
         return redirect(
             request,
             f"/menus/{name}/versions",
             flash=f"Version {old.id} no longer validates (content changed); not rolled back.",
         )
+    live = pick(await versions_of(ctx, name), "published")
+    changes = review.tree_changes(live.tree_yaml if live else None, old.tree_yaml)
     copy = await ctx.backend.create_menu_version(name, old.tree_yaml, old.author, ctx.now())
     if not await ctx.backend.publish_menu_version(copy.id, user, ctx.now()):
         return redirect(request, f"/menus/{name}/versions", flash="Not rolled back.")
@@ -162,7 +153,7 @@ async def rollback(request: web.Request) -> web.StreamResponse:
         user,
         "menu_rollback",
         f"menu:{name}",
-        {"version": str(copy.id), "copy_of": str(old.id)},
+        {"version": str(copy.id), "copy_of": str(old.id), **review.audit_details(changes)},
         ctx.now(),
     )
     await _go_live(request, name, copy)
@@ -202,7 +193,7 @@ async def import_yaml(request: web.Request) -> web.StreamResponse:
     except (UnicodeDecodeError, menu_draft.DraftError) as exc:
         return redirect(request, f"/menus/{name}/versions", flash=f"Not imported: {exc}")
     draft = await save_draft(request, name, text, "import")
-    checked = check(text, name, catalogs_of(ctx).get(), limit_of(ctx))
+    checked = await check_menu_text(ctx, text, name)
     note = "" if checked.publishable else f" It has {len(checked.problems)} problem(s) to fix."
     return redirect(request, f"/menus/{name}", flash=f"Imported as draft {draft.id}.{note}")
 

@@ -11,13 +11,19 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.console import menu_draft
+from gateway.console.content_source import check_menu_text, live_content
 from gateway.console.context import context, ensure_session, redirect, render
-from gateway.console.menu_check import budget, check, menu_files, simulate_start, simulate_step
+from gateway.console.menu_check import (
+    budget,
+    caller_views,
+    menu_files,
+    simulate_start,
+    simulate_step,
+)
 from gateway.console.roles import Permission
 from gateway.console.security import requires
 from gateway.console.views import menu_versions
 from gateway.console.views.menu_common import (
-    catalogs_of,
     editor_path,
     limit_of,
     menu_name_of,
@@ -51,7 +57,7 @@ async def menu_editor(request: web.Request) -> web.StreamResponse:
     ctx = context(request)
     name = menu_name_of(request)
     text, current = await working_text(ctx, name)
-    checked = check(text, name, catalogs_of(ctx).get(), limit_of(ctx))
+    checked = await check_menu_text(ctx, text, name)
     try:
         data = menu_draft.parse(text)
     except menu_draft.DraftError as exc:
@@ -64,6 +70,13 @@ async def menu_editor(request: web.Request) -> web.StreamResponse:
     screen_id = request.query.get("screen", str(data.get("home") or ""))
     screen = data["screens"].get(screen_id)
     budgets = {lang: budget(checked.tree, screen_id, lang, limit_of(ctx)) for lang in languages}
+    # A content screen's body comes from the catalog and is paged: show callers' pages.
+    is_content = isinstance(screen, dict) and screen.get("type") == "content"
+    callers = (
+        {lang: caller_views(checked.tree, screen_id, lang, limit_of(ctx)) for lang in languages}
+        if is_content
+        else {}
+    )
     session = ensure_session(request)
     sim = session.simulator.get(name) or {}
     return render(
@@ -81,8 +94,9 @@ async def menu_editor(request: web.Request) -> web.StreamResponse:
             "screen_ids": sorted(data["screens"]),
             "screen_types": menu_draft.SCREEN_TYPES,
             "budgets": budgets,
+            "callers": callers,
             "sim": sim,
-            "catalog_error": catalogs_of(ctx).error,
+            "catalog_error": (await live_content(ctx)).error,
         },
     )
 
@@ -105,7 +119,7 @@ async def edit_texts(request: web.Request) -> web.StreamResponse:
     except menu_draft.DraftError as exc:
         return redirect(request, editor_path(name, screen_id), flash=f"Not saved: {exc}")
     await save_draft(request, name, new_text, f"texts of {screen_id}")
-    checked = check(new_text, name, catalogs_of(ctx).get(), limit_of(ctx))
+    checked = await check_menu_text(ctx, new_text, name)
     notes = [
         f"{lang}: needs {b.pages} screens (98 More)"
         for lang in texts
@@ -168,7 +182,7 @@ async def simulator(request: web.Request) -> web.StreamResponse:
     name = menu_name_of(request)
     form = await request.post()
     text, _ = await working_text(ctx, name)
-    checked = check(text, name, catalogs_of(ctx).get(), limit_of(ctx))
+    checked = await check_menu_text(ctx, text, name)
     session = ensure_session(request)
     back = editor_path(name, str(form.get("screen", "")), str(form.get("lang", "")))
     if checked.tree is None:
@@ -212,7 +226,7 @@ async def translations(request: web.Request) -> web.StreamResponse:
     language = request.query.get("lang", targets[0])
     if language not in languages:
         language = targets[0]
-    checked = check(text, name, catalogs_of(ctx).get(), limit_of(ctx))
+    checked = await check_menu_text(ctx, text, name)
     rows = []
     for screen_id, raw in data["screens"].items():
         screen = screen_view(raw)

@@ -1,0 +1,80 @@
+"""``gateway publish content|menu NAME --as USER``: publish the open draft from a shell.
+
+The same path as the console's Publish button (:mod:`gateway.console.publishing`): the
+account's password and role are checked (:mod:`gateway.cli.acting_account`), nobody
+publishes a draft they edited, the draft is validated with the other half (menus or
+content) first, and the audit row names every field that changes. Running gateways
+pick the new version up at their next poll of the store (within seconds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from typing import Any
+
+from gateway.cli.acting_account import AccountRefused, act_as, add_account_arguments
+from gateway.console import publishing
+from gateway.console.content_source import ContentSource
+from gateway.console.roles import Permission
+from gateway.observability.logs import configure as configure_logging
+from gateway.settings import Settings
+from gateway.store.port import StoreError
+from gateway.store.sql_store import open_store
+
+
+def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
+    publish = subparsers.add_parser("publish", help="publish the open content or menu draft")
+    what = publish.add_subparsers(dest="publish_what", required=True, metavar="WHAT")
+    content = what.add_parser("content", help="the open content draft")
+    content.add_argument("--version", type=int, default=None, help="default: the open draft")
+    add_account_arguments(content)
+    content.set_defaults(func=_run, menu=None)
+    menu = what.add_parser("menu", help="a menu's open draft")
+    menu.add_argument("menu", metavar="NAME")
+    menu.add_argument("--version", type=int, default=None, help="default: the open draft")
+    add_account_arguments(menu)
+    menu.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    configure_logging(settings.log_format, settings.log_level)
+    return asyncio.run(_publish(args, settings))
+
+
+async def _publish(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        store = await open_store(settings.db_url)
+    except StoreError as exc:
+        print(f"gateway: {exc}", file=sys.stderr)
+        return 1
+    try:
+        what = f"publish {args.menu or 'content'}"
+        approver = await act_as(store, args, (Permission.APPROVE,), what)
+        source = ContentSource(store, settings)
+        version = args.version
+        if version is None:
+            versions = await (
+                source.versions() if args.menu is None else store.list_menu_versions(args.menu)
+            )
+            newest = max(versions, key=lambda v: v.id, default=None)
+            if newest is None or newest.state != "draft":
+                print("gateway: there is no open draft to publish", file=sys.stderr)
+                return 1
+            version = newest.id
+        if args.menu is None:
+            outcome = await publishing.publish_content(source, version, approver, time.time())
+        else:
+            outcome = await publishing.publish_menu(
+                source, args.menu, version, approver, time.time()
+            )
+    except AccountRefused as exc:
+        print(f"gateway: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await store.close()
+    print(outcome.message, file=sys.stdout if outcome.published else sys.stderr)
+    return 0 if outcome.published else 1

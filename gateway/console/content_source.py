@@ -1,0 +1,197 @@
+"""The content the console works from: the live (published) version, the open draft,
+and the check of a draft against every menu, as the gateway would serve them.
+
+Content versions are rows of the store's versions table under
+:data:`~gateway.content.document.CONTENT_VERSIONS`; with none published, the live
+content is the seed under ``content/`` (read, never written). A content draft is
+checked with each menu's live tree (its published version, else its file), and a
+menu draft with the live content: tree and content together, every language, every
+caller country, by the gateway's own validator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gateway.console.context import ConsoleContext
+from gateway.console.menu_check import CheckedDraft, check, menu_files
+from gateway.content import document as content_document
+from gateway.content.catalog import Catalog, ContentError, load_catalogs
+from gateway.content.document import CONTENT_VERSIONS, Document
+from gateway.menu.loader import Problem
+from gateway.menu.pages import Limit
+from gateway.settings import Settings
+from gateway.store.port import Store
+from gateway.store.records import MenuVersion
+
+
+@dataclass(frozen=True)
+class ContentState:
+    document: Document
+    catalogs: dict[str, Catalog]
+    version: MenuVersion | None  # the published content version; None: the seed files
+    error: str = ""  # why the live content could not be read (shown, never a 500)
+
+    @property
+    def label(self) -> str:
+        return f"content v{self.version.id}" if self.version else "the shipped files"
+
+
+@dataclass
+class _Seed:
+    stamp: tuple[tuple[str, float], ...] = ()
+    state: ContentState | None = None
+
+
+def _stamp(directory: Path) -> tuple[tuple[str, float], ...]:
+    if not directory.is_dir():
+        return ()
+    return tuple(sorted((p.name, p.stat().st_mtime) for p in directory.glob("*.yaml")))
+
+
+def state_of(version: MenuVersion) -> ContentState:
+    source = f"content v{version.id}"
+    try:
+        document = content_document.parse(version.tree_yaml, source)
+        return ContentState(
+            document, content_document.catalogs(document, source, version.tree_yaml), version
+        )
+    except ContentError as exc:
+        return ContentState({}, {}, version, str(exc))
+
+
+@dataclass
+class ContentCheck:
+    """A content document checked with every menu: problems per menu, per screen."""
+
+    problems: list[Problem]
+    by_menu: dict[str, CheckedDraft]
+    error: str = ""  # the document itself does not parse (names entry and line)
+
+    @property
+    def publishable(self) -> bool:
+        return not self.error and not self.problems
+
+
+@dataclass
+class ContentSource:
+    """Content and menus as the store and the seed files hold them (for the console's
+    pages and the command line alike)."""
+
+    store: Store
+    settings: Settings
+    seed: _Seed = field(default_factory=_Seed)
+    published: tuple[int, ContentState] | None = None
+    memo: dict[tuple[str, str, str], CheckedDraft] = field(default_factory=dict)
+
+    @property
+    def limit(self) -> Limit:
+        return Limit(gsm7=self.settings.screen_limit)
+
+    def _seed_state(self) -> ContentState:
+        stamp = _stamp(self.settings.content)
+        if self.seed.state is None or stamp != self.seed.stamp:
+            try:
+                document = content_document.read_files(self.settings.content)
+                catalogs = load_catalogs(self.settings.content)
+                self.seed.state = ContentState(document, catalogs, None)
+            except (ContentError, OSError, UnicodeDecodeError) as exc:
+                self.seed.state = ContentState({}, {}, None, str(exc))
+            self.seed.stamp = stamp
+        return self.seed.state
+
+    async def versions(self) -> list[MenuVersion]:
+        versions: list[MenuVersion] = await self.store.list_menu_versions(CONTENT_VERSIONS)
+        return sorted(versions, key=lambda version: version.id, reverse=True)
+
+    async def live(self) -> ContentState:
+        """What callers get now: the published content version, else the seed files."""
+        published = await self.store.published_menu(CONTENT_VERSIONS)
+        if published is None:
+            return self._seed_state()
+        if self.published is None or self.published[0] != published.id:
+            self.published = (published.id, state_of(published))
+        return self.published[1]
+
+    async def menus(self) -> dict[str, str]:
+        """Every menu's live text: its published version, else its file."""
+        menus: dict[str, str] = {}
+        for name, path in menu_files(self.settings.menus).items():
+            published = await self.store.published_menu(name)
+            menus[name] = (
+                published.tree_yaml if published is not None else path.read_text(encoding="utf-8")
+            )
+        return menus
+
+    async def check_menu(
+        self, name: str, text: str, catalogs: dict[str, Catalog], content_key: str
+    ) -> CheckedDraft:
+        """:func:`check`, remembered per (menu text, content) and run in a worker thread:
+        validating every page in every language for every caller country takes seconds
+        on a big tree, and the event loop keeps answering callers meanwhile."""
+        key = (name, _digest(text), content_key)
+        found = self.memo.get(key)
+        if found is None:
+            found = await asyncio.to_thread(check, text, name, catalogs, self.limit)
+            if len(self.memo) >= MEMO_SIZE:
+                self.memo.pop(next(iter(self.memo)))
+            self.memo[key] = found
+        return found
+
+    async def check_with_live_content(self, name: str, text: str) -> CheckedDraft:
+        live = await self.live()
+        content_key = f"v{live.version.id}" if live.version else f"files{self.seed.stamp}"
+        return await self.check_menu(name, text, live.catalogs, content_key)
+
+    async def check(self, document: Document, source: str) -> ContentCheck:
+        """``document`` with every menu's live tree, by the gateway's own validator."""
+        text = content_document.dump(document)
+        try:
+            catalogs = content_document.catalogs(document, source, text)
+        except ContentError as exc:
+            return ContentCheck([], {}, str(exc))
+        by_menu: dict[str, CheckedDraft] = {}
+        problems: list[Problem] = []
+        for name, menu_text in (await self.menus()).items():
+            checked = await self.check_menu(name, menu_text, catalogs, _digest(text))
+            by_menu[name] = checked
+            problems += checked.problems
+        return ContentCheck(problems, by_menu)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+MEMO_SIZE = 16
+
+
+def source_of(ctx: ConsoleContext) -> ContentSource:
+    source = ctx.extras.get("content_source")
+    if not isinstance(source, ContentSource):
+        source = ctx.extras["content_source"] = ContentSource(ctx.backend, ctx.settings)
+    return source
+
+
+async def content_versions(ctx: ConsoleContext) -> list[MenuVersion]:
+    return await source_of(ctx).versions()
+
+
+async def live_content(ctx: ConsoleContext) -> ContentState:
+    return await source_of(ctx).live()
+
+
+async def live_menus(ctx: ConsoleContext) -> dict[str, str]:
+    return await source_of(ctx).menus()
+
+
+async def check_content(ctx: ConsoleContext, document: Document, source: str) -> ContentCheck:
+    return await source_of(ctx).check(document, source)
+
+
+async def check_menu_text(ctx: ConsoleContext, text: str, name: str) -> CheckedDraft:
+    """A menu text with the live content, as the console's menu pages show it."""
+    return await source_of(ctx).check_with_live_content(name, text)
