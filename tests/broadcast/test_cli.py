@@ -46,9 +46,9 @@ def gateway(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 PASSWORDS = {
-    "alice": "alice's long password",
-    "bob": "bob's long password",
-    "ada": "ada's long password",
+    "alice": "editor pass phrase one 9",
+    "bob": "approver pass phrase two 7",
+    "ada": "admin pass phrase three 5",
 }
 
 
