@@ -152,6 +152,16 @@ class Settings:
     console_key: Secret = field(default_factory=lambda: Secret(""))
     audit_anchor: Path | None = None  # "" = data_dir/audit-anchor.jsonl
 
+    voice_say_languages: tuple[str, ...] = ("en",)  # languages AT's Say reads; others Play
+    voice_say_voice: str = "woman"  # AT's Say voice: woman | man
+    voice_timeout: int = 10  # seconds GetDigits waits for a key
+    voice_repeat_key: str = "*"
+    voice_exit_key: str = "#"
+    voice_callback_url: Secret = field(default_factory=lambda: Secret(""))  # may hold ?key=
+    voice_recordings: Path = PROJECT_ROOT / "var" / "recordings"
+    voice_max_seconds: int = 60  # the validator warns about screens spoken longer
+    public_url: str = ""  # how AT reaches this gateway, for recording URLs
+
     @property
     def audit_anchor_path(self) -> Path:
         return self.audit_anchor or self.data_dir / "audit-anchor.jsonl"
@@ -203,7 +213,22 @@ class Settings:
             "worker_port": reader.integer("WORKER_PORT", cls.worker_port, low=0, high=65535),
             "trusted_proxies": reader.networks("TRUSTED_PROXIES"),
             "audit_anchor": reader.path("AUDIT_ANCHOR", data_dir / "audit-anchor.jsonl"),
+            "voice_say_languages": tuple(
+                code.strip()
+                for code in reader.text("VOICE_SAY_LANGUAGES", "en").split(",")
+                if code.strip()
+            ),
+            "voice_say_voice": reader.choice("VOICE_SAY_VOICE", "woman", ("woman", "man")),
+            "voice_timeout": reader.integer("VOICE_TIMEOUT", 10, low=3, high=60),
+            "voice_repeat_key": reader.choice("VOICE_REPEAT_KEY", "*", ("*", "#", "9")),
+            "voice_exit_key": reader.choice("VOICE_EXIT_KEY", "#", ("#", "*", "9")),
+            "voice_callback_url": Secret(reader.text("VOICE_CALLBACK_URL", "")),
+            "voice_recordings": reader.path("VOICE_RECORDINGS", data_dir / "recordings"),
+            "voice_max_seconds": reader.integer("VOICE_MAX_SECONDS", 60, low=5, high=600),
+            "public_url": reader.text("PUBLIC_URL", "").rstrip("/"),
         }
+        if values["voice_repeat_key"] == values["voice_exit_key"]:
+            raise SettingsError("GATEWAY_VOICE_REPEAT_KEY and GATEWAY_VOICE_EXIT_KEY must differ")
         keys = _KeySource(env, data_dir)
         values["callback_secret"] = keys.secret("CALLBACK_SECRET", min_length=16)
         values["hash_key"] = keys.secret("HASH_KEY", min_length=32)

@@ -79,7 +79,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     from gateway.menu.pages import Limit
-    from gateway.menu.validator import check_file
+    from gateway.menu.validator import check_file, voice_warnings
     from gateway.server.live_tree import tree_file
 
     settings = Settings.from_env()
@@ -91,6 +91,8 @@ def _validate(args: argparse.Namespace) -> int:
     if problems or tree is None:
         print(f"{path}: {len(problems)} problem(s); this tree would not go live")
         return 1
+    for warning in voice_warnings(tree, settings.voice_max_seconds):
+        print(f"warning: {warning}")
     print(f"{path}: OK ({len(tree.screens)} screens, languages {', '.join(tree.languages)})")
     return 0
 

@@ -48,6 +48,7 @@ class NavigationSchema(FileSchema):
     exit: TextsSchema | None = None
     resume: TextsSchema | None = None
     unavailable: TextsSchema | None = None
+    voice_keys: TextsSchema | None = None
 
 
 class TreeSchema(FileSchema):

@@ -21,18 +21,27 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+from gateway.africastalking.voice_dialect import spoken_seconds
 from gateway.content.catalog import ContentError, load_catalogs
 from gateway.content.country_aliases import load_country_aliases
 from gateway.menu.loader import Problem, TreeError, load_tree_file
 from gateway.menu.model import (
     DEFAULT_NAVIGATION,
+    OPTIONAL_NAVIGATION,
     RESERVED_KEYS,
     Action,
     Screen,
     ScreenKind,
     Tree,
 )
-from gateway.menu.pages import Limit, PaginationError, option_lines, pages_of, uses_country
+from gateway.menu.pages import (
+    Limit,
+    PaginationError,
+    body_of,
+    option_lines,
+    pages_of,
+    uses_country,
+)
 from gateway.sms.encoding import alphabet_for, length_in
 
 # Navigation words that are shown as a whole screen of their own.
@@ -49,6 +58,28 @@ def validate(tree: Tree, limit: Limit) -> list[Problem]:
     problems += _option_keys(tree)
     problems += _lengths(tree, limit)
     return problems
+
+
+def voice_warnings(tree: Tree, max_seconds: int) -> list[Problem]:
+    """Screens that take longer than ``max_seconds`` to read aloud, in any language.
+
+    Warnings, not faults: the tree still goes live. A caller waits through the whole
+    screen before choosing, and long voice screens are where calls are abandoned.
+    """
+    warnings = []
+    for screen in tree.screens.values():
+        for language in tree.languages:
+            seconds = spoken_seconds(body_of(tree, screen, language, ""))
+            if seconds > max_seconds:
+                warnings.append(
+                    _problem(
+                        tree,
+                        screen,
+                        f"read aloud in {language!r} it takes about {seconds:.0f} s "
+                        f"(over {max_seconds} s): shorten it or split it for voice callers",
+                    )
+                )
+    return warnings
 
 
 def _problem(tree: Tree, screen: Screen | None, message: str, line: int = 0) -> Problem:
@@ -149,6 +180,8 @@ def _translations(tree: Tree) -> list[Problem]:
                             )
                         )
         for word in DEFAULT_NAVIGATION:
+            if word in OPTIONAL_NAVIGATION and word not in tree.navigation:
+                continue
             if language not in tree.navigation.get(word, {}):
                 problems.append(
                     _problem(tree, None, f"navigation word {word!r} has no {language!r} text")

@@ -18,7 +18,10 @@ from aiohttp import web
 
 from gateway.africastalking.sms_callbacks import create_sms_routes
 from gateway.africastalking.ussd_routes import ussd_routes
+from gateway.africastalking.voice_dialect import VoiceOptions
+from gateway.africastalking.voice_routes import VoiceSetup, voice_routes
 from gateway.console.mount import mount_on_gateway
+from gateway.content.recordings import RecordingShelf
 from gateway.menu.effect_port import EffectHandler
 from gateway.observability.metrics import ops_routes
 from gateway.server.app_keys import DROPOFF, LIVE_TREE, METRICS, RUNTIME, SETTINGS, USSD
@@ -64,6 +67,15 @@ async def create_app(
         ussd_routes(runtime.ussd, settings.callback_secret, runtime.live_tree, runtime.dropoff)
     )
     app.router.add_routes(create_sms_routes(runtime.inbox, settings.callback_secret))
+    app.router.add_routes(
+        voice_routes(
+            runtime.voice,
+            settings.callback_secret,
+            runtime.live_tree,
+            _voice_setup(settings),
+            runtime.dropoff,
+        )
+    )
     app[METRICS] = metrics = runtime.metrics
     shutdown = GracefulShutdown()
     checks = [*runtime.readiness_checks(), shutdown.readiness_check()]
@@ -96,6 +108,22 @@ async def create_app(
     app.on_shutdown.append(shutdown.on_shutdown)
     app.cleanup_ctx.append(shutdown.cleanup_ctx)
     return app
+
+
+def _voice_setup(settings: Settings) -> VoiceSetup:
+    options = VoiceOptions(
+        say_voice=settings.voice_say_voice,
+        timeout=settings.voice_timeout,
+        repeat_key=settings.voice_repeat_key,
+        exit_key=settings.voice_exit_key,
+        callback_url=settings.voice_callback_url.reveal(),
+    )
+    return VoiceSetup(
+        options,
+        frozenset(settings.voice_say_languages),
+        RecordingShelf(settings.voice_recordings),
+        settings.public_url,
+    )
 
 
 async def _status(request: web.Request) -> web.Response:

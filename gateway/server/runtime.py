@@ -53,6 +53,8 @@ from gateway.ussd.sms_menu import SMSMenu, SMSMenuOptions
 from gateway.ussd.types import USSDReply, USSDRequest
 
 log = structlog.get_logger("gateway.server.runtime")
+VOICE_PAGE_SEPTETS = 4000
+VOICE_SESSION_TTL = 1800
 
 
 class CountingInbox:
@@ -111,6 +113,7 @@ class Runtime:
     sessions: SessionStore
     ussd: USSDService
     sms_menu: USSDService  # the same tree by SMS (gateway.ussd.sms_menu)
+    voice: USSDService  # the same tree by voice (gateway.africastalking.voice_routes)
     dropoff: StoreDropOff
     metrics: Metrics
     inbox: CountingInbox
@@ -217,6 +220,14 @@ async def open_runtime(
                 menu_limit(settings.sms_menu_parts), settings.sms_menu_ttl, settings.resume_window
             ),
         )
+        voice_service = USSDService(
+            live,
+            sessions,
+            messaging.hasher,
+            effects or messaging.effects,
+            # A call is never paged: the whole screen is read, then its options.
+            ServiceOptions(Limit(VOICE_PAGE_SEPTETS), VOICE_SESSION_TTL, settings.resume_window),
+        )
         messaging.inbox.menu = SMSMenu(
             sms_service,
             sessions,
@@ -228,6 +239,7 @@ async def open_runtime(
             ),
         )
         sms_service.observers.append(ussd_observer(metrics))  # channel "sms"
+        voice_service.observers.append(ussd_observer(metrics))  # channel "voice"
         service.observers.append(ussd_observer(metrics))
         runtime = Runtime(
             settings=settings,
@@ -236,6 +248,7 @@ async def open_runtime(
             sessions=sessions,
             ussd=service,
             sms_menu=sms_service,
+            voice=voice_service,
             dropoff=StoreDropOff(messaging.store, metrics),
             metrics=metrics,
             inbox=CountingInbox(messaging.inbox, metrics),

@@ -221,6 +221,14 @@ class USSDService:
     def _unavailable(self, tree: Tree, screen_id: str = UNAVAILABLE_SCREEN) -> USSDReply:
         return USSDReply(tree.nav("unavailable", tree.fallback_language), True, screen_id)
 
+    async def session_record(
+        self, session_id: str, channel: str, msisdn: str
+    ) -> SessionRecord | None:
+        """A session as stored: its last screen and its state (the voice channel repeats
+        the screen and picks the recording's language from it)."""
+        caller_key = self._hasher.hash(msisdn, "caller")
+        return await self._store.session(self.session_key(session_id, channel, caller_key))
+
     async def session_screen(self, session_id: str, channel: str, msisdn: str) -> str | None:
         """The last screen of a session, for aggregate drop-off counts at its end."""
         caller_key = self._hasher.hash(msisdn, "caller")
