@@ -53,6 +53,7 @@ class VoiceCall:
     caller: str = ""
     direction: str = ""
     digits: str = ""  # what the caller pressed, "" on the call's first request
+    destination: str = ""  # the number called: picks the service (gateway.menu.services)
 
     def __repr__(self) -> str:
         return f"VoiceCall(session_id=..., active={self.active}, digits={self.digits!r})"
@@ -97,6 +98,7 @@ def parse_voice_form(form: dict[str, str]) -> VoiceCall:
         caller=form.get("callerNumber", "").strip()[:32],
         direction=form.get("direction", "").strip()[:16],
         digits=form.get("dtmfDigits", "").strip()[:32],
+        destination=form.get("destinationNumber", "").strip()[:32],
     )
 
 

@@ -69,7 +69,7 @@ def voice_text(tree: Tree, reply: USSDReply, language: str, *, with_keys: bool) 
 def voice_routes(
     service: USSDService,
     secret: Secret,
-    tree: Callable[[], Tree],
+    tree_for: Callable[[str], Tree],
     setup: VoiceSetup,
     dropoff: SessionEndRecorder,
     today: Callable[[], dt.date] = dt.date.today,
@@ -77,13 +77,13 @@ def voice_routes(
     async def voice(request: web.Request) -> web.Response:
         if not is_authentic(request, secret):
             return forbidden()
-        current = tree()
         try:
             form = await request.post()
             call = parse_voice_form({k: str(v) for k, v in form.items()})
         except (VoiceFormError, ValueError, UnicodeDecodeError) as exc:
             log.warning("voice.bad_form", error=type(exc).__name__)
-            return _xml(_busy(current, setup))
+            return _xml(_busy(tree_for(""), setup))
+        current = tree_for(call.destination)  # the number called picks the service
         try:
             if not call.active:
                 await _call_ended(call)
@@ -105,6 +105,7 @@ def voice_routes(
                     channel=CHANNEL,
                     session_id=call.session_id,
                     msisdn=call.caller,
+                    service_code=call.destination,
                     user_input=key.input if key.meaning is KeyMeaning.INPUT else None,
                 )
             )

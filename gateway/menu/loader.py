@@ -178,6 +178,7 @@ class _Builder:
             catalogs=dict(catalogs),
             sample=bool(data.get("sample", False)),
             source=self.source,
+            service_codes=tuple(str(code) for code in data.get("service_codes") or ()),
         )
 
     def screen(self, screen_id: str, raw: Any) -> Screen | None:

@@ -120,6 +120,9 @@ class Tree:
     catalogs: Mapping[str, Catalog] = field(default_factory=dict)
     sample: bool = False
     source: str = ""  # the file it was loaded from, for messages
+    # The codes this tree answers (USSD codes, SMS and voice numbers); () = the default
+    # tree, which answers any code no other tree claims (gateway.menu.services).
+    service_codes: tuple[str, ...] = ()
     # Operators' country aliases (``content/country-aliases.yaml``): (alias, alpha-2).
     country_aliases: tuple[tuple[str, str], ...] = ()
     # Pages are a pure function of (screen, language, country, limit): memoised here.

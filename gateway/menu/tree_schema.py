@@ -54,6 +54,7 @@ class NavigationSchema(FileSchema):
 class TreeSchema(FileSchema):
     tree: str | None = None
     sample: bool = False
+    service_codes: list[str] | None = None  # USSD codes, SMS and voice numbers it answers
     languages: list[str] = Field(min_length=1)
     fallback_language: str | None = None
     start: str

@@ -71,7 +71,7 @@ async def create_app(
         voice_routes(
             runtime.voice,
             settings.callback_secret,
-            runtime.live_tree,
+            runtime.served.for_code,
             _voice_setup(settings),
             runtime.dropoff,
         )

@@ -7,21 +7,92 @@ reads the new tree. No restart.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from gateway.content.safe_yaml import YAMLRefused, read_yaml_file
+from gateway.menu.loader import Problem, TreeError
 from gateway.menu.model import Tree
+from gateway.menu.pages import Limit
+from gateway.menu.services import ServiceMap, ServiceMapError, build_service_map
+from gateway.menu.validator import load_valid_tree
 from gateway.settings import Settings
 
 
-def tree_file(settings: Settings) -> Path:
-    """``GATEWAY_MENUS`` may name a file, or a folder holding exactly one tree."""
+def tree_files(settings: Settings) -> list[Path]:
+    """``GATEWAY_MENUS`` names a file, or a folder of trees (one per service)."""
     if settings.menus.is_file():
-        return settings.menus
+        return [settings.menus]
     trees = sorted(settings.menus.glob("*.yaml"))
-    if len(trees) != 1:
-        raise FileNotFoundError(f"expected one *.yaml tree in {settings.menus}, found {len(trees)}")
-    return trees[0]
+    if not trees:
+        raise TreeError([Problem(str(settings.menus), 0, "", "no *.yaml menu tree here")])
+    return trees
+
+
+def tree_file(settings: Settings) -> Path:
+    """The default tree's file: the only one, or the one that declares no service_codes
+    (the console edits it; ``gateway validate`` and ``simulate`` take it by default)."""
+    paths = tree_files(settings)
+    for path in paths:
+        try:
+            data = read_yaml_file(path).data
+        except YAMLRefused:
+            return path  # the validator says what is wrong with it
+        if not (isinstance(data, dict) and data.get("service_codes")):
+            return path
+    return paths[0]
+
+
+def load_trees(settings: Settings, limit: Limit) -> tuple[Tree, dict[str, Tree], ServiceMap]:
+    """Every tree in ``GATEWAY_MENUS``, validated: (the default, the others by id, the
+    codes each answers). Any fault is a :class:`TreeError` naming the file."""
+    trees = [load_valid_tree(path, settings.content, limit) for path in tree_files(settings)]
+    try:
+        services = build_service_map([(t.id, t.source, t.service_codes) for t in trees])
+    except ServiceMapError as exc:
+        raise TreeError([Problem(str(settings.menus), 0, "", str(exc))]) from None
+    default = next(tree for tree in trees if tree.id == services.default)
+    others = {tree.id: tree for tree in trees if tree.id != services.default}
+    return default, others, services
+
+
+def load_other_trees(
+    settings: Settings, limit: Limit, default_id: str
+) -> tuple[dict[str, Tree], ServiceMap]:
+    """The other services' trees (every file but the default one, which the published
+    version may replace, and which may even be broken at boot) and the codes they answer."""
+    default_path = tree_file(settings)
+    others = [
+        load_valid_tree(path, settings.content, limit)
+        for path in tree_files(settings)
+        if path != default_path
+    ]
+    try:
+        services = build_service_map(
+            [
+                (default_id, str(default_path), ()),
+                *((t.id, t.source, t.service_codes) for t in others),
+            ]
+        )
+    except ServiceMapError as exc:
+        raise TreeError([Problem(str(settings.menus), 0, "", str(exc))]) from None
+    return {tree.id: tree for tree in others}, services
+
+
+class ServedTrees:
+    """The tree for each code: the default is live (the console publishes it), the other
+    services' trees are read from their files at start-up."""
+
+    def __init__(self, live: LiveTree, others: Mapping[str, Tree], services: ServiceMap) -> None:
+        self.live = live
+        self.others = dict(others)
+        self.services = services
+
+    def for_code(self, code: str) -> Tree:
+        return self.others.get(self.services.route(code)) or self.live()
+
+    def ids(self) -> list[str]:
+        return [self.live().id, *self.others]
 
 
 class LiveTree:

@@ -37,7 +37,7 @@ from gateway.observability.metrics import (
     redis_check,
     smpp_check,
 )
-from gateway.server.live_tree import LiveTree
+from gateway.server.live_tree import LiveTree, ServedTrees, load_other_trees
 from gateway.server.published import PublishedFollower, following, open_live_tree
 from gateway.server.sms_channel import channel_statuses, open_sms_sender, receipt_timeouts_for
 from gateway.settings import Settings
@@ -110,6 +110,7 @@ class Runtime:
     settings: Settings
     messaging: Messaging
     live_tree: LiveTree
+    served: ServedTrees  # the tree for each service code (gateway.menu.services)
     sessions: SessionStore
     ussd: USSDService
     sms_menu: USSDService  # the same tree by SMS (gateway.ussd.sms_menu)
@@ -187,7 +188,7 @@ async def open_runtime(
     """
     tuning = worker_tuning or WorkerTuning()
     limit = Limit(settings.screen_limit)
-    # With no SMS channel, the tree is served without its "Send by SMS" options.
+    # With no SMS channel, the trees are served without their "Send by SMS" options.
     adapt = None if wants_channel(settings) else without_sms_copies
     private_folder(settings.data_dir)
     async with contextlib.AsyncExitStack() as stack:
@@ -196,6 +197,11 @@ async def open_runtime(
         # naming file:line only when nothing valid exists.
         live, follower = await open_live_tree(settings, messaging.store, adapt)
         await stack.enter_async_context(following(follower))
+        # Other services' trees (service_codes) are read from their files at start-up.
+        other_trees, services = load_other_trees(settings, limit, live.current.id)
+        if adapt is not None:
+            other_trees = {tree_id: adapt(tree) for tree_id, tree in other_trees.items()}
+        served = ServedTrees(live, other_trees, services)
         sessions = session_store or (
             RedisSessionStore.from_url(settings.redis_url)
             if settings.redis_url
@@ -210,6 +216,7 @@ async def open_runtime(
             messaging.hasher,
             effects or messaging.effects,
             ServiceOptions(limit, settings.session_ttl, settings.resume_window),
+            route=served.for_code,
         )
         sms_service = USSDService(
             live,
@@ -219,6 +226,7 @@ async def open_runtime(
             ServiceOptions(
                 menu_limit(settings.sms_menu_parts), settings.sms_menu_ttl, settings.resume_window
             ),
+            route=served.for_code,
         )
         voice_service = USSDService(
             live,
@@ -227,6 +235,7 @@ async def open_runtime(
             effects or messaging.effects,
             # A call is never paged: the whole screen is read, then its options.
             ServiceOptions(Limit(VOICE_PAGE_SEPTETS), VOICE_SESSION_TTL, settings.resume_window),
+            route=served.for_code,
         )
         messaging.inbox.menu = SMSMenu(
             sms_service,
@@ -245,6 +254,7 @@ async def open_runtime(
             settings=settings,
             messaging=messaging,
             live_tree=live,
+            served=served,
             sessions=sessions,
             ussd=service,
             sms_menu=sms_service,

@@ -72,8 +72,11 @@ class USSDService:
         effects: EffectHandler,
         options: ServiceOptions | None = None,
         observers: list[Callable[[USSDRequest, USSDReply, float], None]] | None = None,
+        route: Callable[[str], Tree] | None = None,
     ) -> None:
         self._tree = tree
+        # Several services on one gateway: the tree for the code a request came on.
+        self._route = route
         self._store = store
         self._hasher = hasher
         self._effects = effects
@@ -92,7 +95,10 @@ class USSDService:
         began = time.perf_counter()
         caller_key = self._hasher.hash(request.msisdn, "caller")
         session_key = self.session_key(request.session_id, request.channel, caller_key)
-        tree = self._tree()
+        tree = self._route(request.service_code) if self._route is not None else self._tree()
+        if tree.service_codes:
+            # A service of its own keeps its callers' language and resume point apart.
+            caller_key = self._hasher.hash(request.msisdn, f"caller:{tree.id}")
         try:
             reply, effects_ran = await self._answer(tree, request, session_key, caller_key)
         except SessionStoreError as exc:

@@ -113,6 +113,7 @@ class SMSMenu:
                 channel=CHANNEL,
                 session_id=caller,
                 msisdn=message.sender,
+                service_code=message.recipient,  # the number texted picks the service
                 user_input=None if start else menu_input(message.text),
                 replay_key=message.message_id,
                 language=language,

@@ -1,0 +1,91 @@
+"""Several services on one gateway: which tree answers the code a request came on.
+
+Pure. Every tree in ``menus/`` may declare ``service_codes``: USSD codes (``*384*2#``,
+reached over AT and SMPP), SMS numbers (``21212``) and voice numbers (``+254711082000``).
+A request is routed by the code it came on:
+
+- a USSD code matches itself and any dial string that extends it (``*384*2*1#`` is
+  ``*384*2#`` with the input ``1``); the longest match wins, so ``*384*2#`` beats
+  ``*384#``;
+- a number matches by its digits (``+254 711 082000`` is ``254711082000``);
+- anything else goes to the one tree that declares no codes (the simple default,
+  which answers any code); with no such tree, to the first tree by file name.
+
+Refused at boot, each with a sentence: two trees without codes (which is the
+default?), one code claimed by two trees, two trees with one id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from gateway.errors import GatewayError
+
+
+class ServiceMapError(GatewayError, ValueError):
+    """The trees' service codes do not say which tree answers which code."""
+
+
+@dataclass(frozen=True)
+class ServiceMap:
+    default: str  # the tree id that answers codes no tree claims
+    by_code: Mapping[str, str]  # normalised code -> tree id
+
+    def route(self, code: str) -> str:
+        """The id of the tree that answers ``code``."""
+        wanted = normalise_code(code)
+        if not wanted:
+            return self.default
+        best, best_length = self.default, 0
+        for claimed, tree in self.by_code.items():
+            if _matches(wanted, claimed) and len(claimed) > best_length:
+                best, best_length = tree, len(claimed)
+        return best
+
+
+def normalise_code(code: str) -> str:
+    """``*384*2#`` -> ``*384*2``; ``+254 711-082000`` -> ``254711082000``; else casefolded."""
+    cleaned = "".join(code.split())
+    if cleaned.startswith("*") or cleaned.startswith("#"):
+        return cleaned.rstrip("#")
+    digits = "".join(char for char in cleaned if char.isdigit())
+    if digits and all(char.isdigit() or char in "+-()." for char in cleaned):
+        return digits
+    return cleaned.casefold()
+
+
+def _matches(wanted: str, claimed: str) -> bool:
+    if wanted == claimed:
+        return True
+    return claimed.startswith("*") and wanted.startswith(claimed + "*")
+
+
+def build_service_map(trees: Sequence[tuple[str, str, Sequence[str]]]) -> ServiceMap:
+    """From (tree id, source file, codes) in file-name order."""
+    if not trees:
+        raise ServiceMapError("no menu tree to serve")
+    ids = [tree_id for tree_id, _, _ in trees]
+    repeated = sorted({tree_id for tree_id in ids if ids.count(tree_id) > 1})
+    if repeated:
+        raise ServiceMapError(f"two trees are named {repeated[0]!r}: give each its own 'tree:'")
+    without = [(tree_id, source) for tree_id, source, codes in trees if not codes]
+    if len(without) > 1:
+        names = ", ".join(source for _, source in without)
+        raise ServiceMapError(
+            f"{len(without)} trees declare no service_codes ({names}): only one tree may be "
+            "the default; give the others their codes (service_codes: ['*384*2#'])"
+        )
+    by_code: dict[str, str] = {}
+    for tree_id, source, codes in trees:
+        for code in codes:
+            key = normalise_code(code)
+            if not key:
+                raise ServiceMapError(f"{source}: service code {code!r} is empty")
+            if key in by_code and by_code[key] != tree_id:
+                raise ServiceMapError(
+                    f"{source}: service code {code!r} is already tree {by_code[key]!r}'s"
+                )
+            by_code[key] = tree_id
+    default = without[0][0] if without else trees[0][0]
+    return ServiceMap(default, by_code)
