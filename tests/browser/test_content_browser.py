@@ -5,6 +5,8 @@ refused at import at once; the versions pages fit a 375 px phone."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import shutil
 import socket
 import time
@@ -18,6 +20,8 @@ from aiohttp import web
 from cryptography.fernet import Fernet
 from playwright.async_api import Browser, Page, expect
 
+from gateway.console import second_factor
+from gateway.console.console_app import console_keys
 from gateway.console.passwords import Passwords
 from gateway.menu import engine
 from gateway.menu.pages import Limit
@@ -151,10 +155,12 @@ class Gateway:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.runner: web.AppRunner | None = None
+        self.store: Any = None
         self.url = ""
 
     async def start(self) -> web.Application:
         app = await create_app(self.settings, broadcast_worker=False)
+        self.store = app[RUNTIME].store
         self.runner = web.AppRunner(app, access_log=None)
         await self.runner.setup()
         port = free_port()
@@ -197,19 +203,25 @@ async def gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
         callback_secret=Secret(CALLBACK_SECRET),
         hash_key=Secret("browser test hash key, thirty-two chars"),
         encryption_key=Secret(Fernet.generate_key().decode()),
+        console_key=Secret("browser content console key, thirty-two chars"),
     )
     running = Gateway(settings)
     app = await running.start()
     store = app[RUNTIME].store
     for username, role in (("eddie", "editor"), ("april", "approver")):
         await store.create_operator(username, Passwords().hash(PASSWORD), role, 0.0)
+    # Approvers sign in with a second factor: april set hers up already.
+    seal_key = base64.urlsafe_b64encode(console_keys(settings)["seal"]).decode()
+    TOTP["april"] = second_factor.new_secret()
+    await store.save_second_factor("april", second_factor.seal(seal_key, TOTP["april"]), [], 0.0)
+    running.store = store
     try:
         yield running
     finally:
         await running.stop()
 
 
-async def sign_in_at(browser: Browser, url: str, username: str) -> Page:
+async def sign_in_at(browser: Browser, url: str, username: str, store: Any = None) -> Page:
     context = await browser.new_context(viewport={"width": 1280, "height": 800})
     # A save or publish validates the whole tree (every page, language and country).
     context.set_default_timeout(120_000)
@@ -218,8 +230,26 @@ async def sign_in_at(browser: Browser, url: str, username: str) -> Page:
     await page.fill("input[name=username]", username)
     await page.fill("input[name=password]", PASSWORD)
     await page.click("button[type=submit]")
+    if username in TOTP:
+        await page.wait_for_selector("input[name=code]")
+        await page.fill("input[name=code]", await code_for(store, username))
+        await page.click("button[type=submit]")
     await page.wait_for_selector("h1:has-text('Dashboard')")
     return page
+
+
+TOTP: dict[str, str] = {}
+
+
+async def code_for(store: Any, username: str) -> str:
+    """The authenticator's code now (a code works once: else the next step's)."""
+    factor = await store.get_second_factor(username)
+    used = factor.last_step if factor else 0
+    while True:
+        step = second_factor.step_at(time.time())
+        if used < step + second_factor.DRIFT_STEPS:
+            return second_factor.code_at(TOTP[username], max(step, used + 1))
+        await asyncio.sleep(1)
 
 
 CALLERS = iter(range(1, 100))
@@ -246,7 +276,7 @@ async def test_on_the_phone_only_after_an_approver_publishes_and_after_a_broken_
     phone = await hotlines_screen(gateway, "draft")
     assert "Kenya emergency: 999 or 112" in phone and "Kenya emergency: 112\n" not in phone
 
-    approver = await sign_in_at(browser, gateway.url, "april")
+    approver = await sign_in_at(browser, gateway.url, "april", gateway.store)
     await approver.goto(f"{gateway.url}/console/content/versions")
     number = approver.locator("details[data-subject='hotlines ke-999'] tr", has_text="number")
     await expect(number.locator("td.old")).to_have_text("999")
@@ -261,7 +291,7 @@ async def test_on_the_phone_only_after_an_approver_publishes_and_after_a_broken_
     hotlines.write_text(hotlines.read_text().replace("    number:", "    numbr:", 1))
     await gateway.start()
     assert "Kenya emergency: 112" in await hotlines_screen(gateway, "restarted")
-    approver = await sign_in_at(browser, gateway.url, "april")
+    approver = await sign_in_at(browser, gateway.url, "april", gateway.store)
     banner = approver.locator("p.banner")
     await expect(banner).to_contain_text("do not validate")
     await expect(banner).to_contain_text("hotlines.yaml")
