@@ -29,8 +29,8 @@ import structlog
 from gateway.privacy.numbers import DecryptionError, NumberVault, PhoneHasher
 from gateway.privacy.phone_numbers import to_e164
 from gateway.settings import Settings
-from gateway.store.database import Connection
-from gateway.store.people import opt_out_subscribers, subscriber_keys_page
+from gateway.store.database import Connection, Row
+from gateway.store.people import opt_out_subscribers, rewrite_subscriber_keys
 from gateway.store.sql_store import SQLStore
 
 log = structlog.get_logger(__name__)
@@ -91,25 +91,23 @@ async def normalise_identities(
 ) -> NormaliseReport:
     """Walk the subscribers of ``store`` (SQLite or PostgreSQL), one batch per commit."""
     report = NormaliseReport()
-    after = 0
-    while True:
-        async with store.transaction("normalise identities") as db:
-            page = await subscriber_keys_page(db, after, batch)
-            if not page:
-                return report
-            for row in page:
-                if row[2] is None:
-                    continue  # opted out: no number left, nothing will be sent
-                report.seen += 1
-                change = normaliser.normalise(str(row[1]), bytes(row[2]))
-                if change is False:
-                    report.unreadable += 1
-                elif isinstance(change, Normalised):
-                    merged = await _apply(db, int(row[0]), change)
-                    report.merged += merged
-                    report.rehashed += not merged
-        after = int(page[-1][0])
+
+    async def rewrite(db: Connection, page: list[Row]) -> None:
+        for row in page:
+            if row[2] is None:
+                continue  # opted out: no number left, nothing will be sent
+            report.seen += 1
+            change = normaliser.normalise(str(row[1]), bytes(row[2]))
+            if change is False:
+                report.unreadable += 1
+            elif isinstance(change, Normalised):
+                merged = await _apply(db, int(row[0]), change)
+                report.merged += merged
+                report.rehashed += not merged
+
+    async for after, _ in rewrite_subscriber_keys(store, "normalise identities", batch, rewrite):
         log.info("identities.normalised_batch", up_to_id=after)
+    return report
 
 
 async def _apply(db: Connection, row_id: int, change: Normalised) -> bool:

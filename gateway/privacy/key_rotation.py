@@ -36,8 +36,8 @@ from gateway.errors import GatewayError
 from gateway.privacy.identity_migration import add_normalise_command
 from gateway.privacy.numbers import PhoneHasher
 from gateway.settings import Secret, Settings, SettingsError
-from gateway.store.database import Connection
-from gateway.store.people import subscriber_keys_page
+from gateway.store.database import Connection, Row
+from gateway.store.people import rewrite_subscriber_keys
 from gateway.store.sql_store import SQLStore
 
 log = structlog.get_logger(__name__)
@@ -119,34 +119,29 @@ async def rotate(
 ) -> RotationReport:
     """Walk the subscribers of ``store`` (SQLite or PostgreSQL) and rewrite what changed."""
     report = RotationReport()
-    after = 0
-    while True:
-        async with store.transaction("rotate keys") as db:
-            page = await _page(db, after, batch)
-            if not page:
-                return report
-            changes = []
-            for row in page:
-                report.seen += 1
-                if row.msisdn_sealed is None:
-                    report.without_number += 1
-                change = rotation.rekey(row)
-                if change is None:
-                    continue
-                report.resealed += change.msisdn_sealed != row.msisdn_sealed
-                report.rehashed += change.msisdn_hash != row.msisdn_hash
-                changes.append(change)
-            await db.executemany(
-                "UPDATE subscribers SET msisdn_hash = ?, msisdn_sealed = ? WHERE id = ?",
-                [(c.msisdn_hash, c.msisdn_sealed, c.id) for c in changes],
-            )
-        after = page[-1].id
-        log.info("keys.rotated_batch", up_to_id=after, changed=len(changes))
 
+    async def rewrite(db: Connection, page: list[Row]) -> int:
+        changes = []
+        for found in page:
+            row = SubscriberKeys(found[0], found[1], _bytes(found[2]))
+            report.seen += 1
+            if row.msisdn_sealed is None:
+                report.without_number += 1
+            change = rotation.rekey(row)
+            if change is None:
+                continue
+            report.resealed += change.msisdn_sealed != row.msisdn_sealed
+            report.rehashed += change.msisdn_hash != row.msisdn_hash
+            changes.append(change)
+        await db.executemany(
+            "UPDATE subscribers SET msisdn_hash = ?, msisdn_sealed = ? WHERE id = ?",
+            [(c.msisdn_hash, c.msisdn_sealed, c.id) for c in changes],
+        )
+        return len(changes)
 
-async def _page(db: Connection, after: int, limit: int) -> list[SubscriberKeys]:
-    found = await subscriber_keys_page(db, after, limit)
-    return [SubscriberKeys(row[0], row[1], _bytes(row[2])) for row in found]
+    async for after, changed in rewrite_subscriber_keys(store, "rotate keys", batch, rewrite):
+        log.info("keys.rotated_batch", up_to_id=after, changed=changed)
+    return report
 
 
 def _bytes(value: object) -> bytes | None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import TypeVar
 
 from gateway.store.base import StoreBase
 from gateway.store.database import Connection, Row
@@ -57,6 +58,29 @@ async def subscriber_keys_page(db: Connection, after: int, limit: int) -> list[R
         after,
         limit,
     )
+
+
+PageResult = TypeVar("PageResult")
+
+
+async def rewrite_subscriber_keys(
+    store: StoreBase,
+    doing: str,
+    batch: int,
+    rewrite_page: Callable[[Connection, list[Row]], Awaitable[PageResult]],
+) -> AsyncIterator[tuple[int, PageResult]]:
+    """Walk every subscriber's (id, msisdn_hash, msisdn_sealed) in id order, one page
+    of ``batch`` per transaction, ``rewrite_page`` rewriting inside it; yields the last
+    id and ``rewrite_page``'s answer once each page is committed."""
+    after = 0
+    while True:
+        async with store.transaction(doing) as db:
+            page = await subscriber_keys_page(db, after, batch)
+            if not page:
+                return
+            result = await rewrite_page(db, page)
+        after = int(page[-1][0])
+        yield after, result
 
 
 def audience_filter(dialect: Dialect, audience: Audience) -> tuple[str, list[object]]:
