@@ -156,7 +156,7 @@ class Settings:
     voice_say_voice: str = "woman"  # AT's Say voice: woman | man
     voice_timeout: int = 10  # seconds GetDigits waits for a key
     voice_repeat_key: str = "*"
-    voice_exit_key: str = "#"
+    voice_exit_key: str = "99"
     voice_callback_url: Secret = field(default_factory=lambda: Secret(""))  # may hold ?key=
     voice_recordings: Path = PROJECT_ROOT / "var" / "recordings"
     voice_max_seconds: int = 60  # the validator warns about screens spoken longer
@@ -220,8 +220,9 @@ class Settings:
             ),
             "voice_say_voice": reader.choice("VOICE_SAY_VOICE", "woman", ("woman", "man")),
             "voice_timeout": reader.integer("VOICE_TIMEOUT", 10, low=3, high=60),
-            "voice_repeat_key": reader.choice("VOICE_REPEAT_KEY", "*", ("*", "#", "9")),
-            "voice_exit_key": reader.choice("VOICE_EXIT_KEY", "#", ("#", "*", "9")),
+            # "#" ends a choice of one key (GetDigits finishOnKey): it cannot be either.
+            "voice_repeat_key": reader.choice("VOICE_REPEAT_KEY", "*", ("*", "9")),
+            "voice_exit_key": reader.choice("VOICE_EXIT_KEY", "99", ("99", "*", "9")),
             "voice_callback_url": Secret(reader.text("VOICE_CALLBACK_URL", "")),
             "voice_recordings": reader.path("VOICE_RECORDINGS", data_dir / "recordings"),
             "voice_max_seconds": reader.integer("VOICE_MAX_SECONDS", 60, low=5, high=600),

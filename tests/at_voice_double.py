@@ -82,11 +82,25 @@ class VoiceCallDouble:
     async def dial(self) -> Turn:
         return await self._post(self.callback_path, {})
 
-    async def press(self, digits: str) -> Turn:
-        assert self.last is not None and self.last.waits_for_digits, "nothing waits for keys"
-        if self.last.num_digits is not None:
-            assert len(digits) <= self.last.num_digits, "more keys than numDigits"
-        target = self.last.callback_url or self.callback_path
+    async def press(self, keys: str) -> Turn:
+        """The caller presses ``keys`` on the keypad. As AT does, collection stops at
+        ``finishOnKey`` (not sent) or once ``numDigits`` keys are in; keys that do
+        neither leave AT waiting, which a test must not rely on."""
+        last = self.last
+        assert last is not None and last.waits_for_digits, "nothing waits for keys"
+        finish = last.finish_on_key
+        if finish and finish in keys:
+            digits, _, after = keys.partition(finish)
+            assert not after, f"keys after {finish!r} are not collected"
+        else:
+            digits = keys
+            assert last.num_digits is not None and len(keys) == last.num_digits, (
+                f"{keys!r} neither fills numDigits={last.num_digits} nor ends with "
+                f"finishOnKey={finish!r}: AT would still be waiting"
+            )
+        if last.num_digits is not None:
+            assert len(digits) <= last.num_digits, "more keys than numDigits"
+        target = last.callback_url or self.callback_path
         return await self._post(target, {"dtmfDigits": digits})
 
     async def _post(self, target: str, extra: dict[str, str]) -> Turn:

@@ -13,10 +13,12 @@ and reads XML actions from the answer (``docs.africastalking.com/voice``):
 - ``<GetDigits numDigits timeout finishOnKey callbackUrl>`` around the prompt: AT
   reads or plays it, then posts the keys pressed (``dtmfDigits``).
 
-A caller presses one key per choice (``numDigits="1"``): an option's number, ``0`` to
-go back, the repeat key (``*``) to hear the screen again, the exit key (``#``) to end
-the call at once (the ``99`` of USSD, which one key cannot type). An input screen
-(a country by its dialling code, say) takes several keys ended by ``#``.
+A choice is one or two keys (``numDigits="2"``, ``finishOnKey="#"``): two keys
+arrive at once (``10``, ``12``, the ``99`` quick exit, ``00`` home), one key is ended
+by ``#`` (``1#``, ``0#`` back); AT posts the keys without the ``#``. The repeat key
+(``*#``) says the screen again, and so does a ``#`` alone or a timeout with no key (AT
+posts no digits; on a call already under way that is never a new start). An input
+screen (a country by its dialling code, say) takes any number of keys ended by ``#``.
 
 Spoken text reads every number of two or more digits digit by digit ("116 000" is
 "1 1 6, 0 0 0"): a hotline read as "one hundred and sixteen thousand" cannot be
@@ -35,6 +37,7 @@ from gateway.errors import GatewayError
 
 QUICK_EXIT_INPUT = "99"
 BACK_INPUT = "0"
+CHOICE_DIGITS = 2  # options 10 and above, 00 and 99 are two keys
 WORDS_PER_SECOND = 2.5  # text-to-speech at about 150 words a minute
 _NUMBER = re.compile(r"\d{2,}")
 _SENTENCE_END = ".!?:;،؟۔"
@@ -76,7 +79,8 @@ class VoiceOptions:
     say_voice: str = "woman"
     timeout: int = 10  # seconds GetDigits waits for a key
     repeat_key: str = "*"
-    exit_key: str = "#"
+    exit_key: str = QUICK_EXIT_INPUT  # "99", as on USSD; a setting may add "9" or "*"
+    finish_key: str = "#"  # ends a choice of one key, or an input
     callback_url: str = field(default="", repr=False)  # may hold ?key=; "" = the number's URL
 
 
@@ -102,16 +106,17 @@ def parse_voice_form(form: dict[str, str]) -> VoiceCall:
     )
 
 
-def key_meaning(digits: str, options: VoiceOptions) -> VoiceKey:
-    """What the keys pressed ask the menu for."""
-    if not digits:
-        return VoiceKey(KeyMeaning.START)
-    if digits == options.repeat_key:
+def key_meaning(digits: str, options: VoiceOptions, *, started: bool = False) -> VoiceKey:
+    """What the keys pressed ask the menu for. ``started``: the call already has a
+    session, so no keys (a ``#`` alone, a timeout) repeat the screen."""
+    keys = digits.strip().rstrip(options.finish_key)
+    if not keys:
+        return VoiceKey(KeyMeaning.REPEAT if started else KeyMeaning.START)
+    if keys == options.repeat_key:
         return VoiceKey(KeyMeaning.REPEAT)
-    if digits == options.exit_key or digits.startswith(options.exit_key):
+    if keys in (options.exit_key, QUICK_EXIT_INPUT):
         return VoiceKey(KeyMeaning.INPUT, QUICK_EXIT_INPUT)
-    # A free input ended by "#": AT may or may not pass the finishing key along.
-    return VoiceKey(KeyMeaning.INPUT, digits.rstrip("#*"))
+    return VoiceKey(KeyMeaning.INPUT, keys.rstrip("*#"))
 
 
 def spoken(text: str) -> str:
@@ -136,11 +141,9 @@ def render(screen: VoiceScreen, options: VoiceOptions) -> str:
     if screen.end:
         _prompt(response, screen, options)
     else:
-        attributes = {"timeout": str(options.timeout)}
-        if screen.free_input:
-            attributes["finishOnKey"] = "#"
-        else:
-            attributes["numDigits"] = "1"
+        attributes = {"timeout": str(options.timeout), "finishOnKey": options.finish_key}
+        if not screen.free_input:
+            attributes["numDigits"] = str(CHOICE_DIGITS)
         if options.callback_url:
             attributes["callbackUrl"] = options.callback_url
         get_digits = ET.SubElement(response, "GetDigits", attributes)

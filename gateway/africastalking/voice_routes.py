@@ -94,11 +94,11 @@ def voice_routes(
             return _xml(_busy(current, setup))
 
     async def _answer(current: Tree, call: VoiceCall, base: str) -> str:
-        key = key_meaning(call.digits, setup.options)
+        record = await service.session_record(call.session_id, CHANNEL, call.caller)
+        key = key_meaning(call.digits, setup.options, started=record is not None)
         reply: USSDReply | None = None
-        if key.meaning is KeyMeaning.REPEAT:
-            record = await service.session_record(call.session_id, CHANNEL, call.caller)
-            reply = record.reply if record is not None else None
+        if key.meaning is KeyMeaning.REPEAT and record is not None:
+            reply = record.reply
         if reply is None:
             reply = await service.handle(
                 USSDRequest(

@@ -98,7 +98,9 @@ DEFAULT_NAVIGATION: dict[str, dict[str, str]] = {
     "resume": {"en": "Continue where you left off?\n1 Continue\n2 Start again"},
     "unavailable": {"en": "Service busy. Please try again in a few minutes."},
     # Said after every voice screen that waits for a key (gateway.africastalking.voice_routes).
-    "voice_keys": {"en": "Press star to hear this again, 0 to go back, hash to end the call."},
+    "voice_keys": {
+        "en": "Press your choice, then hash. Star hash repeats, 0 hash goes back, 99 ends the call."
+    },
 }
 # Words a tree may leave out (trees written before the voice channel): the default
 # above, or the tree's fallback language, is used instead.

@@ -69,7 +69,10 @@ def voice_warnings(tree: Tree, max_seconds: int) -> list[Problem]:
     warnings = []
     for screen in tree.screens.values():
         for language in tree.languages:
-            seconds = spoken_seconds(body_of(tree, screen, language, ""))
+            heard = body_of(tree, screen, language, "")
+            if not screen.end:  # the keys are said after every screen that waits for one
+                heard += "\n" + tree.nav("voice_keys", language)
+            seconds = spoken_seconds(heard)
             if seconds > max_seconds:
                 warnings.append(
                     _problem(

@@ -38,8 +38,8 @@ def test_any_screen_becomes_well_formed_xml_that_says_it(text: str, end: bool, f
     get_digits = root.find("GetDigits")
     assert (get_digits is None) == end
     if get_digits is not None:
-        assert get_digits.get("numDigits") == (None if free else "1")
-        assert get_digits.get("finishOnKey") == ("#" if free else None)
+        assert get_digits.get("numDigits") == (None if free else "2")
+        assert get_digits.get("finishOnKey") == "#"
 
 
 def test_markup_in_a_screen_is_escaped_not_obeyed() -> None:
@@ -74,9 +74,12 @@ def test_lines_become_sentences_and_single_keys_stay() -> None:
     [
         ("", KeyMeaning.START, ""),
         ("*", KeyMeaning.REPEAT, ""),
-        ("#", KeyMeaning.INPUT, "99"),
+        ("*#", KeyMeaning.REPEAT, ""),
+        ("99", KeyMeaning.INPUT, "99"),
         ("0", KeyMeaning.INPUT, "0"),
+        ("00", KeyMeaning.INPUT, "00"),
         ("3", KeyMeaning.INPUT, "3"),
+        ("10", KeyMeaning.INPUT, "10"),
         ("254#", KeyMeaning.INPUT, "254"),
     ],
 )
@@ -85,6 +88,17 @@ def test_keys_mean_what_the_caller_was_told(
 ) -> None:
     key = key_meaning(digits, OPTIONS)
     assert key.meaning is meaning and key.input == engine_input
+
+
+def test_no_keys_on_a_call_under_way_repeat_the_screen_and_never_restart() -> None:
+    assert key_meaning("", OPTIONS, started=True).meaning is KeyMeaning.REPEAT
+    assert key_meaning("#", OPTIONS, started=True).meaning is KeyMeaning.REPEAT
+
+
+def test_a_configured_exit_key_ends_at_once_as_99_does() -> None:
+    options = VoiceOptions(repeat_key="9", exit_key="*")
+    assert key_meaning("*", options) == key_meaning("99", options)
+    assert key_meaning("*", options).input == "99"
 
 
 def test_a_form_without_a_session_is_refused_and_the_number_stays_out_of_repr() -> None:
@@ -108,3 +122,18 @@ def test_the_validator_warns_about_screens_too_long_to_hear(sample_tree: object)
     assert "read aloud in 'en'" in str(long[0]) and str(long[0]).startswith(
         str(sample_tree.source)  # type: ignore[attr-defined]
     )
+
+
+def test_the_spoken_estimate_counts_the_keys_said_after_a_screen(sample_tree: object) -> None:
+    from gateway.menu.model import Tree
+    from gateway.menu.pages import body_of
+    from gateway.menu.validator import voice_warnings
+
+    assert isinstance(sample_tree, Tree)
+    main = sample_tree.screens["main"]
+    alone = max(
+        spoken_seconds(body_of(sample_tree, main, lang, "")) for lang in sample_tree.languages
+    )
+    assert alone < 12  # the home screen alone is short ...
+    warned = {w.screen for w in voice_warnings(sample_tree, 12)}
+    assert "main" in warned  # ... but a caller also hears the keys before choosing

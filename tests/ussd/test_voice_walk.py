@@ -46,20 +46,23 @@ async def test_a_voice_walk_language_hotline_digit_by_digit_back_and_quick_exit(
 ) -> None:
     phone = call(client)
     first = await phone.dial()
-    assert first.waits_for_digits and first.num_digits == 1
+    # One key then hash, or two keys (10 and above, 00, 99): AT collects either.
+    assert first.waits_for_digits and first.num_digits == 2 and first.finish_on_key == "#"
     assert first.said.startswith("Language. 1 English. 2 Français.")
-    home = await phone.press("1")
+    home = await phone.press("1#")
     assert home.said.startswith("Safe journey info. 1 Hotlines.")
-    assert home.said.endswith("Press star to hear this again, 0 to go back, hash to end the call.")
-    hotlines = await phone.press("1")
+    assert home.said.endswith("Star hash repeats, 0 hash goes back, 9 9 ends the call.")
+    hotlines = await phone.press("1#")
     # 112 is read digit by digit, so it can be dialled from what was heard.
     assert "try 1 1 2 from a mobile phone" in hotlines.said and "112" not in hotlines.said
     assert "00 Home" not in hotlines.said  # the USSD footer is not read out
-    again = await phone.press("*")
+    again = await phone.press("*#")
     assert again.said == hotlines.said
-    back = await phone.press("0")
+    quiet = await phone.press("#")  # hash alone (or a timeout): the screen again, no restart
+    assert quiet.said == hotlines.said
+    back = await phone.press("0#")
     assert back.said == home.said
-    bye = await phone.press("#")
+    bye = await phone.press("99")  # the quick exit of USSD, two keys
     assert bye.said == "Thank you. Goodbye." and not bye.waits_for_digits
     assert phone.ended and phone.final_status == 200
     runtime = client.app[RUNTIME]
@@ -72,13 +75,13 @@ async def test_a_language_without_a_voice_is_played_from_the_operators_recording
 ) -> None:
     phone = call(client, "+254700777002")
     await phone.dial()
-    home = await phone.press("3")  # العربية: AT's Say has no Arabic voice (a setting)
+    home = await phone.press("3#")  # العربية: AT's Say has no Arabic voice (a setting)
     assert home.played == [
         phone.client.make_url("/voice/recordings/safe-journey/main/ar").human_repr()
     ]
     assert home.heard[0].content_type == "audio/mpeg"
     # A screen nobody recorded yet is still answered (its text is said), never silence.
-    hotlines = await phone.press("1")
+    hotlines = await phone.press("1#")
     assert hotlines.played == [] and hotlines.said
 
 
@@ -92,3 +95,75 @@ async def test_voice_callbacks_need_the_secret_and_survive_garbage(
     assert (await response.text()).startswith("<Response><Say")
     missing = await client.get("/voice/recordings/safe-journey/main/../../etc")
     assert missing.status == 404
+
+
+# A service with twelve choices on one screen (a sample tree for this test only).
+TWELVE = (
+    """\
+tree: twelve
+sample: true
+languages: [en]
+fallback_language: en
+start: main
+home: main
+language_names: {en: English}
+navigation:
+  more: {en: "98 More"}
+  back: {en: "0 Back"}
+  home: {en: "00 Home"}
+  invalid: {en: "Invalid choice."}
+  exit: {en: "Thank you. Goodbye."}
+  resume: {en: "Continue where you left off?\\n1 Continue\\n2 Start again"}
+  unavailable: {en: "Service busy. Please try again in a few minutes."}
+screens:
+  main:
+    type: menu
+    text: {en: "Pick a topic"}
+    options:
+"""
+    + "".join(
+        f'      - {{key: "{n}", goto: topic{n}, label: {{en: "Topic {n}"}}}}\n'
+        for n in range(1, 13)
+    )
+    + "".join(
+        f'  topic{n}:\n    type: text\n    end: true\n    text: {{en: "This is topic {n}."}}\n'
+        for n in range(1, 13)
+    )
+)
+
+
+@pytest.fixture
+async def twelve(aiohttp_client: Any, settings: Settings, tmp_path: Path) -> TestClient[Any, Any]:
+    menus = tmp_path / "menus"
+    menus.mkdir()
+    (menus / "twelve.yaml").write_text(TWELVE, encoding="utf-8")
+    env = {
+        "GATEWAY_DATA_DIR": str(settings.data_dir),
+        "GATEWAY_MENUS": str(menus),
+        "GATEWAY_CONTENT": str(settings.content),
+        "GATEWAY_CALLBACK_SECRET": SECRET,
+        "GATEWAY_HASH_KEY": settings.hash_key.reveal(),
+    }
+    app = await create_app(Settings.from_env(env), broadcast_worker=False)
+    test_client: TestClient[Any, Any] = await aiohttp_client(app)
+    return test_client
+
+
+async def test_options_ten_and_above_are_keyed_as_two_digits_and_1_hash_is_still_one(
+    twelve: TestClient[Any, Any],
+) -> None:
+    phone = call(twelve, "+254700777003")
+    menu = await phone.dial()
+    assert "1 1 Topic 1 1. 1 2 Topic 1 2." in menu.said  # read digit by digit: "one one"
+    ten = await phone.press("10")  # key 1 then 0: AT posts "10" once two keys are in
+    assert ten.said == "This is topic 1 0."
+    phone = call(twelve, "+254700777004")
+    await phone.dial()
+    one = await phone.press("1#")  # one key, ended by hash: option 1, not 10
+    assert one.said == "This is topic 1."
+    phone = call(twelve, "+254700777005")
+    await phone.dial()
+    wrong = await phone.press("13")  # no option 13: the hint, the same screen, no hang-up
+    assert wrong.waits_for_digits and wrong.said.startswith("Invalid choice. Pick a topic.")
+    bye = await phone.press("99")
+    assert bye.said == "Thank you. Goodbye." and phone.ended
