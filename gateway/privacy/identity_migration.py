@@ -80,8 +80,8 @@ class IdentityNormaliser:
 
 # One statement for both engines (SQLite 3.24+ and PostgreSQL read ON CONFLICT alike).
 _MOVE_TOPICS = (
-    "INSERT INTO subscriptions (subscriber_id, topic, region, language, created_at) "
-    "SELECT ?, topic, region, language, created_at FROM subscriptions "
+    "INSERT INTO subscriptions (subscriber_id, service, topic, region, language, created_at) "
+    "SELECT ?, service, topic, region, language, created_at FROM subscriptions "
     "WHERE subscriber_id = ? ON CONFLICT DO NOTHING"
 )
 

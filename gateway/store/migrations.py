@@ -241,6 +241,76 @@ CREATE TABLE operator_factors (
 );
 """,
     ),
+    Migration(
+        3,
+        # Several services on one gateway (gateway.menu.services): subscriptions,
+        # drop-off counts and alerts belong to a service; "" is the default service, so
+        # every row made before belongs to it. Operators may hold a role per service
+        # (operator_roles); an account whose role is 'none' sees only the services it
+        # holds a role on. The rebuilt tables keep their rows, indexes and names.
+        portable="""
+CREATE TABLE subscriptions_by_service (
+    subscriber_id {ref} NOT NULL REFERENCES subscribers (id) ON DELETE CASCADE,
+    service TEXT NOT NULL DEFAULT '',
+    topic TEXT NOT NULL,
+    region TEXT NOT NULL DEFAULT '',
+    language TEXT NOT NULL,
+    created_at {time} NOT NULL,
+    PRIMARY KEY (subscriber_id, service, topic, region)
+);
+INSERT INTO subscriptions_by_service (subscriber_id, service, topic, region, language,
+    created_at)
+    SELECT subscriber_id, '', topic, region, language, created_at FROM subscriptions;
+DROP TABLE subscriptions;
+ALTER TABLE subscriptions_by_service RENAME TO subscriptions;
+CREATE INDEX subscriptions_topic ON subscriptions (service, topic, region);
+
+CREATE TABLE session_ends_by_service (
+    service TEXT NOT NULL DEFAULT '',
+    day TEXT NOT NULL,
+    screen_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    count {bigint} NOT NULL,
+    PRIMARY KEY (service, day, screen_id, status)
+);
+INSERT INTO session_ends_by_service (service, day, screen_id, status, count)
+    SELECT '', day, screen_id, status, count FROM session_ends;
+DROP TABLE session_ends;
+ALTER TABLE session_ends_by_service RENAME TO session_ends;
+
+ALTER TABLE broadcasts ADD COLUMN service TEXT NOT NULL DEFAULT '';
+CREATE INDEX broadcasts_service ON broadcasts (service, id);
+
+CREATE TABLE operator_roles (
+    username TEXT NOT NULL,
+    service TEXT NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('editor', 'approver', 'none')),
+    PRIMARY KEY (username, service)
+);
+""",
+        # operators.role may now be 'none' (roles on some services only): PostgreSQL
+        # replaces the CHECK; SQLite, which cannot, rebuilds the table with its ids.
+        sqlite="""
+CREATE TABLE operators_with_none (
+    id INTEGER PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('admin', 'editor', 'approver', 'none')),
+    disabled INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+INSERT INTO operators_with_none SELECT id, username, password_hash, role, disabled,
+    created_at, updated_at FROM operators;
+DROP TABLE operators;
+ALTER TABLE operators_with_none RENAME TO operators;
+""",
+        postgresql="""
+ALTER TABLE operators DROP CONSTRAINT operators_role_check;
+ALTER TABLE operators ADD CONSTRAINT operators_role_check
+    CHECK (role IN ('admin', 'editor', 'approver', 'none'));
+""",
+    ),
 )
 
 

@@ -70,6 +70,7 @@ def broadcast_from(row: Row) -> Broadcast:
             topics=tuple(json.loads(row["topics"])),
             regions=tuple(json.loads(row["regions"])),
             languages=tuple(json.loads(row["languages"])),
+            service=row["service"],
         ),
         source=row["source"],
         author=row["author"],
@@ -90,8 +91,8 @@ class Outbox(People):
         async with self.transaction("create broadcast") as db:
             broadcast_id: int = await db.fetchval(
                 "INSERT INTO broadcasts (texts, fallback_language, topics, regions, languages, "
-                "source, author, expires_at, state, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'draft', ?) RETURNING id",
+                "source, author, expires_at, state, created_at, service) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'draft', ?, ?) RETURNING id",
                 json.dumps(dict(new.texts), ensure_ascii=False, sort_keys=True),
                 new.fallback_language,
                 json.dumps(list(new.audience.topics)),
@@ -101,6 +102,7 @@ class Outbox(People):
                 new.author,
                 new.expires_at,
                 now,
+                new.audience.service,
             )
             return broadcast_id
 
@@ -109,12 +111,16 @@ class Outbox(People):
         return None if row is None else broadcast_from(row)
 
     async def list_broadcasts(
-        self, states: Iterable[str] | None = None, limit: int = 100
+        self, states: Iterable[str] | None = None, limit: int = 100, service: str | None = None
     ) -> list[Broadcast]:
-        where, params = "", list[object]()
+        conditions, params = list[str](), list[object]()
         if states is not None:
             among, params = self.dialect.any_of("state", list(states), "text")
-            where = f"WHERE {among}"
+            conditions.append(among)
+        if service is not None:
+            conditions.append("service = ?")
+            params.append(service)
+        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
         rows = await self.fetch(
             f"SELECT * FROM broadcasts {where} ORDER BY id DESC LIMIT ?", *params, limit
         )

@@ -25,7 +25,8 @@ def subscriber_from(row: Row) -> Subscriber:
 
 
 async def opt_out_subscribers(db: Connection, ids: Sequence[int], now: float) -> int:
-    """STOP for ``ids``: no subscription, no sealed number, no queued message left."""
+    """STOP everywhere for ``ids``: no subscription in any service, no sealed number, no
+    queued message left."""
     if not ids:
         return 0
     dialect = db.dialect
@@ -88,8 +89,10 @@ def audience_filter(dialect: Dialect, audience: Audience) -> tuple[str, list[obj
     among, params = dialect.any_of("sub.topic", audience.topics, "text")
     clause = (
         "s.opted_out_at IS NULL AND s.msisdn_sealed IS NOT NULL AND EXISTS ("
-        f"SELECT 1 FROM subscriptions sub WHERE sub.subscriber_id = s.id AND {among}"
+        "SELECT 1 FROM subscriptions sub WHERE sub.subscriber_id = s.id "
+        f"AND sub.service = ? AND {among}"
     )
+    params.insert(0, audience.service)
     if audience.regions:
         among, more = dialect.any_of("sub.region", audience.regions, "text")
         # Only the regions named: "" among them (unknown country) only when chosen.
@@ -149,13 +152,20 @@ class People(StoreBase):
             return changed > 0
 
     async def subscribe(
-        self, subscriber_id: int, topic: str, region: str, language: str, now: float
+        self,
+        subscriber_id: int,
+        topic: str,
+        region: str,
+        language: str,
+        now: float,
+        service: str = "",
     ) -> bool:
         async with self.transaction("subscribe") as db:
             added = await db.execute(
-                "INSERT INTO subscriptions (subscriber_id, topic, region, language, created_at) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                "INSERT INTO subscriptions (subscriber_id, service, topic, region, language, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 subscriber_id,
+                service,
                 topic,
                 region,
                 language,
@@ -163,23 +173,27 @@ class People(StoreBase):
             )
             return added > 0
 
-    async def unsubscribe(self, subscriber_id: int, topic: str) -> int:
+    async def unsubscribe(self, subscriber_id: int, topic: str, service: str = "") -> int:
         async with self.transaction("unsubscribe") as db:
             return await db.execute(
-                "DELETE FROM subscriptions WHERE subscriber_id = ? AND topic = ?",
+                "DELETE FROM subscriptions WHERE subscriber_id = ? AND service = ? AND topic = ?",
                 subscriber_id,
+                service,
                 topic,
             )
 
     async def subscriptions(self, subscriber_id: int) -> list[Subscription]:
         rows = await self.fetch(
-            "SELECT topic, region, language FROM subscriptions WHERE subscriber_id = ? "
-            "ORDER BY topic, region",
+            "SELECT topic, region, language, service FROM subscriptions "
+            "WHERE subscriber_id = ? ORDER BY service, topic, region",
             subscriber_id,
         )
-        return [Subscription(row["topic"], row["region"], row["language"]) for row in rows]
+        return [
+            Subscription(row["topic"], row["region"], row["language"], row["service"])
+            for row in rows
+        ]
 
-    async def opt_out(self, msisdn_hash: str, now: float) -> bool:
+    async def opt_out(self, msisdn_hash: str, now: float, service: str | None = None) -> bool:
         async with self.transaction("opt out") as db:
             subscriber_id = await db.fetchval(
                 f"SELECT id FROM subscribers WHERE msisdn_hash = ?{self.dialect.for_update}",
@@ -187,7 +201,30 @@ class People(StoreBase):
             )
             if subscriber_id is None:
                 return False
-            return await opt_out_subscribers(db, [subscriber_id], now) > 0
+            if service is None:
+                return await opt_out_subscribers(db, [subscriber_id], now) > 0
+            # One service: its subscriptions and its queued messages go at once; a
+            # person left with no subscription anywhere is opted out altogether (the
+            # sealed number forgotten), as a STOP everywhere would.
+            dropped = await db.execute(
+                "DELETE FROM subscriptions WHERE subscriber_id = ? AND service = ?",
+                subscriber_id,
+                service,
+            )
+            await db.execute(
+                "UPDATE outbox SET state = 'opted_out', final_at = ?, claimed_by = NULL "
+                f"WHERE subscriber_id = ? AND state IN {UNSENT} AND broadcast_id IN "
+                "(SELECT id FROM broadcasts WHERE service = ?)",
+                now,
+                subscriber_id,
+                service,
+            )
+            left = await db.fetchval(
+                "SELECT count(*) FROM subscriptions WHERE subscriber_id = ?", subscriber_id
+            )
+            if not left:
+                return await opt_out_subscribers(db, [subscriber_id], now) > 0 or dropped > 0
+            return dropped > 0
 
     async def withdraw_opted_out(self, outbox_ids: Sequence[int], now: float) -> set[int]:
         if not outbox_ids:
@@ -225,11 +262,21 @@ class People(StoreBase):
         count = await self.fetchval(f"SELECT count(*) FROM subscribers s WHERE {clause}", *params)
         return int(count or 0)
 
-    async def topic_counts(self) -> dict[str, int]:
+    async def topic_counts(self, service: str = "") -> dict[str, int]:
         rows = await self.fetch(
             "SELECT sub.topic, count(DISTINCT sub.subscriber_id) FROM subscriptions sub "
             "JOIN subscribers s ON s.id = sub.subscriber_id WHERE s.opted_out_at IS NULL "
-            "GROUP BY sub.topic ORDER BY sub.topic"
+            "AND sub.service = ? GROUP BY sub.topic ORDER BY sub.topic",
+            service,
+        )
+        return {row[0]: int(row[1]) for row in rows}
+
+    async def subscriber_counts(self) -> dict[str, int]:
+        """Active subscribers per service (store key): an aggregate, never a list."""
+        rows = await self.fetch(
+            "SELECT sub.service, count(DISTINCT sub.subscriber_id) FROM subscriptions sub "
+            "JOIN subscribers s ON s.id = sub.subscriber_id WHERE s.opted_out_at IS NULL "
+            "GROUP BY sub.service ORDER BY sub.service"
         )
         return {row[0]: int(row[1]) for row in rows}
 

@@ -58,17 +58,26 @@ class SubscriberStore(Protocol):
     async def set_language(self, msisdn_hash: str, language: str, now: float) -> bool: ...
 
     async def subscribe(
-        self, subscriber_id: int, topic: str, region: str, language: str, now: float
+        self,
+        subscriber_id: int,
+        topic: str,
+        region: str,
+        language: str,
+        now: float,
+        service: str = "",
     ) -> bool:
-        """True when the subscription is new."""
+        """True when the subscription (to ``service``'s ``topic``) is new."""
 
-    async def unsubscribe(self, subscriber_id: int, topic: str) -> int: ...
+    async def unsubscribe(self, subscriber_id: int, topic: str, service: str = "") -> int: ...
 
     async def subscriptions(self, subscriber_id: int) -> list[Subscription]: ...
 
-    async def opt_out(self, msisdn_hash: str, now: float) -> bool:
-        """STOP: drop every subscription, forget the sealed number, and withdraw every
-        queued message at once. True when something changed (confirm only then)."""
+    async def opt_out(self, msisdn_hash: str, now: float, service: str | None = None) -> bool:
+        """STOP, at once. ``service`` None (everywhere): drop every subscription, forget
+        the sealed number, withdraw every queued message. A service's store key: drop
+        that service's subscriptions and withdraw its queued messages; a person left
+        with no subscription anywhere is opted out everywhere. True when something
+        changed (confirm only then)."""
 
     async def withdraw_opted_out(self, outbox_ids: Sequence[int], now: float) -> set[int]:
         """Mark rows whose subscriber has opted out as ``opted_out``, and return the ids
@@ -77,8 +86,11 @@ class SubscriberStore(Protocol):
 
     async def audience_size(self, audience: Audience) -> int: ...
 
-    async def topic_counts(self) -> dict[str, int]:
-        """Active subscribers per topic: an aggregate, never a list."""
+    async def topic_counts(self, service: str = "") -> dict[str, int]:
+        """Active subscribers per topic of ``service``: an aggregate, never a list."""
+
+    async def subscriber_counts(self) -> dict[str, int]:
+        """Active subscribers per service (store key)."""
 
 
 class BroadcastStore(Protocol):
@@ -87,8 +99,9 @@ class BroadcastStore(Protocol):
     async def get_broadcast(self, broadcast_id: int) -> Broadcast | None: ...
 
     async def list_broadcasts(
-        self, states: Iterable[str] | None = None, limit: int = 100
-    ) -> list[Broadcast]: ...
+        self, states: Iterable[str] | None = None, limit: int = 100, service: str | None = None
+    ) -> list[Broadcast]:
+        """Newest first; ``service`` (a store key) keeps that service's only."""
 
     async def set_broadcast_state(
         self,
@@ -195,10 +208,19 @@ class ConsoleStore(Protocol):
         """Publish a draft and supersede the menu's previous published version."""
 
     async def record_session_end(
-        self, day: str, screen_id: str, status: str, count: int = 1
+        self, day: str, screen_id: str, status: str, count: int = 1, service: str = ""
     ) -> None: ...
 
-    async def session_end_counts(self, since_day: str) -> list[SessionEndCount]: ...
+    async def session_end_counts(
+        self, since_day: str, service: str = ""
+    ) -> list[SessionEndCount]: ...
+
+    async def service_roles(self, username: str) -> dict[str, str]:
+        """The account's roles per service (store key -> editor | approver | none)."""
+
+    async def set_service_role(self, username: str, service: str, role: str | None) -> bool:
+        """Give ``username`` ``role`` on ``service`` (None: back to the account's role);
+        ends the account's sessions, as any role change does. True when it changed."""
 
 
 class OperatorSecurityStore(Protocol):

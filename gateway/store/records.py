@@ -50,6 +50,7 @@ class Subscription:
     topic: str
     region: str
     language: str
+    service: str = ""  # "" is the default service (gateway.menu.services)
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,8 @@ class Audience:
     topics: tuple[str, ...]
     regions: tuple[str, ...] = ()
     languages: tuple[str, ...] = ()
+    # Whose subscribers: the service's store key ("" is the default service).
+    service: str = ""
 
     @property
     def includes_unknown_region(self) -> bool:
@@ -179,7 +182,7 @@ class Operator:
     id: int
     username: str
     password_hash: str = field(repr=False)
-    role: str = "editor"  # admin | editor | approver
+    role: str = "editor"  # admin | editor | approver | none (roles per service only)
     disabled: bool = False
     created_at: float = 0.0
 
@@ -203,6 +206,7 @@ class SessionEndCount:
     screen_id: str
     status: str
     count: int
+    service: str = ""
 
 
 @dataclass(frozen=True)

@@ -201,6 +201,40 @@ class SQLStore(Outbox, OperatorSecurity):
                 await db.execute("DELETE FROM operator_sessions WHERE username = ?", username)
             return changed > 0
 
+    async def service_roles(self, username: str) -> dict[str, str]:
+        rows = await self.fetch(
+            "SELECT service, role FROM operator_roles WHERE username = ? ORDER BY service",
+            username,
+        )
+        return {row[0]: row[1] for row in rows}
+
+    async def set_service_role(self, username: str, service: str, role: str | None) -> bool:
+        async with self.transaction("set service role") as db:
+            before = await db.fetchval(
+                "SELECT role FROM operator_roles WHERE username = ? AND service = ?",
+                username,
+                service,
+            )
+            if before == role:
+                return False
+            if role is None:
+                await db.execute(
+                    "DELETE FROM operator_roles WHERE username = ? AND service = ?",
+                    username,
+                    service,
+                )
+            else:
+                await db.execute(
+                    "INSERT INTO operator_roles (username, service, role) VALUES (?, ?, ?) "
+                    "ON CONFLICT (username, service) DO UPDATE SET role = excluded.role",
+                    username,
+                    service,
+                    role,
+                )
+            # A role change ends the account's sessions at once, on every worker.
+            await db.execute("DELETE FROM operator_sessions WHERE username = ?", username)
+            return True
+
     # -- menu versions ---------------------------------------------------------------
 
     async def create_menu_version(
@@ -267,26 +301,28 @@ class SQLStore(Outbox, OperatorSecurity):
     # -- USSD session ends -----------------------------------------------------------
 
     async def record_session_end(
-        self, day: str, screen_id: str, status: str, count: int = 1
+        self, day: str, screen_id: str, status: str, count: int = 1, service: str = ""
     ) -> None:
         async with self.transaction("record session end") as db:
             await db.execute(
-                "INSERT INTO session_ends (day, screen_id, status, count) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (day, screen_id, status) DO UPDATE SET count = "
-                "session_ends.count + excluded.count",
+                "INSERT INTO session_ends (service, day, screen_id, status, count) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (service, day, screen_id, status) "
+                "DO UPDATE SET count = session_ends.count + excluded.count",
+                service,
                 day,
                 screen_id,
                 status,
                 count,
             )
 
-    async def session_end_counts(self, since_day: str) -> list[SessionEndCount]:
+    async def session_end_counts(self, since_day: str, service: str = "") -> list[SessionEndCount]:
         rows = await self.fetch(
-            "SELECT day, screen_id, status, count FROM session_ends WHERE day >= ? "
-            "ORDER BY day, screen_id, status",
+            "SELECT day, screen_id, status, count, service FROM session_ends "
+            "WHERE day >= ? AND service = ? ORDER BY day, screen_id, status",
             since_day,
+            service,
         )
-        return [SessionEndCount(row[0], row[1], row[2], int(row[3])) for row in rows]
+        return [SessionEndCount(row[0], row[1], row[2], int(row[3]), row[4]) for row in rows]
 
     # -- retention -------------------------------------------------------------------
 

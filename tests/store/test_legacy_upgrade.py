@@ -126,6 +126,11 @@ async def test_a_database_of_the_old_migrations_upgrades_in_place(
         assert await store.update_operator("ada", T0 + 1, disabled=True)
         person = await store.get_subscriber("h-old")
         assert person is not None and person.language == "fr"
+        # rows made before several services belong to the default service ("")
+        assert [sub.service for sub in await store.subscriptions(person.id)] == [""]
+        assert await store.subscriber_counts() == {"": 1}
+        assert await store.set_service_role("ada", "work-rights", "approver")
+        assert await store.update_operator("ada", T0 + 1, role="none")
         broadcast_id = await store.create_broadcast(
             NewBroadcast({"fr": "salut"}, "fr", Audience(("alerts",)), "UNHCR", "ada", T0 + 99),
             T0,
