@@ -146,7 +146,8 @@ class Metrics:
             "smpp_receipt_matching",
             "Receipts by how they were tied to a message, by SMSC: matched, passed_on "
             "(no live message), ambiguous (held), resolved (held, then applied), dropped, "
-            "superseded (a restarted counter reused a live id), unreadable.",
+            "superseded (a restarted counter reused a live id), unreadable, restored "
+            "(held before a restart, brought back from the store).",
             ["smsc", "outcome"],
             namespace=ns,
             registry=r,
@@ -364,6 +365,7 @@ class Metrics:
             "dropped",
             "superseded",
             "unreadable",
+            "restored",
         )
 
         def refresh() -> None:

@@ -268,7 +268,13 @@ async def open_runtime(
         metrics.follow_broadcasts(messaging.store)
         if open_channel and (channel_required or wants_channel(settings)):
             channel, sender = await stack.enter_async_context(
-                open_sms_sender(settings, runtime.inbox, messaging.hasher.hash, service)
+                open_sms_sender(
+                    settings,
+                    runtime.inbox,
+                    messaging.hasher.hash,
+                    service,
+                    receipt_store=messaging.store,
+                )
             )
             runtime.channel, runtime.sender = channel, sender
             messaging.use_sender(sender)  # SMPP binds share the TPS grant (open_sms_sender)

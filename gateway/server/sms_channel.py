@@ -30,6 +30,7 @@ from gateway.africastalking.sms_sender import AfricasTalkingSMS
 from gateway.errors import GatewayError
 from gateway.pacing.shared_grant import RedisTPSBudget
 from gateway.settings import Settings
+from gateway.smpp.durable_receipts import ReceiptMatchingStore
 from gateway.smpp.pool import SMPPPool, receipt_timeouts
 from gateway.sms.channel_status import ChannelStatus
 from gateway.sms.log_sender import LogSMSSender
@@ -125,16 +126,24 @@ async def open_sms_sender(
     sink: InboundSink | None,
     number_key: Callable[[str], str],
     ussd_handler: USSDHandler | None = None,
+    receipt_store: ReceiptMatchingStore | None = None,
 ) -> AsyncIterator[tuple[str, SMSSender]]:
     """Yields (channel family for message ids, sender). With ``ussd_handler``, USSD
-    sessions arriving on the SMPP binds are answered by it."""
+    sessions arriving on the SMPP binds are answered by it; with ``receipt_store``,
+    SMPP receipts held and id formats learned outlive a restart."""
     family = channel_family(settings)
     if family == "log":
         log.info("sms_channel.open", channel="log")
         yield family, LogSMSSender(sms_log_path(settings), number_key)
         return
     if family == "smpp":
-        pool = SMPPPool(settings.smsc, sink, ussd_handler, number_key=number_key)
+        pool = SMPPPool(
+            settings.smsc,
+            sink,
+            ussd_handler,
+            number_key=number_key,
+            receipt_store=receipt_store,
+        )
         async with AsyncExitStack() as stack:
             if settings.redis_url:
                 await share_tps_budgets(stack, pool, settings.redis_url)

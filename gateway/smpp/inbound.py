@@ -38,9 +38,10 @@ from smpplib import consts
 from gateway.privacy.phone_numbers import REJECTIONS, smpp_e164
 from gateway.settings import SMSCSettings
 from gateway.smpp import ussd_profiles
+from gateway.smpp.durable_receipts import DurableReceipts
 from gateway.smpp.pdu import TAGS, TLV, DeliverSM, SubmitSM
 from gateway.smpp.receipt_tracker import ReceiptTracker
-from gateway.smpp.receipts import is_receipt, parse_receipt
+from gateway.smpp.receipts import Receipt, is_receipt, parse_receipt
 from gateway.smpp.submits import PartResult
 from gateway.sms import encoding
 from gateway.sms.messages import DeliveryReport, InboundSink, InboundSMS, SendOutcome
@@ -75,9 +76,16 @@ class _USSDSession:
     touched: float
     requests: int = 0
     opened_by: str = ""  # the text of the begin, to recognise it sent again
+    # The last "continue" handled (deliver_sm sequence_number, text) and our answer to
+    # it: a profile with no per-exchange sequence in its session id (6d, mica, no
+    # session id) recognises the same PDU sent again by these.
+    last_input: tuple[int, str] | None = None
+    last_answer: SubmitSM | None = None
+    answer_state: str = ""  # "" in flight, "accepted", "refused"
 
 
-# An operator that re-sends the session start within this many seconds gets one answer.
+# An operator that re-sends the session start, or a "continue", within this many
+# seconds gets one answer.
 DUPLICATE_BEGIN_WINDOW = 10.0
 
 
@@ -104,6 +112,7 @@ class InboundRouter:
         self.ussd_handler = ussd_handler
         self.profile = ussd_profiles.profile(settings.ussd_profile)
         self.receipts = ReceiptTracker(settings.name)  # the pool shares one per account
+        self.durable = DurableReceipts(self.receipts)  # and keeps it in the store
         self.reassembler = Reassembler()
         self.dedup_window = dedup_window
         self.dedup_capacity = dedup_capacity
@@ -112,6 +121,9 @@ class InboundRouter:
         # Open USSD sessions, least recently used first; a network lets a session live
         # about 180 s, so one untouched for ``ussd_idle`` seconds is gone.
         self._sessions: OrderedDict[tuple[str, str], _USSDSession] = OrderedDict()
+        # Sessions our last screen ended, kept DUPLICATE_BEGIN_WINDOW seconds: the
+        # operator may still re-send the "continue" that screen answered.
+        self._ended: OrderedDict[tuple[str, str], _USSDSession] = OrderedDict()
         self.ussd_idle = 300.0
         self.stats = {
             "mo": 0,
@@ -120,6 +132,8 @@ class InboundRouter:
             "ussd": 0,
             "bad_concatenation": 0,
             "ussd_duplicate_begin": 0,
+            "ussd_duplicate_continue": 0,
+            "ussd_replies_refused": 0,
         }
 
     def _caller(self, pdu: DeliverSM, where: str) -> str | None:
@@ -148,7 +162,7 @@ class InboundRouter:
         self.stats["receipts"] += 1
         held_before = self.receipts.stats.ambiguous
         known_before = self.receipts.known_format
-        reports = self.receipts.receive(receipt)
+        await self.durable.receive(receipt, self._report)
         if known_before is None and self.receipts.known_format is not None:
             log.info(
                 "smpp_receipt_id_format_learned",
@@ -163,17 +177,33 @@ class InboundRouter:
                 reason="could belong to two live messages; waiting for the id format",
                 held=self.receipts.held,
             )
-        if self.sink is not None and reports:
-            sink = self.sink
-            await asyncio.gather(
-                *(
-                    sink.on_delivery_report(
-                        DeliveryReport(self.channel, r.message_id, r.state, r.error)
-                    )
-                    for r in reports
-                )
-            )
         return 0
+
+    async def _report(self, reports: list[Receipt]) -> None:
+        if self.sink is None:
+            return
+        sink = self.sink
+        await asyncio.gather(
+            *(
+                sink.on_delivery_report(
+                    DeliveryReport(self.channel, r.message_id, r.state, r.error)
+                )
+                for r in reports
+            )
+        )
+
+    async def restore_receipts(self) -> None:
+        """At start: the account's learned id format and held receipts, from the store."""
+        restored = await self.durable.restore(self._report)
+        known = self.receipts.known_format
+        if restored or known is not None:
+            log.info(
+                "smpp_receipt_matching_restored",
+                smsc=self.settings.name,
+                receipt_id=known.value if known is not None else "learning",
+                restored=restored,
+                still_held=self.receipts.held,
+            )
 
     # --- mobile-originated SMS -------------------------------------------------------
 
@@ -330,6 +360,17 @@ class InboundRouter:
             self.stats["ussd_duplicate_begin"] += 1
             log.info("smpp_ussd_duplicate_begin", smsc=self.settings.name, action="ignored")
             return 0
+        if not begin and not indication.sequenced:
+            again = self._continue_again(key, session, pdu, text, now)
+            if again is not None:
+                if again.answer_state == "refused" and again.last_answer is not None:
+                    # Our screen never got through: the same screen, once more.
+                    again.answer_state = ""
+                    via = self._reply_bind(bind)
+                    asyncio.get_running_loop().call_soon(
+                        self._send_reply, via, again.last_answer, again
+                    )
+                return 0
         if begin or session is None:
             # A "continue" for a session we do not know (expired, or a restart) starts
             # one, so the handset gets a first screen rather than silence.
@@ -339,6 +380,9 @@ class InboundRouter:
         self._sessions.move_to_end(key)
         session.touched = now
         session.requests += 1
+        if not begin:  # from now on, this very PDU sent again is not new input
+            session.last_input = (pdu.sequence, text)
+        session.last_answer, session.answer_state = None, ""
         replay = (
             f"{indication.session_info:04x}"
             if indication.session_info is not None and indication.sequenced
@@ -357,19 +401,59 @@ class InboundRouter:
         except Exception as exc:  # a broken handler must not hang the handset
             log.error("smpp_ussd_handler_failed", smsc=self.settings.name, error=type(exc).__name__)
             reply = USSDReply(USSD_FAILURE_TEXT, end=True)
-        if reply.end:
-            self._sessions.pop(key, None)
         # The reply goes out after the deliver_sm_resp, which the bind writes as soon as
         # this coroutine returns: call_soon runs after that.
         answer = self._ussd_reply(pdu, reply, indication)
+        session.last_answer = answer
+        if reply.end:
+            self._sessions.pop(key, None)
+            self._ended[key] = session
         via = self._reply_bind(bind)
-        asyncio.get_running_loop().call_soon(self._send_reply, via, answer)
+        asyncio.get_running_loop().call_soon(self._send_reply, via, answer, session)
         return 0
 
-    def _send_reply(self, bind: ESMEBind, answer: SubmitSM) -> None:
+    def _continue_again(
+        self,
+        key: tuple[str, str],
+        session: _USSDSession | None,
+        pdu: DeliverSM,
+        text: str,
+        now: float,
+    ) -> _USSDSession | None:
+        """The session whose last "continue" ``pdu`` is, sent again by the operator
+        (same session, same deliver_sm sequence_number, same text, within
+        DUPLICATE_BEGIN_WINDOW), live or ended by our answer; None when it is new input."""
+        while self._ended:
+            oldest = next(iter(self._ended.values()))
+            if now - oldest.touched < DUPLICATE_BEGIN_WINDOW:
+                break
+            self._ended.popitem(last=False)
+        for candidate in (session, self._ended.get(key)):
+            if (
+                candidate is not None
+                and candidate.last_input == (pdu.sequence, text)
+                and now - candidate.touched < DUPLICATE_BEGIN_WINDOW
+            ):
+                self.stats["ussd_duplicate_continue"] += 1
+                log.info(
+                    "smpp_ussd_duplicate_continue",
+                    smsc=self.settings.name,
+                    sequence=pdu.sequence,
+                    action="answered once" if candidate.answer_state != "refused" else "resent",
+                )
+                return candidate
+        return None
+
+    def _send_reply(
+        self, bind: ESMEBind, answer: SubmitSM, session: _USSDSession | None = None
+    ) -> None:
         def check(future: asyncio.Future[PartResult]) -> None:
             result = future.result()
-            if result.outcome is not SendOutcome.ACCEPTED:
+            accepted = result.outcome is SendOutcome.ACCEPTED
+            if session is not None and session.last_answer is answer:
+                session.answer_state = "accepted" if accepted else "refused"
+            if not accepted:
+                self.stats["ussd_replies_refused"] += 1
                 log.warning(
                     "smpp_ussd_reply_not_accepted",
                     smsc=self.settings.name,

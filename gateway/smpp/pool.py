@@ -22,6 +22,7 @@ import structlog
 from gateway.pacing.shared_grant import SharedRateLimiter, TPSBudget
 from gateway.pacing.sliding_window import BothLimits, RateLimiter
 from gateway.settings import SettingsError, SMSCSettings
+from gateway.smpp.durable_receipts import DurableReceipts, ReceiptMatchingStore
 from gateway.smpp.esme import ESMEBind
 from gateway.smpp.inbound import InboundRouter, process_number_key
 from gateway.smpp.pdu import TAGS, TLV, SubmitSM, integer_tlv
@@ -59,6 +60,7 @@ class SMPPPool:
         *,
         tuning: LinkTuning | None = None,
         number_key: Callable[[str], str] = process_number_key,
+        receipt_store: ReceiptMatchingStore | None = None,
     ) -> None:
         self.smscs = tuple(smscs)
         self.routers: dict[str, InboundRouter] = {}
@@ -66,20 +68,25 @@ class SMPPPool:
         # Entries that reach the same account (a receiver entry and a transmitter entry,
         # say) share receipts and transmitters: a receipt or a USSD request may arrive
         # on the receiver bind for a message the transmitter bind sent. The account's
-        # message ids are scoped by the name of its first entry.
-        shared: dict[tuple[str, int, str], tuple[ReceiptTracker, list[ESMEBind]]] = {}
+        # message ids are scoped by the name of its first entry. With ``receipt_store``,
+        # the account's held receipts and learned id format outlive a restart.
+        shared: dict[tuple[str, int, str], tuple[DurableReceipts, list[ESMEBind]]] = {}
+        self._accounts: list[InboundRouter] = []  # the first router of each account
         for smsc in smscs:
             account = (smsc.host, smsc.port, smsc.system_id)
-            if account not in shared:
+            first = account not in shared
+            if first:
                 tracker = ReceiptTracker(smsc.name, ReceiptIdFormat(smsc.receipt_id))
-                shared[account] = (tracker, [])
-            tracker, transmitters = shared[account]
+                shared[account] = (DurableReceipts(tracker, receipt_store), [])
+            durable, transmitters = shared[account]
             try:
                 router = InboundRouter(smsc, sink, ussd_handler, number_key=number_key)
             except UnknownProfileError as exc:
                 raise SettingsError(f"GATEWAY_SMSC {smsc.name!r}: {exc.args[0]}") from exc
-            router.receipts = tracker
+            router.receipts, router.durable = durable.tracker, durable
             router.transmitters = transmitters
+            if first:
+                self._accounts.append(router)
             self.routers[smsc.name] = router
             for index in range(smsc.binds):
                 bind = ESMEBind(smsc, index, on_deliver=router.on_deliver, tuning=tuning)
@@ -93,6 +100,16 @@ class SMPPPool:
         self.route_counts: dict[tuple[str, str], dict[str, int]] = {}
 
     async def start(self) -> None:
+        for router in self._accounts:
+            try:
+                await router.restore_receipts()
+            except Exception as exc:  # the store is down: match in memory meanwhile
+                log.error(
+                    "smpp_receipt_matching_restore_failed",
+                    smsc=router.settings.name,
+                    error=type(exc).__name__,
+                    detail=str(exc)[:200],
+                )
         for bind in self.binds:
             await bind.start()
 

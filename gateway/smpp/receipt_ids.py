@@ -113,6 +113,13 @@ class FormatLearner:
             return self._keep({id_format})
         return False
 
+    def adopt(self, id_format: ReceiptIdFormat) -> bool:
+        """Take ``id_format`` as learned before (kept across a restart); True when that
+        made it known. Ignored when the format is configured, or already known."""
+        if id_format not in CONCRETE_FORMATS or self.configured is not ReceiptIdFormat.AUTO:
+            return False
+        return self._keep({id_format})
+
     def _drop(self, id_format: ReceiptIdFormat) -> bool:
         return self._keep(set(self.possible) - {id_format})
 

@@ -19,6 +19,13 @@ number from 1 never meet, in memory or in the store. Within an account:
 A receipt for an id no live message has (forgotten after a restart, or not ours) is
 passed on in its submitted form when the format is known; the store applies it only
 to a row still waiting under exactly that scoped id.
+
+What must outlive a restart (the learned format, the held receipts) leaves through
+:meth:`ReceiptTracker.take_changes` and comes back through
+:meth:`ReceiptTracker.restore`; keeping it is the adapter's job
+(:mod:`gateway.smpp.held_receipts`). A held receipt restored after a restart has no
+live message left to meet: once the format is known, it is passed on in submitted
+form, and the store finds its row by the scoped id.
 """
 
 from __future__ import annotations
@@ -73,6 +80,27 @@ class TrackerStats:
     dropped: int = 0  # held receipts given up (capacity, or no match once known)
     superseded: int = 0  # live messages whose id a newer submission took
     unreadable: int = 0  # ids that cannot be written in the configured format
+    restored: int = 0  # held receipts brought back after a restart
+
+
+@dataclass
+class TrackerChanges:
+    """What changed since the last :meth:`ReceiptTracker.take_changes`: receipts newly
+    held (to keep), receipts no longer held (resolved or dropped: to forget), and the
+    format when it became known by evidence (to keep)."""
+
+    held: list[Receipt] = field(default_factory=list)
+    released: list[Receipt] = field(default_factory=list)
+    learned: ReceiptIdFormat | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.held or self.released or self.learned)
+
+
+def held_key(receipt: Receipt) -> tuple[str, str, str]:
+    """Two held receipts with the same id, state and error are one: applying it twice
+    changes nothing."""
+    return (normalise(receipt.message_id), receipt.state.value, receipt.error)
 
 
 class ReceiptTracker:
@@ -94,8 +122,9 @@ class ReceiptTracker:
         # receipt form of a part id -> the part, per still-possible format.
         self._index: dict[ReceiptIdFormat, dict[str, _Part]] = {f: {} for f in CONCRETE_FORMATS}
         self._messages: OrderedDict[int, _Message] = OrderedDict()
-        self._held: OrderedDict[int, Receipt] = OrderedDict()
-        self._held_seq = 0
+        self._held: OrderedDict[tuple[str, str, str], Receipt] = OrderedDict()
+        self._changes = TrackerChanges()
+        self._kept_format: ReceiptIdFormat | None = None  # as take_changes last said
 
     def __len__(self) -> int:
         return len(self._messages)
@@ -107,6 +136,35 @@ class ReceiptTracker:
     @property
     def known_format(self) -> ReceiptIdFormat | None:
         return self.learner.known
+
+    def take_changes(self) -> TrackerChanges:
+        """Hand over what changed (see :class:`TrackerChanges`) and start afresh."""
+        changes, self._changes = self._changes, TrackerChanges()
+        known = self.learner.known
+        if self.learner.configured is ReceiptIdFormat.AUTO and known is not self._kept_format:
+            changes.learned = self._kept_format = known
+        return changes
+
+    def held_receipts(self) -> list[Receipt]:
+        """The receipts held now, oldest first."""
+        return list(self._held.values())
+
+    def restore(self, learned: ReceiptIdFormat | None, held: list[Receipt]) -> list[Receipt]:
+        """After a restart: the format learned before (ignored when the configuration
+        names one) and the receipts held then, oldest first. Returns the reports that
+        can be made at once (the format is known). Restored receipts are not reported
+        as newly held by :meth:`take_changes`; those dropped or resolved are released."""
+        if learned is not None and self.learner.adopt(learned):
+            self._narrowed()
+            self._kept_format = learned
+        for receipt in held:
+            key = held_key(receipt)
+            if key in self._held:
+                continue
+            self._held[key] = receipt
+            self.stats.restored += 1
+        self._trim_held()
+        return self._resolve_held() if self.learner.known is not None else []
 
     def submitted(self, part_ids: tuple[str, ...]) -> tuple[str, ...]:
         """Remember a message's parts; returns their scoped ids (what the store keeps)."""
@@ -204,12 +262,18 @@ class ReceiptTracker:
 
     def _hold(self, receipt: Receipt) -> list[Receipt]:
         self.stats.ambiguous += 1
-        self._held_seq += 1
-        self._held[self._held_seq] = receipt
-        while len(self._held) > self.hold_capacity:
-            self._held.popitem(last=False)
-            self.stats.dropped += 1
+        key = held_key(receipt)
+        if key not in self._held:
+            self._held[key] = receipt
+            self._changes.held.append(receipt)
+        self._trim_held()
         return []
+
+    def _trim_held(self) -> None:
+        while len(self._held) > self.hold_capacity:
+            _, oldest = self._held.popitem(last=False)
+            self.stats.dropped += 1
+            self._changes.released.append(oldest)
 
     def _resolve_held(self) -> list[Receipt]:
         if self.learner.known is None:
@@ -221,6 +285,7 @@ class ReceiptTracker:
             if resolved:
                 self.stats.resolved += 1
             reports.extend(resolved)
+            self._changes.released.append(receipt)
         return reports
 
     def _narrowed(self) -> None:

@@ -311,6 +311,28 @@ ALTER TABLE operators ADD CONSTRAINT operators_role_check
     CHECK (role IN ('admin', 'editor', 'approver', 'none'));
 """,
     ),
+    Migration(
+        4,
+        # Receipt matching that outlives a restart (gateway.store.receipt_state): the
+        # id format learned per SMSC account, and the receipts held meanwhile.
+        portable="""
+CREATE TABLE smpp_receipt_formats (
+    scope TEXT PRIMARY KEY,
+    receipt_id TEXT NOT NULL,
+    learned_at {time} NOT NULL
+);
+
+CREATE TABLE smpp_held_receipts (
+    id {id},
+    scope TEXT NOT NULL,
+    receipt_id TEXT NOT NULL,
+    state TEXT NOT NULL,
+    error TEXT NOT NULL DEFAULT '',
+    held_at {time} NOT NULL,
+    UNIQUE (scope, receipt_id, state, error)
+);
+""",
+    ),
 )
 
 

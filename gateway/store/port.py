@@ -25,11 +25,13 @@ from gateway.store.records import (
     ChainCheck,
     ClaimedMessage,
     DeliveryUpdate,
+    HeldReceipt,
     MenuVersion,
     NewBroadcast,
     Operator,
     OutboxCounts,
     OutboxState,
+    ReceiptMatching,
     RetentionResult,
     SessionEndCount,
     Submission,
@@ -268,6 +270,24 @@ class OperatorSecurityStore(Protocol):
     async def use_recovery_code(self, username: str, code_hash: str) -> bool: ...
 
 
+class ReceiptStateStore(Protocol):
+    """SMPP receipt matching that outlives a restart (see gateway.store.receipt_state)."""
+
+    async def receipt_matching(self, scope: str) -> ReceiptMatching: ...
+
+    async def save_receipt_matching(
+        self,
+        scope: str,
+        *,
+        held: Sequence[HeldReceipt] = (),
+        released: Sequence[HeldReceipt] = (),
+        learned: str | None = None,
+        now: float,
+    ) -> None: ...
+
+    async def held_receipt_counts(self) -> dict[str, int]: ...
+
+
 class RetentionStore(Protocol):
     async def purge(self, delivery_before: float, optout_before: float) -> RetentionResult:
         """Delete finished outbox rows, receipts and inbound messages older than
@@ -281,6 +301,7 @@ class Store(
     AuditStore,
     ConsoleStore,
     OperatorSecurityStore,
+    ReceiptStateStore,
     RetentionStore,
     Protocol,
 ):

@@ -140,6 +140,25 @@ class DeliveryUpdate:
 
 
 @dataclass(frozen=True)
+class HeldReceipt:
+    """A receipt an SMSC sent that could belong to two live messages, kept until the
+    SMSC's id format is known (``receipt_id`` as the receipt wrote it)."""
+
+    receipt_id: str
+    state: str  # a gateway.sms.messages.DeliveryState value
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class ReceiptMatching:
+    """One SMSC account's receipt matching state that outlives a restart: the id format
+    learned (None while learning) and the receipts held, oldest first."""
+
+    receipt_id: str | None
+    held: tuple[HeldReceipt, ...] = ()
+
+
+@dataclass(frozen=True)
 class OutboxCounts:
     counts: Mapping[str, int]
 

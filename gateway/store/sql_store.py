@@ -9,6 +9,7 @@ else a SQLite file path), opens its adapter and migrates it. Module map::
     people             subscribers, subscriptions, STOP, inbound dedup
     outbox             broadcasts, outbox claims (SKIP LOCKED + lease), receipts
     operator_security  sign-in counters, console sessions, second factors
+    receipt_state      SMPP receipt id formats learned and receipts held, per SMSC
     sql_store (this)   audit log, operators, menu versions, session ends, retention
 """
 
@@ -24,6 +25,7 @@ from gateway.store.migrations import migrate
 from gateway.store.operator_security import OperatorSecurity
 from gateway.store.outbox import Outbox
 from gateway.store.port import Store
+from gateway.store.receipt_state import ReceiptState
 from gateway.store.records import (
     AuditEntry,
     ChainCheck,
@@ -79,7 +81,7 @@ def _menu(row: Row) -> MenuVersion:
     )
 
 
-class SQLStore(Outbox, OperatorSecurity):
+class SQLStore(Outbox, OperatorSecurity, ReceiptState):
     """Everything durable in one database (``settings.db_url``)."""
 
     @classmethod

@@ -187,3 +187,108 @@ def test_each_format_reads_back_what_it_writes(message_id: str) -> None:
         shown = receipt_form(id_format, message_id)
         if shown is not None:
             assert submitted_form(id_format, shown) == normalise(message_id)
+
+
+# --- what outlives a restart (kept by gateway.smpp.durable_receipts) ---------------------
+
+
+def test_changes_name_each_receipt_held_and_released_once_and_the_format_learned() -> None:
+    tracker = ReceiptTracker("s")
+    tracker.submitted(("10",))
+    tracker.submitted(("16",))
+    assert not tracker.take_changes()  # nothing to keep yet
+    tracker.receive(Receipt("10", FAILED))
+    tracker.receive(Receipt("10", FAILED))  # the same receipt again: held once
+    changes = tracker.take_changes()
+    assert changes.held == [Receipt("10", FAILED)] and changes.released == []
+    assert changes.learned is None and tracker.held == 1
+    tracker.submitted(("1f",))
+    tracker.receive(Receipt("1F", DELIVERED))
+    changes = tracker.take_changes()
+    assert changes.held == [] and changes.released == [Receipt("10", FAILED)]
+    assert changes.learned is AS_IS
+    assert not tracker.take_changes()  # the format is reported once
+
+
+def test_a_configured_format_is_never_reported_as_learned() -> None:
+    tracker = ReceiptTracker("s", HEX_TO_DEC)
+    tracker.submitted(("a",))
+    tracker.receive(Receipt("10", DELIVERED))
+    assert tracker.take_changes().learned is None
+
+
+def test_restored_held_receipts_resolve_in_submitted_form_once_the_format_is_learned() -> None:
+    """After a restart no live message is left: a held receipt, once the format is
+    known, names its row by the scoped submitted id."""
+    tracker = ReceiptTracker("s")
+    assert tracker.restore(None, [Receipt("16", FAILED), Receipt("16", FAILED)]) == []
+    assert tracker.held == 1 and tracker.stats.restored == 1
+    assert not tracker.take_changes()  # already kept: not newly held
+    ids = [format(n, "x") for n in range(0x1000, 0x1000 + EVIDENCE_NEEDED)]
+    reports = []
+    for message_id in ids:
+        tracker.submitted((message_id,))
+    for message_id in ids:
+        reports += tracker.receive(Receipt(str(int(message_id, 16)), DELIVERED))
+    assert tracker.known_format is HEX_TO_DEC
+    assert Receipt("s/10", FAILED) in reports  # decimal 16 is hex 10
+    changes = tracker.take_changes()
+    assert changes.released == [Receipt("16", FAILED)] and changes.learned is HEX_TO_DEC
+
+
+def test_a_restored_format_reads_held_receipts_at_once_and_is_not_kept_again() -> None:
+    tracker = ReceiptTracker("s")
+    reports = tracker.restore(HEX_TO_DEC, [Receipt("16", DELIVERED)])
+    assert reports == [Receipt("s/10", DELIVERED)] and tracker.held == 0
+    assert tracker.known_format is HEX_TO_DEC
+    changes = tracker.take_changes()
+    assert changes.learned is None and changes.released == [Receipt("16", DELIVERED)]
+    configured = ReceiptTracker("s", AS_IS)
+    assert configured.restore(HEX_TO_DEC, [Receipt("16", DELIVERED)]) == [
+        Receipt("s/16", DELIVERED)
+    ]  # the configuration wins over what was learned
+
+
+def test_held_receipts_beyond_capacity_are_released_oldest_first() -> None:
+    tracker = ReceiptTracker("s", hold_capacity=2)
+    tracker.restore(None, [Receipt("1", FAILED), Receipt("2", FAILED), Receipt("3", FAILED)])
+    assert tracker.held_receipts() == [Receipt("2", FAILED), Receipt("3", FAILED)]
+    assert tracker.take_changes().released == [Receipt("1", FAILED)]
+    assert tracker.stats.dropped == 1
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.integers(min_value=1, max_value=0x40), min_size=1, max_size=60, unique=True),
+    st.integers(min_value=0, max_value=60),
+)
+def test_a_restart_anywhere_loses_no_held_receipt_and_keeps_none_resolved(
+    values: list[int], restart_at: int
+) -> None:
+    """Hex ids from 1, receipts in decimal; the tracker is replaced by a new one (only
+    what take_changes handed over survives) after ``restart_at`` receipts. Every held
+    receipt is either still held (and kept) or was reported, and what is kept is
+    exactly what is held."""
+    kept: dict[tuple[str, str, str], Receipt] = {}
+    learned: ReceiptIdFormat | None = None
+
+    def keep(tracker: ReceiptTracker) -> None:
+        nonlocal learned
+        changes = tracker.take_changes()
+        for receipt in changes.held:
+            kept[(receipt.message_id, receipt.state.value, receipt.error)] = receipt
+        for receipt in changes.released:
+            kept.pop((receipt.message_id, receipt.state.value, receipt.error), None)
+        learned = changes.learned or learned
+
+    tracker = ReceiptTracker("s")
+    for value in values:
+        tracker.submitted((format(value, "x"),))
+    for index, value in enumerate(values):
+        if index == restart_at:
+            tracker = ReceiptTracker("s")
+            tracker.restore(learned, list(kept.values()))
+            keep(tracker)
+        tracker.receive(Receipt(str(value), DELIVERED))
+        keep(tracker)
+        assert sorted(kept.values(), key=str) == sorted(tracker.held_receipts(), key=str)

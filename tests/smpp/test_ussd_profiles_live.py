@@ -1,6 +1,7 @@
 """Each USSD-over-SMPP vendor profile walked through the node-smpp simulator playing
 that vendor's layout: a session opens, continues and ends; a duplicated session
-start is answered once; an unknown op code gets a polite end screen."""
+start is answered once, and so is a "continue" the operator sends again (6d, Mica);
+an unknown op code gets a polite end screen."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from typing import Any
 import pytest
 
 from gateway.sms import encoding
-from tests.smpp.smsc_driver import EchoMenu, RecordingSink, Simulator
+from gateway.ussd.types import USSDReply, USSDRequest
+from tests.smpp.smsc_driver import EchoMenu, RecordingSink, Simulator, eventually
 from tests.smpp.test_inbound_live import SENDER, SHORT_CODE, started
 
 CODE = "*384*7#"
@@ -79,3 +81,83 @@ async def test_6d_dialogs_of_one_person_stay_apart(smsc: Simulator) -> None:
         await pool.stop()
     one, two, answer = menu.requests
     assert one.session_id != two.session_id and answer.session_id == one.session_id
+
+
+class ThreeScreens:
+    """Welcome, then a second question, then an END naming both answers."""
+
+    def __init__(self) -> None:
+        self.requests: list[USSDRequest] = []
+
+    async def handle(self, request: USSDRequest) -> USSDReply:
+        self.requests.append(request)
+        answers = [r.user_input for r in self.requests if r.session_id == request.session_id]
+        if request.user_input is None:
+            return USSDReply("Welcome\n1. Hotlines\n2. Safe routes", end=False)
+        if len(answers) == 2:
+            return USSDReply("Which region?\n1. North\n2. South", end=False)
+        return USSDReply(f"You chose {answers[1]} then {answers[2]}", end=True)
+
+
+# profile -> (begin op, continue op, layout of one dialog, layout of another)
+RESENT = {
+    "6d": (0x01, 0x12, {"session_info": 0x0101 << 1}, {"session_info": 0x0202 << 1}),
+    "mica": (1, 18, {"umr": 501}, {"umr": 502}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RESENT))
+async def test_a_continue_sent_again_is_answered_once_and_is_not_new_input(
+    smsc: Simulator, name: str
+) -> None:
+    """The operator sends the same "continue" PDU again (same session, same
+    sequence_number): one screen, and the menu does not see the answer twice. The
+    same keys pressed again later come in a new PDU: that is new input."""
+    begin_op, continue_op, layout, other = RESENT[name]
+    menu = ThreeScreens()
+    pool = await started(smsc, RecordingSink(), menu, ussd_profile=name, service_code=CODE)
+    try:
+        await ussd(smsc, begin_op, CODE, sequence=100, **layout)
+        second = await ussd(smsc, continue_op, "1", sequence=101, **layout)
+        again = await ussd(smsc, continue_op, "1", sequence=101, expect_reply=False, **layout)
+        third = await ussd(smsc, continue_op, "1", sequence=102, **layout)
+        # Sent again after our last screen ended the session: still the same answer.
+        after_end = await ussd(smsc, continue_op, "1", sequence=102, expect_reply=False, **layout)
+        # A new dialog: its first screen arrives after anything sent for the resends.
+        fresh = await ussd(smsc, begin_op, CODE, sequence=103, **other)
+        replies = (await smsc.stats())["ussd_replies"]
+    finally:
+        await pool.stop()
+    assert screen(second["reply"]).startswith("Which region?")
+    assert again["resp"]["status"] == 0 and after_end["resp"]["status"] == 0
+    assert screen(third["reply"]) == "You chose 1 then 1" and third["reply"]["op"] == 17
+    assert screen(fresh["reply"]).startswith("Welcome")
+    assert [r.user_input for r in menu.requests] == [None, "1", "1", None]
+    assert replies == 4  # one screen per exchange: none for the two resends
+    assert pool.routers["sim"].stats["ussd_duplicate_continue"] == 2
+
+
+@pytest.mark.parametrize("name", sorted(RESENT))
+async def test_a_continue_sent_again_after_our_screen_was_refused_gets_that_screen(
+    smsc: Simulator, name: str
+) -> None:
+    begin_op, continue_op, layout, _ = RESENT[name]
+    menu = ThreeScreens()
+    pool = await started(smsc, RecordingSink(), menu, ussd_profile=name, service_code=CODE)
+    router = pool.routers["sim"]
+    try:
+        await ussd(smsc, begin_op, CODE, sequence=200, **layout)
+        await smsc.configure(final_every=1)  # the SMSC refuses our next screen
+        await ussd(smsc, continue_op, "2", sequence=201, expect_reply=False, **layout)
+        await eventually(lambda: router.stats["ussd_replies_refused"] == 1)
+        await smsc.configure(final_every=0)
+        again = await ussd(smsc, continue_op, "2", sequence=201, **layout)
+    finally:
+        await pool.stop()
+    assert again["reply"] is not None and screen(again["reply"]).startswith("Which region?")
+    if name == "6d":
+        assert again["reply"]["session_info"] == layout["session_info"]
+    else:
+        assert again["reply"]["umr"] == layout["umr"]
+    assert [r.user_input for r in menu.requests] == [None, "2"]  # not new input
+    assert router.stats["ussd_duplicate_continue"] == 1

@@ -33,6 +33,7 @@ const config = {
   id_start: 0x100000, // the first message id's value (set it to count from 1)
   dlr_delay_ms: 0, // send each receipt this long after the submit_sm_resp
   dlr_stat: 'DELIVRD', // the receipts' stat: DELIVRD or UNDELIV
+  undeliv_dests: [], // destinations whose receipts say UNDELIV whatever dlr_stat says
   dlr_tlv: true, // carry receipted_message_id (the id as in submit_sm_resp) in receipts
   throttle_every: 0, // answer every Nth submit_sm with ESME_RTHROTTLED
   temporary_every: 0, // answer every Nth submit_sm with temporary_status
@@ -201,7 +202,7 @@ function sendHeld(session) {
   }
 }
 
-function sendReceipt(session, messageId) {
+function sendReceipt(session, messageId, dest) {
   let target = receiverFor(session);
   if (config.redeliver_receipts && (!target || !sessions.has(target))) {
     target = owedReceiver(session.system_id);
@@ -219,7 +220,8 @@ function sendReceipt(session, messageId) {
   }
   const value = parseInt(messageId, config.id_base === 'hex' ? 16 : 10);
   const shown = config.dlr_id_format === 'hex' ? value.toString(16) : String(value);
-  const text = 'id:' + shown + ' sub:001 dlvrd:001 submit date:2601010000 done date:2601010000 stat:' + config.dlr_stat + ' err:000 text:';
+  const stat = dest !== undefined && config.undeliv_dests.includes(dest) ? 'UNDELIV' : config.dlr_stat;
+  const text = 'id:' + shown + ' sub:001 dlvrd:001 submit date:2601010000 done date:2601010000 stat:' + stat + ' err:000 text:';
   stats.dlrs_sent++;
   const receipt = {
     source_addr: '', destination_addr: '', esm_class: 0x04, data_coding: 0,
@@ -227,7 +229,7 @@ function sendReceipt(session, messageId) {
   };
   if (config.dlr_tlv) {
     receipt.receipted_message_id = messageId;
-    receipt.message_state = config.dlr_stat === 'DELIVRD' ? 2 : 5;
+    receipt.message_state = stat === 'DELIVRD' ? 2 : 5;
   }
   target.deliver_sm(receipt, function () {
     stats.dlrs_acked++;
@@ -275,6 +277,7 @@ function onSubmit(session, pdu) {
   const messageId = (messageCounter++).toString(config.id_base === 'hex' ? 16 : 10);
   stats.accepted++;
   if (pdu.ussd_service_op !== undefined) {
+    stats.ussd_replies = (stats.ussd_replies || 0) + 1;
     const waiter = ussdWaiters.get(pdu.destination_addr);
     const {body} = bodyOf(pdu);
     const info = pdu.its_session_info;
@@ -295,9 +298,9 @@ function onSubmit(session, pdu) {
   session.send(pdu.response({message_id: messageId}));
   if (config.dlr && (pdu.registered_delivery & 0x01)) {
     if (config.dlr_delay_ms > 0) {
-      setTimeout(sendReceipt, config.dlr_delay_ms, session, messageId);
+      setTimeout(sendReceipt, config.dlr_delay_ms, session, messageId, pdu.destination_addr);
     } else {
-      setImmediate(sendReceipt, session, messageId);
+      setImmediate(sendReceipt, session, messageId, pdu.destination_addr);
     }
   }
 }
@@ -384,6 +387,10 @@ function deliver(session, spec) {
       options.sar_msg_ref_num = spec.sar[0];
       options.sar_total_segments = spec.sar[1];
       options.sar_segment_seqnum = spec.sar[2];
+    }
+    if (spec.sequence !== undefined) {
+      // The same PDU sent again (an operator re-sending a USSD "continue") keeps it.
+      options.sequence_number = spec.sequence;
     }
     if (spec.ussd_op !== undefined) {
       options.ussd_service_op = spec.ussd_op;
