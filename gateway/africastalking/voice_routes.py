@@ -3,7 +3,8 @@
 The menu by voice, for people who cannot read a screen: the same tree, the same
 engine and session store as USSD (channel ``voice``), one screen per callback, spoken
 with AT's ``Say`` where it has a voice for the caller's language, else played from an
-operator's recording (see :mod:`gateway.africastalking.voice_dialect`). The callback
+operator's recording once an approver published it (:mod:`gateway.content.recordings`;
+see :mod:`gateway.africastalking.voice_dialect`). The callback
 needs the shared secret as every AT callback does; whatever else comes in, AT gets
 HTTP 200 with XML, a polite spoken "service busy" at worst.
 """
@@ -29,7 +30,7 @@ from gateway.africastalking.voice_dialect import (
     parse_voice_form,
     render,
 )
-from gateway.content.recordings import RecordingShelf, recording_path
+from gateway.content.recordings import RecordingLibrary, recording_path
 from gateway.menu.model import ScreenKind, Tree
 from gateway.menu.pages import footers
 from gateway.settings import Secret
@@ -46,7 +47,7 @@ CHANNEL = "voice"
 class VoiceSetup:
     options: VoiceOptions
     say_languages: frozenset[str]
-    recordings: RecordingShelf
+    recordings: RecordingLibrary  # only published recordings are played
     public_url: str = ""  # "" = the origin AT called
 
 
@@ -115,7 +116,7 @@ def voice_routes(
         free_input = screen is not None and screen.kind is ScreenKind.INPUT
         recording = ""
         if language not in setup.say_languages:
-            found = setup.recordings.find(current.id, reply.screen_id, language)
+            found = await setup.recordings.published(current.id, reply.screen_id, language)
             if found is not None:
                 recording = base + recording_path(current.id, reply.screen_id, language)
             else:
@@ -135,7 +136,7 @@ def voice_routes(
         return setup.public_url or f"{request.scheme}://{request.host}"
 
     async def recording(request: web.Request) -> web.StreamResponse:
-        found = setup.recordings.find(
+        found = await setup.recordings.published(
             request.match_info["tree"], request.match_info["screen"], request.match_info["lang"]
         )
         if found is None:

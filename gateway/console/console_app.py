@@ -107,6 +107,7 @@ def create_console_app(
         content_pages,
         dashboard,
         menus,
+        recording_pages,
         users,
     )
 
@@ -140,6 +141,7 @@ def create_console_app(
     audit.add_routes(app)
     alerts.add_routes(app)
     content_pages.add_routes(app)
+    recording_pages.add_routes(app)
     users.add_routes(app)
     app.cleanup_ctx.append(_progress_sampling)
     return app

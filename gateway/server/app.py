@@ -21,7 +21,7 @@ from gateway.africastalking.ussd_routes import ussd_routes
 from gateway.africastalking.voice_dialect import VoiceOptions
 from gateway.africastalking.voice_routes import VoiceSetup, voice_routes
 from gateway.console.mount import mount_on_gateway
-from gateway.content.recordings import RecordingShelf
+from gateway.content.recordings import RecordingLibrary
 from gateway.menu.effect_port import EffectHandler
 from gateway.observability.metrics import ops_routes
 from gateway.server.app_keys import DROPOFF, LIVE_TREE, METRICS, RUNTIME, SETTINGS, USSD
@@ -29,6 +29,7 @@ from gateway.server.runtime import open_runtime
 from gateway.server.safe_errors import error_guard, quiet_protocol_errors
 from gateway.server.shutdown import GracefulShutdown
 from gateway.settings import Settings
+from gateway.store.port import Store
 from gateway.ussd.sessions import SessionStore
 
 log = structlog.get_logger("gateway.app")
@@ -72,7 +73,7 @@ async def create_app(
             runtime.voice,
             settings.callback_secret,
             runtime.served.for_code,
-            _voice_setup(settings),
+            _voice_setup(settings, runtime.store),
             runtime.dropoff,
         )
     )
@@ -110,7 +111,7 @@ async def create_app(
     return app
 
 
-def _voice_setup(settings: Settings) -> VoiceSetup:
+def _voice_setup(settings: Settings, store: Store) -> VoiceSetup:
     options = VoiceOptions(
         say_voice=settings.voice_say_voice,
         timeout=settings.voice_timeout,
@@ -121,7 +122,7 @@ def _voice_setup(settings: Settings) -> VoiceSetup:
     return VoiceSetup(
         options,
         frozenset(settings.voice_say_languages),
-        RecordingShelf(settings.voice_recordings),
+        RecordingLibrary(store, settings.voice_recordings),
         settings.public_url,
     )
 

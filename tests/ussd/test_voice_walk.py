@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from gateway.content.recordings import RecordingLibrary
 from gateway.server.app import create_app
 from gateway.server.app_keys import RUNTIME
 from gateway.settings import Settings
@@ -22,8 +23,6 @@ MP3 = b"ID3\x03\x00\x00\x00\x00\x00\x00" + b"\xff\xfb\x90\x00" * 64
 @pytest.fixture
 async def client(aiohttp_client: Any, settings: Settings, tmp_path: Path) -> TestClient[Any, Any]:
     recordings = tmp_path / "recordings"
-    (recordings / "safe-journey").mkdir(parents=True)
-    (recordings / "safe-journey" / "main.ar.mp3").write_bytes(MP3)
     env = {
         "GATEWAY_DATA_DIR": str(settings.data_dir),
         "GATEWAY_MENUS": str(settings.menus),
@@ -33,6 +32,12 @@ async def client(aiohttp_client: Any, settings: Settings, tmp_path: Path) -> Tes
         "GATEWAY_VOICE_RECORDINGS": str(recordings),
     }
     app = await create_app(Settings.from_env(env), broadcast_worker=False)
+    # An editor uploads the Arabic home screen, an approver publishes it (the console's
+    # path, tests/console/test_recordings.py); the Arabic hotlines are only a draft.
+    shelf = RecordingLibrary(app[RUNTIME].store, recordings)
+    draft = await shelf.upload("safe-journey", "main", "ar", MP3, "eddie", 1.0)
+    assert (await shelf.publish(draft.id, "april", 2.0)).published
+    await shelf.upload("safe-journey", "hotlines", "ar", MP3, "eddie", 3.0)
     test_client: TestClient[Any, Any] = await aiohttp_client(app)
     return test_client
 
@@ -80,9 +85,12 @@ async def test_a_language_without_a_voice_is_played_from_the_operators_recording
         phone.client.make_url("/voice/recordings/safe-journey/main/ar").human_repr()
     ]
     assert home.heard[0].content_type == "audio/mpeg"
-    # A screen nobody recorded yet is still answered (its text is said), never silence.
+    # A screen whose recording waits for an approver is said, as one nobody recorded
+    # (never silence); its draft cannot be fetched from the gateway either.
     hotlines = await phone.press("1#")
     assert hotlines.played == [] and hotlines.said
+    draft = await phone.client.get("/voice/recordings/safe-journey/hotlines/ar")
+    assert draft.status == 404
 
 
 async def test_voice_callbacks_need_the_secret_and_survive_garbage(

@@ -1,0 +1,131 @@
+"""Voice recordings in the console: what is missing, uploads checked by their bytes
+(type and size, a sentence for each refusal, never a 500), and four eyes on publish;
+audit rows name the account. (The browser walk is tests/browser/test_recordings_browser.py.)"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import FormData
+from aiohttp.test_utils import TestClient
+
+from gateway.content.recordings import MAX_BYTES, RecordingLibrary
+from gateway.settings import Settings
+from gateway.store.sql_store import SQLStore
+
+MP3 = b"ID3\x03\x00\x00\x00\x00\x00\x00" + b"\xff\xfb\x90\x00" * 64
+WAV = b"RIFF\x24\x00\x00\x00WAVEfmt " + b"\x00" * 64
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def _form(token: str, slot: str, data: bytes, filename: str = "main-ar.mp3") -> FormData:
+    form = FormData()
+    form.add_field("csrf_token", token)
+    form.add_field("slot", slot)
+    form.add_field("file", data, filename=filename, content_type="audio/mpeg")
+    return form
+
+
+async def _flash(client: TestClient, response: Any) -> str:
+    assert response.status == 200, await response.text()
+    return await response.text()
+
+
+async def test_missing_screens_are_listed_for_languages_say_cannot_read(
+    client: TestClient, sign_in: Any
+) -> None:
+    await sign_in(client, "eddie")
+    page = await (await client.get("/console/recordings")).text()
+    # The sample tree has fr, ar and so besides English (read by Say): 3 x (19 + 3).
+    assert "66 of 66 screen recordings missing (fr, ar, so)" in page
+    assert 'value="safe-journey/main/ar"' in page and 'value="safe-journey/main/en"' not in page
+
+
+async def test_uploads_are_checked_by_their_bytes_with_a_sentence_for_each_refusal(
+    client: TestClient, backend: SQLStore, settings: Settings, sign_in: Any
+) -> None:
+    token = await sign_in(client, "eddie")
+    refusals = [
+        (_form(token, "safe-journey/main/ar", PNG, "looks.mp3"), "not an MP3 or WAV file"),
+        (_form(token, "safe-journey/main/ar", b""), "The file is empty."),
+        (
+            _form(token, "safe-journey/main/ar", b"ID3" + b"\x00" * MAX_BYTES),
+            f"a recording may be at most {MAX_BYTES:,}",
+        ),
+        (_form(token, "safe-journey/main/en", MP3), "choose a screen and language"),
+        (_form(token, "safe-journey/../../etc/ar", MP3), "choose a screen and language"),
+        (_form(token, "other-tree/main/ar", MP3), "choose a screen and language"),
+    ]
+    for form, sentence in refusals:
+        response = await client.post("/console/recordings/upload", data=form)
+        assert sentence in await _flash(client, response)
+    assert await backend.list_menu_versions("recording:safe-journey/main/ar") == []
+    assert not (settings.voice_recordings / "blobs").exists() or not any(
+        (settings.voice_recordings / "blobs").iterdir()
+    )
+    # Over the console's body limit altogether: aiohttp's 413, not a 500.
+    huge = await client.post(
+        "/console/recordings/upload", data=_form(token, "safe-journey/main/ar", MP3 * 8000)
+    )
+    assert huge.status == 413
+
+
+async def test_an_upload_is_a_draft_that_only_another_person_publishes(
+    aiohttp_client: Any,
+    backend: SQLStore,
+    clock: Any,
+    settings: Settings,
+    app_factory: Any,
+    sign_in: Any,
+) -> None:
+    app = app_factory(backend, clock, settings)
+    editor, approver, admin = [await aiohttp_client(app) for _ in range(3)]
+    token = await sign_in(editor, "eddie")
+    response = await editor.post(
+        "/console/recordings/upload", data=_form(token, "safe-journey/main/ar", WAV, "x.wav")
+    )
+    assert "Uploaded as draft" in await _flash(editor, response)
+    shelf = RecordingLibrary(backend, settings.voice_recordings)
+    slot = await shelf.slot("safe-journey", "main", "ar")
+    assert slot.draft is not None and slot.live is None and slot.authors == {"eddie"}
+    assert await shelf.published("safe-journey", "main", "ar") is None  # not heard yet
+    listen = await editor.get(f"/console/recordings/{slot.draft.id}/audio")
+    assert listen.status == 200 and listen.content_type == "audio/wav"
+    assert await listen.read() == WAV
+    # The editor may not publish at all; an admin who uploaded may not publish their own.
+    refused = await editor.post(
+        f"/console/recordings/{slot.draft.id}/publish", data={"csrf_token": token}
+    )
+    assert refused.status == 403
+    admin_token = await sign_in(admin, "ada")
+    mine = await admin.post(
+        "/console/recordings/upload", data=_form(admin_token, "safe-journey/main/fr", MP3)
+    )
+    assert "Uploaded as draft" in await _flash(admin, mine)
+    own = (await shelf.slot("safe-journey", "main", "fr")).draft
+    assert own is not None
+    four_eyes = await admin.post(
+        f"/console/recordings/{own.id}/publish", data={"csrf_token": admin_token}
+    )
+    assert four_eyes.status == 403 and "four-eyes" in await four_eyes.text()
+
+    approver_token = await sign_in(approver, "april")
+    page = await (await approver.get("/console/recordings")).text()
+    assert f"/console/recordings/{slot.draft.id}/publish" in page
+    published = await approver.post(
+        f"/console/recordings/{slot.draft.id}/publish", data={"csrf_token": approver_token}
+    )
+    assert "is live: callers hear it" in await _flash(approver, published)
+    heard = await shelf.published("safe-journey", "main", "ar")
+    assert heard is not None and heard.content_type == "audio/wav"
+    assert heard.path.read_bytes() == WAV
+    assert "64 of 66 screen recordings missing" not in page  # before: 66 of 66
+    after = await (await approver.get("/console/recordings")).text()
+    assert "65 of 66 screen recordings missing" in after
+    entries = [e for e in await backend.audit_entries() if e.action.startswith("recording_")]
+    assert [(e.actor, e.action, e.subject) for e in entries] == [
+        ("eddie", "recording_upload", "recording:safe-journey/main/ar"),
+        ("ada", "recording_upload", "recording:safe-journey/main/fr"),
+        ("april", "recording_publish", "recording:safe-journey/main/ar"),
+    ]
+    assert entries[-1].details["author"] == "eddie"
