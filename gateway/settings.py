@@ -158,9 +158,14 @@ class Settings:
     voice_repeat_key: str = "*"
     voice_exit_key: str = "99"
     voice_callback_url: Secret = field(default_factory=lambda: Secret(""))  # may hold ?key=
-    voice_recordings: Path = PROJECT_ROOT / "var" / "recordings"
+    voice_recordings: Path | None = None  # None = data_dir/recordings
     voice_max_seconds: int = 60  # the validator warns about screens spoken longer
     public_url: str = ""  # how AT reaches this gateway, for recording URLs
+
+    @property
+    def recordings_dir(self) -> Path:
+        """Where uploaded voice recordings' audio lives (gateway.content.recordings)."""
+        return self.voice_recordings or self.data_dir / "recordings"
 
     @property
     def audit_anchor_path(self) -> Path:

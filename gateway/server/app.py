@@ -122,7 +122,7 @@ def _voice_setup(settings: Settings, store: Store) -> VoiceSetup:
     return VoiceSetup(
         options,
         frozenset(settings.voice_say_languages),
-        RecordingLibrary(store, settings.voice_recordings),
+        RecordingLibrary(store, settings.recordings_dir),
         settings.public_url,
     )
 

@@ -60,8 +60,8 @@ async def test_uploads_are_checked_by_their_bytes_with_a_sentence_for_each_refus
         response = await client.post("/console/recordings/upload", data=form)
         assert sentence in await _flash(client, response)
     assert await backend.list_menu_versions("recording:safe-journey/main/ar") == []
-    assert not (settings.voice_recordings / "blobs").exists() or not any(
-        (settings.voice_recordings / "blobs").iterdir()
+    assert not (settings.recordings_dir / "blobs").exists() or not any(
+        (settings.recordings_dir / "blobs").iterdir()
     )
     # Over the console's body limit altogether: aiohttp's 413, not a 500.
     huge = await client.post(
@@ -85,7 +85,7 @@ async def test_an_upload_is_a_draft_that_only_another_person_publishes(
         "/console/recordings/upload", data=_form(token, "safe-journey/main/ar", WAV, "x.wav")
     )
     assert "Uploaded as draft" in await _flash(editor, response)
-    shelf = RecordingLibrary(backend, settings.voice_recordings)
+    shelf = RecordingLibrary(backend, settings.recordings_dir)
     slot = await shelf.slot("safe-journey", "main", "ar")
     assert slot.draft is not None and slot.live is None and slot.authors == {"eddie"}
     assert await shelf.published("safe-journey", "main", "ar") is None  # not heard yet

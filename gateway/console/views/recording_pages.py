@@ -30,7 +30,7 @@ from gateway.content.recordings import (
 
 def library(request: web.Request) -> RecordingLibrary:
     ctx = context(request)
-    return RecordingLibrary(ctx.backend, ctx.settings.voice_recordings)
+    return RecordingLibrary(ctx.backend, ctx.settings.recordings_dir)
 
 
 @dataclass(frozen=True)
