@@ -28,7 +28,8 @@ BENCHMARKS: list[tuple[str, str, list[str]]] = [
     ("scaleout-ussd", "scaleout_ussd.py", ["--seconds", "5", "--rounds", "1"]),
     ("scaleout-outbox", "scaleout_outbox.py", ["--rows", "5000"]),
     ("store-outbox", "store_outbox.py", ["--rows", "2000", "--rounds", "1"]),
-    ("reply-priority", "reply_priority.py", ["--recipients", "2000", "--samples", "4"]),
+    ("reply-priority", "reply_priority.py", ["--recipients", "2000", "--interval", "2"]),
+    ("kannel", "kannel_side_by_side.py", ["--recipients", "1000", "--grant", "200"]),
 ]
 
 

@@ -4,8 +4,11 @@ It decides what to send and when, and what each answer means for the message:
 
 - at most the connection's window outstanding, and never more than ``tps`` submits
   in any window of 1 s (+ ``rate_margin``) on ``clock`` (:class:`RateLimiter`);
-- ESME_RTHROTTLED: pause the whole queue (doubling pauses while it lasts) and send
-  the same message again first;
+- ESME_RTHROTTLED: pause the whole queue and send the same message again first; the
+  pause doubles while throttling lasts, i.e. when a message sent after the pause
+  began is throttled again. The rest of a window sent before the pause, throttled by
+  the same congestion, does not lengthen it (a full window of 100 answered
+  ESME_RTHROTTLED at once would otherwise pause the bind for the maximum);
 - ESME_RMSGQFUL, ESME_RSYSERR, ESME_RX_T_APPN: try again after a short pause, at
   most ``temporary_retries`` times, then answer RETRY;
 - any other error: FAILED, never sent again;
@@ -56,6 +59,7 @@ class _Job:
     future: asyncio.Future[PartResult]
     attempts: int = 0
     urgent: bool = False
+    sent_at: float = 0.0  # when it last went out (the queue's clock)
 
 
 _STATUS_NAMES: dict[int, str] = {
@@ -91,6 +95,7 @@ class SubmitQueue:
         self._conn: SMPPConnection | None = None
         self._paused_until = 0.0
         self._throttle_streak = 0
+        self._pause_began = float("-inf")
         self._timer: asyncio.TimerHandle | None = None
         self._timer_due = 0.0
         self.closed = False
@@ -174,12 +179,15 @@ class SubmitQueue:
                 job.future.set_result(PartResult(SendOutcome.ACCEPTED, message_id))
         elif status == THROTTLED:
             self.throttled += 1
-            self._throttle_streak += 1
-            pause = min(
-                self.tuning.throttle_pause_max,
-                self.tuning.throttle_pause * 2.0 ** min(self._throttle_streak - 1, 16),
-            )
-            self._paused_until = max(self._paused_until, self.now() + pause)
+            if job.sent_at > self._pause_began:  # sent after the last pause began: no help
+                self._throttle_streak += 1
+                pause = min(
+                    self.tuning.throttle_pause_max,
+                    self.tuning.throttle_pause * 2.0 ** min(self._throttle_streak - 1, 16),
+                )
+                now = self.now()
+                self._pause_began = now
+                self._paused_until = max(self._paused_until, now + pause)
             self._head(job)
         elif status in TEMPORARY_STATUSES:
             job.attempts += 1
@@ -231,6 +239,7 @@ class SubmitQueue:
                 log.error("smpp_unsendable", bind=self.name, error=str(exc))
                 job.future.set_result(PartResult(SendOutcome.FAILED, status=NO_LINK))
                 continue
+            job.sent_at = now
             self._inflight[sequence] = job
         if out:
             self._write(b"".join(out))

@@ -168,3 +168,33 @@ async def test_a_throttled_urgent_message_stays_ahead_of_bulk() -> None:
     harness.now += 0.6
     harness.queue.pump()
     assert [pdu.destination_addr for pdu in harness.arrived()] == ["900", "3"]
+
+
+async def test_a_window_throttled_at_once_pauses_once_and_a_pause_that_did_not_help_doubles() -> (
+    None
+):
+    """Five submits out, all five answered ESME_RTHROTTLED: one congestion, one first
+    pause (not 0.5 x 2^4 s). Throttled again after that pause: the pause doubles."""
+    harness = Harness(window=5, throttle_pause=0.5, throttle_pause_max=10.0)
+    futures = [harness.queue.submit(message(i)) for i in range(5)]
+    for pdu in harness.arrived():
+        harness.answer(pdu, status=consts.SMPP_ESME_RTHROTTLED)
+    harness.now += 0.49
+    harness.queue.pump()
+    assert harness.arrived() == []  # still in the first pause
+    harness.now += 0.02
+    harness.queue.pump()
+    again = harness.arrived()
+    assert len(again) == 5  # one pause of 0.5 s for the whole window
+    harness.answer(again[0], status=consts.SMPP_ESME_RTHROTTLED)
+    harness.now += 0.9
+    harness.queue.pump()
+    assert harness.arrived() == []  # the second pause is 1 s
+    for pdu in again[1:]:
+        harness.answer(pdu, message_id="ok")
+    harness.now += 0.2
+    harness.queue.pump()
+    (last,) = harness.arrived()
+    harness.answer(last, message_id="ok")
+    assert all(f.result().outcome is SendOutcome.ACCEPTED for f in futures)
+    assert harness.queue.throttled == 6

@@ -36,6 +36,7 @@ const config = {
   undeliv_dests: [], // destinations whose receipts say UNDELIV whatever dlr_stat says
   dlr_tlv: true, // carry receipted_message_id (the id as in submit_sm_resp) in receipts
   throttle_every: 0, // answer every Nth submit_sm with ESME_RTHROTTLED
+  grant_tps: 0, // the account's grant: a submit_sm beyond it in any 1 s gets ESME_RTHROTTLED
   temporary_every: 0, // answer every Nth submit_sm with temporary_status
   temporary_status: 0x14,
   nack_every: 0, // answer every Nth submit_sm with a generic_nack carrying nack_status
@@ -60,6 +61,7 @@ const stats = {
   deliver_errors: [], // deliver_sm_resp with a non-zero status: {sequence, status}
 };
 const submitTimes = []; // ms (monotonic) of every submit_sm received
+const granted = []; // ms of the submits let through within the last second (grant_tps)
 const messages = []; // reassembled messages
 const partial = new Map(); // dest|ref|total -> parts
 const ussdWaiters = new Map(); // msisdn -> resolve(reply)
@@ -251,6 +253,18 @@ function onSubmit(session, pdu) {
     session.socket.write(Buffer.from('0000002c00000004', 'hex'));
     session.socket.destroy();
     return;
+  }
+  if (config.grant_tps > 0) {
+    const now = nowMs();
+    while (granted.length && now - granted[0] >= 1000) {
+      granted.shift();
+    }
+    if (granted.length >= config.grant_tps) {
+      stats.throttled++;
+      session.send(pdu.response({command_status: 0x58}));
+      return;
+    }
+    granted.push(now);
   }
   if (config.throttle_every && n % config.throttle_every === 0) {
     stats.throttled++;
