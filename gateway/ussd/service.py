@@ -23,6 +23,7 @@ from gateway.menu.engine import RESUME_SCREEN, SessionState, StepResult
 from gateway.menu.memo import EngineMemo
 from gateway.menu.model import Tree
 from gateway.menu.pages import Limit
+from gateway.observability.logs import info_line
 from gateway.privacy.numbers import PhoneHasher
 from gateway.privacy.phone_numbers import country_of
 from gateway.ussd.networks import country_from_network
@@ -108,7 +109,8 @@ class USSDService:
             log.error("ussd.unexpected_error", error=type(exc).__name__, session=session_key[:12])
             reply, effects_ran = self._unavailable(tree, FAULT_SCREEN), 0
         elapsed = time.perf_counter() - began
-        log.info(
+        info_line(
+            log,
             "ussd.request",
             channel=request.channel,
             session=session_key[:12],
@@ -125,11 +127,14 @@ class USSDService:
         self, tree: Tree, request: USSDRequest, session_key: str, caller_key: str
     ) -> tuple[USSDReply, int]:
         record = self._store.cached(session_key)
-        # With no record here, compute as if the caller had no saved context; the
-        # commit refuses that if they have one, and says what it is.
+        # With no record here, compute from the caller's context as this worker last
+        # knew it (none for a caller it does not know); the commit refuses that if the
+        # stored context differs, and says what it is.
         context_read = record is not None
         resume: SessionState | None = None
         language: str | None = None
+        if record is None:
+            resume, language = self._store.context(caller_key)
         for _ in range(COMMIT_ATTEMPTS):
             if (
                 record is not None
@@ -152,6 +157,8 @@ class USSDService:
                 session_ttl=self._options.session_ttl,
                 resume_ttl=self._options.resume_window,
                 assumes_no_context=not context_read,
+                assumed_resume=resume,
+                assumed_language=language,
             )
             try:
                 await self._store.commit(write)

@@ -10,10 +10,12 @@ The service works from the record it last wrote (a local cache) and commits the
 next one with a compare-and-set (one Lua script). If another worker moved the
 session on in between, the script refuses and returns the current record in the
 same round trip; the service runs the pure engine again on it. A session's first
-request on a worker has nothing to work from: the service computes it as if the
-caller had no saved context (no resume point, no remembered language), and the
-script refuses that write, returning the caller's context, when there is one. A
-new caller is served in one round trip, a returning one in two. The Redis store's
+request on a worker has no record to work from: the service computes it from the
+caller's saved context (resume point, remembered language) as this worker last wrote
+or saw it, none for a caller it does not know, and the script refuses that write,
+returning the caller's context, when the stored one differs. A new caller, and a
+returning one whose last session this worker served, are served in one round trip;
+a returning caller whose context moved elsewhere in two. The Redis store's
 commands go through :class:`gateway.ussd.redis_pipeline.AutoPipeline`, so the requests in
 flight at once share their trips to Redis.
 
@@ -118,8 +120,11 @@ class SessionWrite:
     session_ttl: int
     resume_ttl: int
     # A first request computed before anything was read: refuse it (returning the
-    # caller's context) if the caller has a resume point or a remembered language.
+    # caller's context) unless the caller's resume point and remembered language are
+    # the assumed ones (by default none: a caller with no saved context).
     assumes_no_context: bool = False
+    assumed_resume: SessionState | None = None
+    assumed_language: str | None = None
 
     @property
     def expected_version(self) -> int:
@@ -145,10 +150,15 @@ class SessionStore(Protocol):
         """The record this process last saw for the session; may be stale (the commit
         checks), None when it has none."""
 
+    def context(self, caller_key: str) -> tuple[SessionState | None, str | None]:
+        """The caller's resume point and remembered language as this process last wrote
+        or saw them; may be stale (the commit checks), (None, None) when it knows none."""
+
     async def commit(self, write: SessionWrite) -> None:
         """Store ``write`` if the session is still at ``write.expected_version`` (and,
-        for a write that ``assumes_no_context``, the caller has none); else raise
-        :class:`Conflict` carrying the session and the caller's context as they are."""
+        for a write that ``assumes_no_context``, the caller's context is the assumed
+        one); else raise :class:`Conflict` carrying the session and the caller's
+        context as they are."""
 
     async def session(self, session_key: str) -> SessionRecord | None: ...
 
@@ -267,6 +277,10 @@ class MemorySessionStore:
         )
         return record
 
+    def context(self, caller_key: str) -> tuple[SessionState | None, str | None]:
+        view = self._view("", caller_key)
+        return view.resume, view.language
+
     def _view(self, session_key: str, caller_key: str) -> CallerView:
         language = self._get(LANGUAGE_PREFIX + caller_key)
         return CallerView(
@@ -282,7 +296,7 @@ class MemorySessionStore:
             raise Conflict(self._view(write.session_key, write.caller_key))
         if version == 0 and write.assumes_no_context:
             view = self._view(write.session_key, write.caller_key)
-            if view.resume is not None or view.language is not None:
+            if (view.resume, view.language) != (write.assumed_resume, write.assumed_language):
                 raise Conflict(view)
         self._set(SESSION_PREFIX + write.session_key, write.record.dumps(), write.session_ttl)
         resume = None if write.resume is None else _state_json(write.resume)
@@ -315,7 +329,8 @@ class MemorySessionStore:
 # Compare-and-set of a session record, with the caller's resume point and language.
 # KEYS: session, resume point, language. ARGV: expected version, record, session TTL,
 # resume point ("" forgets it), resume TTL, language ("" leaves it), language TTL,
-# "1" when the write assumes the caller has no saved context.
+# "1" when the write assumes the caller's saved context, which is then ARGV[9] (the
+# resume point) and ARGV[10] (the language), "" for none.
 # Returns nil when written; otherwise {session, resume point, language} as they are
 # ("" for none).
 _COMMIT = LuaScript("""
@@ -326,9 +341,9 @@ if version ~= tonumber(ARGV[1]) then
   return {current or '', redis.call('GET', KEYS[2]) or '', redis.call('GET', KEYS[3]) or ''}
 end
 if version == 0 and ARGV[8] == '1' then
-  local resume = redis.call('GET', KEYS[2])
-  local language = redis.call('GET', KEYS[3])
-  if resume or language then return {'', resume or '', language or ''} end
+  local resume = redis.call('GET', KEYS[2]) or ''
+  local language = redis.call('GET', KEYS[3]) or ''
+  if resume ~= ARGV[9] or language ~= ARGV[10] then return {'', resume, language} end
 end
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
 if ARGV[4] == '' then
@@ -369,6 +384,10 @@ class RedisSessionStore:
         self._redis = client
         self._pipeline = AutoPipeline(client)
         self._recent: ExpiringMap[_CachedRecord] = ExpiringMap(cache_size)
+        # The callers' context as this worker last wrote or saw it (resume point JSON,
+        # language), each for as long as Redis keeps it at most.
+        self._resumes: ExpiringMap[bytes] = ExpiringMap(cache_size)
+        self._languages: ExpiringMap[str] = ExpiringMap(cache_size)
 
     @classmethod
     def from_url(cls, url: str, timeout: float = 0.5) -> RedisSessionStore:
@@ -378,8 +397,17 @@ class RedisSessionStore:
         row = self._recent.get(session_key)
         return None if row is None else _from_row(row)
 
+    def context(self, caller_key: str) -> tuple[SessionState | None, str | None]:
+        resume = self._resumes.get(caller_key)
+        return (
+            None if resume is None else _state_from_json(resume),
+            self._languages.get(caller_key),
+        )
+
     async def commit(self, write: SessionWrite) -> None:
         resume = b"" if write.resume is None or write.resume_ttl <= 0 else write.resume
+        resume_json = resume if isinstance(resume, bytes) else _state_json(resume)
+        assumed = write.assumed_resume
         try:
             refused = await self._pipeline.run_script(
                 _COMMIT,
@@ -392,18 +420,25 @@ class RedisSessionStore:
                     write.expected_version,
                     write.record.dumps(),
                     write.session_ttl,
-                    resume if isinstance(resume, bytes) else _state_json(resume),
+                    resume_json,
                     max(write.resume_ttl, 1),
                     write.language,
                     LANGUAGE_TTL,
                     "1" if write.assumes_no_context else "0",
+                    b"" if assumed is None else _state_json(assumed),
+                    write.assumed_language or "",
                 ),
             )
         except (RedisError, OSError) as exc:
             self._recent.put(write.session_key, None, 0)
+            self._resumes.put(write.caller_key, None, 0)
+            self._languages.put(write.caller_key, None, 0)
             raise SessionStoreError(f"redis write failed: {type(exc).__name__}") from exc
         if refused is None:
             self._recent.put(write.session_key, _to_row(write.record), write.session_ttl)
+            self._resumes.put(write.caller_key, resume_json or None, write.resume_ttl)
+            if write.language:
+                self._languages.put(write.caller_key, write.language, LANGUAGE_TTL)
             return
         try:
             session, resume_point, language = refused
@@ -416,6 +451,13 @@ class RedisSessionStore:
         )
         remembered = None if view.session is None else _to_row(view.session)
         self._recent.put(write.session_key, remembered, write.session_ttl)
+        # What Redis holds now, for at most as long as Redis may keep it.
+        self._resumes.put(
+            write.caller_key,
+            (resume_point.encode() if isinstance(resume_point, str) else resume_point) or None,
+            write.resume_ttl,
+        )
+        self._languages.put(write.caller_key, view.language, LANGUAGE_TTL)
         raise Conflict(view)
 
     async def session(self, session_key: str) -> SessionRecord | None:

@@ -19,6 +19,7 @@ from gateway.ussd.service import USSDService
 from gateway.ussd.sessions import (
     CallerView,
     Conflict,
+    ExpiringMap,
     MemorySessionStore,
     RedisSessionStore,
     SessionRecord,
@@ -94,6 +95,51 @@ async def test_an_empty_language_leaves_the_remembered_one(store: SessionStore) 
     with pytest.raises(Conflict) as refused:
         await store.commit(SessionWrite("s2", "c1", record(1), None, "", 60, 60, True))
     assert refused.value.view.language == "so"
+
+
+async def test_a_first_write_that_assumed_the_callers_context_goes_through_when_it_holds(
+    store: SessionStore,
+) -> None:
+    resume_point = SessionState("hotlines", "fr")
+    await store.commit(SessionWrite("old", "c1", record(1), resume_point, "fr", 60, 60))
+    assumed = SessionWrite("new", "c1", record(1), None, "fr", 60, 60, True, resume_point, "fr")
+    await store.commit(assumed)
+    assert await store.session("new") == record(1)
+
+
+@pytest.mark.parametrize(
+    ("resume", "language"),
+    [(None, "fr"), (SessionState("hotlines", "fr"), None), (SessionState("main", "fr"), "fr")],
+)
+async def test_a_first_write_that_assumed_another_context_is_refused_with_the_context(
+    store: SessionStore, resume: SessionState | None, language: str | None
+) -> None:
+    resume_point = SessionState("hotlines", "fr")
+    await store.commit(SessionWrite("old", "c1", record(1), resume_point, "fr", 60, 60))
+    guess = SessionWrite("new", "c1", record(1), None, "fr", 60, 60, True, resume, language)
+    with pytest.raises(Conflict) as refused:
+        await store.commit(guess)
+    assert refused.value.view == CallerView(session=None, resume=resume_point, language="fr")
+    assert await store.session("new") is None
+    assert store.context("c1") == (resume_point, "fr")  # the refusal taught the worker
+
+
+async def test_a_worker_knows_the_context_it_wrote_and_forgets_it_with_redis(
+    redis_url: str,
+) -> None:
+    now = [1000.0]
+    store = RedisSessionStore.from_url(redis_url)
+    store._resumes = ExpiringMap(10, lambda: now[0])
+    store._languages = ExpiringMap(10, lambda: now[0])
+    assert store.context("c1") == (None, None)
+    resume_point = SessionState("hotlines", "so")
+    await store.commit(SessionWrite("s1", "c1", record(1), resume_point, "so", 60, 30))
+    assert store.context("c1") == (resume_point, "so")
+    now[0] += 31  # Redis has dropped the resume point by now (its TTL is 30 s)
+    assert store.context("c1") == (None, "so")
+    await store.commit(SessionWrite("s1", "c1", record(2), None, "", 60, 30))
+    assert store.context("c1") == (None, "so")  # "" leaves the language as it is
+    await store.close()
 
 
 def request(text: str, session: str = "S", phone: str = "+254700000001") -> USSDRequest:
@@ -235,3 +281,83 @@ async def test_the_redis_hit_counter_expires_with_its_window(redis_url: str) -> 
     ttl = redis.Redis.from_url(redis_url).ttl("gw:ussd:q:k")
     assert 0 < ttl <= 60
     await store.close()
+
+
+def _commits(redis_url: str) -> int:
+    stats = redis.Redis.from_url(redis_url).info("commandstats")
+    return int(stats.get("cmdstat_evalsha", {}).get("calls", 0))
+
+
+def _stored(redis_url: str, service: USSDService, session: str, phone: str) -> list[object]:
+    """What Redis holds for a caller's session and context, TTLs to the minute."""
+    client = redis.Redis.from_url(redis_url)
+    caller = HASHER.hash(phone, "caller")
+    keys = [
+        "gw:ussd:s:" + service.session_key(session, "africastalking", caller),
+        "gw:ussd:r:" + caller,
+        "gw:ussd:l:" + caller,
+    ]
+    return [(client.get(key), -(-client.ttl(key) // 60)) for key in keys]
+
+
+async def test_a_returning_callers_first_request_costs_one_trip_and_changes_nothing(
+    sample_tree: Tree, redis_url: str
+) -> None:
+    """The worker that served a caller's last session knows their context: the next
+    session's first request is one commit, not a refused one and a second; the screen
+    and everything stored are those of a worker that had to learn the context."""
+
+    def worker() -> USSDService:
+        return USSDService(
+            lambda: sample_tree,
+            RedisSessionStore.from_url(redis_url),
+            HASHER,
+            RecordingEffectHandler(),
+        )
+
+    served, fresh = worker(), worker()
+    first = ["", "1", "1*3", "1*3*1"]  # then the caller hangs up beyond the first screens
+    twins = ("+254700000011", "+254700000012")
+    for phone in twins:
+        for text in first:
+            await served.handle(request(text, "one", phone))
+    screens, stored, trips = [], [], []
+    for worker_, phone in zip((served, fresh), twins, strict=True):
+        before = _commits(redis_url)
+        reply = await worker_.handle(request("", "two", phone))
+        trips.append(_commits(redis_url) - before)
+        screens.append(reply)
+        stored.append(_stored(redis_url, worker_, "two", phone))
+        # The caller goes on: continue where they left off, then one more step.
+        for text in ("1", "1*0"):
+            screens.append(await worker_.handle(request(text, "two", phone)))
+        stored.append(_stored(redis_url, worker_, "two", phone))
+    assert trips == [1, 2]
+    assert screens[0].screen_id == "__resume__"
+    assert screens[:3] == screens[3:]
+    assert stored[:2] == stored[2:]
+
+
+async def test_a_worker_whose_memory_of_a_caller_is_stale_is_refused_and_redoes(
+    sample_tree: Tree, redis_url: str
+) -> None:
+    def worker() -> USSDService:
+        return USSDService(
+            lambda: sample_tree,
+            RedisSessionStore.from_url(redis_url),
+            HASHER,
+            RecordingEffectHandler(),
+        )
+
+    a, b, fresh = worker(), worker(), worker()
+    phone = "+254700000021"
+    for text in ("", "1", "1*3", "1*3*1"):
+        await a.handle(request(text, "one", phone))
+    # The caller's next session is served by b: a quick exit forgets the resume point.
+    for text in ("", "2", "2*99"):
+        await b.handle(request(text, "two", phone))
+    before = _commits(redis_url)
+    stale = await a.handle(request("", "three", phone))  # a still remembers a resume point
+    assert _commits(redis_url) - before == 2
+    expected = await fresh.handle(request("", "four", phone))
+    assert stale == expected and stale.screen_id != "__resume__"
