@@ -7,8 +7,11 @@ import io
 import json
 
 import structlog
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from gateway.observability.logs import _UTCStamper, configure
+from gateway.observability import logs
+from gateway.observability.logs import _UTCStamper, configure, info_line
 
 
 class CountingStream(io.StringIO):
@@ -71,3 +74,105 @@ def test_numbers_are_masked_but_command_ids_lengths_and_reasons_stay() -> None:
     assert event["command_length"] == 123456789 and event["sequence"] == 2147483000
     assert event["destination"] == "[redacted]"
     assert "99999999" not in event["reason"]  # any other run of 8 digits may be a number
+
+
+class BytesStream(io.BytesIO):
+    """A stream with a ``buffer``, as a file opened for text has: lines go there."""
+
+    @property
+    def buffer(self) -> io.BytesIO:
+        return self
+
+    def isatty(self) -> bool:
+        return False
+
+
+_values = st.one_of(
+    st.text(max_size=30),
+    st.sampled_from(["+254712345678", "call 0712 345 678 now", "africastalking", "0x80000004"]),
+    st.integers(min_value=-(10**9), max_value=10**9),
+    st.booleans(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.none(),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    fields=st.dictionaries(
+        st.sampled_from(
+            ["channel", "session", "screen", "end", "effects", "latency_ms", "error", "to"]
+        ),
+        _values,
+    ),
+    moment=st.floats(min_value=1.6e9, max_value=2.0e9),
+)
+def test_the_canonical_line_is_the_bytes_structlog_writes(
+    fields: dict[str, object], moment: float
+) -> None:
+    """``info_line`` skips structlog's machinery, not one byte of its output: the event,
+    the level, the timestamp, the masking of numbers, the key order."""
+    stream = BytesStream()
+    configure("json", "info", stream=stream)
+    chain = logs._json_chain[0]
+    assert chain is not None
+    chain.stamper._clock = lambda: moment
+    log = structlog.get_logger("gateway.ussd")
+    log.info("ussd.request", **fields)
+    info_line(log, "ussd.request", **fields)
+    ordinary, lean = stream.getvalue().splitlines()
+    assert lean == ordinary
+    unsafe = {k: v for k, v in json.loads(lean).items() if k not in logs._SAFE_KEYS}
+    assert "254712345678" not in json.dumps(unsafe) and "0712 345 678" not in json.dumps(unsafe)
+
+
+def test_the_canonical_line_of_a_request_is_pinned() -> None:
+    stream = BytesStream()
+    configure("json", "info", stream=stream)
+    chain = logs._json_chain[0]
+    assert chain is not None
+    chain.stamper._clock = lambda: 1_700_000_000.1234
+    info_line(
+        structlog.get_logger("gateway.ussd"),
+        "ussd.request",
+        channel="africastalking",
+        session="0123456789ab",
+        screen="main",
+        end=False,
+        effects=0,
+        latency_ms=1.23,
+    )
+    assert stream.getvalue() == (
+        b'{"channel":"africastalking","session":"0123456789ab","screen":"main","end":false,'
+        b'"effects":0,"latency_ms":1.23,"event":"ussd.request","level":"info",'
+        b'"timestamp":"2023-11-14T22:13:20.123Z"}\n'
+    )
+
+
+def test_the_canonical_line_goes_through_structlog_when_it_is_set_up_otherwise() -> None:
+    stream = BytesStream()
+    configure("json", "info", stream=stream)
+    log = structlog.get_logger("gateway.ussd")
+    with structlog.testing.capture_logs() as captured:
+        info_line(log, "ussd.request", screen="main")
+    assert captured == [{"event": "ussd.request", "screen": "main", "log_level": "info"}]
+    structlog.contextvars.bind_contextvars(request_id="r1")
+    try:
+        info_line(log, "ussd.request", screen="main")
+    finally:
+        structlog.contextvars.clear_contextvars()
+    assert json.loads(stream.getvalue())["request_id"] == "r1"  # bound context is kept
+    quiet = BytesStream()
+    configure("json", "warning", stream=quiet)
+    info_line(structlog.get_logger("gateway.ussd"), "ussd.request", screen="main")
+    assert quiet.getvalue() == b""  # the level still filters
+    text = io.StringIO()
+    configure("console", "info", stream=text)
+    info_line(structlog.get_logger("gateway.ussd"), "ussd.request", screen="main")
+    assert "ussd.request" in text.getvalue() and "screen" in text.getvalue()
+
+
+@given(value=st.text(max_size=20) | st.from_regex(r"\+?[0-9٠-٩ ]{6,12}x?", fullmatch=True))
+def test_masking_skips_only_strings_that_cannot_hold_a_number(value: str) -> None:
+    event = logs.redact_numbers(None, "info", {"to": value})
+    assert event["to"] == logs._mask(value)

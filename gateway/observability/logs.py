@@ -9,12 +9,19 @@ JSON lines are written by :class:`TurnBufferedWriter`: inside an event loop, the
 lines of one loop turn leave in one write at the end of that turn (a busy server
 writes a line per request, and a write per line cost more than the line itself);
 outside a loop, each line is written at once.
+
+:func:`info_line` writes the canonical line of a request: the same bytes as
+``logger.info(...)`` through the chain :func:`configure` set up for JSON, without
+structlog's per-call machinery (which cost more than the rest of the line); any
+other set-up (the console format, a test's capture, bound context variables, a
+level above info) takes structlog's ordinary path.
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
+import contextvars
 import datetime as dt
 import logging
 import re
@@ -26,6 +33,8 @@ from typing import IO, Any
 
 import orjson
 import structlog
+from structlog._config import _CONFIG
+from structlog.contextvars import STRUCTLOG_KEY_PREFIX
 
 # A hex literal (``0x00000004``: an SMPP command id or status) is kept whole; any other
 # run of 8+ digits may be a phone number.
@@ -67,7 +76,10 @@ def redact_numbers(
         if key in _SAFE_KEYS:
             continue
         if isinstance(value, str):
-            event_dict[key] = _mask(value)
+            # A plain string of fewer than 8 characters, or of letters only, holds no
+            # run of 8 digits: masking would give it back unchanged.
+            if type(value) is not str or (len(value) >= 8 and not value.isalpha()):
+                event_dict[key] = _mask(value)
         elif isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**7:
             event_dict[key] = "[redacted]"
     return event_dict
@@ -152,6 +164,55 @@ class TurnBufferedWriter:
 _current_writer: list[TurnBufferedWriter | None] = [None]
 
 
+class _JSONChain:
+    """The JSON set-up :func:`configure` installed: its processors, wrapper and logger
+    factory (to tell that they are still structlog's), its stamper and its writer."""
+
+    def __init__(
+        self,
+        processors: list[Any],
+        wrapper: Any,
+        factory: Any,
+        stamper: _UTCStamper,
+        writer: TurnBufferedWriter,
+    ) -> None:
+        self.processors = tuple(processors)
+        self.wrapper = wrapper
+        self.factory = factory
+        self.stamper = stamper
+        self.writer = writer
+
+    def is_current(self) -> bool:
+        # By value: structlog.testing.capture_logs changes the processor list in place.
+        return (
+            _CONFIG.logger_factory is self.factory
+            and _CONFIG.default_wrapper_class is self.wrapper
+            and tuple(_CONFIG.default_processors) == self.processors
+        )
+
+
+_json_chain: list[_JSONChain | None] = [None]
+
+
+def _no_bound_context() -> bool:
+    return not any(var.name.startswith(STRUCTLOG_KEY_PREFIX) for var in contextvars.copy_context())
+
+
+def info_line(logger: Any, event: str, **fields: Any) -> None:
+    """``logger.info(event, **fields)``, byte for byte; see the module docstring."""
+    chain = _json_chain[0]
+    if chain is None or not chain.is_current() or not _no_bound_context():
+        logger.info(event, **fields)
+        return
+    # What the chain does to an info event with no bound context: the event, the
+    # level, the stamp, the redaction, orjson.
+    fields["event"] = event
+    fields["level"] = "info"
+    chain.writer.msg(
+        _orjson_bytes(redact_numbers(None, "info", chain.stamper(None, "info", fields)))
+    )
+
+
 @atexit.register
 def _flush_at_exit() -> None:
     if _current_writer[0] is not None:
@@ -167,6 +228,7 @@ def configure(
     as_json = log_format == "json" or (log_format == "auto" and not stream.isatty())
     renderer: Any
     factory: Any
+    writer: TurnBufferedWriter | None = None
     if as_json:
         renderer = structlog.processors.JSONRenderer(serializer=_orjson_bytes)
         writer = _current_writer[0] = TurnBufferedWriter(stream)
@@ -174,17 +236,24 @@ def configure(
     else:
         renderer = structlog.dev.ConsoleRenderer(colors=stream.isatty())
         factory = structlog.PrintLoggerFactory(file=stream)
+    stamper = _UTCStamper()
+    processors: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        stamper,
+        redact_numbers,
+        renderer,
+    ]
+    min_level = logging.getLevelNamesMapping()[level.upper()]
+    wrapper = structlog.make_filtering_bound_logger(min_level)
+    _json_chain[0] = (
+        _JSONChain(processors, wrapper, factory, stamper, writer)
+        if writer is not None and min_level <= logging.INFO
+        else None
+    )
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            _UTCStamper(),
-            redact_numbers,
-            renderer,
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(
-            logging.getLevelNamesMapping()[level.upper()]
-        ),
+        processors=processors,
+        wrapper_class=wrapper,
         logger_factory=factory,
         cache_logger_on_first_use=cache,
     )
