@@ -121,10 +121,11 @@ async def test_the_worker_process_paces_at_the_grant_answers_ussd_serves_metrics
         # Every row goes out at the grant, not at GATEWAY_BROADCAST_TPS.
         for _ in range(600):
             counts = await store.outbox_counts(alert)
-            if counts.pending == 0:
+            # Rows exist only once the worker has expanded the alert: wait for them all.
+            if counts.total == RECIPIENTS and counts.pending == 0:
                 break
             await asyncio.sleep(0.1)
-        assert counts.pending == 0, dict(counts.counts)
+        assert counts.total == RECIPIENTS and counts.pending == 0, dict(counts.counts)
         submits = sorted(
             json.loads(line)["t"] / 1000
             for line in (tmp_path / "submits.jsonl").read_text().splitlines()

@@ -159,26 +159,28 @@ async def test_four_concurrent_clients_share_one_grant(redis_server: Any) -> Non
 @pytest.mark.parametrize("processes", [2, 4])
 def test_separate_processes_share_one_grant(redis_server: Any, processes: int) -> None:
     tps, seconds = 30, 2.5
-    start_at = time.monotonic() + 3.0  # time for every interpreter to start
-    end_at = start_at + seconds
     children = [
         subprocess.Popen(
-            [
-                sys.executable,
-                str(CLIENT_SCRIPT),
-                redis_server.url,
-                "op1",
-                str(tps),
-                repr(start_at),
-                repr(end_at),
-            ],
+            [sys.executable, str(CLIENT_SCRIPT), redis_server.url, "op1", str(tps)],
             cwd=ROOT,
             env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
         for _ in range(processes)
     ]
+    for child in children:  # every interpreter started and connected, however slowly
+        assert child.stdout is not None
+        while (line := child.stdout.readline()) and line.strip() != b"ready":
+            pass
+        assert line.strip() == b"ready", child.stderr.read().decode() if child.stderr else ""
+    start_at = time.monotonic() + 0.2
+    window = f"{start_at!r} {start_at + seconds!r}\n".encode()
+    for child in children:  # the same window to all, before any is waited for
+        assert child.stdin is not None
+        child.stdin.write(window)
+        child.stdin.flush()
     per_client = []
     for child in children:
         out, err = child.communicate(timeout=30)

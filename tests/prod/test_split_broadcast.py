@@ -204,7 +204,7 @@ async def test_two_workers_one_killed_share_the_outbox_and_the_grant(
             counts = await store.outbox_counts(alert)
             return counts["submitted"] + counts["delivered"] >= RECIPIENTS // 3
 
-        await wait_until(a_third_submitted, 60, "a third of the rows submitted")
+        await wait_until(a_third_submitted, 240, "a third of the rows submitted")
         os.kill(workers[0].pid, signal.SIGKILL)
         assert await asyncio.to_thread(workers[0].wait, 10) == -signal.SIGKILL
         killed_at = (await smsc.stats())["submits"]
@@ -214,7 +214,7 @@ async def test_two_workers_one_killed_share_the_outbox_and_the_grant(
             return dict((await store.outbox_counts(alert)).counts) == {"delivered": RECIPIENTS}
 
         try:
-            await wait_until(all_final, 60, "every row delivered")
+            await wait_until(all_final, 240, "every row delivered")
         except AssertionError as exc:
             counts = dict((await store.outbox_counts(alert)).counts)
             raise AssertionError(f"{exc}; outbox {counts}") from None

@@ -1,8 +1,11 @@
 """A separate process drawing on the shared TPS budget; prints its send times as JSON.
 
-Usage: python tps_client.py REDIS_URL SMSC TPS START_AT END_AT
-START_AT and END_AT are ``time.monotonic()`` values: CLOCK_MONOTONIC is one clock for
-every process on the machine, so the parent can merge the timestamps of all children.
+Usage: python tps_client.py REDIS_URL SMSC TPS
+Once imported and connected it prints ``ready`` and reads one line from stdin:
+``START_AT END_AT``, two ``time.monotonic()`` values (CLOCK_MONOTONIC is one clock for
+every process on the machine, so the parent can merge the timestamps of all children).
+The parent sends that line only when every child is ready, so a slow interpreter start
+on a busy machine never eats the window.
 """
 
 from __future__ import annotations
@@ -17,10 +20,13 @@ from redis.asyncio import Redis
 from gateway.pacing.shared_grant import RedisTPSBudget
 
 
-async def main(url: str, smsc: str, tps: float, start_at: float, end_at: float) -> list[float]:
+async def main(url: str, smsc: str, tps: float) -> list[float]:
     redis = Redis.from_url(url)
     budget = RedisTPSBudget(redis, smsc, tps)
     sent: list[float] = []
+    await redis.ping()
+    print("ready", flush=True)
+    start_at, end_at = (float(value) for value in sys.stdin.readline().split())
     await asyncio.sleep(max(0.0, start_at - time.monotonic()))
     try:
         while True:
@@ -34,6 +40,6 @@ async def main(url: str, smsc: str, tps: float, start_at: float, end_at: float) 
 
 
 if __name__ == "__main__":
-    url, smsc, tps, start_at, end_at = sys.argv[1:6]
-    times = asyncio.run(main(url, smsc, float(tps), float(start_at), float(end_at)))
+    url, smsc, tps = sys.argv[1:4]
+    times = asyncio.run(main(url, smsc, float(tps)))
     print(json.dumps(times))
