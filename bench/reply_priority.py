@@ -76,6 +76,10 @@ class RecordTail:
                 self.arrived[dest] = float(record["t"])
 
 
+def replies_in_order(asked: list[tuple[str, float]], arrived: dict[str, float]) -> list[float]:
+    return [(arrived[n] - at) / 1000 for n, at in asked]
+
+
 async def run(recipients: int, interval: float) -> int:
     with tempfile.TemporaryDirectory() as folder:
         rig = Rig(Path(folder))
@@ -118,6 +122,7 @@ async def run(recipients: int, interval: float) -> int:
         asked: list[tuple[str, float]] = []
         controls: list[tuple[str, float]] = []
         backlogs: list[int] = []
+        stored: list[float] = []
         control_tasks: list[asyncio.Task[object]] = []
         index = 0
         try:
@@ -141,6 +146,7 @@ async def run(recipients: int, interval: float) -> int:
                 )["results"]
                 sent_at = float(answer["at"]) - float(answer["ms"])  # the MO left the SMSC
                 asked.append((joiner, sent_at))
+                stored.append(float(answer["ms"]) / 1000)  # MO stored (deliver_sm_resp)
                 controls.append((control, float(answer["at"])))
                 control_tasks.append(
                     asyncio.create_task(pool.send([OutboundSMS(f"c{index}", control, "control")]))
@@ -190,6 +196,18 @@ async def run(recipients: int, interval: float) -> int:
         f"JOIN reply (urgent), MO sent -> reply submitted: median "
         f"{statistics.median(replies):.3f} s, p95 {p95:.3f} s, max {max(replies):.3f} s "
         f"({len(replies)} samples; {sum(1 for r in replies if r > 2.0)} over the 2 s target)"
+    )
+    slow = [(r, m) for r, m in zip(replies_in_order(asked, tail.arrived), stored, strict=True)]
+    late = [(r, m) for r, m in slow if r > 2.0]
+    print(
+        f"of which the MO's deliver_sm -> deliver_sm_resp (stored, JOIN handled): median "
+        f"{statistics.median(stored):.3f} s, max {max(stored):.3f} s"
+        + (
+            f"; in the {len(late)} over 2 s it took "
+            + ", ".join(f"{m:.2f} of {r:.2f} s" for r, m in late[:10])
+            if late
+            else ""
+        )
     )
     if bulk:
         print(
