@@ -95,6 +95,7 @@ class _Handlers:
             text=form.get("text", ""),
             message_id=form["id"],
             received_at=time.time(),
+            network_country=country_from_network(form.get("networkCode", "")),
         )
         await self.sink.on_inbound_sms(message)
         return web.Response(text="OK")

@@ -11,6 +11,10 @@ page), ``99`` quick exit: the session ends at once on a neutral screen and nothi
 is kept to resume, for a person who must hide what they were reading. Any other
 input that the screen does not accept re-shows it with a short hint; it never ends
 the session.
+
+A roamer (their number's country is not their network's, both known) of a service
+with an SMS number is shown, once a session and before home, the offer to use the
+menu by SMS (``roamer_sms``); any key goes on to home.
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ from gateway.menu.model import (
 from gateway.menu.pages import Limit, Pages, body_of, pages_of
 
 RESUME_SCREEN = "__resume__"
+# A roamer's offer of the SMS menu, shown once a session before home (see _show).
+ROAMER_SCREEN = "__roamer__"
 RESUME_CONTINUE = "1"
 RESUME_RESTART = "2"
 HISTORY_DEPTH = 20
@@ -62,6 +68,7 @@ class SessionState:
     home: str = ""  # the country of the caller's number, when it differs: a roamer
     # The caller got the invalid-choice hint on this screen: its pages keep room for it.
     hinted: bool = False
+    offered: bool = False  # a roamer was offered the SMS menu in this session
 
     def variable(self, name: str) -> str:
         return dict(self.variables).get(name, "")
@@ -88,6 +95,8 @@ class SessionState:
             data["o"] = self.home
         if self.hinted:
             data["i"] = True
+        if self.offered:
+            data["f"] = True
         return data
 
     @classmethod
@@ -104,6 +113,7 @@ class SessionState:
             ended=bool(data.get("e", False)),
             home=str(data.get("o", "")),
             hinted=bool(data.get("i", False)),
+            offered=bool(data.get("f", False)),
         )
 
 
@@ -174,6 +184,8 @@ def step(
         return _exit(tree, state)
     if state.screen == RESUME_SCREEN:
         return _resume(tree, state, choice, limit)
+    if state.screen == ROAMER_SCREEN:  # any key goes on to home, where they were going
+        return _show(tree, _move(state, tree.home, state.history), limit)
     if choice == HOME:
         return _show(tree, _move(state, tree.home, ()), limit)
     if choice == BACK:
@@ -198,7 +210,7 @@ def _repair(tree: Tree, state: SessionState) -> SessionState:
     """A state saved under an older tree may name screens or languages it no longer has."""
     if state.language not in tree.languages:
         state = replace(state, language=tree.fallback_language)
-    if state.screen != RESUME_SCREEN and state.screen not in tree.screens:
+    if state.screen not in (RESUME_SCREEN, ROAMER_SCREEN) and state.screen not in tree.screens:
         state = _move(state, tree.home, ())
     history = tuple(h for h in state.history if h in tree.screens)
     if history != state.history:
@@ -229,6 +241,12 @@ def _country(state: SessionState) -> str:
     return state.variable("country") or state.country
 
 
+def roaming(state: SessionState) -> bool:
+    """The caller's number belongs to another country than the network they are on
+    (both known: a channel that cannot tell the network's country never says so)."""
+    return bool(state.country and state.home and state.home != state.country)
+
+
 def _home(state: SessionState) -> str:
     """A roamer's home country, shown after where they are; not once they chose one."""
     return "" if state.variable("country") else state.home
@@ -238,6 +256,15 @@ def _show(tree: Tree, state: SessionState, limit: Limit, *effects: Effect) -> St
     if state.screen == RESUME_SCREEN:
         text = tree.nav("resume", state.language)
         return StepResult(Display(text, False, RESUME_SCREEN), state, effects)
+    if state.screen == tree.home and not state.offered and roaming(state) and tree.sms_number:
+        # USSD codes often fail a roamer (a visited network forwards them home) and SMS
+        # crosses borders: the first time home comes up, the SMS number is offered.
+        offer = replace(state, screen=ROAMER_SCREEN, page=0, hinted=False, offered=True)
+        text = tree.roamer_line(state.language)
+        return StepResult(Display(text, False, ROAMER_SCREEN), offer, effects)
+    if state.screen == ROAMER_SCREEN:
+        text = tree.roamer_line(state.language)
+        return StepResult(Display(text, False, ROAMER_SCREEN), state, effects)
     screen = tree.screens[state.screen]
     pages = _pages(tree, screen, state, limit)
     page = min(state.page, len(pages.texts) - 1)
@@ -255,7 +282,7 @@ def _hint(tree: Tree, state: SessionState, limit: Limit) -> StepResult:
     on: they lose no option and skip no text.
     """
     hint = tree.nav("invalid", state.language)
-    if state.screen == RESUME_SCREEN:
+    if state.screen in (RESUME_SCREEN, ROAMER_SCREEN):
         shown = _show(tree, state, limit)
     else:
         if not state.hinted:

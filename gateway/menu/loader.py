@@ -179,6 +179,7 @@ class _Builder:
             sample=bool(data.get("sample", False)),
             source=self.source,
             service_codes=tuple(str(code) for code in data.get("service_codes") or ()),
+            sms_number=str(data.get("sms_number") or "").strip(),
         )
 
     def screen(self, screen_id: str, raw: Any) -> Screen | None:

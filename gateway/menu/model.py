@@ -101,10 +101,16 @@ DEFAULT_NAVIGATION: dict[str, dict[str, str]] = {
     "voice_keys": {
         "en": "Press your choice, then hash. Star hash repeats, 0 hash goes back, 99 ends the call."
     },
+    # Shown to a roamer once a session, before home, when the service has an SMS number
+    # (``sms_number``): the channel that crosses borders. ``{number}`` is replaced;
+    # any key goes on.
+    "roamer_sms": {"en": "Abroad? This code may not work. Text MENU to {number}\n1 Continue"},
 }
 # Words a tree may leave out (trees written before the voice channel): the default
-# above, or the tree's fallback language, is used instead.
-OPTIONAL_NAVIGATION = frozenset({"voice_keys"})
+# above, or the tree's fallback language, is used instead. A tree with an
+# ``sms_number`` must translate ``roamer_sms`` itself (the validator says so).
+OPTIONAL_NAVIGATION = frozenset({"voice_keys", "roamer_sms"})
+NUMBER_PLACEHOLDER = "{number}"
 
 
 @dataclass(frozen=True)
@@ -125,6 +131,9 @@ class Tree:
     # The codes this tree answers (USSD codes, SMS and voice numbers); () = the default
     # tree, which answers any code no other tree claims (gateway.menu.services).
     service_codes: tuple[str, ...] = ()
+    # The number a caller can text MENU to from any network (international form), shown
+    # to roamers; "" = none configured (or no SMS channel): nothing is offered.
+    sms_number: str = ""
     # Operators' country aliases (``content/country-aliases.yaml``): (alias, alpha-2).
     country_aliases: tuple[tuple[str, str], ...] = ()
     # Pages are a pure function of (screen, language, country, limit): memoised here.
@@ -140,3 +149,9 @@ class Tree:
 
     def nav(self, word: str, language: str) -> str:
         return self.text(self.navigation.get(word, DEFAULT_NAVIGATION[word]), language)
+
+    def roamer_line(self, language: str) -> str:
+        """What a roamer is offered before home, or "" with no SMS number."""
+        if not self.sms_number:
+            return ""
+        return self.nav("roamer_sms", language).replace(NUMBER_PLACEHOLDER, self.sms_number)

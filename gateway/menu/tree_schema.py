@@ -49,12 +49,14 @@ class NavigationSchema(FileSchema):
     resume: TextsSchema | None = None
     unavailable: TextsSchema | None = None
     voice_keys: TextsSchema | None = None
+    roamer_sms: TextsSchema | None = None
 
 
 class TreeSchema(FileSchema):
     tree: str | None = None
     sample: bool = False
     service_codes: list[str] | None = None  # USSD codes, SMS and voice numbers it answers
+    sms_number: str | None = None  # offered to roamers: "text MENU to <sms_number>"
     languages: list[str] = Field(min_length=1)
     fallback_language: str | None = None
     start: str

@@ -9,9 +9,13 @@ It runs at boot, before a publish in the console, and as ``gateway validate``. E
 - missing translations (screen texts, option labels, navigation words, language
   names, and the content entries a screen shows) for each of the tree's languages;
 - duplicate or reserved option keys (0, 00, 98, 99 belong to the navigation);
+- an ``sms_number`` (offered to roamers) that is not an international number, not
+  one of the tree's ``service_codes``, or whose offer (``roamer_sms``) is not
+  translated, with ``{number}``, in every language;
 - any page that, in any language, for any caller country (and any roamer's home
   country), with or without the invalid-choice hint, exceeds the channel's limit or
-  lacks one of the screen's option lines or its navigation footer; a screen whose
+  lacks one of the screen's option lines or its navigation footer; the roamer's offer
+  of the SMS number over one USSD screen or one SMS; a screen whose
   options, footer and hint alone leave no room for its text; closing screens that
   need more than one page (a closed session cannot page on).
 """
@@ -27,6 +31,7 @@ from gateway.content.country_aliases import load_country_aliases
 from gateway.menu.loader import Problem, TreeError, load_tree_file
 from gateway.menu.model import (
     DEFAULT_NAVIGATION,
+    NUMBER_PLACEHOLDER,
     OPTIONAL_NAVIGATION,
     RESERVED_KEYS,
     Action,
@@ -42,7 +47,9 @@ from gateway.menu.pages import (
     pages_of,
     uses_country,
 )
+from gateway.menu.services import normalise_code
 from gateway.sms.encoding import alphabet_for, length_in
+from gateway.sms.menu_dialect import menu_limit
 
 # Navigation words that are shown as a whole screen of their own.
 _WHOLE_SCREEN_WORDS = ("exit", "resume", "unavailable")
@@ -56,6 +63,7 @@ def validate(tree: Tree, limit: Limit) -> list[Problem]:
     problems += _reachability(tree)
     problems += _translations(tree)
     problems += _option_keys(tree)
+    problems += _sms_number(tree)
     problems += _lengths(tree, limit)
     return problems
 
@@ -194,6 +202,57 @@ def _translations(tree: Tree) -> list[Problem]:
     return problems
 
 
+def _sms_number(tree: Tree) -> list[Problem]:
+    """The number offered to roamers: a number, this service's own, and the offer
+    translated (with the number in it) in every language."""
+    if not tree.sms_number:
+        return []
+    problems = []
+    digits = tree.sms_number.removeprefix("+")
+    international = tree.sms_number.startswith("+") and digits.isascii() and digits.isdigit()
+    if not (international and 8 <= len(digits) <= 15):
+        # A roamer's SMS goes through their home network's SMSC: a local short code
+        # does not reach us from there, an international number does.
+        problems.append(
+            _problem(
+                tree,
+                None,
+                f"sms_number {tree.sms_number!r} must be an international number "
+                "(+ and 8-15 digits): a short code is not reachable from a foreign SIM",
+            )
+        )
+    claimed = {normalise_code(code) for code in tree.service_codes}
+    if tree.service_codes and normalise_code(tree.sms_number) not in claimed:
+        problems.append(
+            _problem(
+                tree,
+                None,
+                f"sms_number {tree.sms_number!r} is not one of this tree's service_codes: "
+                "MENU sent there would reach another service",
+            )
+        )
+    offers = tree.navigation.get("roamer_sms", {})
+    for language in tree.languages:
+        if language not in offers and "roamer_sms" not in tree.navigation:
+            problems.append(
+                _problem(
+                    tree,
+                    None,
+                    f"navigation word 'roamer_sms' has no {language!r} text "
+                    "(a tree with an sms_number offers it to roamers in every language)",
+                )
+            )
+        elif language in offers and NUMBER_PLACEHOLDER not in offers[language]:
+            problems.append(
+                _problem(
+                    tree,
+                    None,
+                    f"[{language}] navigation word 'roamer_sms' lacks {NUMBER_PLACEHOLDER}",
+                )
+            )
+    return problems
+
+
 def _option_keys(tree: Tree) -> list[Problem]:
     problems = []
     for screen in tree.screens.values():
@@ -241,6 +300,19 @@ def _lengths(tree: Tree, limit: Limit) -> list[Problem]:
     for language in tree.languages:
         for screen in tree.screens.values():
             problems += _screen_lengths(tree, screen, language, limit)
+        if tree.sms_number:
+            # The roamer's offer is one screen, on USSD and in one SMS (the smaller).
+            offer = tree.roamer_line(language)
+            for channel, channel_limit in (("", limit), ("by SMS: ", menu_limit(1))):
+                if _over_one_screen(offer, channel_limit):
+                    problems.append(
+                        _problem(
+                            tree,
+                            None,
+                            f"{channel}[{language}] the roamer's offer (roamer_sms, with "
+                            f"{tree.sms_number}) is over one screen",
+                        )
+                    )
         for screen in tree.screens.values():
             if screen.error and _over_one_screen(tree.text(screen.error, language), limit):
                 problems.append(

@@ -279,6 +279,7 @@ class InboundRouter:
                     text=text,
                     message_id=f"smpp-{digest}",
                     received_at=time.time(),
+                    network_country=self.settings.default_country,
                 )
             )
             self._stored[digest] = now
@@ -395,6 +396,9 @@ class InboundRouter:
             service_code=session.service_code,
             user_input=None if begin else text,
             replay_key=replay,
+            # The SMSC's network's country (its national numbers' country): a caller
+            # whose number is another country's is roaming on it.
+            country=self.settings.default_country,
         )
         try:
             reply = await self.ussd_handler.handle(request)

@@ -22,6 +22,9 @@ class InboundSMS:
     text: str
     message_id: str  # the channel's id, used to drop re-deliveries
     received_at: float = 0.0
+    # The country of the network the sender is on (AT: the MCC of ``networkCode``;
+    # SMPP: the SMSC's ``default_country``), "" when unknown.
+    network_country: str = ""
 
 
 class DeliveryState(Enum):

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import structlog
 
 from gateway.menu.effect_port import Caller, EffectHandler
-from gateway.menu.engine import RESUME_SCREEN, SessionState, StepResult
+from gateway.menu.engine import RESUME_SCREEN, ROAMER_SCREEN, SessionState, StepResult
 from gateway.menu.memo import EngineMemo
 from gateway.menu.model import Tree
 from gateway.menu.pages import Limit
@@ -261,7 +261,7 @@ def _resume_point(tree: Tree, result: StepResult) -> SessionState | None:
         return None
     if state.screen == RESUME_SCREEN:
         return state.resume
-    if state.screen in (tree.start, tree.home) and state.page == 0:
+    if state.screen in (tree.start, tree.home, ROAMER_SCREEN) and state.page == 0:
         return None
     return state
 

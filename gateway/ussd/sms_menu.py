@@ -117,6 +117,7 @@ class SMSMenu:
                 user_input=None if start else menu_input(message.text),
                 replay_key=message.message_id,
                 language=language,
+                country=message.network_country,  # a roamer is offered the SMS number
             )
         )
         return MenuAnswer(
