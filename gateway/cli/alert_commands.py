@@ -22,6 +22,8 @@ from gateway.broadcast.alert_service import AlertDraft, AlertService, AlertStatu
 from gateway.broadcast.errors import BroadcastError
 from gateway.broadcast.text import sensitive_opening
 from gateway.cli.acting_account import AccountRefused, act_as, add_account_arguments
+from gateway.console import publishing
+from gateway.console.content_source import ContentSource
 from gateway.console.roles import Permission
 from gateway.menu.loader import TreeError
 from gateway.observability.logs import configure as configure_logging
@@ -208,6 +210,8 @@ def _simple_action(name: str) -> Command:
         method = {"send": service.send, "pause": service.pause, "cancel": service.cancel}[name]
         await method(args.id, operator, time.time())
         print(f"alert {args.id}: {name} ok")
+        if name == "send":
+            await _warn_of_freshness(args.id, settings, store)
         return 0
 
     return action
@@ -217,7 +221,18 @@ async def _approve(args: argparse.Namespace, settings: Settings, store: Store) -
     approver = await act_as(store, args, (Permission.APPROVE,), "alert approve")
     await _service(settings, store).approve(args.id, approver, time.time())
     print(f"alert {args.id}: approved")
+    await _warn_of_freshness(args.id, settings, store)
     return 0
+
+
+async def _warn_of_freshness(alert_id: int, settings: Settings, store: Store) -> None:
+    """As the console's alert page does: name each quoted entry that is stale or was
+    never verified by an operator, with its age."""
+    broadcast = await _service(settings, store).get(alert_id)
+    source = ContentSource(store, settings)
+    fresh = await publishing.alert_freshness(source, broadcast.texts.values(), time.time())
+    if fresh.count:
+        print(f"alert {alert_id}: {publishing.warning_of(fresh)}", file=sys.stderr)
 
 
 def _status_dict(status: AlertStatus) -> dict[str, Any]:

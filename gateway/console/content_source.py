@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from gateway.console.context import ConsoleContext
 from gateway.console.menu_check import CheckedDraft, check, menu_files
 from gateway.content import document as content_document
 from gateway.content.catalog import Catalog, ContentError, load_catalogs
+from gateway.content.country_aliases import CountryAliases, load_country_aliases
 from gateway.content.document import CONTENT_VERSIONS, Document
 from gateway.menu.loader import Problem
 from gateway.menu.pages import Limit
@@ -85,11 +87,27 @@ class ContentSource:
     settings: Settings
     seed: _Seed = field(default_factory=_Seed)
     published: tuple[int, ContentState] | None = None
-    memo: dict[tuple[str, str, str], CheckedDraft] = field(default_factory=dict)
+    memo: dict[tuple[str, str, str, int], CheckedDraft] = field(default_factory=dict)
+    # The running gateway's country aliases (read with its seed at boot); without a
+    # gateway (the command line, a test), read from content/ once, the same way.
+    country_aliases: Callable[[], CountryAliases] | None = None
+    read_aliases: CountryAliases | None = None
+    aliases_error: str = ""
 
     @property
     def limit(self) -> Limit:
         return Limit(gsm7=self.settings.screen_limit)
+
+    def aliases(self) -> CountryAliases:
+        """The country aliases callers' input is read with, as the live gateway has them."""
+        if self.country_aliases is not None:
+            return self.country_aliases()
+        if self.read_aliases is None:
+            try:
+                self.read_aliases = load_country_aliases(self.settings.content)
+            except (ContentError, OSError, UnicodeDecodeError) as exc:
+                self.read_aliases, self.aliases_error = (), str(exc)
+        return self.read_aliases
 
     def _seed_state(self) -> ContentState:
         stamp = _stamp(self.settings.content)
@@ -132,10 +150,11 @@ class ContentSource:
         """:func:`check`, remembered per (menu text, content) and run in a worker thread:
         validating every page in every language for every caller country takes seconds
         on a big tree, and the event loop keeps answering callers meanwhile."""
-        key = (name, _digest(text), content_key)
+        aliases = self.aliases()
+        key = (name, _digest(text), content_key, hash(aliases))
         found = self.memo.get(key)
         if found is None:
-            found = await asyncio.to_thread(check, text, name, catalogs, self.limit)
+            found = await asyncio.to_thread(check, text, name, catalogs, self.limit, aliases)
             if len(self.memo) >= MEMO_SIZE:
                 self.memo.pop(next(iter(self.memo)))
             self.memo[key] = found
@@ -172,7 +191,9 @@ MEMO_SIZE = 16
 def source_of(ctx: ConsoleContext) -> ContentSource:
     source = ctx.extras.get("content_source")
     if not isinstance(source, ContentSource):
-        source = ctx.extras["content_source"] = ContentSource(ctx.backend, ctx.settings)
+        source = ctx.extras["content_source"] = ContentSource(
+            ctx.backend, ctx.settings, country_aliases=ctx.hooks.country_aliases
+        )
     return source
 
 

@@ -9,12 +9,14 @@ handset gets.
 from __future__ import annotations
 
 import os
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from gateway.content.catalog import Catalog
+from gateway.content.country_aliases import CountryAliases
 from gateway.menu import engine
 from gateway.menu.loader import Problem, TreeError, load_tree_text
 from gateway.menu.model import Tree
@@ -34,11 +36,42 @@ class CheckedDraft:
     def publishable(self) -> bool:
         return self.tree is not None and not self.problems
 
+    def on_fields(self, screen_id: str) -> dict[str, list[Problem]]:
+        """A screen's problems by the editor's field they concern (``text.fr``,
+        ``label.2.fr``), the rest under ``""``."""
+        fields: dict[str, list[Problem]] = {}
+        for problem in self.by_screen.get(screen_id, []):
+            fields.setdefault(field_of(problem.message), []).append(problem)
+        return fields
 
-def check(yaml_text: str, name: str, catalogs: dict[str, Catalog], limit: Limit) -> CheckedDraft:
-    """Load and validate ``yaml_text``; problems grouped by the screen they concern."""
+
+_LABEL = re.compile(r"^option '([^']*)' label has no '([^']+)' translation")
+_TEXT = re.compile(r"^text has no '([^']+)' translation")
+_PAGE = re.compile(r"^\[([^\]]+)\] (?!the error text)")
+
+
+def field_of(message: str) -> str:
+    """The editor's form field a validator message is about, or "" for the screen."""
+    if found := _LABEL.match(message):
+        return f"label.{found.group(1)}.{found.group(2)}"
+    if found := _TEXT.match(message):
+        return f"text.{found.group(1)}"
+    if found := _PAGE.match(message):  # a page of the screen in one language
+        return f"text.{found.group(1)}"
+    return ""
+
+
+def check(
+    yaml_text: str,
+    name: str,
+    catalogs: dict[str, Catalog],
+    limit: Limit,
+    country_aliases: CountryAliases = (),
+) -> CheckedDraft:
+    """Load and validate ``yaml_text`` (with the operators' country aliases, as the live
+    gateway loads it); problems grouped by the screen they concern."""
     try:
-        tree = load_tree_text(yaml_text, f"{name}.yaml", catalogs)
+        tree = load_tree_text(yaml_text, f"{name}.yaml", catalogs, country_aliases)
     except TreeError as exc:
         result = CheckedDraft(None, list(exc.problems))
     else:

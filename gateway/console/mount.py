@@ -44,6 +44,7 @@ def mount_console(
         follower = PublishedFollower(
             settings, store, live, read_seed(settings, Limit(settings.screen_limit))
         )
+    running: PublishedFollower = follower
     console = create_console_app(
         settings,
         store,
@@ -55,6 +56,7 @@ def mount_console(
             link_states=link_states,
             channel_states=channel_states,
             serving_warning=lambda: live.warning,
+            country_aliases=lambda: running.seed.country_aliases,
         ),
     )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from gateway.content.country_aliases import CountryAliases
 from gateway.sms.channel_status import ChannelStatus
 
 # The gateway's hook to swap the live menu tree once a version is published: it gets
@@ -36,3 +37,6 @@ class ConsoleHooks:
     # Why the gateway serves something other than its files ("" when it does not):
     # shown as a banner on every console page.
     serving_warning: Callable[[], str] | None = None
+    # The country aliases the gateway reads callers' input with (its seed's): the
+    # console's checks and simulator use the same ones.
+    country_aliases: Callable[[], CountryAliases] | None = None

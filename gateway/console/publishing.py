@@ -3,21 +3,27 @@ share, so the four-eyes rule, the validator and the audit row cannot differ betw
 
 Each function takes the acting account's name (already authenticated and allowed to
 approve by its caller: the console's session, or ``--as`` on the command line) and
-returns an :class:`Outcome`; nothing here knows about HTTP. A publish needs the newest
-draft, an approver who saved no part of it, and a draft the gateway's validator accepts
-with the other half (the live menus for content, the live content for a menu); its
-audit row names every field that changes, old and new, and how many entries are stale
-or never verified.
+returns an :class:`Outcome`; nothing here knows about HTTP.
+
+A draft is submitted for review (:func:`submit`) only when the gateway's validator
+accepts it whole, with the other half (the live menus for content, the live content
+for a menu), every language, every caller country; a content change is checked whole
+as it is saved, and saved submitted. A publish needs the newest draft, submitted, an
+approver who saved no part of it, and the validator's approval again; its audit row
+names every field that changes, old and new, and the entries it serves that are stale
+or never verified (the approver is warned of them, with their age).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from gateway.console import review
 from gateway.console.content_source import ContentSource, state_of
-from gateway.console.freshness import freshness
+from gateway.console.freshness import Freshness, entries_quoted, entries_served, freshness
+from gateway.console.menu_check import CheckedDraft
 from gateway.console.views.menu_common import draft_authors, pick
 from gateway.content.document import CONTENT_VERSIONS, Document
 from gateway.store.records import MenuVersion
@@ -29,6 +35,20 @@ class Outcome:
     message: str
     four_eyes: bool = False  # refused because the approver edited the draft
     version: MenuVersion | None = None
+
+
+@dataclass(frozen=True)
+class Submitted:
+    submitted: bool
+    message: str
+    checked: CheckedDraft | None = None  # the validator's verdict on a menu draft
+    version: MenuVersion | None = None
+
+
+NOT_SUBMITTED = (
+    "Not published: draft v{id} was not submitted for review "
+    "(its editor submits it once the validator accepts it)."
+)
 
 
 def baseline(
@@ -61,6 +81,8 @@ async def publish_content(
             "You edited this draft: another approver must publish it (four-eyes rule).",
             four_eyes=True,
         )
+    if draft.submitted_at is None:
+        return Outcome(False, NOT_SUBMITTED.format(id=draft.id))
     state = state_of(draft)
     if state.error:
         return Outcome(False, f"Not published: {state.error}")
@@ -81,14 +103,41 @@ async def publish_content(
         {
             "version": str(draft.id),
             "author": draft.author,
-            "unverified": len(fresh.unverified),
-            "stale": len(fresh.stale),
+            **_freshness_details(fresh),
             **review.audit_details(changes),
         },
         now,
     )
-    note = f" {fresh.note()}" if fresh.count else ""
-    return Outcome(True, f"Content v{draft.id} is live.{note}", version=draft)
+    return Outcome(True, f"Content v{draft.id} is live.{_warning(fresh)}", version=draft)
+
+
+def _freshness_details(fresh: Freshness) -> dict[str, object]:
+    return {
+        "unverified": len(fresh.unverified),
+        "stale": len(fresh.stale),
+        "warned": fresh.lines()[:50],
+    }
+
+
+def _warning(fresh: Freshness) -> str:
+    if not fresh.count:
+        return ""
+    shown = fresh.lines()
+    more = f"; and {len(shown) - 5} more" if len(shown) > 5 else ""
+    return f" {fresh.note()} ({'; '.join(shown[:5])}{more})"
+
+
+async def menu_freshness(source: ContentSource, checked: CheckedDraft, now: float) -> Freshness:
+    """The stale and never-verified entries a menu's content screens serve."""
+    if checked.tree is None:
+        return Freshness()
+    live = await source.live()
+    return freshness(
+        live.catalogs,
+        _today(now),
+        source.settings.stale_after_days,
+        only=entries_served(checked.tree),
+    )
 
 
 async def publish_menu(
@@ -105,9 +154,12 @@ async def publish_menu(
             "You edited this draft: another approver must publish it (four-eyes rule).",
             four_eyes=True,
         )
+    if draft.submitted_at is None:
+        return Outcome(False, NOT_SUBMITTED.format(id=draft.id))
     checked = await source.check_with_live_content(name, draft.tree_yaml)
     if not checked.publishable:
         return Outcome(False, f"Not published: the draft has {len(checked.problems)} problem(s).")
+    fresh = await menu_freshness(source, checked, now)
     live = pick(history, "published")
     changes = review.tree_changes(live.tree_yaml if live else None, draft.tree_yaml)
     if not await store.publish_menu_version(draft.id, approver, now):
@@ -120,8 +172,74 @@ async def publish_menu(
             "version": str(draft.id),
             "author": draft.author,
             "replaces": str(live.id) if live else "",
+            **_freshness_details(fresh),
             **review.audit_details(changes),
         },
         now,
     )
-    return Outcome(True, f"Version {draft.id} is live.", version=draft)
+    return Outcome(True, f"Version {draft.id} is live.{_warning(fresh)}", version=draft)
+
+
+async def alert_freshness(source: ContentSource, texts: Iterable[str], now: float) -> Freshness:
+    """The stale and never-verified entries an alert's text quotes (their numbers), in
+    the content callers get now: approving or sending it vouches for them."""
+    live = await source.live()
+    quoted = entries_quoted(texts, live.catalogs)
+    if not quoted:
+        return Freshness()
+    return freshness(live.catalogs, _today(now), source.settings.stale_after_days, only=quoted)
+
+
+def warning_of(fresh: Freshness) -> str:
+    """The approver's warning, naming each entry and its age ("" when none)."""
+    return _warning(fresh).strip()
+
+
+async def submit(
+    source: ContentSource, name: str, version_id: int, who: str, now: float
+) -> Submitted:
+    """Submit the newest draft of ``name`` (a menu, or the content) for review: refused,
+    with the validator's problems, unless the gateway would serve it as it is."""
+    store = source.store
+    history = sorted(await store.list_menu_versions(name), key=lambda v: v.id, reverse=True)
+    draft = pick(history, "draft")
+    if draft is None or draft.id != version_id:
+        return Submitted(False, "Only the newest draft can be submitted for review.")
+    if draft.submitted_at is not None:
+        return Submitted(True, f"Draft v{draft.id} is already submitted for review.", version=draft)
+    checked: CheckedDraft | None = None
+    if name == CONTENT_VERSIONS:
+        state = state_of(draft)
+        verdict = (
+            await source.check(state.document, f"content v{draft.id}") if not state.error else None
+        )
+        if verdict is None or not verdict.publishable:
+            first = (
+                state.error
+                or (verdict.error if verdict else "")
+                or (str(verdict.problems[0]) if verdict and verdict.problems else "")
+            )
+            return Submitted(False, f"Not submitted: the gateway would refuse it ({first}).")
+    else:
+        checked = await source.check_with_live_content(name, draft.tree_yaml)
+        if not checked.publishable:
+            count = len(checked.problems)
+            return Submitted(
+                False,
+                f"Not submitted: the validator refuses draft v{draft.id} ({count} problem(s), "
+                "each shown on its screen and field). Fix them, then submit again.",
+                checked,
+                draft,
+            )
+    if not await store.submit_menu_version(draft.id, who, now):
+        return Submitted(False, "Not submitted: it changed meanwhile.")
+    target = "content" if name == CONTENT_VERSIONS else f"menu:{name}"
+    await store.append_audit(
+        who, "version_submit", target, {"version": str(draft.id), "author": draft.author}, now
+    )
+    return Submitted(
+        True,
+        f"Draft v{draft.id} submitted for review: an approver who did not edit it publishes it.",
+        checked,
+        draft,
+    )

@@ -333,6 +333,15 @@ CREATE TABLE smpp_held_receipts (
 );
 """,
     ),
+    Migration(
+        5,
+        # Review before publish: a draft is submitted for review (by whom, when) once
+        # the validator accepts it whole; only a submitted draft may be published.
+        portable="""
+ALTER TABLE menu_versions ADD COLUMN submitted_by TEXT;
+ALTER TABLE menu_versions ADD COLUMN submitted_at {time};
+""",
+    ),
 )
 
 

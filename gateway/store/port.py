@@ -197,8 +197,14 @@ class ConsoleStore(Protocol):
     ) -> bool: ...
 
     async def create_menu_version(
-        self, menu_name: str, tree_yaml: str, author: str, now: float
-    ) -> MenuVersion: ...
+        self, menu_name: str, tree_yaml: str, author: str, now: float, *, submitted: bool = False
+    ) -> MenuVersion:
+        """A new draft; ``submitted``: already submitted for review by its author (a
+        change checked whole as it is saved)."""
+
+    async def submit_menu_version(self, version_id: int, who: str, now: float) -> bool:
+        """Mark a draft submitted for review; False unless it is a draft not yet
+        submitted."""
 
     async def get_menu_version(self, version_id: int) -> MenuVersion | None: ...
 

@@ -217,6 +217,10 @@ class MenuVersion:
     created_at: float
     published_at: float | None
     superseded_at: float | None
+    # Submitted for review (the validator accepted it whole then): only such a draft
+    # may be published.
+    submitted_by: str | None = None
+    submitted_at: float | None = None
 
 
 @dataclass(frozen=True)

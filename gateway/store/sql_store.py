@@ -78,6 +78,8 @@ def _menu(row: Row) -> MenuVersion:
         created_at=row["created_at"],
         published_at=row["published_at"],
         superseded_at=row["superseded_at"],
+        submitted_by=row["submitted_by"],
+        submitted_at=row["submitted_at"],
     )
 
 
@@ -240,18 +242,35 @@ class SQLStore(Outbox, OperatorSecurity, ReceiptState):
     # -- menu versions ---------------------------------------------------------------
 
     async def create_menu_version(
-        self, menu_name: str, tree_yaml: str, author: str, now: float
+        self, menu_name: str, tree_yaml: str, author: str, now: float, *, submitted: bool = False
     ) -> MenuVersion:
+        by, at = (author, now) if submitted else (None, None)
         async with self.transaction("create menu version") as db:
             version_id: int = await db.fetchval(
-                "INSERT INTO menu_versions (menu_name, tree_yaml, author, state, created_at) "
-                "VALUES (?, ?, ?, 'draft', ?) RETURNING id",
+                "INSERT INTO menu_versions "
+                "(menu_name, tree_yaml, author, state, created_at, submitted_by, submitted_at) "
+                "VALUES (?, ?, ?, 'draft', ?, ?, ?) RETURNING id",
                 menu_name,
                 tree_yaml,
                 author,
                 now,
+                by,
+                at,
             )
-        return MenuVersion(version_id, menu_name, tree_yaml, author, "draft", None, now, None, None)
+        return MenuVersion(
+            version_id, menu_name, tree_yaml, author, "draft", None, now, None, None, by, at
+        )
+
+    async def submit_menu_version(self, version_id: int, who: str, now: float) -> bool:
+        async with self.transaction("submit menu version") as db:
+            changed = await db.execute(
+                "UPDATE menu_versions SET submitted_by = ?, submitted_at = ? "
+                "WHERE id = ? AND state = 'draft' AND submitted_at IS NULL",
+                who,
+                now,
+                version_id,
+            )
+        return bool(changed)
 
     async def get_menu_version(self, version_id: int) -> MenuVersion | None:
         row = await self.fetchrow("SELECT * FROM menu_versions WHERE id = ?", version_id)

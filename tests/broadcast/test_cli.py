@@ -58,7 +58,7 @@ def acting(name: str) -> tuple[str, ...]:
 
 def test_alert_life_cycle_from_the_command_line(gateway, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     created = gateway(
-        "alert", "create", "--text", "en=Police checks at the north gate today",
+        "alert", "create", "--text", "en=Police checks at the north gate today. Call 999.",
         "--text", "fr=Contrôles au portail nord aujourd'hui", "--topic", "route-alerts",
         "--source", "field team, confirmed twice", *acting("ada"), "--expires-in", "6h",
         password=PASSWORDS["ada"],
@@ -83,6 +83,8 @@ def test_alert_life_cycle_from_the_command_line(gateway, tmp_path: Path) -> None
     assert send.returncode == 1  # not approved
     approved = gateway("alert", "approve", alert, *acting("bob"), password=PASSWORDS["bob"])
     assert approved.returncode == 0, approved.stderr
+    # It quotes the sample hotline 999, which no operator verified: the approver is told.
+    assert "hotlines ke-999: never verified by an operator, dated" in approved.stderr
     status = gateway("alert", "status", alert, "--json")
     assert json.loads(status.stdout)["state"] == "approved"
     assert json.loads(status.stdout)["approver"] == "bob"
@@ -161,7 +163,7 @@ def test_publish_from_the_command_line_is_four_eyes_and_checks_the_account(
         store = await SQLStore.open(tmp_path / "gateway.db")
         try:
             version = await store.create_menu_version(
-                CONTENT_VERSIONS, content_document.dump(draft), "bob", 0.0
+                CONTENT_VERSIONS, content_document.dump(draft), "bob", 0.0, submitted=True
             )
             return version.id
         finally:

@@ -118,6 +118,7 @@ async def console(tmp_path: Path) -> AsyncIterator[Console]:
         publish=publish_to(follower),
         content_changed=follower.follow_now,
         serving_warning=lambda: live.warning,
+        country_aliases=lambda: follower.seed.country_aliases,
         link_states=lambda: {"smsc-a": "bound", "smsc-b": "down"},
         channel_states=lambda: holder[0],
     )

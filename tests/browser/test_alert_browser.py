@@ -1,9 +1,11 @@
 """An alert from composition to delivery, in a real browser, over the real sending
 path: compose, approve as a second person, send, watch the progress bar reach 100%,
-then the delivery chart."""
+then the delivery chart; an alert quoting a hotline no operator verified warns its
+approver, naming the entry and its age."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from playwright.async_api import Browser, expect
@@ -38,6 +40,7 @@ async def test_compose_approve_send_and_watch_it_deliver(
     approver = await sign_in_as(browser, console, "april")
     approver.on("dialog", lambda dialog: dialog.accept())
     await approver.goto(alert_url)
+    await expect(approver.locator("#freshness-warning")).to_have_count(0)  # quotes no number
     await approver.click("button:has-text('Approve')")
     await expect(approver.locator(".flash")).to_have_text("Approved.")
     await approver.click("button:has-text('Send now')")
@@ -56,3 +59,34 @@ async def test_compose_approve_send_and_watch_it_deliver(
     assert sending.double.total == 30
     texts = {item.text for item in sending.double.received}
     assert all(text.startswith(console.settings.sms_prefix) for text in texts)
+
+
+async def test_an_alert_quoting_an_unverified_hotline_warns_its_approver(
+    browser: Browser, console: Any, sign_in_as: Any, shoot: Any
+) -> None:
+    editor = await sign_in_as(browser, console, "eddie")
+    await editor.goto(f"{console.url}/alerts/new")
+    await editor.fill("textarea[name='text.en']", "Road closed at the border. Danger: call 999.")
+    await editor.check("input[name=topic][value='route-alerts']")
+    await editor.fill("input[name=source]", "Field team, checked by phone")
+    await editor.click("button:has-text('Save for approval')")
+    await expect(editor.locator(".flash")).to_contain_text("Another person must approve it")
+    alert_url = editor.url
+
+    approver = await sign_in_as(browser, console, "april")
+    await approver.set_viewport_size({"width": 375, "height": 740})
+    await approver.goto(alert_url)
+    warning = approver.locator("#freshness-warning")
+    await expect(warning).to_be_visible()
+    # The sample hotline 999 says it was never verified by an operator: named, with its age.
+    await expect(warning).to_contain_text(
+        re.compile(r"hotlines ke-999 \(999\): never verified by an operator, dated \d+ day")
+    )
+    approve = approver.locator("button:has-text('Approve')")
+    box = await approve.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= 375
+    await shoot(approver, "alert-unverified-hotline-375")
+    await approve.click()
+    flash = approver.locator(".flash")
+    await expect(flash).to_contain_text("Approved.")
+    await expect(flash).to_contain_text("hotlines ke-999: never verified by an operator")

@@ -1,8 +1,11 @@
 """An operator's day in a real browser: sign in, edit a screen past its budget and
-see the warning, publish with a second account, dial the simulator."""
+see the warning, submit for review, publish with a second account, dial the simulator
+(with the gateway's country aliases); the whole editor on a 375 px phone, where an
+invalid draft is refused at submission with the problem under its field."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -72,7 +75,8 @@ async def test_budget_turns_red_past_the_limit_and_publish_needs_a_second_person
     await expect(budget).not_to_have_class("budget over")
     await editor.click("text=Save draft")
     await expect(editor.locator(".flash")).to_contain_text("Draft saved")
-    await editor.goto(f"{console.url}/menus/{MENU}/versions")
+    await editor.click("button:has-text('Submit for review')")
+    await expect(editor.locator(".flash")).to_contain_text("submitted for review")
     await expect(editor.locator("button:has-text('Publish')")).to_have_count(0)
     await expect(editor.locator("text=Waiting for an approver")).to_be_visible()
 
@@ -109,3 +113,92 @@ async def test_simulator_dials_the_draft_in_french(
     await page.fill("#simulator input[name=input]", "99")
     await page.click("button:has-text('Send')")
     await expect(screen).to_contain_text(french["exit"])
+
+
+# Every control the operator may use, on screen horizontally (the page scrolls down only).
+CONTROLS_OFF_SCREEN = """(width) => {
+  const off = [];
+  const wanted = 'a, button, input:not([type=hidden]), textarea, select, summary';
+  for (const el of document.querySelector('main').querySelectorAll(wanted)) {
+    const box = el.getBoundingClientRect();
+    if (box.width === 0 && box.height === 0) continue;  // inside a closed <details>
+    if (box.left < -0.5 || box.right > width + 0.5)
+      off.push(`${el.tagName} ${el.name || el.textContent.trim().slice(0, 30)}: ${box.right}`);
+  }
+  return off;
+}"""
+
+
+async def test_the_menu_editor_works_on_a_375_px_phone(
+    browser: Browser, console: Any, sign_in_as: Any, shoot: Any
+) -> None:
+    editor = await sign_in_as(browser, console, "eddie")
+    await editor.set_viewport_size({"width": 375, "height": 740})
+    for screen in ("main", "hotlines", "hotlines_country", "hotlines_sms"):
+        await editor.goto(f"{console.url}/menus/{MENU}?screen={screen}")
+        assert await editor.evaluate("document.documentElement.scrollWidth") <= 375, screen
+        assert await editor.evaluate(CONTROLS_OFF_SCREEN, 375) == [], screen
+        for area in await editor.locator("textarea").all():
+            box = await area.bounding_box()
+            assert box is not None and box["width"] >= 300, screen  # a box one can type in
+    await editor.goto(f"{console.url}/menus/{MENU}?screen=main")
+    await editor.locator("details:has-text('Add a screen') summary").click()
+    assert await editor.evaluate(CONTROLS_OFF_SCREEN, 375) == []
+    labels = editor.locator("input[name='label.1.fr']")
+    box = await labels.bounding_box()
+    assert box is not None and box["width"] >= 200  # option labels stack, one per line
+    await shoot(editor, "menu-editor-375")
+
+    # A content screen shows what callers read, per language and country, with budgets.
+    await editor.goto(f"{console.url}/menus/{MENU}?screen=hotlines&lang=en")
+    kenya = editor.locator("#callers-en details", has_text="Callers from KE")
+    await expect(kenya.locator("pre.phone-page").first).to_contain_text(
+        "Kenya emergency: 999 or 112"
+    )
+    await expect(kenya.locator(".budget").first).to_have_text(
+        re.compile(r"page 1: \d+ / 182 GSM7 characters")
+    )
+    await shoot(editor, "menu-editor-content-375")
+
+    # Work in progress is saved, invalid; submitting it is refused, the problem shown
+    # under the field it concerns.
+    await editor.goto(f"{console.url}/menus/{MENU}?screen=hotlines_sms")
+    area = editor.locator("textarea[name='text.en']")
+    original = await area.input_value()
+    await area.fill("Closing words " * 20)
+    await editor.click("button:has-text('Save draft')")
+    await expect(editor.locator(".flash")).to_contain_text("Draft saved")
+    await expect(editor.locator("#not-submitted")).to_be_visible()
+    submit = editor.locator("button:has-text('Submit for review')")
+    box = await submit.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= 375
+    await submit.click()
+    await expect(editor.locator(".flash")).to_contain_text("Not submitted")
+    under = editor.locator("#budget-en + .field-error")
+    await expect(under).to_contain_text("a closing screen must fit one page")
+    await shoot(editor, "menu-editor-refused-375")
+    versions = await console.store.list_menu_versions(MENU)
+    assert versions[0].submitted_at is None
+
+    # Fixed, it is submitted; an approver on a phone publishes it.
+    await editor.locator("textarea[name='text.en']").fill(original)
+    await editor.click("button:has-text('Save draft')")
+    await expect(editor.locator(".flash")).to_contain_text("Draft saved")
+    await editor.click("button:has-text('Submit for review')")
+    await expect(editor.locator(".flash")).to_contain_text("submitted for review")
+
+    approver = await sign_in_as(browser, console, "april")
+    await approver.set_viewport_size({"width": 375, "height": 740})
+    await approver.goto(f"{console.url}/menus/{MENU}/versions")
+    # The menu serves sample hotlines no operator verified: the approver is told.
+    await expect(approver.locator("#freshness-warning")).to_contain_text(
+        re.compile(r"hotlines ke-999: never verified by an operator, dated \d+ day")
+    )
+    publish = approver.locator("button:has-text('Publish')")
+    box = await publish.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= 375
+    assert await approver.evaluate("document.documentElement.scrollWidth") <= 375
+    await shoot(approver, "menu-review-375")
+    await publish.click()
+    await expect(approver.locator(".flash")).to_contain_text("is live")
+    await expect(approver.locator(".flash")).to_contain_text("ke-999")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import re
 import shutil
 import socket
 import time
@@ -81,12 +82,17 @@ async def test_a_hotline_change_waits_for_the_approver_who_sees_old_and_new(
     await expect(number.locator("td.old")).to_have_text("999")
     await expect(number.locator("td.new")).to_have_text("112")
     await expect(approver.locator(".verdict.ok")).to_contain_text("The validator accepts it")
+    # The sample entries say no operator verified them: the approver is told, per entry.
+    await expect(approver.locator("#freshness-warning")).to_contain_text(
+        re.compile(r"hotlines ke-116: never verified by an operator, dated \d+ day")
+    )
     publish = approver.locator("button:has-text('Publish')")
     await expect(publish).to_be_visible()
     assert await approver.evaluate("document.documentElement.scrollWidth") <= 375
     await shoot(approver, "content-review-375")
     await publish.click()
     await expect(approver.locator(".flash")).to_contain_text("is live")
+    await expect(approver.locator(".flash")).to_contain_text("never verified by an operator")
     after = _walk(console.live.current, Limit(console.settings.screen_limit))
     assert "Kenya emergency: 112" in after and "999 or 112" not in after
     await expect(approver.locator("button:has-text('Roll back to this')").first).to_be_visible()

@@ -44,6 +44,16 @@ async def edit_main_text(client: TestClient, token: str, english: str) -> Any:
     )
 
 
+async def submit(client: TestClient, token: str, backend: SQLStore) -> Any:
+    """The editor's Submit for review on the open draft; returns the draft."""
+    draft = (await backend.list_menu_versions(MENU))[0]
+    response = await client.post(
+        f"/console/menus/{MENU}/versions/{draft.id}/submit", data={"csrf_token": token}
+    )
+    assert "submitted for review" in await response.text()
+    return await backend.get_menu_version(draft.id)
+
+
 async def test_editor_outline_lists_the_shipped_tree(client: TestClient, sign_in: Any) -> None:
     await sign_in(client, "eddie")
     response = await client.get(f"/console/menus/{MENU}?screen=main")
@@ -114,7 +124,8 @@ async def test_second_person_publishes_and_the_live_tree_swaps(
     approver = await aiohttp_client(app)
     token = await sign_in(editor, "eddie")
     await edit_main_text(editor, token, "Safe travel info")
-    draft = (await backend.list_menu_versions(MENU))[0]
+    draft = await submit(editor, token, backend)
+    assert draft.submitted_by == "eddie"
 
     token = await sign_in(approver, "april")
     response = await approver.post(
@@ -147,7 +158,7 @@ async def test_screen_past_its_budget_is_flagged_and_the_validator_shows_where(
     assert "Too long for one screen" in page
     # A closing screen cannot page on: the validator's error sits on that screen.
     assert "a closing screen must fit one page" in page
-    assert "cannot be published yet" in page
+    assert "cannot be submitted for review or published" in page
 
 
 async def test_simulator_walks_the_draft_exactly_as_the_engine(
@@ -193,7 +204,7 @@ async def test_versions_diff_rollback_and_export(
     ids = []
     for text in ("First words", "Second words"):
         await edit_main_text(editor, edit_token, text)
-        draft = (await backend.list_menu_versions(MENU))[0]
+        draft = await submit(editor, edit_token, backend)
         await approver.post(
             f"/console/menus/{MENU}/versions/{draft.id}/publish",
             data={"csrf_token": approve_token},
@@ -333,7 +344,7 @@ async def test_review_names_screen_field_and_language_for_a_first_version_and_la
     assert "against nothing (a first version)" in first  # every field shown, as new
     assert 'data-subject="screen main"' in first and 'data-subject="screen hotlines"' in first
     assert "The validator accepts it" in first
-    draft = (await backend.list_menu_versions(MENU))[0]
+    draft = await submit(editor, token, backend)
     await approver.post(
         f"/console/menus/{MENU}/versions/{draft.id}/publish", data={"csrf_token": april}
     )
@@ -362,3 +373,131 @@ async def test_review_names_screen_field_and_language_for_a_first_version_and_la
         "old": "",
         "new": "Safe travel info",
     } in changes
+
+
+async def test_an_invalid_draft_is_saved_as_work_in_progress_but_never_submitted(
+    aiohttp_client: Any,
+    backend: SQLStore,
+    clock: Any,
+    settings: Settings,
+    app_factory: Any,
+    sign_in: Any,
+) -> None:
+    app = app_factory(backend, clock, settings)
+    editor = await aiohttp_client(app)
+    approver = await aiohttp_client(app)
+    token = await sign_in(editor, "eddie")
+    texts = await screen_texts(editor, "hotlines_sms")
+    saved = await editor.post(
+        f"/console/menus/{MENU}/screens/hotlines_sms/texts",
+        data={**texts, "csrf_token": token, "text.en": "Closing words " * 20},
+    )
+    page = await saved.text()
+    assert saved.status == 200 and "Draft saved" in page  # work in progress is kept
+    assert 'id="not-submitted"' in page
+    assert "cannot be submitted for review or published" in page
+    draft = (await backend.list_menu_versions(MENU))[0]
+
+    refused = await editor.post(
+        f"/console/menus/{MENU}/versions/{draft.id}/submit",
+        data={"csrf_token": token},
+        allow_redirects=False,
+    )
+    assert refused.status == 303
+    assert "screen=hotlines_sms" in refused.headers["Location"]  # the screen at fault
+    shown = await (await editor.get(refused.headers["Location"])).text()
+    assert "Not submitted: the validator refuses draft" in shown
+    # The problem sits under the field it concerns: the English text of that screen.
+    under_field = re.search(
+        r'id="budget-en".*?</div>\s*<span class="field-error" role="alert">⚠ ([^<]+)</span>',
+        shown,
+        re.S,
+    )
+    assert under_field is not None
+    assert "a closing screen must fit one page" in under_field.group(1)
+    after = await backend.get_menu_version(draft.id)
+    assert after is not None and after.submitted_at is None
+    assert "version_submit" not in [e.action for e in await backend.audit_entries()]
+
+    # Not submitted, so an approver cannot publish it either; the versions page says why.
+    april = await sign_in(approver, "april")
+    review = await (await approver.get(f"/console/menus/{MENU}/versions")).text()
+    assert "Work in progress: not submitted for review" in review
+    assert "Publish</button>" not in review
+    published = await approver.post(
+        f"/console/menus/{MENU}/versions/{draft.id}/publish", data={"csrf_token": april}
+    )
+    assert published.status == 200
+    assert "was not submitted for review" in await published.text()
+    assert (await backend.get_menu_version(draft.id)).state == "draft"  # type: ignore[union-attr]
+
+
+async def test_a_submitted_draft_edited_again_must_be_submitted_again(
+    aiohttp_client: Any,
+    backend: SQLStore,
+    clock: Any,
+    settings: Settings,
+    app_factory: Any,
+    sign_in: Any,
+) -> None:
+    app = app_factory(backend, clock, settings)
+    editor = await aiohttp_client(app)
+    approver = await aiohttp_client(app)
+    token = await sign_in(editor, "eddie")
+    await edit_main_text(editor, token, "Safe travel info")
+    first = await submit(editor, token, backend)
+    page = await (await editor.get(f"/console/menus/{MENU}?screen=main")).text()
+    assert 'id="submitted"' in page and "submitted for review by eddie" in page
+    await edit_main_text(editor, token, "Safe travel information")
+    newest = (await backend.list_menu_versions(MENU))[0]
+    assert newest.id != first.id and newest.submitted_at is None
+    # The older submission is history: it cannot be submitted or published any more.
+    stale = await editor.post(
+        f"/console/menus/{MENU}/versions/{first.id}/submit", data={"csrf_token": token}
+    )
+    assert "Only the newest draft" in await stale.text()
+    april = await sign_in(approver, "april")
+    refused = await approver.post(
+        f"/console/menus/{MENU}/versions/{newest.id}/publish", data={"csrf_token": april}
+    )
+    assert "was not submitted for review" in await refused.text()
+    await submit(editor, token, backend)
+    done = await approver.post(
+        f"/console/menus/{MENU}/versions/{newest.id}/publish", data={"csrf_token": april}
+    )
+    assert "is live" in await done.text()
+    row = next(e for e in await backend.audit_entries() if e.action == "version_submit")
+    assert (row.actor, row.subject) == ("eddie", f"menu:{MENU}")
+
+
+async def _dial_country(client: TestClient, token: str, typed: str) -> str:
+    """In the editor's simulator: English, Hotlines, Other country, then ``typed``."""
+    url = f"/console/menus/{MENU}/simulator"
+    await client.post(url, data={"csrf_token": token, "action": "dial", "sim_lang": "en"})
+    for reply in ("1", "1", typed):
+        response = await client.post(
+            url, data={"csrf_token": token, "action": "send", "input": reply}
+        )
+    return html.unescape(await response.text())
+
+
+async def test_the_simulator_reads_countries_with_the_gateways_aliases(
+    aiohttp_client: Any,
+    backend: SQLStore,
+    clock: Any,
+    settings: Settings,
+    app_factory: Any,
+    sign_in: Any,
+) -> None:
+    # Without a running gateway (hooks), the aliases file under content/, as at boot.
+    aliases = settings.content / "country-aliases.yaml"
+    aliases.write_text(aliases.read_text(encoding="utf-8") + "KE: [Kenia-land]\n")
+    alone = await aiohttp_client(app_factory(backend, clock, settings))
+    token = await sign_in(alone, "eddie")
+    assert "Kenya emergency: 999 or 112" in await _dial_country(alone, token, "kenia land")
+    # Mounted on a gateway, the gateway's own aliases (those it read at its boot).
+    hooks = ConsoleHooks(country_aliases=lambda: (("Jambo-land", "KE"),))
+    mounted = await aiohttp_client(app_factory(backend, clock, settings, hooks))
+    token = await sign_in(mounted, "eddie")
+    assert "Kenya emergency: 999 or 112" in await _dial_country(mounted, token, "Jambo-land")
+    assert "Country not found" in await _dial_country(mounted, token, "Kenia-land")

@@ -61,6 +61,10 @@ async def test_publish_in_the_console_changes_what_callers_get(
         data={**texts, "csrf_token": token, "text.en": "Safe travel info"},
     )
     draft = (await store.list_menu_versions("safe-journey"))[0]
+    submitted = await editor.post(
+        f"/console/menus/safe-journey/versions/{draft.id}/submit", data={"csrf_token": token}
+    )
+    assert "submitted for review" in await submitted.text()
     approve_token = await sign_in(approver, "april")
     await approver.post(
         f"/console/menus/safe-journey/versions/{draft.id}/publish",

@@ -18,7 +18,9 @@ from multidict import MultiDict
 from gateway.broadcast.alert_service import AlertDraft, AlertService
 from gateway.broadcast.errors import BroadcastError, BroadcastNotFound
 from gateway.broadcast.text import compose, sensitive_opening
+from gateway.console import publishing
 from gateway.console.charts import line_chart
+from gateway.console.content_source import source_of
 from gateway.console.context import (
     ConsoleContext,
     context,
@@ -210,6 +212,8 @@ async def alert_page(request: web.Request) -> web.StreamResponse:
     audience_text = ""
     if status.state in ("draft", "approved") and broadcast.audience.known_regions:
         audience_text = await _audience_text(ctx, broadcast.audience)
+    # An alert quoting a hotline vouches for it: name stale or never-verified ones.
+    fresh = await publishing.alert_freshness(source_of(ctx), broadcast.texts.values(), ctx.now())
     chart = None
     if status.state in ("sending", "paused", "done", "cancelled"):
         timelines(ctx).add(alert_id, ctx.now(), status.counts)
@@ -232,6 +236,8 @@ async def alert_page(request: web.Request) -> web.StreamResponse:
             "can_act": _may_act(current_role(request)),
             "channels": channels,
             "cannot_send": refusal(channels) if channels is not None else None,
+            "fresh": fresh,
+            "stale_after_days": ctx.settings.stale_after_days,
         },
     )
 
@@ -293,7 +299,15 @@ async def alert_action(request: web.Request) -> web.StreamResponse:
         "pause": "Paused.",
         "cancel": "Cancelled: nothing more will be sent.",
     }
-    return redirect(request, f"/alerts/{alert_id}", flash=done[action])
+    message = done[action]
+    if action in needed:
+        broadcast = await alerts.get(alert_id)
+        fresh = await publishing.alert_freshness(
+            source_of(ctx), broadcast.texts.values(), ctx.now()
+        )
+        if fresh.count:
+            message += " " + publishing.warning_of(fresh)
+    return redirect(request, f"/alerts/{alert_id}", flash=message)
 
 
 def _channels(ctx: ConsoleContext) -> list[ChannelStatus] | None:

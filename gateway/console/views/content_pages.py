@@ -115,8 +115,9 @@ async def _save_draft(
 ) -> MenuVersion:
     ctx = context(request)
     user = signed_in_user(request)
+    # Every content change is checked whole before it is saved: saved, it is submitted.
     draft: MenuVersion = await ctx.backend.create_menu_version(
-        CONTENT_VERSIONS, content_document.dump(document), user, ctx.now()
+        CONTENT_VERSIONS, content_document.dump(document), user, ctx.now(), submitted=True
     )
     await ctx.backend.append_audit(
         user,
@@ -354,6 +355,14 @@ async def verify_entry(request: web.Request) -> web.StreamResponse:
         old, {"last_verified": _today(ctx).isoformat(), "verified_by": user}
     )
     new_document = content_document.put_entry(working.document, kind, entry)
+    checked = await check_content(ctx, new_document, "this change")
+    if not checked.publishable:
+        first = checked.error or str(checked.problems[0])
+        return redirect(
+            request,
+            f"/content#{kind}-{entry_id}",
+            flash=f"Not changed: the gateway would refuse this draft ({first}).",
+        )
     changes = review.content_changes(working.document, new_document)
     draft = await _save_draft(request, new_document, f"verified {kind} {entry_id}", changes)
     return redirect(
@@ -456,8 +465,13 @@ async def versions_page(request: web.Request) -> web.StreamResponse:
             "review": changes or [],
             "everything": everything,
             "fresh": fresh,
+            "stale_after_days": ctx.settings.stale_after_days,
             "draft_authors": draft_authors(working.versions),
             "can_approve": allows(current_role(request), Permission.APPROVE),
+            "can_edit": allows(current_role(request), Permission.EDIT),
+            "submitted": draft is not None and draft.submitted_at is not None,
+            "publish_url": f"/content/versions/{draft.id}/publish" if draft else "",
+            "submit_url": f"/content/versions/{draft.id}/submit" if draft else "",
             "kinds": sorted(working.document),
         },
     )
@@ -491,6 +505,18 @@ async def publish(request: web.Request) -> web.StreamResponse:
     if outcome.published:
         await _go_live(request)
     return redirect(request, "/content/versions", flash=outcome.message)
+
+
+@requires(Permission.EDIT)
+async def submit(request: web.Request) -> web.StreamResponse:
+    """Submit a content draft saved before submission existed (every change saved since
+    is checked whole and saved submitted): refused unless the validator accepts it."""
+    ctx = context(request)
+    version = await _version_of(request)
+    outcome = await publishing.submit(
+        source_of(ctx), CONTENT_VERSIONS, version.id, signed_in_user(request), ctx.now()
+    )
+    return redirect(request, "/content/versions#review", flash=outcome.message)
 
 
 @sensitive
@@ -562,5 +588,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/content/entries/{kind}/{entry}/retire", retire_entry)
     app.router.add_get("/content/versions", versions_page)
     app.router.add_post("/content/versions/{version}/publish", publish)
+    app.router.add_post("/content/versions/{version}/submit", submit)
     app.router.add_post("/content/versions/{version}/rollback", rollback)
     app.router.add_get("/content/versions/{version}/export", export)

@@ -21,6 +21,7 @@ from gateway.console.security import requires, sensitive
 from gateway.console.views.menu_common import (
     MAX_YAML,
     draft_authors,
+    editor_path,
     menu_name_of,
     pick,
     save_draft,
@@ -55,6 +56,11 @@ async def versions(request: web.Request) -> web.StreamResponse:
     everything = (
         review.tree_changes(None, current.tree_yaml) if current is not None and live else []
     )
+    fresh = (
+        await publishing.menu_freshness(source_of(ctx), checked, ctx.now())
+        if checked is not None
+        else None
+    )
     return render(
         request,
         "menu_versions.html",
@@ -73,6 +79,12 @@ async def versions(request: web.Request) -> web.StreamResponse:
             "can_approve": allows(current_role(request), Permission.APPROVE),
             "can_edit": allows(current_role(request), Permission.EDIT),
             "everything": len(everything),
+            "fresh": fresh,
+            "stale_after_days": ctx.settings.stale_after_days,
+            "draft": current,
+            "submitted": current is not None and current.submitted_at is not None,
+            "publish_url": f"/menus/{name}/versions/{current.id}/publish" if current else "",
+            "submit_url": f"/menus/{name}/versions/{current.id}/submit" if current else "",
         },
     )
 
@@ -125,6 +137,23 @@ async def publish(request: web.Request) -> web.StreamResponse:
         return redirect(request, where, flash=outcome.message)
     await _go_live(request, name, version)
     return redirect(request, f"/menus/{name}/versions", flash=outcome.message)
+
+
+@requires(Permission.EDIT)
+async def submit(request: web.Request) -> web.StreamResponse:
+    """Submit the open draft for review: refused, with the validator's problems shown on
+    their screens and fields in the editor, unless the gateway would serve it."""
+    ctx = context(request)
+    name = menu_name_of(request)
+    version = await _version_of(request, name)
+    outcome = await publishing.submit(
+        source_of(ctx), name, version.id, signed_in_user(request), ctx.now()
+    )
+    if outcome.submitted:
+        return redirect(request, f"/menus/{name}/versions#review", flash=outcome.message)
+    checked = outcome.checked
+    first = next(iter(checked.by_screen), "") if checked is not None else ""
+    return redirect(request, editor_path(name, first), flash=outcome.message)
 
 
 @sensitive
@@ -194,13 +223,18 @@ async def import_yaml(request: web.Request) -> web.StreamResponse:
         return redirect(request, f"/menus/{name}/versions", flash=f"Not imported: {exc}")
     draft = await save_draft(request, name, text, "import")
     checked = await check_menu_text(ctx, text, name)
-    note = "" if checked.publishable else f" It has {len(checked.problems)} problem(s) to fix."
+    note = (
+        " Submit it for review when ready."
+        if checked.publishable
+        else f" It has {len(checked.problems)} problem(s) to fix before it can be submitted."
+    )
     return redirect(request, f"/menus/{name}", flash=f"Imported as draft {draft.id}.{note}")
 
 
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/menus/{name}/versions", versions)
     app.router.add_post("/menus/{name}/versions/{version}/publish", publish)
+    app.router.add_post("/menus/{name}/versions/{version}/submit", submit)
     app.router.add_post("/menus/{name}/versions/{version}/rollback", rollback)
     app.router.add_get("/menus/{name}/versions/{version}/export", export)
     app.router.add_post("/menus/{name}/import", import_yaml)

@@ -2,7 +2,9 @@
 structure (add, move, delete screens and options), translations, and the simulator.
 
 Every edit saves a new draft version (starting from the live version, or from the
-shipped file when there is none); versions and publishing are in
+shipped file when there is none), valid or not: work in progress, with the validator's
+problems shown on their screen and field. The editor submits the draft for review when
+the validator accepts it whole; versions, submitting and publishing are in
 :mod:`gateway.console.views.menu_versions`.
 """
 
@@ -12,7 +14,7 @@ from aiohttp import web
 
 from gateway.console import menu_draft
 from gateway.console.content_source import check_menu_text, live_content
-from gateway.console.context import context, ensure_session, redirect, render
+from gateway.console.context import context, current_role, ensure_session, redirect, render
 from gateway.console.menu_check import (
     budget,
     caller_views,
@@ -20,7 +22,7 @@ from gateway.console.menu_check import (
     simulate_start,
     simulate_step,
 )
-from gateway.console.roles import Permission
+from gateway.console.roles import Permission, allows
 from gateway.console.security import requires
 from gateway.console.views import menu_versions
 from gateway.console.views.menu_common import (
@@ -96,6 +98,8 @@ async def menu_editor(request: web.Request) -> web.StreamResponse:
             "budgets": budgets,
             "callers": callers,
             "sim": sim,
+            "fields": checked.on_fields(screen_id),
+            "can_edit": allows(current_role(request), Permission.EDIT),
             "catalog_error": (await live_content(ctx)).error,
         },
     )
