@@ -110,6 +110,20 @@ class SMSCSettings:
 
 
 @dataclass(frozen=True)
+class RouteSettings:
+    """One route of ``GATEWAY_ROUTES``: destinations (number prefixes and/or ISO
+    countries; neither = any destination) and their targets in failover order (SMSC
+    names from ``GATEWAY_SMSC``, or ``africastalking``)."""
+
+    name: str
+    targets: tuple[str, ...]
+    prefixes: tuple[str, ...] = ()  # digits, no "+"
+    countries: tuple[str, ...] = ()  # ISO 3166 alpha-2, upper case
+    tps: float = 0.0  # the route's own rate on top of each SMSC's grant; 0 = none
+    failover_on: tuple[str, ...] | None = None  # None = GATEWAY_ROUTE_FAILOVER_ON
+
+
+@dataclass(frozen=True)
 class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
@@ -134,6 +148,10 @@ class Settings:
     sms_channel: str = "auto"  # auto | smpp | africastalking | log | none
     sms_prefix: str = "Info:"
     smsc: tuple[SMSCSettings, ...] = ()
+    routes: tuple[RouteSettings, ...] = ()  # GATEWAY_ROUTES; () = the SMSCs' own ``routes``
+    # Error classes that send a message to its route's next target (GATEWAY_ROUTE_
+    # FAILOVER_ON, comma-separated); None = gateway.smpp.routes.DEFAULT_FAILOVER_ON.
+    route_failover_on: tuple[str, ...] | None = None
     console_secure_cookies: bool = False
     console_idle_timeout: int = 1800
     console_absolute_timeout: int = 43200
@@ -205,6 +223,7 @@ class Settings:
             ),
             "sms_prefix": reader.text("SMS_PREFIX", cls.sms_prefix),
             "smsc": reader.smsc_list("SMSC"),
+            "route_failover_on": reader.name_list("ROUTE_FAILOVER_ON"),
             "console_secure_cookies": reader.boolean("CONSOLE_SECURE_COOKIES", False),
             "console_idle_timeout": reader.integer("CONSOLE_IDLE_TIMEOUT", 1800, low=60),
             "console_absolute_timeout": reader.integer("CONSOLE_ABSOLUTE_TIMEOUT", 43200, low=60),
@@ -233,6 +252,13 @@ class Settings:
             "voice_max_seconds": reader.integer("VOICE_MAX_SECONDS", 60, low=5, high=600),
             "public_url": reader.text("PUBLIC_URL", "").rstrip("/"),
         }
+        values["routes"] = reader.route_list("ROUTES", values["smsc"])
+        if not values["at_api_key"].reveal() and any(
+            AT_TARGET in route.targets for route in values["routes"]
+        ):
+            raise SettingsError(
+                "GATEWAY_ROUTES names africastalking but GATEWAY_AT_API_KEY is empty"
+            )
         if values["voice_repeat_key"] == values["voice_exit_key"]:
             raise SettingsError("GATEWAY_VOICE_REPEAT_KEY and GATEWAY_VOICE_EXIT_KEY must differ")
         keys = _KeySource(env, data_dir)
@@ -344,6 +370,43 @@ class _Reader:
             raise SettingsError(f"{PREFIX}{name} must be a JSON list of SMSCs")
         return tuple(_smsc_from_json(name, index, item) for index, item in enumerate(items))
 
+    def name_list(self, name: str) -> tuple[str, ...] | None:
+        value = self.raw(name)
+        if value is None or not value.strip():
+            return None
+        return tuple(item.strip() for item in value.split(",") if item.strip())
+
+    def route_list(self, name: str, smscs: tuple[SMSCSettings, ...]) -> tuple[RouteSettings, ...]:
+        value = self.raw(name)
+        if value is None or not value.strip():
+            return ()
+        if value.startswith("@"):
+            try:
+                value = Path(value[1:]).read_text(encoding="utf-8")
+            except OSError as exc:
+                raise SettingsError(f"{PREFIX}{name}: cannot read {value[1:]}: {exc}") from exc
+        try:
+            items = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise SettingsError(f"{PREFIX}{name} must be a JSON list of routes: {exc}") from exc
+        if not isinstance(items, list):
+            raise SettingsError(f"{PREFIX}{name} must be a JSON list of routes")
+        legacy = [smsc.name for smsc in smscs if smsc.routes]
+        if items and legacy:
+            raise SettingsError(
+                f"{PREFIX}{name} is set and GATEWAY_SMSC entry {legacy[0]!r} lists 'routes' "
+                "too: write every route in one place (move its prefixes to GATEWAY_ROUTES)"
+            )
+        known = {smsc.name for smsc in smscs if smsc.bind_mode != "receiver"}
+        routes = tuple(
+            _route_from_json(name, index, item, known) for index, item in enumerate(items)
+        )
+        names = [route.name for route in routes]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise SettingsError(f"{PREFIX}{name}: route name {twice[0]!r} is used twice")
+        return routes
+
 
 def _check_range(name: str, number: float, low: float | None, high: float | None) -> None:
     if low is not None and number < low:
@@ -424,6 +487,62 @@ def _smsc_from_json(name: str, index: int, item: object) -> SMSCSettings:
     if country and (len(country) != 2 or pycountry.countries.get(alpha_2=country) is None):
         raise SettingsError(f"{where}.default_country must be an ISO 3166 alpha-2 code, e.g. KE")
     return smsc
+
+
+class _RouteSchema(FileSchema):
+    """One item of ``GATEWAY_ROUTES`` (unknown keys refused)."""
+
+    name: str
+    targets: tuple[str, ...]
+    prefixes: tuple[str, ...] = ()
+    countries: tuple[str, ...] = ()
+    tps: float = 0.0
+    failover_on: tuple[str, ...] | None = None
+
+
+AT_TARGET = "africastalking"
+
+
+def _route_from_json(name: str, index: int, item: object, smscs: set[str]) -> RouteSettings:
+    where = f"{PREFIX}{name}[{index}]"
+    if not isinstance(item, dict):
+        raise SettingsError(f"{where} must be an object")
+    try:
+        checked = _RouteSchema.model_validate(item)
+    except ValidationError as exc:
+        faults = schema_faults(exc, YAMLDocument(where, item), _RouteSchema)
+        raise SettingsError(f"{where}: {'; '.join(f.message for f in faults)}") from None
+    if not _SCOPE_NAME.fullmatch(checked.name):
+        raise SettingsError(f"{where}.name must be 1-40 letters, digits, '.', '_' or '-'")
+    bad = [p for p in checked.prefixes if not re.fullmatch(r"\+?[0-9]{1,15}", p.strip())]
+    if bad:
+        raise SettingsError(f"{where}.prefixes: {bad[0]!r} is not a number prefix like +254")
+    countries = tuple(c.strip().upper() for c in checked.countries)
+    for country in countries:
+        if len(country) != 2 or pycountry.countries.get(alpha_2=country) is None:
+            raise SettingsError(
+                f"{where}.countries: {country!r} is not an ISO 3166 alpha-2 code, e.g. KE"
+            )
+    if not checked.targets:
+        raise SettingsError(f"{where}.targets must list at least one SMSC or africastalking")
+    for target in checked.targets:
+        if target != AT_TARGET and target not in smscs:
+            raise SettingsError(
+                f"{where}.targets: {target!r} is neither a transmitting SMSC of "
+                "GATEWAY_SMSC nor africastalking"
+            )
+    if len(set(checked.targets)) != len(checked.targets):
+        raise SettingsError(f"{where}.targets: a target is listed twice")
+    if checked.tps < 0:
+        raise SettingsError(f"{where}.tps must be 0 (no route cap) or a positive rate")
+    return RouteSettings(
+        name=checked.name,
+        targets=tuple(checked.targets),
+        prefixes=tuple(p.strip().removeprefix("+") for p in checked.prefixes),
+        countries=countries,
+        tps=checked.tps,
+        failover_on=checked.failover_on,
+    )
 
 
 class _KeySource:

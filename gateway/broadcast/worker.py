@@ -252,7 +252,8 @@ class BroadcastWorker:
                     SendResult(m.reference, SendOutcome.RETRY, (), "send raised") for m in messages
                 ]
         submissions = [
-            Submission(int(r.reference), r.outcome.value, r.message_ids, r.error) for r in results
+            Submission(int(r.reference), r.outcome.value, r.message_ids, r.error, r.channel)
+            for r in results
         ] + undecryptable
         # A batch refused as a whole is the channel's outage, not these messages' fault:
         # it spends no attempts, so an outage cannot fail rows; the expiry bounds it.

@@ -1,4 +1,7 @@
-"""Every bind to every configured SMSC, as one :class:`gateway.sms.messages.SMSSender`.
+"""Every bind to every configured SMSC, as one :class:`gateway.sms.messages.SMSSender`,
+with the routing table in front (:mod:`gateway.smpp.routes`: destination prefix or
+country -> targets in failover order, SMSCs or Africa's Talking, each route with its
+own rate).
 
 ``send`` splits each message (alphabet, parts: see :mod:`gateway.sms.segmentation`),
 puts all of one message's parts on the least-loaded bind that may transmit, and
@@ -14,25 +17,37 @@ import asyncio
 import itertools
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
+import phonenumbers
 import structlog
 
 from gateway.pacing.shared_grant import SharedRateLimiter, TPSBudget
 from gateway.pacing.sliding_window import BothLimits, RateLimiter
-from gateway.settings import SettingsError, SMSCSettings
+from gateway.settings import RouteSettings, SettingsError, SMSCSettings
 from gateway.smpp.durable_receipts import DurableReceipts, ReceiptMatchingStore
 from gateway.smpp.esme import ESMEBind
 from gateway.smpp.inbound import InboundRouter, process_number_key
 from gateway.smpp.pdu import TAGS, TLV, SubmitSM, integer_tlv
 from gateway.smpp.receipt_ids import ReceiptIdFormat
 from gateway.smpp.receipt_tracker import ReceiptTracker, scoped_id
-from gateway.smpp.routes import ANY, Route, choose, route_for, routing_table
-from gateway.smpp.submits import PartResult
+from gateway.smpp.routes import (
+    AFRICAS_TALKING,
+    DEFAULT_FAILOVER_ON,
+    Answer,
+    Attempt,
+    Route,
+    RoutePacing,
+    Step,
+    choose,
+    route_for,
+    routing_table,
+)
+from gateway.smpp.submits import NO_LINK, UNCERTAIN, PartResult, status_name
 from gateway.smpp.tuning import LinkTuning
 from gateway.smpp.ussd_profiles import UnknownProfileError
-from gateway.sms.messages import InboundSink, OutboundSMS, SendOutcome, SendResult
+from gateway.sms.messages import InboundSink, OutboundSMS, SendOutcome, SendResult, SMSSender
 from gateway.sms.segmentation import SegmentationError, SMSPart, SplitMode, plan
 from gateway.ussd.types import USSDHandler
 
@@ -40,6 +55,77 @@ log = structlog.get_logger(__name__)
 
 # An address SMPP can carry: digits, an optional leading "+", at most 20 octets.
 _RECIPIENT = re.compile(r"\+?[0-9]{3,20}")
+
+AT_CHANNEL = "africastalking"  # the channel family of AT's message ids (its callbacks)
+# AT sender errors (gateway.africastalking.sms_sender): the request never left, or it
+# left and no answer came back (AT may have sent the message).
+AT_NOT_SENT = frozenset({"ClientConnectorError", "ClientConnectorDNSError"})
+AT_NO_ANSWER = frozenset(
+    {"TimeoutError", "ServerDisconnectedError", "ServerTimeoutError", "ClientPayloadError"}
+)
+AT_DOWN_SECONDS = 30.0  # after such an error AT counts as down (others go first) this long
+# Per route and target: handed over, handed over by failover (an earlier target was
+# down or refused it), and what became of them.
+ROUTE_COUNTS = (
+    "submitted",
+    "failover",
+    "accepted",
+    "refused",
+    "failed_over",
+    "unknown",
+    "retry",
+    "opted_out",
+)
+_KIND = {
+    Answer.ACCEPTED: "accepted",
+    Answer.REFUSED: "refused",
+    Answer.RETRY: "retry",
+    Answer.NOT_SENT: "retry",
+    Answer.UNKNOWN: "unknown",
+    Answer.OPTED_OUT: "opted_out",
+}
+
+
+def region_of(recipient: str) -> str | None:
+    """The ISO country of an E.164 number (``KE``), None when phonenumbers cannot tell."""
+    try:
+        parsed = phonenumbers.parse("+" + recipient.removeprefix("+"))
+    except phonenumbers.NumberParseException:
+        return None
+    return phonenumbers.region_code_for_number(parsed)
+
+
+def build_routes(
+    smscs: Sequence[SMSCSettings],
+    routes: Sequence[RouteSettings] = (),
+    failover_on: Sequence[str] | None = None,
+) -> tuple[Route, ...]:
+    """The routing table: ``GATEWAY_ROUTES`` when set, else the SMSCs' own ``routes``."""
+    default = frozenset(failover_on) if failover_on is not None else DEFAULT_FAILOVER_ON
+    if not routes:
+        return tuple(
+            replace(route, failover_on=default)
+            for route in routing_table(
+                [(s.name, s.routes) for s in smscs if s.bind_mode != "receiver"]
+            )
+        )
+    return tuple(
+        Route(
+            prefix=route.prefixes[0] if route.prefixes else "",
+            smscs=route.targets,
+            label=route.name,
+            prefixes=route.prefixes,
+            countries=tuple(
+                (country, str(phonenumbers.country_code_for_region(country)))
+                for country in route.countries
+            ),
+            tps=route.tps,
+            failover_on=(
+                frozenset(route.failover_on) if route.failover_on is not None else default
+            ),
+        )
+        for route in routes
+    )
 
 
 def receipt_timeouts(smscs: Sequence[SMSCSettings]) -> tuple[tuple[str, float], ...]:
@@ -61,6 +147,10 @@ class SMPPPool:
         tuning: LinkTuning | None = None,
         number_key: Callable[[str], str] = process_number_key,
         receipt_store: ReceiptMatchingStore | None = None,
+        routes: Sequence[RouteSettings] = (),
+        failover_on: Sequence[str] | None = None,
+        africastalking: SMSSender | None = None,
+        region: Callable[[str], str | None] = region_of,
     ) -> None:
         self.smscs = tuple(smscs)
         self.routers: dict[str, InboundRouter] = {}
@@ -95,9 +185,26 @@ class SMPPPool:
                     transmitters.append(bind)
         self._references = itertools.count(1)
         self._shared: list[SharedRateLimiter] = []
-        self.routes = routing_table([(smsc.name, smsc.routes) for smsc in smscs])
-        # Per route and SMSC: messages handed over, and how many of them by failover.
+        self.routes = build_routes(smscs, routes, failover_on)
+        self.africastalking = africastalking
+        self._region = region
+        self._by_country = any(route.countries for route in self.routes)
+        self._pacing = RoutePacing(self.routes, 0.0)
+        self._at_waiting: list[tuple[OutboundSMS, asyncio.Future[SendResult]]] = []
+        self._at_tasks: set[asyncio.Task[None]] = set()
+        self._at_down_until = 0.0
+        # Per (route, target): the ROUTE_COUNTS.
         self.route_counts: dict[tuple[str, str], dict[str, int]] = {}
+        # An SMSC with a failover target hands back, at once, what it had not yet
+        # written when its link went down (the next target can take it).
+        backed_up = {
+            target
+            for route in self.routes
+            if not route.balance and len(route.smscs) > 1
+            for target in route.smscs[:-1]
+        }
+        for bind in self.binds:
+            bind.submits.release_on_down = bind.settings.name in backed_up
 
     async def start(self) -> None:
         for router in self._accounts:
@@ -160,101 +267,215 @@ class SMPPPool:
         ]
 
     def route_status(self) -> list[dict[str, Any]]:
-        """Per route: its SMSCs in failover order, which are up, and the counts."""
-        up = self._smscs_up()
-        return [
-            {
-                "route": route.name,
-                "smscs": [
-                    {
-                        "smsc": smsc,
-                        "up": smsc in up,
-                        **self.route_counts.get((route.name, smsc), {"sent": 0, "failover": 0}),
-                    }
-                    for smsc in route.smscs
-                ],
-                "state": "up" if any(smsc in up for smsc in route.smscs) else "down",
-            }
-            for route in self.routes
-        ]
+        """Per route: its targets in failover order, which are up, the one that takes
+        new messages now, and the counts (no numbers)."""
+        up = self._targets_up()
+        entries = []
+        for route in self.routes:
+            current = choose(route, lambda target: target in up)
+            any_up = any(target in up for target in route.smscs)
+            entries.append(
+                {
+                    "route": route.name,
+                    "matches": [f"+{p}" for p in route.prefixes or (route.prefix,) if p]
+                    + [country for country, _ in route.countries],
+                    "tps": route.tps,
+                    "state": "up" if any_up else "down",
+                    "current": current[0] if current is not None and any_up else None,
+                    "failover": sum(
+                        self._counts(route, target)["failover"] for target in route.smscs
+                    ),
+                    "targets": [
+                        {
+                            "target": target,
+                            "kind": "africastalking" if target == AFRICAS_TALKING else "smpp",
+                            "up": target in up,
+                            **self._counts(route, target),
+                        }
+                        for target in route.smscs
+                    ],
+                }
+            )
+        return entries
+
+    def _counts(self, route: Route, target: str) -> dict[str, int]:
+        return self.route_counts.setdefault(
+            (route.name, target), {kind: 0 for kind in ROUTE_COUNTS}
+        )
+
+    def _count(self, route: Route, target: str, kind: str) -> None:
+        self._counts(route, target)[kind] += 1
 
     def _smscs_up(self) -> set[str]:
         return {b.settings.name for b in self.binds if b.can_transmit and b.is_bound}
 
-    def _bind_for(self, route: Route, up: set[str]) -> ESMEBind | None:
-        if route.prefix == ANY:
-            # SMSCs that name no prefix share the traffic: the least-loaded bind,
-            # bound ones first (an SMSC that is down gets nothing new while one is up).
-            binds = [b for b in self.binds if b.can_transmit and b.settings.name in route.smscs]
-            if not binds:
-                return None
-            bind = min(binds, key=lambda b: (not b.is_bound, b.load))
-            smsc, failover = bind.settings.name, False
-        else:
-            smsc, failover = choose(route, lambda name: name in up)
-            binds = [b for b in self.binds if b.can_transmit and b.settings.name == smsc]
-            if not binds:
-                return None
-            bind = min(binds, key=lambda b: (not b.is_bound, b.load))
-        counts = self.route_counts.setdefault((route.name, smsc), {"sent": 0, "failover": 0})
-        counts["sent"] += 1
-        if failover:
-            counts["failover"] += 1
-        return bind
+    def _targets_up(self) -> set[str]:
+        up = self._smscs_up()
+        if self.africastalking is not None and self._loop_time() >= self._at_down_until:
+            up.add(AFRICAS_TALKING)
+        return up
+
+    @staticmethod
+    def _loop_time() -> float:
+        return asyncio.get_running_loop().time()
 
     async def send(self, messages: Sequence[OutboundSMS]) -> list[SendResult]:
-        transmitters = [bind for bind in self.binds if bind.can_transmit]
-        up = self._smscs_up()
-        unroutable: set[str] = set()
-        pending: list[tuple[OutboundSMS, ESMEBind | None, list[asyncio.Future[PartResult]]]] = []
-        for message in messages:
-            if not transmitters:
-                pending.append((message, None, []))
-                continue
-            if not _RECIPIENT.fullmatch(message.recipient):
-                pending.append((message, None, []))
-                continue
-            route = route_for(self.routes, message.recipient)
-            chosen = self._bind_for(route, up) if route is not None else None
+        if not any(bind.can_transmit for bind in self.binds) and self.africastalking is None:
+            return [SendResult(m.reference, SendOutcome.RETRY, error="no bind") for m in messages]
+        return list(await asyncio.gather(*(self._send_one(message) for message in messages)))
+
+    async def _send_one(self, message: OutboundSMS) -> SendResult:
+        if not _RECIPIENT.fullmatch(message.recipient):
+            return SendResult(message.reference, SendOutcome.FAILED, error="bad recipient")
+        region = self._region(message.recipient) if self._by_country else None
+        route = route_for(self.routes, message.recipient, region)
+        if route is None:
+            return SendResult(message.reference, SendOutcome.FAILED, error="no route")
+        attempt = Attempt(route)
+        last: SendResult | None = None
+        while True:
+            up = self._targets_up()
+            chosen = attempt.next_target(up.__contains__)
             if chosen is None:
-                unroutable.add(message.reference)
-                pending.append((message, None, []))
-                continue
-            bind = chosen
-            try:
-                parts = plan(
-                    message.text,
-                    SplitMode(bind.settings.split_mode),
-                    next(self._references) & 0xFF,
-                )
-            except SegmentationError:
-                pending.append((message, bind, []))
-                continue
-            request = message.request_receipt and bind.settings.request_dlr
-            futures = [
-                bind.submit(_submit_sm(bind, message, part, request), urgent=message.urgent)
-                for part in parts
+                break
+            target, failover = chosen
+            bind: ESMEBind | None = None
+            if target != AFRICAS_TALKING:
+                bind = self._bind_for(route, target, attempt.tried[:-1])
+                if bind is not None and bind.settings.name != target:
+                    target, failover = bind.settings.name, False  # shared (legacy default)
+                    attempt.tried[-1] = target
+            await self._pace(route)
+            self._count(route, target, "submitted")
+            if failover:
+                self._count(route, target, "failover")
+            if target == AFRICAS_TALKING:
+                result, answer, error_class = await self._send_at(message)
+            else:
+                result, answer, error_class = await self._send_smpp(message, bind)
+            self._count(route, target, _KIND[answer])
+            step = attempt.answered(target, answer, error_class)
+            if step is Step.DONE:
+                return result
+            self._count(route, target, "failed_over")
+            log.info(
+                "route_failover",
+                route=route.name,
+                target=target,
+                reason=error_class or answer.value,
+            )
+            last = result
+        if last is not None and last.outcome is SendOutcome.FAILED:
+            return last
+        return SendResult(message.reference, SendOutcome.RETRY, error="no target took it")
+
+    def _bind_for(self, route: Route, target: str, tried: Sequence[str]) -> ESMEBind | None:
+        # SMSCs of a shared route (legacy: those that name no prefix) share the traffic:
+        # the least-loaded bind, bound ones first (a down SMSC gets nothing new while
+        # one is up). Otherwise the least-loaded bind of the chosen SMSC.
+        names = {n for n in route.smscs if n not in tried} if route.balance else {target}
+        binds = [b for b in self.binds if b.can_transmit and b.settings.name in names]
+        if not binds:
+            return None
+        return min(binds, key=lambda b: (not b.is_bound, b.load))
+
+    async def _pace(self, route: Route) -> None:
+        wait = self._pacing.reserve(route, self._loop_time())
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+    async def _send_smpp(
+        self, message: OutboundSMS, bind: ESMEBind | None
+    ) -> tuple[SendResult, Answer, str]:
+        if bind is None:
+            return (
+                SendResult(message.reference, SendOutcome.RETRY, error="no bind"),
+                Answer.NOT_SENT,
+                "",
+            )
+        try:
+            parts = plan(
+                message.text, SplitMode(bind.settings.split_mode), next(self._references) & 0xFF
+            )
+        except SegmentationError:
+            too_long = SendResult(message.reference, SendOutcome.FAILED, error="too long")
+            return too_long, Answer.REFUSED, "too long"
+        request = message.request_receipt and bind.settings.request_dlr
+        futures = [
+            bind.submit(_submit_sm(bind, message, part, request), urgent=message.urgent)
+            for part in parts
+        ]
+        done = [await future for future in futures]
+        accepted = any(p.outcome is SendOutcome.ACCEPTED for p in done)
+        if any(p.status == UNCERTAIN for p in done):
+            # Written to a link that died before it answered: the SMSC may have it.
+            unknown = SendResult(
+                message.reference,
+                SendOutcome.UNKNOWN,
+                error=f"{bind.settings.name}: sent, no answer (link lost)",
+            )
+            return unknown, Answer.UNKNOWN, ""
+        result = self._result(message, bind, done)
+        if result.outcome is SendOutcome.ACCEPTED:
+            return result, Answer.ACCEPTED, ""
+        if result.outcome is SendOutcome.FAILED:
+            failed = next(p for p in done if p.outcome is SendOutcome.FAILED)
+            # A message some part of which the SMSC took is final there.
+            return result, Answer.REFUSED, "" if accepted else status_name(failed.status)
+        if not accepted and all(
+            p.status == NO_LINK for p in done if p.outcome is not SendOutcome.ACCEPTED
+        ):
+            return result, Answer.NOT_SENT, ""
+        return result, Answer.RETRY, ""
+
+    async def _send_at(self, message: OutboundSMS) -> tuple[SendResult, Answer, str]:
+        """One message through Africa's Talking; messages that reach it in the same
+        turn of the loop go in one request (AT's bulk mode)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[SendResult] = loop.create_future()
+        self._at_waiting.append((message, future))
+        if len(self._at_waiting) == 1:
+            loop.call_soon(self._flush_at)
+        result = await future
+        result = replace(result, channel=AT_CHANNEL)
+        if result.outcome is SendOutcome.ACCEPTED:
+            self._at_down_until = 0.0
+            return result, Answer.ACCEPTED, ""
+        if result.outcome is SendOutcome.OPTED_OUT:
+            return result, Answer.OPTED_OUT, ""
+        if result.outcome is SendOutcome.FAILED:
+            return result, Answer.REFUSED, result.error
+        if result.error in AT_NOT_SENT:
+            self._at_down_until = self._loop_time() + AT_DOWN_SECONDS
+            return result, Answer.NOT_SENT, ""
+        if result.error in AT_NO_ANSWER:
+            # The request may have reached AT: never re-routed, the row says unknown.
+            self._at_down_until = self._loop_time() + AT_DOWN_SECONDS
+            unknown = replace(
+                result, outcome=SendOutcome.UNKNOWN, error="africastalking: no answer"
+            )
+            return unknown, Answer.UNKNOWN, ""
+        return result, Answer.RETRY, ""
+
+    def _flush_at(self) -> None:
+        waiting, self._at_waiting = self._at_waiting, []
+        task = asyncio.get_running_loop().create_task(self._post_at(waiting))
+        self._at_tasks.add(task)
+        task.add_done_callback(self._at_tasks.discard)
+
+    async def _post_at(self, waiting: list[tuple[OutboundSMS, asyncio.Future[SendResult]]]) -> None:
+        assert self.africastalking is not None
+        messages = [message for message, _ in waiting]
+        try:
+            results = await self.africastalking.send(messages)
+        except Exception as exc:  # a channel bug must not strand the messages
+            log.error("route_at_failed", error=type(exc).__name__, count=len(messages))
+            results = [
+                SendResult(m.reference, SendOutcome.RETRY, error="send raised") for m in messages
             ]
-            pending.append((message, bind, futures))
-        results: list[SendResult] = []
-        for message, chosen, futures in pending:
-            if chosen is None and not _RECIPIENT.fullmatch(message.recipient):
-                results.append(
-                    SendResult(message.reference, SendOutcome.FAILED, error="bad recipient")
-                )
-                continue
-            if chosen is None and message.reference in unroutable:
-                results.append(SendResult(message.reference, SendOutcome.FAILED, error="no route"))
-                continue
-            if chosen is None:
-                results.append(SendResult(message.reference, SendOutcome.RETRY, error="no bind"))
-                continue
-            if not futures:
-                results.append(SendResult(message.reference, SendOutcome.FAILED, error="too long"))
-                continue
-            parts_done = [await future for future in futures]
-            results.append(self._result(message, chosen, parts_done))
-        return results
+        for (_, future), result in zip(waiting, results, strict=True):
+            if not future.done():
+                future.set_result(result)
 
     def _result(self, message: OutboundSMS, bind: ESMEBind, parts: list[PartResult]) -> SendResult:
         failed = [p for p in parts if p.outcome is SendOutcome.FAILED]

@@ -13,7 +13,12 @@ It decides what to send and when, and what each answer means for the message:
   most ``temporary_retries`` times, then answer RETRY;
 - any other error: FAILED, never sent again;
 - a lost link: what was in flight goes back to the head of the queue, to be sent
-  again on the next link (at-least-once; at most a window of duplicates);
+  again on the next link of the same SMSC (at-least-once; at most a window of
+  duplicates). Such a job is *uncertain* (the SMSC may have taken it): if it is given
+  up (no link within ``submit_deadline``) its answer says so (``UNCERTAIN``) and it is
+  never handed to another SMSC. With ``release_on_down`` (an SMSC with a failover
+  target), jobs never written to the lost link are answered RETRY (``NO_LINK``) at
+  once, so the route's next target can take them;
 - urgent messages (a keyword reply, a STOP confirmation, a USSD screen or "send by
   SMS") wait in their own queue, always served before bulk: during a broadcast that
   saturates the bind, a reply waits for a window slot and a rate slot, not for the
@@ -43,7 +48,8 @@ TEMPORARY_STATUSES = frozenset(
     {consts.SMPP_ESME_RMSGQFUL, consts.SMPP_ESME_RSYSERR, consts.SMPP_ESME_RX_T_APPN}
 )
 THROTTLED = consts.SMPP_ESME_RTHROTTLED
-NO_LINK = -1  # PartResult.status when the message never got an answer from the SMSC
+NO_LINK = -1  # PartResult.status: never sent to the SMSC (safe to send elsewhere)
+UNCERTAIN = -2  # PartResult.status: sent, never answered (the SMSC may have taken it)
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,7 @@ class _Job:
     attempts: int = 0
     urgent: bool = False
     sent_at: float = 0.0  # when it last went out (the queue's clock)
+    uncertain: bool = False  # written to a link that was lost before it answered
 
 
 _STATUS_NAMES: dict[int, str] = {
@@ -99,6 +106,7 @@ class SubmitQueue:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_due = 0.0
         self.closed = False
+        self.release_on_down = False
         self.submitted = 0
         self.throttled = 0
         self.responses: Counter[str] = Counter()  # submit_sm_resp by status name
@@ -141,7 +149,20 @@ class SubmitQueue:
             jobs = [self._inflight[sequence] for sequence in sorted(self._inflight)]
             self._inflight.clear()
             for job in reversed(jobs):
+                job.uncertain = True
                 self._head(job)
+        if self.release_on_down:
+            self._release_unsent()
+
+    def _release_unsent(self) -> None:
+        """Answer RETRY (never sent) to every waiting job not yet written anywhere."""
+        for queue in (self._urgent, self._queue):
+            kept = deque(job for job in queue if job.uncertain and not job.future.done())
+            for job in queue:
+                if not job.uncertain and not job.future.done():
+                    job.future.set_result(PartResult(SendOutcome.RETRY, status=NO_LINK))
+            queue.clear()
+            queue.extend(kept)
 
     def answered(self, sequence: int, status: int, message_id: str) -> None:
         job = self._inflight.pop(sequence, None)
@@ -152,14 +173,16 @@ class SubmitQueue:
         """No answer in time: send it again (first) on the next link."""
         job = self._inflight.pop(sequence, None)
         if job is not None:
+            job.uncertain = True
             self._head(job)
 
     def fail_queued(self) -> None:
-        """Answer RETRY to everything waiting (no link for too long, or shutting down)."""
+        """Answer everything waiting (no link for too long, or shutting down): RETRY,
+        or UNCERTAIN for a job that was sent on a link lost before it answered."""
         while self._urgent or self._queue:
             job = (self._urgent or self._queue).popleft()
             if not job.future.done():
-                job.future.set_result(PartResult(SendOutcome.RETRY, status=NO_LINK))
+                job.future.set_result(_given_up(job))
 
     def close(self) -> None:
         self.closed = True
@@ -204,7 +227,7 @@ class SubmitQueue:
         if job.future.done():
             return
         if self.closed:
-            job.future.set_result(PartResult(SendOutcome.RETRY, status=NO_LINK))
+            job.future.set_result(_given_up(job))
             return
         self._head(job)
         self.pump()
@@ -255,3 +278,7 @@ class SubmitQueue:
     def _wake(self) -> None:
         self._timer = None
         self.pump()
+
+
+def _given_up(job: _Job) -> PartResult:
+    return PartResult(SendOutcome.RETRY, status=UNCERTAIN if job.uncertain else NO_LINK)

@@ -71,6 +71,9 @@ class SendOutcome(Enum):
     RETRY = "retry"  # temporary failure: try again later
     FAILED = "failed"  # final: never resend
     OPTED_OUT = "opted_out"  # the person blocked us: counts as STOP
+    # Sent, but the answer never came (the link died): the channel may have taken it.
+    # Final: never sent again anywhere (the row ends ``unknown``), so nobody gets it twice.
+    UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,9 @@ class SendResult:
     outcome: SendOutcome
     message_ids: tuple[str, ...] = ()  # one per part for a concatenated SMS
     error: str = ""
+    # The channel family the ids belong to when it is not the sender's own (a route
+    # that failed over from SMPP to Africa's Talking); "" = the sender's.
+    channel: str = ""
 
 
 class SMSSender(Protocol):

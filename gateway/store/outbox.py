@@ -272,7 +272,7 @@ class Outbox(People):
                 "VALUES (?, ?, ?, ?, 'submitted') ON CONFLICT (channel, message_id) DO UPDATE "
                 "SET outbox_id = excluded.outbox_id, part = excluded.part, state = 'submitted'",
                 [
-                    (channel, message_id, s.outbox_id, part)
+                    (s.channel or channel, message_id, s.outbox_id, part)
                     for s in accepted
                     for part, message_id in enumerate(s.message_ids)
                 ],
@@ -292,11 +292,17 @@ class Outbox(People):
                 "error = ? WHERE id = ?",
                 [(now, s.error[:200], s.outbox_id) for s in by_outcome.get("failed", [])],
             )
+            # Sent but never answered: it may have gone out, so it is never sent again.
+            await db.executemany(
+                "UPDATE outbox SET state = 'unknown', final_at = ?, claimed_by = NULL, "
+                "lease_until = NULL, error = ? WHERE id = ? AND state = 'claimed'",
+                [(now, s.error[:200], s.outbox_id) for s in by_outcome.get("unknown", [])],
+            )
             refused = [s.outbox_id for s in by_outcome.get("opted_out", [])]
             if refused:
                 await _opt_out_rows(db, refused, now)
-            if accepted:
-                await _apply_early_receipts(db, channel, now)
+            for family in sorted({s.channel or channel for s in accepted}):
+                await _apply_early_receipts(db, family, now)
 
     async def record_deliveries(self, updates: Sequence[DeliveryUpdate]) -> int:
         if not updates:

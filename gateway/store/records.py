@@ -126,6 +126,7 @@ class Submission:
     outcome: str  # a gateway.sms.messages.SendOutcome value
     message_ids: tuple[str, ...] = ()
     error: str = ""
+    channel: str = ""  # the ids' channel family when not the worker's own
 
 
 @dataclass(frozen=True)
