@@ -15,7 +15,7 @@ from aiohttp import web
 
 from gateway.broadcast.alert_service import AlertService
 from gateway.console.console_app import create_console_app
-from gateway.console.ports import ChannelStates, ConsoleHooks, LinkStates
+from gateway.console.ports import ChannelStates, ConsoleHooks, LinkStates, RouteStates
 from gateway.console.publish_hook import publish_to
 from gateway.menu.pages import Limit
 from gateway.server.app_keys import RUNTIME, SETTINGS
@@ -36,6 +36,7 @@ def mount_console(
     link_states: LinkStates | None = None,
     channel_states: ChannelStates | None = None,
     follower: PublishedFollower | None = None,
+    route_states: RouteStates | None = None,
 ) -> web.Application:
     """Without ``follower`` (a console mounted beside a live tree of its own), the console
     starts one that polls the store; the gateway's runtime passes its own."""
@@ -55,6 +56,7 @@ def mount_console(
             content_changed=follower.follow_now,
             link_states=link_states,
             channel_states=channel_states,
+            route_states=route_states,
             serving_warning=lambda: live.warning,
             country_aliases=lambda: running.seed.country_aliases,
         ),
@@ -101,4 +103,5 @@ def mount_on_gateway(app: web.Application) -> web.Application:
         link_states=lambda: link_states_of(runtime.link_status()),
         channel_states=runtime.channel_statuses,
         follower=runtime.follower,
+        route_states=lambda: runtime.smpp.route_status() if runtime.smpp is not None else [],
     )

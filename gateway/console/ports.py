@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from gateway.content.country_aliases import CountryAliases
 from gateway.sms.channel_status import ChannelStatus
@@ -24,6 +25,9 @@ ContentHook = Callable[[], Awaitable[None]]
 # Each SMS channel of the running gateway and whether it can send now: named on the
 # dashboard and on every alert; Send is refused when none can.
 ChannelStates = Callable[[], Sequence[ChannelStatus]]
+# Each route of the SMPP pool: its targets up or down, the current one, the counts
+# (``SMPPPool.route_status()``), for the dashboard.
+RouteStates = Callable[[], Sequence[Mapping[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,7 @@ class ConsoleHooks:
     content_changed: ContentHook | None = None
     link_states: LinkStates | None = None
     channel_states: ChannelStates | None = None
+    route_states: RouteStates | None = None
     # Why the gateway serves something other than its files ("" when it does not):
     # shown as a banner on every console page.
     serving_warning: Callable[[], str] | None = None

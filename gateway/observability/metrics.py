@@ -161,18 +161,36 @@ class Metrics:
             namespace=ns,
             registry=r,
         )
-        self.smpp_route_up = Gauge(
-            "smpp_route_up",
-            "1 while some SMSC of a route (destination prefix) has a bound transmitter.",
+        self.route_up = Gauge(
+            "route_up",
+            "1 while some target of a route (GATEWAY_ROUTES, or the SMSCs' own prefixes) "
+            "can take messages.",
             ["route"],
             namespace=ns,
             registry=r,
         )
-        self.smpp_route_messages = Counter(
-            "smpp_route_messages",
-            "Messages handed to an SMSC by a route, by route, SMSC and kind (sent = all, "
-            "failover = because an SMSC before it on the route was down).",
-            ["route", "smsc", "kind"],
+        self.route_target_up = Gauge(
+            "route_target_up",
+            "1 while a route's target (an SMSC with a bound transmitter, or Africa's "
+            "Talking) is up.",
+            ["route", "target"],
+            namespace=ns,
+            registry=r,
+        )
+        self.route_current_target = Gauge(
+            "route_current_target",
+            "1 for the target of a route that takes new messages now, 0 for the others.",
+            ["route", "target"],
+            namespace=ns,
+            registry=r,
+        )
+        self.route_messages = Counter(
+            "route_messages",
+            "Messages a route handed to a target, by route, target and kind: submitted "
+            "(all), failover (because a target before it was down or refused it), "
+            "accepted, refused (a final error), failed_over (refused or down, then passed "
+            "to the next target), unknown (sent, never answered), retry, opted_out.",
+            ["route", "target", "kind"],
             namespace=ns,
             registry=r,
         )
@@ -396,17 +414,25 @@ class Metrics:
         def refresh() -> None:
             for entry in status():
                 route = str(entry["route"])
-                self.smpp_route_up.labels(route=route).set(1 if entry["state"] == "up" else 0)
-                for smsc in entry["smscs"]:
-                    for kind in ("sent", "failover"):
-                        key = (route, str(smsc["smsc"]), kind)
-                        total = int(smsc.get(kind, 0))
-                        more = total - seen.get(key, 0)
-                        seen[key] = total
+                self.route_up.labels(route=route).set(1 if entry["state"] == "up" else 0)
+                for target in entry["targets"]:
+                    name = str(target["target"])
+                    self.route_target_up.labels(route=route, target=name).set(
+                        1 if target["up"] else 0
+                    )
+                    self.route_current_target.labels(route=route, target=name).set(
+                        1 if name == entry.get("current") else 0
+                    )
+                    for kind, value in target.items():
+                        if kind in ("target", "kind", "up") or not isinstance(value, int):
+                            continue
+                        key = (route, name, kind)
+                        more = value - seen.get(key, 0)
+                        seen[key] = value
                         if more > 0:
-                            self.smpp_route_messages.labels(
-                                route=route, smsc=key[1], kind=kind
-                            ).inc(more)
+                            self.route_messages.labels(route=route, target=name, kind=kind).inc(
+                                more
+                            )
 
         self.add_refresher(refresh)
 

@@ -3,7 +3,10 @@
 ``GATEWAY_SMS_CHANNEL``: ``smpp`` uses every bind of ``GATEWAY_SMSC`` (the SMPP pool;
 receipts and MO SMS come back to ``sink`` on the same binds); ``africastalking``
 speaks AT's HTTP API (receipts come back through the HTTP callbacks, to the server);
-``auto`` picks SMPP when SMSCs are configured, else Africa's Talking; ``log`` writes
+``auto`` picks SMPP when SMSCs are configured, else Africa's Talking (with SMSCs,
+``GATEWAY_ROUTES`` may still name ``africastalking`` as a route's target: the pool
+then sends through AT's API too, and AT's receipts come back through the HTTP
+callbacks); ``log`` writes
 each message to ``<data folder>/sms-log.jsonl`` (numbers as keyed hashes) and sends
 nothing, for demos and tests.
 
@@ -29,7 +32,7 @@ import structlog
 from gateway.africastalking.sms_sender import AfricasTalkingSMS
 from gateway.errors import GatewayError
 from gateway.pacing.shared_grant import RedisTPSBudget
-from gateway.settings import Settings
+from gateway.settings import AT_TARGET, Settings
 from gateway.smpp.durable_receipts import ReceiptMatchingStore
 from gateway.smpp.pool import SMPPPool, receipt_timeouts
 from gateway.sms.channel_status import ChannelStatus
@@ -82,6 +85,8 @@ def channel_statuses(
             statuses.append(
                 ChannelStatus(f"smpp:{name}", "up" if bound else "down", bool(bound), detail)
             )
+        if routes_use_at(settings):
+            statuses += channel_statuses(settings, "africastalking")
         return statuses
     if channel == "africastalking":
         if not settings.at_api_key.reveal():
@@ -113,10 +118,17 @@ def channel_statuses(
 DEFAULT_RECEIPT_TIMEOUT = 172_800.0  # Africa's Talking: two days, then "unknown"
 
 
+def routes_use_at(settings: Settings) -> bool:
+    """Whether a route of ``GATEWAY_ROUTES`` sends through Africa's Talking."""
+    return any(AT_TARGET in route.targets for route in settings.routes)
+
+
 def receipt_timeouts_for(settings: Settings, family: str) -> tuple[tuple[str, float], ...]:
-    """What the broadcast worker needs to end unconfirmed rows ``unknown``."""
+    """What the broadcast worker needs to end unconfirmed rows ``unknown``. Rows a
+    route sent through AT have unscoped ids: the catch-all scope "" covers them."""
     if family == "smpp":
-        return receipt_timeouts(settings.smsc)
+        own = receipt_timeouts(settings.smsc)
+        return (*own, ("", DEFAULT_RECEIPT_TIMEOUT)) if routes_use_at(settings) else own
     return (("", DEFAULT_RECEIPT_TIMEOUT),)
 
 
@@ -137,14 +149,21 @@ async def open_sms_sender(
         yield family, LogSMSSender(sms_log_path(settings), number_key)
         return
     if family == "smpp":
-        pool = SMPPPool(
-            settings.smsc,
-            sink,
-            ussd_handler,
-            number_key=number_key,
-            receipt_store=receipt_store,
-        )
         async with AsyncExitStack() as stack:
+            at_sender = None
+            if routes_use_at(settings):
+                session = await stack.enter_async_context(aiohttp.ClientSession())
+                at_sender = _at_sender(settings, session)
+            pool = SMPPPool(
+                settings.smsc,
+                sink,
+                ussd_handler,
+                number_key=number_key,
+                receipt_store=receipt_store,
+                routes=settings.routes,
+                failover_on=settings.route_failover_on,
+                africastalking=at_sender,
+            )
             if settings.redis_url:
                 await share_tps_budgets(stack, pool, settings.redis_url)
             await pool.start()
@@ -154,16 +173,17 @@ async def open_sms_sender(
         return
     async with aiohttp.ClientSession() as session:
         log.info("sms_channel.open", channel="africastalking")
-        yield (
-            family,
-            AfricasTalkingSMS(
-                session,
-                settings.at_sms_url,
-                settings.at_username,
-                settings.at_api_key,
-                settings.at_sender_id,
-            ),
-        )
+        yield family, _at_sender(settings, session)
+
+
+def _at_sender(settings: Settings, session: aiohttp.ClientSession) -> AfricasTalkingSMS:
+    return AfricasTalkingSMS(
+        session,
+        settings.at_sms_url,
+        settings.at_username,
+        settings.at_api_key,
+        settings.at_sender_id,
+    )
 
 
 async def share_tps_budgets(stack: AsyncExitStack, pool: SMPPPool, redis_url: str) -> None:

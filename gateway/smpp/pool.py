@@ -111,10 +111,10 @@ def build_routes(
         )
     return tuple(
         Route(
-            prefix=route.prefixes[0] if route.prefixes else "",
+            prefix=route.prefixes[0].removeprefix("+") if route.prefixes else "",
             smscs=route.targets,
             label=route.name,
-            prefixes=route.prefixes,
+            prefixes=tuple(prefix.removeprefix("+") for prefix in route.prefixes),
             countries=tuple(
                 (country, str(phonenumbers.country_code_for_region(country)))
                 for country in route.countries
@@ -221,7 +221,7 @@ class SMPPPool:
             await bind.start()
 
     async def stop(self) -> None:
-        await asyncio.gather(*(bind.stop() for bind in self.binds))
+        await asyncio.gather(*(bind.stop() for bind in self.binds), *self._at_tasks)
         for limiter in self._shared:
             await limiter.close()
         self._shared.clear()

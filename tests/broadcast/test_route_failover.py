@@ -1,32 +1,116 @@
-"""Failover: the first SMSC of a route is killed mid-broadcast; the second carries the
-rest. Every row ends final, nobody is lost, and nothing one SMSC accepted is sent
-again by the other (node-smpp, two simulators)."""
+"""Routes with failover, end to end: the durable broadcast through the SMPP pool to
+node-smpp simulators and the Africa's Talking double.
+
+- an SMSC that answers ESME_RINVDSTADR for a range hands those messages to the
+  route's next SMSC; an error outside the route's failover classes fails the row there;
+  throttling retries the same SMSC;
+- the first SMSC killed mid-broadcast: the second carries the rest; every row final,
+  nobody lost, nobody sent twice (what was in flight at the kill ends ``unknown``);
+- Africa's Talking as the second target: rows it took end delivered by AT's callbacks.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import pytest
+from aiohttp import web
 
+from gateway.africastalking.sms_callbacks import create_sms_routes
+from gateway.africastalking.sms_sender import AfricasTalkingSMS
+from gateway.settings import RouteSettings, Secret, SMSCSettings
+from gateway.smpp.pool import SMPPPool
+from tests.at_double import MESSAGING_PATH, ATDouble
+from tests.broadcast.conftest import CALLBACK_SECRET
 from tests.broadcast.test_receipt_matching import Rig, seed
-from tests.smpp.smsc_driver import Simulator, eventually, smsc_settings
+from tests.smpp.smsc_driver import FAST, Simulator, eventually, smsc_settings
 
 pytestmark = pytest.mark.slow
 
+ESME_RINVSRCADR = 0x0A  # not a failover class: the row fails where it is
+ESME_RINVDSTADR = 0x0B  # a failover class by default
+
 
 @pytest.fixture
-async def rig(tmp_path: Path) -> Rig:
+async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     made = Rig(tmp_path)
     await made.open()
-    yield made  # type: ignore[misc]
+    yield made
     await made.close()
 
 
 def accepted(record: Path) -> list[str]:
     lines = record.read_text().splitlines() if record.exists() else []
     return ["+" + str(json.loads(line)["dest"]) for line in lines]
+
+
+def pool_with_routes(
+    rig: Rig, smscs: list[SMSCSettings], routes: list[RouteSettings], **more: Any
+) -> SMPPPool:
+    return SMPPPool(
+        smscs, rig.inbox, tuning=FAST, number_key=rig.hasher.hash, routes=routes, **more
+    )
+
+
+def target(route: dict[str, Any], name: str) -> dict[str, Any]:
+    found: dict[str, Any] = next(t for t in route["targets"] if t["target"] == name)
+    return found
+
+
+async def test_an_error_class_of_the_route_hands_the_message_to_the_next_smsc(
+    rig: Rig, tmp_path: Path
+) -> None:
+    total = 300
+    numbers = seed(rig, total)  # +2547000 00000 .. 00299
+    first_record, second_record = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    first = await Simulator.start(record=first_record)
+    second = await Simulator.start(record=second_record)
+    await first.configure(
+        dlr=True,
+        record_bodies=False,
+        throttle_every=7,  # throttling: the same SMSC again, never the next one
+        refuse=[
+            {"prefix": "2547000001", "status": ESME_RINVDSTADR},  # 100..199: next SMSC
+            {"prefix": "2547000002", "status": ESME_RINVSRCADR},  # 200..299: failed
+        ],
+    )
+    await second.configure(dlr=True, record_bodies=False)
+    pool = pool_with_routes(
+        rig,
+        [smsc_settings(first.port, name="first"), smsc_settings(second.port, name="second")],
+        [RouteSettings("kenya", ("first", "second"), countries=("KE",))],
+    )
+    await pool.start()
+    try:
+        await asyncio.wait_for(pool.wait_bound(), 30)
+        alert = await rig.broadcast(pool)
+        counts = await rig.wait_final(alert, total)
+        (route,) = pool.route_status()
+        throttled = (await first.stats())["throttled"]
+    finally:
+        await pool.stop()
+        await second.stop()
+        await first.stop()
+    by_first, by_second = accepted(first_record), accepted(second_record)
+    states = rig.states_by_number(alert, numbers)
+    assert sorted(by_first) == numbers[:100]  # each once: throttled ones were sent again
+    assert sorted(by_second) == numbers[100:200]  # exactly the refused-for-a-reason range
+    assert {states[n] for n in numbers[:200]} == {"delivered"}
+    assert {states[n] for n in numbers[200:]} == {"failed"}
+    assert counts == {"delivered": 200, "failed": 100}
+    assert throttled > 0
+    assert route["route"] == "kenya" and route["matches"] == ["KE"]
+    assert route["state"] == "up" and route["current"] == "first"
+    assert target(route, "first")["failed_over"] == 100
+    assert target(route, "first")["refused"] == 200  # both ranges; 100 went on
+    assert target(route, "second")["failover"] == 100
+    assert target(route, "second")["accepted"] == 100
 
 
 async def test_killing_the_first_smsc_mid_broadcast_fails_over_to_the_second(
@@ -41,6 +125,7 @@ async def test_killing_the_first_smsc_mid_broadcast_fails_over_to_the_second(
         await smsc.configure(dlr=True, record_bodies=False)
     pool = rig.pool(
         [
+            # Today's per-SMSC prefixes (backward compatible): one route, this order.
             # Receipts the dead SMSC still owed never come: those rows end "unknown".
             smsc_settings(first.port, name="first", routes=("+2547",), receipt_timeout=2.0),
             smsc_settings(second.port, name="second", routes=("+2547",), tps=2000.0),
@@ -55,18 +140,80 @@ async def test_killing_the_first_smsc_mid_broadcast_fails_over_to_the_second(
         await asyncio.wait_for(sending, 120)
         alert = sending.result()
         counts = await rig.wait_final(alert, total)
-        routes = pool.route_status()
+        (route,) = pool.route_status()
     finally:
         await pool.stop()
         await second.stop()
         await first.stop()
     by_first, by_second = accepted(first_record), accepted(second_record)
-    assert set(by_first) | set(by_second) == set(numbers)  # nobody lost
-    assert len(by_second) > 0 and len(by_first) >= 300
-    # A message in flight when the first died may be sent again (at-least-once, at most
-    # its window); one the first acknowledged is never re-routed.
-    assert len(set(by_first) & set(by_second)) <= 10
+    states = rig.states_by_number(alert, numbers)
     assert sum(counts.values()) == total and set(counts) <= {"delivered", "unknown"}
-    (route,) = routes
-    second_counts = next(s for s in route["smscs"] if s["smsc"] == "second")
-    assert route["route"] == "+2547" and second_counts["failover"] > 0
+    # Nobody sent twice: not by the two SMSCs, not twice by one.
+    assert set(by_first).isdisjoint(by_second)
+    assert max(Counter(by_first + by_second).values()) == 1
+    # Nobody lost: a row that did not end unknown was carried by one of them; a row
+    # unknown was in flight at the kill (at most the window) or owed its receipt.
+    unknown = {n for n, state in states.items() if state == "unknown"}
+    assert set(numbers) - unknown <= set(by_first) | set(by_second)
+    assert unknown <= set(by_first) | (set(numbers) - set(by_second))
+    assert {states[n] for n in by_second} == {"delivered"}
+    assert len(by_first) >= 300 and len(by_second) > 0
+    assert route["route"] == "+2547" and route["state"] == "up"
+    assert route["current"] == "second" and target(route, "first")["up"] is False
+    assert target(route, "second")["failover"] > 0
+    assert route["failover"] == target(route, "second")["failover"]
+
+
+@pytest.fixture
+async def at_double(
+    rig: Rig, aiohttp_server: Callable[..., Any]
+) -> AsyncIterator[tuple[ATDouble, str]]:
+    double = ATDouble()
+    double_server = await aiohttp_server(double.app())
+    callbacks = web.Application()
+    callbacks.add_routes(create_sms_routes(rig.inbox, Secret(CALLBACK_SECRET)))
+    callback_server = await aiohttp_server(callbacks)
+    base = str(callback_server.make_url("/africastalking/sms"))
+    double.dlr_url = f"{base}/delivery?key={CALLBACK_SECRET}"
+    yield double, str(double_server.make_url(MESSAGING_PATH))
+    await double_server.close()
+    await callback_server.close()
+
+
+async def test_africas_talking_as_the_second_target(
+    rig: Rig, tmp_path: Path, at_double: tuple[ATDouble, str]
+) -> None:
+    total = 200
+    numbers = seed(rig, total)
+    double, url = at_double
+    record = tmp_path / "smsc.jsonl"
+    smsc = await Simulator.start(record=record)
+    await smsc.configure(
+        dlr=True, record_bodies=False, refuse=[{"prefix": "2547000001", "status": 0x45}]
+    )
+    async with aiohttp.ClientSession() as http:
+        sender = AfricasTalkingSMS(http, url, double.username, Secret(double.api_key))
+        pool = pool_with_routes(
+            rig,
+            [smsc_settings(smsc.port, name="op1")],
+            [RouteSettings("kenya", ("op1", "africastalking"), prefixes=("+254",))],
+            africastalking=sender,
+        )
+        await pool.start()
+        try:
+            await asyncio.wait_for(pool.wait_bound(), 30)
+            alert = await rig.broadcast(pool)
+            counts = await rig.wait_final(alert, total)
+            (route,) = pool.route_status()
+        finally:
+            await pool.stop()
+            await smsc.stop()
+    by_smsc = accepted(record)
+    by_at = [received.number for received in double.received]
+    assert sorted(by_smsc) == numbers[:100] + numbers[200:]
+    assert sorted(by_at) == numbers[100:200]  # ESME_RSUBMITFAIL: on to AT, once each
+    assert counts == {"delivered": total}  # AT's rows delivered by AT's own callbacks
+    assert double.requests < 100  # AT's bulk mode: several numbers a request
+    assert target(route, "op1")["failed_over"] == 100
+    assert target(route, "africastalking")["accepted"] == 100
+    assert target(route, "africastalking")["kind"] == "africastalking"

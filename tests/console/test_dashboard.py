@@ -72,3 +72,50 @@ def test_bar_lengths_follow_the_values() -> None:
     chart = bar_chart([("a", 10), ("b", 5)], "t")
     widths = [float(part.split('"')[0]) for part in chart.split('width="')[1:] if part[0].isdigit()]
     assert widths[0] == 2 * widths[1]
+
+
+async def test_dashboard_shows_each_route_its_targets_and_counts(
+    aiohttp_client: Any,
+    backend: SQLStore,
+    clock: Any,
+    settings: Settings,
+    app_factory: Any,
+    sign_in: Any,
+) -> None:
+    def target(name: str, up: bool, submitted: int, failover: int) -> dict[str, Any]:
+        return {
+            "target": name,
+            "kind": "africastalking" if name == "africastalking" else "smpp",
+            "up": up,
+            "submitted": submitted,
+            "failover": failover,
+            "accepted": submitted,
+            "refused": 0,
+            "failed_over": 0,
+            "unknown": 0,
+            "retry": 0,
+            "opted_out": 0,
+        }
+
+    routes = [
+        {
+            "route": "kenya",
+            "matches": ["KE", "+2547"],
+            "tps": 20.0,
+            "state": "up",
+            "current": "africastalking",
+            "failover": 40,
+            "targets": [target("op1", False, 120, 0), target("africastalking", True, 40, 40)],
+        }
+    ]
+    app = app_factory(backend, clock, settings, ConsoleHooks(route_states=lambda: routes))
+    client: TestClient = await aiohttp_client(app)
+    await sign_in(client, "eddie")
+    page = await (await client.get("/console/")).text()
+    table = page.split('<table id="routes">')[1].split("</table>")[0]
+    assert '<tr data-route="kenya">' in table and "KE, +2547" in table and "20.0 msg/s" in table
+    assert "now: africastalking" in table
+    op1 = table.split('<li data-target="op1">')[1].split("</li>")[0]
+    assert '<span class="badge down">down</span>' in op1 and "120 submitted" in op1
+    at = table.split('<li data-target="africastalking">')[1].split("</li>")[0]
+    assert '<span class="badge up">up</span>' in at and "40 by failover" in at

@@ -198,3 +198,38 @@ async def test_a_window_throttled_at_once_pauses_once_and_a_pause_that_did_not_h
     harness.answer(last, message_id="ok")
     assert all(f.result().outcome is SendOutcome.ACCEPTED for f in futures)
     assert harness.queue.throttled == 6
+
+
+async def test_a_message_sent_on_a_lost_link_and_given_up_is_uncertain_not_retry() -> None:
+    from gateway.smpp.submits import NO_LINK, UNCERTAIN
+
+    harness = Harness(window=2)
+    futures = [harness.queue.submit(message(i)) for i in range(4)]
+    assert len(harness.arrived()) == 2  # 0 and 1 written, 2 and 3 still queued
+    harness.queue.link_down()
+    harness.queue.fail_queued()  # no link within the submit deadline
+    statuses = [f.result().status for f in futures]
+    assert statuses == [UNCERTAIN, UNCERTAIN, NO_LINK, NO_LINK]
+    assert {f.result().outcome for f in futures} == {SendOutcome.RETRY}
+
+
+async def test_with_a_failover_target_the_unsent_are_released_at_once() -> None:
+    from gateway.smpp.submits import NO_LINK
+
+    harness = Harness(window=2)
+    harness.queue.release_on_down = True
+    futures = [harness.queue.submit(message(i)) for i in range(4)]
+    harness.arrived()
+    harness.queue.link_down()
+    assert [f.done() for f in futures] == [False, False, True, True]
+    assert {futures[2].result().status, futures[3].result().status} == {NO_LINK}
+    # What was written waits for the same SMSC's next link: sent there again, nowhere else.
+    fresh = Harness(window=2)
+    harness.queue._write = fresh.smsc.receive_data
+    harness.queue.link_up(fresh.esme)
+    again = fresh.arrived()
+    assert [p.destination_addr for p in again] == ["0", "1"]
+    for pdu in again:
+        fresh.queue = harness.queue
+        fresh.answer(pdu, message_id=f"id-{pdu.destination_addr}")
+    assert [f.result().outcome for f in futures[:2]] == [SendOutcome.ACCEPTED] * 2

@@ -43,6 +43,9 @@ const config = {
   nack_status: 0,
   final_every: 0, // answer every Nth submit_sm with final_status
   final_status: 0x0b,
+  // Answer submit_sm to destinations starting with a prefix with a status, as an SMSC
+  // with no route there would: [{prefix: '2547', status: 0x0b}, ...]. Not recorded.
+  refuse: [],
   silent_after_bind: false, // after bind_resp, answer nothing at all
   close_mid_pdu_after: 0, // after N submits, write half a PDU and drop the socket
   record_bodies: true,
@@ -252,6 +255,12 @@ function onSubmit(session, pdu) {
     config.close_mid_pdu_after = 0;
     session.socket.write(Buffer.from('0000002c00000004', 'hex'));
     session.socket.destroy();
+    return;
+  }
+  const refusal = config.refuse.find((r) => String(pdu.destination_addr).startsWith(r.prefix));
+  if (refusal) {
+    stats.refused = (stats.refused || 0) + 1;
+    session.send(pdu.response({command_status: refusal.status}));
     return;
   }
   if (config.grant_tps > 0) {

@@ -53,6 +53,8 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
     links = dict(link_states()) if link_states else {}
     channel_states = ctx.hooks.channel_states
     channels = list(channel_states()) if channel_states else None
+    route_states = ctx.hooks.route_states
+    routes = list(route_states()) if route_states else []
     live = await live_content(ctx)
     fresh = freshness(live.catalogs, today, ctx.settings.stale_after_days)
     return render(
@@ -60,6 +62,7 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
         "dashboard.html",
         {
             "links": links,
+            "routes": routes,
             "channels": channels,
             "cannot_send": refusal(channels) if channels is not None else None,
             "sessions_chart": sessions_chart,
