@@ -42,6 +42,10 @@ class ATDouble:
     username: str = "sandbox"
     api_key: str = "at-double-key"
     blacklist: set[str] = field(default_factory=set)
+    # Numbers starting with a prefix get a per-recipient error, as AT answers numbers it
+    # cannot reach: {"+2547000001": (407, "CouldNotRoute")} (the longest prefix wins).
+    # Nothing is sent to them.
+    refuse: dict[str, tuple[int, str]] = field(default_factory=dict)
     dlr_url: str | None = None
     optout_url: str | None = None
     dlr_status: str = "Success"
@@ -105,6 +109,19 @@ class ATDouble:
                         "statusCode": BLACKLIST_CODE,
                         "number": number,
                         "status": "UserInBlacklist",
+                        "cost": "0",
+                        "messageId": "None",
+                    }
+                )
+                continue
+            matching = [prefix for prefix in self.refuse if number.startswith(prefix)]
+            if matching:
+                refusal = self.refuse[max(matching, key=len)]  # the longest prefix
+                recipients.append(
+                    {
+                        "statusCode": refusal[0],
+                        "number": number,
+                        "status": refusal[1],
                         "cost": "0",
                         "messageId": "None",
                     }

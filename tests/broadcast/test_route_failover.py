@@ -154,6 +154,7 @@ async def test_killing_the_first_smsc_mid_broadcast_fails_over_to_the_second(
     # Nobody lost: a row that did not end unknown was carried by one of them; a row
     # unknown was in flight at the kill (at most the window) or owed its receipt.
     unknown = {n for n, state in states.items() if state == "unknown"}
+    print(f"first={len(by_first)} second={len(by_second)} unknown={len(unknown)} {counts}")
     assert set(numbers) - unknown <= set(by_first) | set(by_second)
     assert unknown <= set(by_first) | (set(numbers) - set(by_second))
     assert {states[n] for n in by_second} == {"delivered"}
@@ -217,3 +218,45 @@ async def test_africas_talking_as_the_second_target(
     assert target(route, "op1")["failed_over"] == 100
     assert target(route, "africastalking")["accepted"] == 100
     assert target(route, "africastalking")["kind"] == "africastalking"
+
+
+async def test_africas_talking_first_its_could_not_route_goes_to_the_smsc(
+    rig: Rig, tmp_path: Path, at_double: tuple[ATDouble, str]
+) -> None:
+    total = 200
+    numbers = seed(rig, total)
+    double, url = at_double
+    double.refuse = {
+        "+2547000001": (407, "CouldNotRoute"),
+        "+25470000019": (403, "InvalidPhoneNumber"),
+    }
+    record = tmp_path / "smsc.jsonl"
+    smsc = await Simulator.start(record=record)
+    await smsc.configure(dlr=True, record_bodies=False)
+    async with aiohttp.ClientSession() as http:
+        sender = AfricasTalkingSMS(http, url, double.username, Secret(double.api_key))
+        pool = pool_with_routes(
+            rig,
+            [smsc_settings(smsc.port, name="op1")],
+            [RouteSettings("kenya", ("africastalking", "op1"), countries=("KE",))],
+            africastalking=sender,
+        )
+        await pool.start()
+        try:
+            await asyncio.wait_for(pool.wait_bound(), 30)
+            alert = await rig.broadcast(pool)
+            counts = await rig.wait_final(alert, total)
+            (route,) = pool.route_status()
+        finally:
+            await pool.stop()
+            await smsc.stop()
+    states = rig.states_by_number(alert, numbers)
+    by_at = sorted(received.number for received in double.received)
+    assert by_at == numbers[:100]
+    assert sorted(accepted(record)) == numbers[100:190]  # CouldNotRoute: on to the SMSC
+    assert {states[n] for n in numbers[190:]} == {"failed"}  # InvalidPhoneNumber: final
+    assert counts == {"delivered": 190, "failed": 10}
+    assert route["current"] == "africastalking"
+    assert target(route, "africastalking")["failed_over"] == 90
+    assert target(route, "africastalking")["refused"] == 100
+    assert target(route, "op1")["accepted"] == 90

@@ -256,3 +256,31 @@ def test_routes_in_two_places_are_refused(tmp_path: Path) -> None:
     del env["GATEWAY_ROUTES"]
     legacy = Settings.from_env(env)
     assert [r.name for r in build_routes(legacy.smsc)] == ["+254", "default"]
+
+
+def test_a_route_through_africas_talking_shows_as_a_channel_and_keeps_receipts(
+    tmp_path: Path,
+) -> None:
+    from gateway.server.sms_channel import (
+        DEFAULT_RECEIPT_TIMEOUT,
+        channel_statuses,
+        receipt_timeouts_for,
+    )
+
+    made = settings(
+        tmp_path,
+        [{"name": "kenya", "countries": ["KE"], "targets": ["op1", "africastalking"]}],
+        GATEWAY_AT_API_KEY="at-key-for-the-test",
+    )
+    binds = [{"smsc": "op1", "mode": "transceiver", "bound": False, "last_error": "refused"}]
+    statuses = channel_statuses(made, "smpp", binds)
+    assert [(s.name, s.working) for s in statuses] == [
+        ("smpp:op1", False),
+        ("africastalking", True),
+    ]
+    # AT's ids carry no SMSC scope: the catch-all timeout closes AT's rows unknown.
+    assert receipt_timeouts_for(made, "smpp")[-1] == ("", DEFAULT_RECEIPT_TIMEOUT)
+    legacy = Settings.from_env(
+        {"GATEWAY_DATA_DIR": str(tmp_path), "GATEWAY_SMSC": json.dumps(SMSC)}
+    )
+    assert all(scope for scope, _ in receipt_timeouts_for(legacy, "smpp"))
