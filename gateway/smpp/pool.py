@@ -353,6 +353,11 @@ class SMPPPool:
                 result, answer, error_class = await self._send_at(message)
             else:
                 result, answer, error_class = await self._send_smpp(message, bind)
+            if answer is Answer.UNKNOWN and len(route.smscs) == 1:
+                # No other target could send it twice: as before routes, it is sent
+                # again on the same SMSC later (at-least-once, at most a window).
+                answer = Answer.RETRY
+                result = replace(result, outcome=SendOutcome.RETRY)
             self._count(route, target, _KIND[answer])
             step = attempt.answered(target, answer, error_class)
             if step is Step.DONE:
