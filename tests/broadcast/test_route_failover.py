@@ -24,8 +24,9 @@ from aiohttp import web
 
 from gateway.africastalking.sms_callbacks import create_sms_routes
 from gateway.africastalking.sms_sender import AfricasTalkingSMS
+from gateway.broadcast.worker import BroadcastWorker, WorkerOptions
 from gateway.settings import RouteSettings, Secret, SMSCSettings
-from gateway.smpp.pool import SMPPPool
+from gateway.smpp.pool import SMPPPool, receipt_timeouts
 from tests.at_double import MESSAGING_PATH, ATDouble
 from tests.broadcast.conftest import CALLBACK_SECRET
 from tests.broadcast.test_receipt_matching import Rig, seed
@@ -123,14 +124,13 @@ async def test_killing_the_first_smsc_mid_broadcast_fails_over_to_the_second(
     second = await Simulator.start(record=second_record)
     for smsc in (first, second):
         await smsc.configure(dlr=True, record_bodies=False)
-    pool = rig.pool(
-        [
-            # Today's per-SMSC prefixes (backward compatible): one route, this order.
-            # Receipts the dead SMSC still owed never come: those rows end "unknown".
-            smsc_settings(first.port, name="first", routes=("+2547",), receipt_timeout=2.0),
-            smsc_settings(second.port, name="second", routes=("+2547",), tps=2000.0),
-        ]
-    )
+    smscs = [
+        # Today's per-SMSC prefixes (backward compatible): one route, this order.
+        # Receipts the dead SMSC still owed never come: those rows end "unknown".
+        smsc_settings(first.port, name="first", routes=("+2547",), receipt_timeout=2.0),
+        smsc_settings(second.port, name="second", routes=("+2547",), tps=2000.0),
+    ]
+    pool = rig.pool(smscs)
     await pool.start()
     try:
         await asyncio.wait_for(pool.wait_bound(), 30)
@@ -139,6 +139,13 @@ async def test_killing_the_first_smsc_mid_broadcast_fails_over_to_the_second(
         await first.kill()
         await asyncio.wait_for(sending, 120)
         alert = sending.result()
+        # Receipts the dead SMSC still owed: past its receipt timeout, a worker's sweep
+        # ends those rows unknown.
+        await asyncio.sleep(2.1)
+        options = WorkerOptions(
+            channel="smpp", tps=1.0, sms_prefix="", receipt_timeouts=receipt_timeouts(smscs)
+        )
+        await BroadcastWorker(rig.store, pool, rig.vault, options).run(until_idle=True)
         counts = await rig.wait_final(alert, total)
         (route,) = pool.route_status()
     finally:
