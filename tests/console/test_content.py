@@ -5,6 +5,7 @@ mention; unverified entries are counted as such."""
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -185,3 +186,55 @@ async def test_the_dashboard_does_not_call_sample_entries_verified(
     page = await (await client.get("/console/")).text()
     assert "Every entry was verified" not in page
     assert "never verified by an operator" in page
+
+
+async def test_a_content_draft_publishes_only_once_submitted_and_valid(
+    aiohttp_client: Any,
+    backend: SQLStore,
+    clock: Any,
+    settings: Settings,
+    app_factory: Any,
+    sign_in: Any,
+) -> None:
+    """A change saved in the console is checked whole and saved submitted; a draft
+    that was not (one saved before submission existed) waits for its editor's Submit,
+    which the validator may refuse."""
+    app = app_factory(backend, clock, settings)
+    editor = await aiohttp_client(app)
+    approver = await aiohttp_client(app)
+    token = await sign_in(editor, "eddie")
+    await editor.post(
+        "/console/content/verify", data={"csrf_token": token, "kind": "hotlines", "entry": "ke-116"}
+    )
+    saved = (await backend.list_menu_versions(CONTENT_VERSIONS))[0]
+    assert (saved.submitted_by, saved.submitted_at) == ("eddie", clock.now)
+
+    seed = content_document.read_files(settings.content)
+    entry = content_document.entry_of(seed, "hotlines", "ke-999")
+    assert entry is not None
+    broken = content_document.put_entry(
+        seed,
+        "hotlines",
+        {**entry, "text": {"en": "Kenya emergency: 112"}},  # fr, ar, so gone
+    )
+    legacy = await backend.create_menu_version(
+        CONTENT_VERSIONS, content_document.dump(broken), "eddie", clock.now
+    )
+    april = await sign_in(approver, "april")
+    review = await (await approver.get("/console/content/versions")).text()
+    assert "Work in progress: not submitted for review" in review
+    assert "Publish</button>" not in review
+    refused = await approver.post(
+        f"/console/content/versions/{legacy.id}/publish", data={"csrf_token": april}
+    )
+    assert "was not submitted for review" in await refused.text()
+    page = await (await editor.get("/console/content/versions")).text()
+    assert "Submit for review</button>" in page
+    submitted = await editor.post(
+        f"/console/content/versions/{legacy.id}/submit", data={"csrf_token": token}
+    )
+    text = html.unescape(await submitted.text())
+    assert submitted.status == 200 and "Not submitted: the gateway would refuse it" in text
+    assert "no 'fr' translation" in text
+    after = await backend.get_menu_version(legacy.id)
+    assert after is not None and after.submitted_at is None and after.state == "draft"
