@@ -15,7 +15,7 @@ and reads XML actions from the answer (``docs.africastalking.com/voice``):
 
 A choice is one or two keys (``numDigits="2"``, ``finishOnKey="#"``): two keys
 arrive at once (``10``, ``12``, the ``99`` quick exit, ``00`` home), one key is ended
-by ``#`` (``1#``, ``0#`` back); AT posts the keys without the ``#``. The repeat key
+by ``#`` (``1#``, ``0#`` back), read with or without the ``#`` AT may pass on. The repeat key
 (``*#``) says the screen again, and so does a ``#`` alone or a timeout with no key (AT
 posts no digits; on a call already under way that is never a new start). An input
 screen (a country by its dialling code, say) takes any number of keys ended by ``#``.
