@@ -67,6 +67,7 @@ class SessionEnd:
     duration_ms: int
     # E.164, "" when absent or unreadable: with the session id, it finds the session.
     msisdn: str = field(default="", repr=False)
+    service_code: str = ""  # the code the session came on: picks the service
 
 
 _STATUSES = ("Success", "Incomplete", "Failed")
@@ -90,4 +91,5 @@ def parse_session_end(form: Mapping[str, str]) -> SessionEnd:
         msisdn=(to_e164(phone, country_from_network(network_code)) or "") if phone else "",
         hops=number("hopsCount"),
         duration_ms=number("durationInMillis"),
+        service_code=_field(form, "serviceCode").strip()[:64],
     )

@@ -79,7 +79,7 @@ def ussd_routes(
                 if end.msisdn
                 else None
             )
-            await dropoff.record_end(today(), screen or "__unknown__", end.status)
+            await dropoff.record_end(today(), screen or "__unknown__", end.status, end.service_code)
         except Exception as exc:  # a store being down must not fail AT's call
             log.warning("ussd.session_end_unrecorded", error=type(exc).__name__)
             return _text("OK")

@@ -34,6 +34,7 @@ class AlertDraft:
     expires_at: float
     regions: tuple[str, ...] = ()
     languages: tuple[str, ...] = ()
+    service: str = ""  # the service's store key ("" is the default): whose subscribers
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ class AlertService:
         new = NewBroadcast(
             texts={lang: text.strip() for lang, text in draft.texts.items() if text.strip()},
             fallback_language=draft.fallback_language,
-            audience=Audience(draft.topics, draft.regions, draft.languages),
+            audience=Audience(draft.topics, draft.regions, draft.languages, draft.service),
             source=draft.source.strip(),
             author=draft.author,
             expires_at=draft.expires_at,
@@ -136,8 +137,10 @@ class AlertService:
     async def status(self, broadcast_id: int) -> AlertStatus:
         return await self._status(await self.get(broadcast_id))
 
-    async def list(self, states: Iterable[str] | None = None, limit: int = 50) -> list[AlertStatus]:
-        broadcasts = await self._store.list_broadcasts(states, limit)
+    async def list(
+        self, states: Iterable[str] | None = None, limit: int = 50, service: str | None = None
+    ) -> list[AlertStatus]:
+        broadcasts = await self._store.list_broadcasts(states, limit, service)
         return [await self._status(broadcast) for broadcast in broadcasts]
 
     async def _status(self, broadcast: Broadcast) -> AlertStatus:

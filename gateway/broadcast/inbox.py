@@ -62,6 +62,9 @@ class SMSInbox:
         # Set by the runtime when the gateway serves its menu by SMS: MENU, and any
         # text that is not a keyword while the sender has a menu session open.
         self.menu: MenuBySMS | None = None
+        # Set by the runtime with several services: the number texted -> (the service's
+        # store key, whether that service claims the number as its own).
+        self.service_of: Callable[[str], tuple[str, bool]] = lambda recipient: ("", False)
         # Replies that were due and not sent, by reason (read by /metrics).
         self.unsent: Counter[str] = Counter()
 
@@ -74,13 +77,16 @@ class SMSInbox:
             log.info("sms.inbound_duplicate", channel=message.channel)
             return
         now = self._clock()
-        command = parse(message.text, self._keywords.catalog)
+        service, own_number = self.service_of(message.recipient)
+        command = parse(message.text, self._keywords.catalog_for(service))
         reply: str | None = None
         handled = False
         if self.menu is not None and command.kind in (CommandKind.MENU, CommandKind.UNKNOWN):
             handled, reply = await self.menu.reply(message, command)
         if not handled:
-            reply = await self._keywords.respond(message.sender, message.channel, command, now)
+            reply = await self._keywords.respond(
+                message.sender, message.channel, command, now, service, own_number
+            )
         elif command.kind is CommandKind.UNKNOWN:
             command = Command(CommandKind.MENU)  # recorded as menu traffic, not as unknown
         first = await self._store.record_inbound(

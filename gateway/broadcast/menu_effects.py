@@ -54,13 +54,24 @@ class StoreEffectHandler:
         now = self._clock()
         if isinstance(effect, SubscribeRequested):
             await self._subscriptions.join(
-                caller.msisdn, caller.channel, effect.topic, effect.language, now, effect.region
+                caller.msisdn,
+                caller.channel,
+                effect.topic,
+                effect.language,
+                now,
+                effect.region,
+                service=caller.service,
             )
         elif isinstance(effect, UnsubscribeRequested):
+            # In a service's menu, "stop" and "leave" are that service's.
             if effect.topic is None:
-                await self._subscriptions.stop(caller.msisdn_hash, now, reason="ussd")
+                await self._subscriptions.stop(
+                    caller.msisdn_hash, now, reason="ussd", service=caller.service
+                )
             else:
-                await self._subscriptions.leave_topic(caller.msisdn_hash, effect.topic)
+                await self._subscriptions.leave_topic(
+                    caller.msisdn_hash, effect.topic, service=caller.service
+                )
         elif isinstance(effect, SMSCopyRequested):
             if self.sender is None:
                 log.warning("effect.sms_copy_without_channel", screen=effect.screen_id)

@@ -32,26 +32,36 @@ class SubscriptionService:
         language: str,
         now: float,
         region: str = "",
+        service: str = "",
     ) -> bool:
-        """Subscribe ``msisdn`` to ``topic``; True when the subscription is new."""
+        """Subscribe ``msisdn`` to ``service``'s ``topic``; True when the subscription is
+        new."""
         subscriber = await self._store.upsert_subscriber(
             self._hasher.hash(msisdn), self._vault.seal(msisdn), language, channel, now
         )
-        added = await self._store.subscribe(subscriber.id, topic, region, language, now)
-        log.info("subscription.joined", topic=topic, language=language, new=added)
+        added = await self._store.subscribe(subscriber.id, topic, region, language, now, service)
+        log.info("subscription.joined", topic=topic, language=language, new=added, service=service)
         return added
 
-    async def stop(self, msisdn_hash: str, now: float, reason: str) -> bool:
-        """Opt out of everything at once; True when this changed anything."""
-        changed = await self._store.opt_out(msisdn_hash, now)
-        log.info("subscription.stopped", reason=reason, changed=changed)
+    async def stop(
+        self, msisdn_hash: str, now: float, reason: str, service: str | None = None
+    ) -> bool:
+        """Opt out at once: of ``service`` (a store key), or of everything (None); True
+        when this changed anything."""
+        changed = await self._store.opt_out(msisdn_hash, now, service)
+        log.info(
+            "subscription.stopped",
+            reason=reason,
+            changed=changed,
+            service="*" if service is None else service,
+        )
         return changed
 
-    async def leave_topic(self, msisdn_hash: str, topic: str) -> bool:
+    async def leave_topic(self, msisdn_hash: str, topic: str, service: str = "") -> bool:
         subscriber = await self._store.get_subscriber(msisdn_hash)
         if subscriber is None:
             return False
-        return await self._store.unsubscribe(subscriber.id, topic) > 0
+        return await self._store.unsubscribe(subscriber.id, topic, service) > 0
 
     async def set_language(self, msisdn_hash: str, language: str, now: float) -> bool:
         return await self._store.set_language(msisdn_hash, language, now)

@@ -99,6 +99,7 @@ def create_console_app(
     running gateway's (:class:`gateway.console.ports.ConsoleHooks`: publish, content,
     link and channel states).
     """
+    from gateway.console import service_scope
     from gateway.console.views import (
         account,
         alerts,
@@ -143,5 +144,6 @@ def create_console_app(
     content_pages.add_routes(app)
     recording_pages.add_routes(app)
     users.add_routes(app)
+    service_scope.add_routes(app)
     app.cleanup_ctx.append(_progress_sampling)
     return app

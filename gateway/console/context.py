@@ -55,6 +55,7 @@ CONTEXT = web.AppKey("console_context", ConsoleContext)
 SESSION = "console_session"  # request key: ConsoleSession | None
 NEW_COOKIE = "console_new_cookie"  # request key: a session whose cookie must be set
 STATIC_RESOURCE = "console_static"
+SCOPE = "console_scope"  # request key: the service the request is about (service_scope)
 
 
 def context(request: web.Request) -> ConsoleContext:
@@ -112,6 +113,11 @@ def signed_in_user(request: web.Request) -> str:
 
 
 def current_role(request: web.Request) -> str | None:
+    """The operator's role on the service the request is about (else the account's)."""
+    scope = request.get(SCOPE)
+    if scope is not None:
+        role: str = scope.role
+        return role
     session = current_session(request)
     return session.role if session else None
 
@@ -125,13 +131,21 @@ def render(
     ctx = context(request)
     session = current_session(request)
     warning = ctx.hooks.serving_warning
+    scope = request.get(SCOPE)  # gateway.console.service_scope.Scope, once signed in
+    listed = ctx.hooks.services
+    down = [s for s in listed() if s.down] if listed is not None else []
     page = ctx.templates.get_template(template).render(
         serving_warning=warning() if callable(warning) else "",
+        services_down=down,
+        scope=scope,
         base=ctx.base,
         session=session,
         # Half-way through sign-in (second factor to come) nobody is signed in yet.
         user=session.username if session and session.signed_in else None,
-        role=session.role if session and session.signed_in else None,
+        # The role on the service being looked at (service_scope), else the account's.
+        role=(scope.role if scope is not None else session.role)
+        if session and session.signed_in
+        else None,
         csrf_token=session.csrf_token if session else "",
         flashes=session.take_flashes() if session else [],
         path=request.path,

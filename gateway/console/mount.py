@@ -8,18 +8,24 @@ gateway, and a redirect from ``/console`` to ``/console/``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from aiohttp import web
 
 from gateway.broadcast.alert_service import AlertService
 from gateway.console.console_app import create_console_app
-from gateway.console.ports import ChannelStates, ConsoleHooks, LinkStates, RouteStates
+from gateway.console.ports import (
+    ChannelStates,
+    ConsoleHooks,
+    LinkStates,
+    RouteStates,
+    ServiceInfo,
+)
 from gateway.console.publish_hook import publish_to
 from gateway.menu.pages import Limit
 from gateway.server.app_keys import RUNTIME, SETTINGS
-from gateway.server.live_tree import LiveTree
+from gateway.server.live_tree import LiveTree, ServedTrees
 from gateway.server.published import PublishedFollower, following, read_seed
 from gateway.settings import Settings
 from gateway.store.port import Store
@@ -37,6 +43,7 @@ def mount_console(
     channel_states: ChannelStates | None = None,
     follower: PublishedFollower | None = None,
     route_states: RouteStates | None = None,
+    services: Callable[[], Sequence[ServiceInfo]] | None = None,
 ) -> web.Application:
     """Without ``follower`` (a console mounted beside a live tree of its own), the console
     starts one that polls the store; the gateway's runtime passes its own."""
@@ -59,6 +66,7 @@ def mount_console(
             route_states=route_states,
             serving_warning=lambda: live.warning,
             country_aliases=lambda: running.seed.country_aliases,
+            services=services,
         ),
     )
 
@@ -104,4 +112,19 @@ def mount_on_gateway(app: web.Application) -> web.Application:
         channel_states=runtime.channel_statuses,
         follower=runtime.follower,
         route_states=lambda: runtime.smpp.route_status() if runtime.smpp is not None else [],
+        services=lambda: service_infos(runtime.served),
     )
+
+
+def service_infos(served: ServedTrees) -> list[ServiceInfo]:
+    """The gateway's services as the console shows them, the default first."""
+    return [
+        ServiceInfo(
+            id=tree_id,
+            key=served.services.key_of(tree_id),
+            codes=served.codes(tree_id),
+            down=served.down.get(tree_id, ""),
+            menu=served.files[tree_id].stem if tree_id in served.files else tree_id,
+        )
+        for tree_id in served.ids()
+    ]

@@ -61,6 +61,8 @@ class ConsoleSession:
     simulator: dict[str, Any] = field(default_factory=dict)
     # Sign-in steps in progress (a TOTP secret being enrolled, sealed).
     pending: dict[str, Any] = field(default_factory=dict)
+    # The service the operator is looking at (a tree id; "" until they choose).
+    service: str = ""
     stored_data: str | None = field(default=None, repr=False)
     stored_authenticated_at: float = field(default=0.0, repr=False)
     written_at: float = field(default=0.0, repr=False)
@@ -86,7 +88,12 @@ class ConsoleSession:
 
     def data_json(self) -> str:
         return json.dumps(
-            {"flashes": self.flashes, "simulator": self.simulator, "pending": self.pending},
+            {
+                "flashes": self.flashes,
+                "simulator": self.simulator,
+                "pending": self.pending,
+                "service": self.service,
+            },
             sort_keys=True,
             separators=(",", ":"),
         )
@@ -164,6 +171,7 @@ class SessionStore:
             flashes=list(data.get("flashes", [])),
             simulator=dict(data.get("simulator", {})),
             pending=dict(data.get("pending", {})),
+            service=str(data.get("service", "")),
             stored_data=record.data,
             stored_authenticated_at=record.authenticated_at,
             written_at=record.last_seen,

@@ -45,3 +45,24 @@ class ConsoleHooks:
     # The country aliases the gateway reads callers' input with (its seed's): the
     # console's checks and simulator use the same ones.
     country_aliases: Callable[[], CountryAliases] | None = None
+    # The services of this gateway (several trees in menus/), the default first; none:
+    # the one default service.
+    services: Callable[[], Sequence[ServiceInfo]] | None = None
+
+
+@dataclass(frozen=True)
+class ServiceInfo:
+    """One service as the console shows it."""
+
+    id: str  # its tree id: what operators read, and the metrics' label
+    key: str  # its key in the store ("" for the default)
+    codes: tuple[str, ...] = ()
+    down: str = ""  # why it is down ("" while it is served): a banner on every page
+    menu: str = ""  # its menu's name in the console (the tree file's stem)
+
+    @property
+    def default(self) -> bool:
+        return self.key == ""
+
+
+DEFAULT_SERVICE = ServiceInfo("default", "")

@@ -15,6 +15,7 @@ class Role(StrEnum):
     ADMIN = "admin"
     EDITOR = "editor"
     APPROVER = "approver"
+    NONE = "none"  # no role of its own: only the services given per service (operator_roles)
 
 
 class Permission(StrEnum):
@@ -28,6 +29,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
     Role.EDITOR: frozenset({Permission.VIEW, Permission.EDIT}),
     Role.APPROVER: frozenset({Permission.VIEW, Permission.APPROVE}),
+    Role.NONE: frozenset(),
 }
 
 

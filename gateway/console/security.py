@@ -39,6 +39,7 @@ from gateway.console.context import (
 )
 from gateway.console.operator_sessions import ENROL, SECOND_FACTOR, ConsoleSession
 from gateway.console.roles import Permission, allows
+from gateway.console.service_scope import resolve_scope
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 H = TypeVar("H", bound=Handler)
@@ -194,10 +195,15 @@ async def _guarded(
         if session is not None and session.stage in (SECOND_FACTOR, ENROL):
             return web.Response(status=303, headers={"Location": f"{ctx.base}/login"})
         return _to_login(request, ctx, timed_out=ended or cookie_sent(request, ctx))
+    scope = await resolve_scope(request, session)
+    if isinstance(scope, web.Response):
+        return scope  # no service of theirs, or another service's object: 403
     permission = getattr(target, "console_permission", Permission.VIEW)
-    if not allows(session.role, permission):
+    if not allows(scope.role, permission):
         return web.Response(
-            status=403, text=f"Your role ({session.role}) may not do this ({permission.value})."
+            status=403,
+            text=f"Your role on {scope.service.id} ({scope.role}) may not do this "
+            f"({permission.value}).",
         )
     if getattr(target, "console_sensitive", False) and (
         ctx.now() - session.authenticated_at > REAUTH_SECONDS

@@ -22,6 +22,7 @@ class Caller:
     msisdn_hash: str
     channel: str  # "africastalking" | "smpp:<smsc name>"
     network_code: str = ""
+    service: str = ""  # the store key of the service called ("" is the default)
 
 
 class EffectHandler(Protocol):

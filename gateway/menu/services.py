@@ -27,6 +27,14 @@ class ServiceMapError(GatewayError, ValueError):
     """The trees' service codes do not say which tree answers which code."""
 
 
+class ServiceDown(GatewayError):
+    """The code belongs to a service whose tree is down (its file did not validate)."""
+
+    def __init__(self, tree_id: str) -> None:
+        self.tree_id = tree_id
+        super().__init__(f"service {tree_id!r} is down")
+
+
 @dataclass(frozen=True)
 class ServiceMap:
     default: str  # the tree id that answers codes no tree claims
@@ -42,6 +50,25 @@ class ServiceMap:
             if _matches(wanted, claimed) and len(claimed) > best_length:
                 best, best_length = tree, len(claimed)
         return best
+
+    def claims(self, code: str) -> bool:
+        """Whether a service claims ``code`` as its own (else it reached the default)."""
+        wanted = normalise_code(code)
+        return bool(wanted) and any(_matches(wanted, claimed) for claimed in self.by_code)
+
+    def key_of(self, tree_id: str) -> str:
+        """The service's key in the store: "" for the default (so every row made before
+        several services belongs to it), else the tree id."""
+        return "" if tree_id == self.default else tree_id
+
+    def tree_of(self, key: str) -> str:
+        """The tree id of a store key (:meth:`key_of` reversed)."""
+        return key or self.default
+
+    def tree_ids(self) -> list[str]:
+        """Every service's tree id, the default first: the only values the metrics'
+        ``service`` label and the console's service switch take."""
+        return [self.default, *sorted(set(self.by_code.values()) - {self.default})]
 
 
 def normalise_code(code: str) -> str:

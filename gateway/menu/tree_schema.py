@@ -57,6 +57,9 @@ class TreeSchema(FileSchema):
     sample: bool = False
     service_codes: list[str] | None = None  # USSD codes, SMS and voice numbers it answers
     sms_number: str | None = None  # offered to roamers: "text MENU to <sms_number>"
+    # The service's own content folder, a name under GATEWAY_CONTENT (catalogs, topics,
+    # keywords); absent: the service shares the default's content.
+    content: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
     languages: list[str] = Field(min_length=1)
     fallback_language: str | None = None
     start: str

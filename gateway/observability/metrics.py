@@ -21,7 +21,7 @@ with a JSON body naming each probe's result and no further detail.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -64,8 +64,9 @@ class Metrics:
         self.ussd_requests = Counter(
             "ussd_requests",
             "USSD requests answered, by channel and outcome (continue, end, error = the "
-            "polite 'service busy' screen shown because a dependency failed).",
-            ["channel", "outcome"],
+            "polite 'service busy' screen shown because a dependency failed, or the "
+            "'unavailable' screen of a service that is down), and service (tree id).",
+            ["channel", "outcome", "service"],
             namespace=ns,
             registry=r,
         )
@@ -79,25 +80,45 @@ class Metrics:
         )
         self.sessions_started = Counter(
             "ussd_sessions_started",
-            "USSD sessions started, by channel.",
-            ["channel"],
+            "USSD sessions started, by channel and service.",
+            ["channel", "service"],
             namespace=ns,
             registry=r,
         )
         self.sessions_ended = Counter(
             "ussd_sessions_ended",
-            "USSD sessions closed by a final screen, by channel.",
-            ["channel"],
+            "USSD sessions closed by a final screen, by channel and service.",
+            ["channel", "service"],
             namespace=ns,
             registry=r,
         )
         self.sessions_dropped = Counter(
             "ussd_sessions_dropped",
-            "USSD sessions lost before a final screen (timeout, user abort, store error).",
-            ["channel", "reason"],
+            "USSD sessions lost before a final screen (timeout, user abort, store error), "
+            "by service.",
+            ["channel", "reason", "service"],
             namespace=ns,
             registry=r,
         )
+        self.service_up = Gauge(
+            "service_up",
+            "1 while a service (a tree in menus/) is served, 0 while it is down (its file "
+            "did not validate at start-up).",
+            ["service"],
+            namespace=ns,
+            registry=r,
+        )
+        self.subscribers = Gauge(
+            "subscribers",
+            "People subscribed to at least one topic, by service (read from the store at "
+            "each scrape).",
+            ["service"],
+            namespace=ns,
+            registry=r,
+        )
+        # The service label's values: the configured tree ids only (bounded cardinality);
+        # anything else is counted under the first, the default.
+        self.service_ids: tuple[str, ...] = ("default",)
         self.smpp_link_up = Gauge(
             "smpp_link_up",
             "1 while an SMPP bind is bound, else 0; by SMSC name and bind number.",
@@ -263,18 +284,56 @@ class Metrics:
             child = self._children[key] = metric.labels(*labels)
         return child
 
-    def ussd_request(self, channel: str, outcome: str, seconds: float) -> None:
-        self._child(self.ussd_requests, channel, outcome).inc()
+    def service_label(self, service: str) -> str:
+        """``service`` if it is a configured service, else the default's id."""
+        return service if service in self.service_ids else self.service_ids[0]
+
+    def ussd_request(self, channel: str, outcome: str, seconds: float, service: str = "") -> None:
+        self._child(self.ussd_requests, channel, outcome, self.service_label(service)).inc()
         self._child(self.ussd_latency, channel).observe(seconds)
 
-    def session_started(self, channel: str) -> None:
-        self._child(self.sessions_started, channel).inc()
+    def session_started(self, channel: str, service: str = "") -> None:
+        self._child(self.sessions_started, channel, self.service_label(service)).inc()
 
-    def session_ended(self, channel: str) -> None:
-        self._child(self.sessions_ended, channel).inc()
+    def session_ended(self, channel: str, service: str = "") -> None:
+        self._child(self.sessions_ended, channel, self.service_label(service)).inc()
 
-    def session_dropped(self, channel: str, reason: str) -> None:
-        self.sessions_dropped.labels(channel=channel, reason=reason).inc()
+    def session_dropped(self, channel: str, reason: str, service: str = "") -> None:
+        self.sessions_dropped.labels(
+            channel=channel, reason=reason, service=self.service_label(service)
+        ).inc()
+
+    def follow_services(
+        self,
+        service_ids: Sequence[str],
+        down: Callable[[], Collection[str]],
+        subscriber_counts: Callable[[], Awaitable[Mapping[str, int]]],
+        key_of: Callable[[str], str],
+    ) -> None:
+        """The configured services (the default first) become the ``service`` label's
+        only values; at each scrape, each one's up/down state and subscriber count."""
+        self.service_ids = tuple(service_ids) or ("default",)
+        for service in self.service_ids:
+            self.service_up.labels(service=service).set(1)
+            self.subscribers.labels(service=service).set(0)
+
+        def refresh_up() -> None:
+            gone = set(down())
+            for service in self.service_ids:
+                self.service_up.labels(service=service).set(0 if service in gone else 1)
+
+        async def refresh_subscribers() -> None:
+            try:
+                counts = await subscriber_counts()
+            except Exception as exc:
+                self.db_error("subscriber_metrics")
+                log.warning("metrics_subscribers_failed", error=type(exc).__name__)
+                return
+            for service in self.service_ids:
+                self.subscribers.labels(service=service).set(counts.get(key_of(service), 0))
+
+        self.add_refresher(refresh_up)
+        self.add_async_refresher(refresh_subscribers)
 
     def link_state(self, smsc: str, bind: int, up: bool) -> None:
         self.smpp_link_up.labels(smsc=smsc, bind=str(bind)).set(1 if up else 0)

@@ -136,6 +136,15 @@ async def _status(request: web.Request) -> web.Response:
             "tree_version": runtime.live_tree.version,
             "content_version": runtime.live_tree.content_version,
             "serving_warning": runtime.live_tree.warning,
+            # Every service (tree) of this gateway; a down one with the reason, file:line.
+            "services": [
+                {
+                    "id": tree_id,
+                    "up": tree_id not in runtime.served.down,
+                    "down_reason": runtime.served.down.get(tree_id, ""),
+                }
+                for tree_id in runtime.served.ids()
+            ],
             "channel": runtime.channel,
             "smsc": runtime.link_status(),
             "receipts": runtime.smpp.receipt_status() if runtime.smpp is not None else [],

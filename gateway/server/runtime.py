@@ -28,6 +28,7 @@ from gateway.broadcast.messaging import Messaging, open_messaging
 from gateway.broadcast.worker import BroadcastWorker, WorkerOptions
 from gateway.menu.effect_port import EffectHandler
 from gateway.menu.pages import Limit
+from gateway.menu.services import ServiceMap
 from gateway.menu.sms_availability import without_sms_copies
 from gateway.observability.metrics import (
     Metrics,
@@ -43,11 +44,18 @@ from gateway.server.sms_channel import channel_statuses, open_sms_sender, receip
 from gateway.settings import Settings
 from gateway.smpp.pool import SMPPPool
 from gateway.sms.channel_status import ChannelStatus
+from gateway.sms.keywords import CatalogError, load_catalog
 from gateway.sms.menu_dialect import menu_limit
 from gateway.sms.messages import DeliveryReport, InboundSMS, SMSSender
 from gateway.store.port import Store
 from gateway.store.private_files import private_folder
-from gateway.ussd.service import FAULT_SCREEN, UNAVAILABLE_SCREEN, ServiceOptions, USSDService
+from gateway.ussd.service import (
+    FAULT_SCREEN,
+    SERVICE_DOWN_SCREEN,
+    UNAVAILABLE_SCREEN,
+    ServiceOptions,
+    USSDService,
+)
 from gateway.ussd.sessions import MemorySessionStore, RedisSessionStore, SessionStore
 from gateway.ussd.sms_menu import SMSMenu, SMSMenuOptions
 from gateway.ussd.types import USSDReply, USSDRequest
@@ -76,21 +84,32 @@ class CountingInbox:
 
 
 class StoreDropOff:
-    """Drop-off counts kept in the store (implements ``SessionEndRecorder``); a session
-    the aggregator reports as not ended by a final screen (``Incomplete``, ``Failed``)
-    is counted in ``gateway_ussd_sessions_dropped_total`` too."""
+    """Drop-off counts kept in the store (implements ``SessionEndRecorder``), per service
+    (the code the session came on picks it); a session the aggregator reports as not
+    ended by a final screen (``Incomplete``, ``Failed``) is counted in
+    ``gateway_ussd_sessions_dropped_total`` too."""
 
-    def __init__(self, store: Store, metrics: Metrics | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        metrics: Metrics | None = None,
+        services: ServiceMap | None = None,
+    ) -> None:
         self._store = store
         self._metrics = metrics
+        self._services = services
 
-    async def record_end(self, day: dt.date, screen_id: str, status: str) -> None:
+    async def record_end(
+        self, day: dt.date, screen_id: str, status: str, service_code: str = ""
+    ) -> None:
+        tree_id = self._services.route(service_code) if self._services is not None else ""
+        key = self._services.key_of(tree_id) if self._services is not None else ""
         if self._metrics is not None and status != "Success":
-            self._metrics.session_dropped("africastalking", status.lower() or "unknown")
-        await self._store.record_session_end(day.isoformat(), screen_id, status)
+            self._metrics.session_dropped("africastalking", status.lower() or "unknown", tree_id)
+        await self._store.record_session_end(day.isoformat(), screen_id, status, service=key)
 
-    async def ends(self, since: dt.date) -> list[tuple[dt.date, str, str, int]]:
-        rows = await self._store.session_end_counts(since.isoformat())
+    async def ends(self, since: dt.date, service: str = "") -> list[tuple[dt.date, str, str, int]]:
+        rows = await self._store.session_end_counts(since.isoformat(), service)
         return [(dt.date.fromisoformat(r.day), r.screen_id, r.status, r.count) for r in rows]
 
 
@@ -197,11 +216,30 @@ async def open_runtime(
         # naming file:line only when nothing valid exists.
         live, follower = await open_live_tree(settings, messaging.store, adapt)
         await stack.enter_async_context(following(follower))
-        # Other services' trees (service_codes) are read from their files at start-up.
-        other_trees, services = load_other_trees(settings, limit, live.current.id)
+        # Other services' trees (service_codes) are read from their files at start-up; a
+        # broken one is marked down (log, /status, console banner, metrics) and the
+        # others are served.
+        other = load_other_trees(settings, limit, live.current.id)
+        other_trees = other.trees
         if adapt is not None:
             other_trees = {tree_id: adapt(tree) for tree_id, tree in other_trees.items()}
-        served = ServedTrees(live, other_trees, services)
+        down = dict(other.down)
+        for tree_id, folder in other.content.items():
+            if folder != settings.content and tree_id not in down:
+                try:
+                    catalog = load_catalog(folder, fallback=settings.content)
+                except CatalogError as exc:
+                    down[tree_id] = str(exc).splitlines()[0]
+                    continue
+                messaging.keywords.catalogs[other.services.key_of(tree_id)] = catalog
+        for tree_id, why in down.items():
+            log.error("gateway.service_down", service=tree_id, reason=why)
+        served = ServedTrees(live, other_trees, other.services, down, other.files)
+        services = other.services
+        messaging.inbox.service_of = lambda recipient: (
+            served.key_for_code(recipient),
+            services.claims(recipient),
+        )
         sessions = session_store or (
             RedisSessionStore.from_url(settings.redis_url)
             if settings.redis_url
@@ -217,6 +255,7 @@ async def open_runtime(
             effects or messaging.effects,
             ServiceOptions(limit, settings.session_ttl, settings.resume_window),
             route=served.for_code,
+            service_key=served.key,
         )
         sms_service = USSDService(
             live,
@@ -227,6 +266,7 @@ async def open_runtime(
                 menu_limit(settings.sms_menu_parts), settings.sms_menu_ttl, settings.resume_window
             ),
             route=served.for_code,
+            service_key=served.key,
         )
         voice_service = USSDService(
             live,
@@ -236,6 +276,7 @@ async def open_runtime(
             # A call is never paged: the whole screen is read, then its options.
             ServiceOptions(Limit(VOICE_PAGE_SEPTETS), VOICE_SESSION_TTL, settings.resume_window),
             route=served.for_code,
+            service_key=served.key,
         )
         messaging.inbox.menu = SMSMenu(
             sms_service,
@@ -259,13 +300,16 @@ async def open_runtime(
             ussd=service,
             sms_menu=sms_service,
             voice=voice_service,
-            dropoff=StoreDropOff(messaging.store, metrics),
+            dropoff=StoreDropOff(messaging.store, metrics, services),
             metrics=metrics,
             inbox=CountingInbox(messaging.inbox, metrics),
             channel="none",
             follower=follower,
         )
         metrics.follow_broadcasts(messaging.store)
+        metrics.follow_services(
+            served.ids(), lambda: served.down, messaging.store.subscriber_counts, services.key_of
+        )
         if open_channel and (channel_required or wants_channel(settings)):
             channel, sender = await stack.enter_async_context(
                 open_sms_sender(
@@ -321,21 +365,21 @@ async def open_runtime(
         yield runtime
 
 
-def ussd_observer(metrics: Metrics) -> Callable[[USSDRequest, USSDReply, float], None]:
+def ussd_observer(metrics: Metrics) -> Callable[[USSDRequest, USSDReply, float, str], None]:
     """Count and time every USSD answer, whichever door it came through (AT callbacks
-    on the server, USSD over SMPP on the server or a worker's binds)."""
+    on the server, USSD over SMPP on the server or a worker's binds), by service."""
 
-    def observe(request: USSDRequest, reply: USSDReply, seconds: float) -> None:
+    def observe(request: USSDRequest, reply: USSDReply, seconds: float, service: str) -> None:
         channel = request.channel.split(":", 1)[0]
-        failed = reply.screen_id in (UNAVAILABLE_SCREEN, FAULT_SCREEN)
+        failed = reply.screen_id in (UNAVAILABLE_SCREEN, FAULT_SCREEN, SERVICE_DOWN_SCREEN)
         outcome = "error" if failed else "end" if reply.end else "continue"
-        metrics.ussd_request(channel, outcome, seconds)
+        metrics.ussd_request(channel, outcome, seconds, service)
         if reply.screen_id == UNAVAILABLE_SCREEN:
             metrics.redis_error("session")
         if request.user_input is None or (request.cumulative and request.replay_key == ""):
-            metrics.session_started(channel)
+            metrics.session_started(channel, service)
         if reply.end:
-            metrics.session_ended(channel)
+            metrics.session_ended(channel, service)
 
     return observe
 

@@ -144,9 +144,16 @@ def parse(text: str, catalog: Catalog) -> Command:
     return Command(CommandKind.UNKNOWN)
 
 
-def load_catalog(content_dir: Path) -> Catalog:
-    keywords_doc = _read_yaml(content_dir / "keywords.yaml", KeywordsSchema)
-    topics_doc = _read_yaml(content_dir / "topics.yaml", TopicsSchema)
+def load_catalog(content_dir: Path, fallback: Path | None = None) -> Catalog:
+    """The catalog of ``content_dir``; a file it lacks is read from ``fallback`` (a
+    service's own folder falls back to the default's, file by file)."""
+
+    def found(name: str) -> Path:
+        path = content_dir / name
+        return fallback / name if fallback is not None and not path.exists() else path
+
+    keywords_doc = _read_yaml(found("keywords.yaml"), KeywordsSchema)
+    topics_doc = _read_yaml(found("topics.yaml"), TopicsSchema)
     return build_catalog(keywords_doc, topics_doc)
 
 

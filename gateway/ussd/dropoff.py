@@ -12,6 +12,12 @@ from typing import Protocol
 
 
 class SessionEndRecorder(Protocol):
-    async def record_end(self, day: dt.date, screen_id: str, status: str) -> None: ...
+    async def record_end(
+        self, day: dt.date, screen_id: str, status: str, service_code: str = ""
+    ) -> None:
+        """Count one end; ``service_code`` (the code the session came on) picks the
+        service whose figures it joins."""
 
-    async def ends(self, since: dt.date) -> list[tuple[dt.date, str, str, int]]: ...
+    async def ends(
+        self, since: dt.date, service: str = ""
+    ) -> list[tuple[dt.date, str, str, int]]: ...

@@ -23,6 +23,7 @@ from gateway.menu.engine import RESUME_SCREEN, ROAMER_SCREEN, SessionState, Step
 from gateway.menu.memo import EngineMemo
 from gateway.menu.model import Tree
 from gateway.menu.pages import Limit
+from gateway.menu.services import ServiceDown
 from gateway.observability.logs import info_line
 from gateway.privacy.numbers import PhoneHasher
 from gateway.privacy.phone_numbers import country_of
@@ -40,6 +41,8 @@ from gateway.ussd.types import USSDReply, USSDRequest, newest_input
 # the service hit a bug. Both reach the metrics as outcome="error".
 UNAVAILABLE_SCREEN = "__unavailable__"
 FAULT_SCREEN = "__fault__"
+# The code belongs to a service whose tree is down (its file did not validate).
+SERVICE_DOWN_SCREEN = "__service_down__"
 
 log = structlog.get_logger("gateway.ussd")
 COMMIT_ATTEMPTS = 4
@@ -72,12 +75,15 @@ class USSDService:
         hasher: PhoneHasher,
         effects: EffectHandler,
         options: ServiceOptions | None = None,
-        observers: list[Callable[[USSDRequest, USSDReply, float], None]] | None = None,
+        observers: list[Callable[[USSDRequest, USSDReply, float, str], None]] | None = None,
         route: Callable[[str], Tree] | None = None,
+        service_key: Callable[[Tree], str] | None = None,
     ) -> None:
         self._tree = tree
-        # Several services on one gateway: the tree for the code a request came on.
+        # Several services on one gateway: the tree for the code a request came on, and
+        # the store key of its service (subscriptions are the service's own).
         self._route = route
+        self._service_key = service_key or (lambda tree: "")
         self._store = store
         self._hasher = hasher
         self._effects = effects
@@ -96,7 +102,19 @@ class USSDService:
         began = time.perf_counter()
         caller_key = self._hasher.hash(request.msisdn, "caller")
         session_key = self.session_key(request.session_id, request.channel, caller_key)
-        tree = self._route(request.service_code) if self._route is not None else self._tree()
+        try:
+            tree = self._route(request.service_code) if self._route is not None else self._tree()
+        except ServiceDown as down:
+            # Its file did not validate: a polite closing screen, never another menu.
+            reply = USSDReply(
+                self._tree().nav("unavailable", self._tree().fallback_language),
+                True,
+                SERVICE_DOWN_SCREEN,
+            )
+            log.warning("ussd.service_down", channel=request.channel, service=down.tree_id)
+            for observer in self.observers:
+                observer(request, reply, time.perf_counter() - began, down.tree_id)
+            return reply
         if tree.service_codes:
             # A service of its own keeps its callers' language and resume point apart.
             caller_key = self._hasher.hash(request.msisdn, f"caller:{tree.id}")
@@ -120,7 +138,7 @@ class USSDService:
             latency_ms=round(elapsed * 1000, 2),
         )
         for observer in self.observers:
-            observer(request, reply, elapsed)
+            observer(request, reply, elapsed, tree.id)
         return reply
 
     async def _answer(
@@ -180,6 +198,7 @@ class USSDService:
                 msisdn_hash=self._hasher.hash(request.msisdn),
                 channel=request.channel,
                 network_code=request.network_code,
+                service=self._service_key(tree),
             )
             try:
                 await self._effects.handle(caller, result.effects)

@@ -149,7 +149,10 @@ async def test_the_worker_process_paces_at_the_grant_answers_ussd_serves_metrics
 
         metrics = await poll(f"{base}/metrics", 200, limit=10)
         assert 'gateway_smpp_link_up{bind="0",smsc="sim"} 1.0' in metrics
-        assert 'gateway_ussd_requests_total{channel="smpp",outcome="continue"} 1.0' in metrics
+        assert (
+            'gateway_ussd_requests_total{channel="smpp",outcome="continue",'
+            'service="safe-journey"} 1.0' in metrics
+        )
         assert "gateway_smpp_submits_total" in metrics
 
         # SIGTERM: the worker unbinds (the SMSC sees it) and exits cleanly.

@@ -138,3 +138,53 @@ def test_an_unreachable_postgresql_is_a_clear_error_without_the_password(tmp_pat
     assert result.returncode == 1
     assert "cannot open the database" in result.stderr
     assert "pw-that-must-not-leak" not in result.stderr + result.stdout
+
+
+def test_roles_per_service_from_the_command_line(tmp_path: Path) -> None:
+    menus = tmp_path / "menus"
+    menus.mkdir()
+    (menus / "safe-journey.yaml").write_text(
+        (ROOT / "menus" / "safe-journey.yaml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    (menus / "work.yaml").write_text(
+        "tree: work-rights\nservice_codes: ['*384*2#']\n", encoding="utf-8"
+    )  # only its id and codes are read here
+
+    def run(*args: str, password: str = "") -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "GATEWAY_DATA_DIR": str(tmp_path), "PYTHONPATH": str(ROOT),
+               "GATEWAY_MENUS": str(menus)}  # fmt: skip
+        env.pop("GATEWAY_DB", None)
+        return subprocess.run(
+            [sys.executable, "-m", "gateway", "user", *args], input=password + "\n",
+            capture_output=True, text=True, env=env, cwd=ROOT, timeout=60, check=False,
+        )  # fmt: skip
+
+    async def roles(username: str) -> tuple[str, dict[str, str]]:
+        store = await open_store(str(tmp_path / "gateway.db"))
+        try:
+            found = await store.get_operator(username)
+            assert found is not None
+            return found.role, await store.service_roles(username)
+        finally:
+            await store.close()
+
+    added = run("add", "carol", "--role", "none", "--service", "work-rights=approver",
+                "--password-stdin", password="a long test secret 1")  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    assert "work-rights=approver" in added.stdout
+    assert asyncio.run(roles("carol")) == ("none", {"work-rights": "approver"})
+
+    changed = run("role", "carol", "safe-journey=editor", "work-rights=account")
+    assert changed.returncode == 0, changed.stderr
+    assert asyncio.run(roles("carol")) == ("none", {"": "editor"})  # "" is the default
+
+    unknown = run("role", "carol", "nowhere=editor")
+    assert unknown.returncode == 1 and "no service 'nowhere'" in unknown.stderr
+    admin = run("role", "carol", "work-rights=admin")
+    assert admin.returncode == 1 and "admins are admins everywhere" in admin.stderr
+    # the old spelling still works
+    plain = run(
+        "add", "dora", "--role", "editor", "--password-stdin", password="a long test secret 2"
+    )
+    assert plain.returncode == 0, plain.stderr
+    assert asyncio.run(roles("dora")) == ("editor", {})

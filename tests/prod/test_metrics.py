@@ -49,7 +49,8 @@ def test_two_metrics_objects_in_one_process_count_separately() -> None:
     first.ussd_request("africastalking", "con", 0.02)
     first.ussd_request("africastalking", "con", 0.03)
     second.ussd_request("africastalking", "end", 0.5)
-    key = ("gateway_ussd_requests_total", (("channel", "africastalking"), ("outcome", "con")))
+    labels = (("channel", "africastalking"), ("outcome", "con"), ("service", "default"))
+    key = ("gateway_ussd_requests_total", labels)
     assert samples(first)[key] == 2
     assert key not in samples(second)
 
@@ -69,16 +70,10 @@ def test_recorded_events_appear_with_their_labels() -> None:
     metrics.redis_error("session_load")
     metrics.db_error("claim_outbox")
     found = samples(metrics)
-    assert found[("gateway_ussd_sessions_started_total", (("channel", "smpp:op1"),))] == 1
-    assert (
-        found[
-            (
-                "gateway_ussd_sessions_dropped_total",
-                (("channel", "smpp:op1"), ("reason", "timeout")),
-            )
-        ]
-        == 1
-    )
+    started = (("channel", "smpp:op1"), ("service", "default"))
+    assert found[("gateway_ussd_sessions_started_total", started)] == 1
+    dropped = (("channel", "smpp:op1"), ("reason", "timeout"), ("service", "default"))
+    assert found[("gateway_ussd_sessions_dropped_total", dropped)] == 1
     assert found[("gateway_smpp_link_up", (("bind", "0"), ("smsc", "op1")))] == 1
     assert found[("gateway_smpp_link_up", (("bind", "1"), ("smsc", "op1")))] == 0
     assert found[("gateway_smpp_window_in_use", (("bind", "0"), ("smsc", "op1")))] == 7
@@ -129,7 +124,10 @@ async def test_metrics_endpoint_serves_the_text_format(aiohttp_client: Any) -> N
     assert response.status == 200
     assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
     body = await response.text()
-    assert 'gateway_ussd_requests_total{channel="africastalking",outcome="end"} 1.0' in body
+    assert (
+        'gateway_ussd_requests_total{channel="africastalking",outcome="end",service="default"} 1.0'
+        in body
+    )
 
 
 async def test_healthz_answers_while_the_loop_runs(aiohttp_client: Any) -> None:
@@ -336,3 +334,34 @@ async def test_broadcast_progress_follows_the_store_at_each_scrape(
         assert await scrape() == {}
     finally:
         await store.close()
+
+
+async def test_the_service_label_takes_configured_services_only() -> None:
+    metrics = Metrics()
+    counts = {"": 4, "work-rights": 2}
+
+    async def subscriber_counts() -> dict[str, int]:
+        return counts
+
+    def key_of(tree_id: str) -> str:
+        return "" if tree_id == "safe-journey" else tree_id
+
+    metrics.follow_services(
+        ["safe-journey", "work-rights"], lambda: {"work-rights"}, subscriber_counts, key_of
+    )
+    metrics.ussd_request("africastalking", "end", 0.01, "work-rights")
+    metrics.ussd_request("africastalking", "end", 0.01, "made-up-by-a-caller")
+    await metrics.refresh()
+    found = samples(metrics)
+    ussd = "gateway_ussd_requests_total"
+    labels = (("channel", "africastalking"), ("outcome", "end"))
+    assert found[(ussd, (*labels, ("service", "work-rights")))] == 1
+    assert found[(ussd, (*labels, ("service", "safe-journey")))] == 1  # not a new series
+    assert {dict(k[1])["service"] for k in found if k[0] == ussd} == {
+        "safe-journey",
+        "work-rights",
+    }
+    assert found[("gateway_subscribers", (("service", "safe-journey"),))] == 4
+    assert found[("gateway_subscribers", (("service", "work-rights"),))] == 2
+    assert found[("gateway_service_up", (("service", "safe-journey"),))] == 1
+    assert found[("gateway_service_up", (("service", "work-rights"),))] == 0

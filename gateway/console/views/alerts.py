@@ -30,9 +30,11 @@ from gateway.console.context import (
     signed_in_user,
 )
 from gateway.console.menu_check import menu_files
+from gateway.console.ports import DEFAULT_SERVICE, ServiceInfo
 from gateway.console.progress import Timelines, progress_of
 from gateway.console.roles import Permission, allows
 from gateway.console.security import require_fresh_auth, requires
+from gateway.console.service_scope import chosen_service
 from gateway.console.sms_budget import sms_cost
 from gateway.content.safe_yaml import YAMLRefused, load_yaml
 from gateway.sms.channel_status import ChannelStatus, refusal, summary
@@ -49,12 +51,18 @@ def timelines(ctx: ConsoleContext) -> Timelines:
     return ctx.timelines
 
 
-async def vocabulary(ctx: ConsoleContext) -> tuple[list[str], str, list[str]]:
-    """(languages, fallback language, topics) of the live menu: what callers subscribe to."""
+async def vocabulary(
+    ctx: ConsoleContext, service: ServiceInfo = DEFAULT_SERVICE
+) -> tuple[list[str], str, list[str]]:
+    """(languages, fallback language, topics) of the service's live menu: what its
+    callers subscribe to."""
     languages: list[str] = []
     topics: set[str] = set()
     fallback = ctx.settings.default_language
-    for name, path in menu_files(ctx.settings.menus).items():
+    files = menu_files(ctx.settings.menus)
+    if service.menu in files:
+        files = {service.menu: files[service.menu]}
+    for name, path in files.items():
         published = await ctx.backend.published_menu(name)
         text = published.tree_yaml if published else path.read_text(encoding="utf-8")
         try:
@@ -68,7 +76,7 @@ async def vocabulary(ctx: ConsoleContext) -> tuple[list[str], str, list[str]]:
         for screen in (data.get("screens") or {}).values():
             if isinstance(screen, dict) and screen.get("action") == "subscribe":
                 topics.add(str(screen.get("topic", "")))
-    topics |= set(await ctx.backend.topic_counts())
+    topics |= set(await ctx.backend.topic_counts(service.key))
     return languages or [fallback], fallback, sorted(t for t in topics if t)
 
 
@@ -78,7 +86,7 @@ def _may_act(role: str | None) -> bool:
 
 async def alerts_index(request: web.Request) -> web.StreamResponse:
     ctx = context(request)
-    alerts = await service(ctx).list(limit=100)
+    alerts = await service(ctx).list(limit=100, service=chosen_service(request).key)
     rows = [(alert, progress_of(alert.state, alert.audience, alert.counts)) for alert in alerts]
     return render(request, "alerts.html", {"rows": rows})
 
@@ -99,7 +107,7 @@ async def _compose_page(
     request: web.Request, values: dict[str, Any], error: str = "", status: int = 200
 ) -> web.StreamResponse:
     ctx = context(request)
-    languages, fallback, topics = await vocabulary(ctx)
+    languages, fallback, topics = await vocabulary(ctx, chosen_service(request))
     prefix = ctx.settings.sms_prefix
     costs, warnings = {}, {}
     for lang, text in values["texts"].items():
@@ -110,7 +118,7 @@ async def _compose_page(
                 warnings[lang] = words
     audience = None
     if values["topics"]:
-        audience = await _audience_text(ctx, _audience(values))
+        audience = await _audience_text(ctx, _audience(values, chosen_service(request).key))
     return render(
         request,
         "alert_new.html",
@@ -130,11 +138,11 @@ async def _compose_page(
     )
 
 
-def _audience(values: dict[str, Any]) -> Audience:
+def _audience(values: dict[str, Any], service: str) -> Audience:
     regions = tuple(r.strip().upper() for r in values["regions"].split(",") if r.strip())
     if regions and values["include_unknown"]:
         regions += (UNKNOWN_REGION,)
-    return Audience(tuple(values["topics"]), regions, tuple(values["only_languages"]))
+    return Audience(tuple(values["topics"]), regions, tuple(values["only_languages"]), service)
 
 
 async def _audience_text(ctx: Any, audience: Audience) -> str:
@@ -156,7 +164,7 @@ async def _audience_text(ctx: Any, audience: Audience) -> str:
 @requires(Permission.EDIT)
 async def compose_page(request: web.Request) -> web.StreamResponse:
     ctx = context(request)
-    languages, _, _ = await vocabulary(ctx)
+    languages, _, _ = await vocabulary(ctx, chosen_service(request))
     return await _compose_page(request, _form_values(MultiDict(), languages))
 
 
@@ -164,12 +172,12 @@ async def compose_page(request: web.Request) -> web.StreamResponse:
 async def compose_submit(request: web.Request) -> web.StreamResponse:
     ctx = context(request)
     form = await request.post()
-    languages, fallback, _ = await vocabulary(ctx)
+    languages, fallback, _ = await vocabulary(ctx, chosen_service(request))
     values = _form_values(form, languages)
     if form.get("action") != "create":
         return await _compose_page(request, values)
     hours = int(values["expires_hours"]) if values["expires_hours"].isdigit() else 24
-    audience = _audience(values)
+    audience = _audience(values, chosen_service(request).key)
     draft = AlertDraft(
         texts={lang: text for lang, text in values["texts"].items() if text.strip()},
         fallback_language=fallback,
@@ -179,6 +187,7 @@ async def compose_submit(request: web.Request) -> web.StreamResponse:
         expires_at=ctx.now() + min(hours, 24 * 14) * 3600,
         regions=audience.regions,
         languages=audience.languages,
+        service=audience.service,
     )
     try:
         alert_id = await service(ctx).create(draft, ctx.now())
@@ -319,11 +328,11 @@ def _channels(ctx: ConsoleContext) -> list[ChannelStatus] | None:
 async def audience_count(request: web.Request) -> web.StreamResponse:
     """How many subscribers an audience reaches: a count for the compose page's script."""
     ctx = context(request)
-    languages, _, _ = await vocabulary(ctx)
+    languages, _, _ = await vocabulary(ctx, chosen_service(request))
     values = _form_values(request.query, languages)
     if not values["topics"]:
         return web.json_response({"count": 0, "text": "0 subscribers would receive it."})
-    audience = _audience(values)
+    audience = _audience(values, chosen_service(request).key)
     count = await ctx.backend.audience_size(audience)
     return web.json_response({"count": count, "text": await _audience_text(ctx, audience)})
 

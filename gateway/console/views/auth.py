@@ -124,7 +124,11 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         )
         use_session(request, pending)
         return web.Response(status=303, headers={"Location": ctx.base + "/login/code"})
-    if second_factor.required_for(account.role):
+    # An approver on any one service publishes what its callers see: a second factor too.
+    service_roles = (await ctx.backend.service_roles(account.username)).values()
+    if second_factor.required_for(account.role) or any(
+        map(second_factor.required_for, service_roles)
+    ):
         secret = second_factor.new_secret()
         pending = await ctx.sessions.start(
             previous,

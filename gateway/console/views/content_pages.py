@@ -41,6 +41,7 @@ from gateway.console.context import (
 from gateway.console.freshness import freshness
 from gateway.console.roles import Permission, allows
 from gateway.console.security import requires, sensitive
+from gateway.console.service_scope import chosen_service
 from gateway.console.views.menu_common import draft_authors, pick
 from gateway.content import document as content_document
 from gateway.content.catalog import ContentError
@@ -153,6 +154,10 @@ async def _page_values(request: web.Request, **extra: Any) -> dict[str, Any]:
 
 
 async def content_page(request: web.Request) -> web.StreamResponse:
+    chosen = chosen_service(request)
+    if not chosen.default:
+        # Another service's content is not the default's to show or edit here.
+        return render(request, "content_elsewhere.html", {"service": chosen})
     return render(request, "content.html", await _page_values(request))
 
 

@@ -14,6 +14,7 @@ from gateway.console.charts import bar_chart, column_chart
 from gateway.console.content_source import live_content
 from gateway.console.context import context, render
 from gateway.console.freshness import freshness
+from gateway.console.service_scope import chosen_service
 from gateway.console.views.alerts import vocabulary
 from gateway.sms.channel_status import refusal
 from gateway.store.records import Audience
@@ -23,9 +24,10 @@ DAYS = 14
 
 async def dashboard(request: web.Request) -> web.StreamResponse:
     ctx = context(request)
+    chosen = chosen_service(request)
     today = dt.datetime.fromtimestamp(ctx.now(), dt.UTC).date()
     since = today - dt.timedelta(days=DAYS - 1)
-    ends = await ctx.backend.session_end_counts(since.isoformat())
+    ends = await ctx.backend.session_end_counts(since.isoformat(), chosen.key)
     per_day: Counter[str] = Counter()
     dropped: Counter[str] = Counter()
     for row in ends:
@@ -35,15 +37,18 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
     days = [(since + dt.timedelta(days=i)).isoformat() for i in range(DAYS)]
     sessions_chart = column_chart([(day, per_day[day]) for day in days], "Sessions per day")
     drop_chart = bar_chart(dropped.most_common(12), "Sessions that dropped, by last screen")
-    topics = await ctx.backend.topic_counts()
+    topics = await ctx.backend.topic_counts(chosen.key)
     topics_chart = bar_chart(sorted(topics.items(), key=lambda kv: -kv[1]), "Subscribers per topic")
     # Subscribers per language: the store's audience count over every topic, one
     # language at a time (an aggregate; never a list).
     languages_chart = None
     if topics:
-        languages, _, _ = await vocabulary(ctx)
+        languages, _, _ = await vocabulary(ctx, chosen)
         per_language = [
-            (lang, await ctx.backend.audience_size(Audience(tuple(topics), (), (lang,))))
+            (
+                lang,
+                await ctx.backend.audience_size(Audience(tuple(topics), (), (lang,), chosen.key)),
+            )
             for lang in languages
         ]
         languages_chart = bar_chart(
@@ -56,7 +61,10 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
     route_states = ctx.hooks.route_states
     routes = list(route_states()) if route_states else []
     live = await live_content(ctx)
-    fresh = freshness(live.catalogs, today, ctx.settings.stale_after_days)
+    # The content the console keeps is the default service's: another service's own
+    # content is read from its files, and its dashboard lists none of the default's.
+    catalogs = live.catalogs if chosen.default else {}
+    fresh = freshness(catalogs, today, ctx.settings.stale_after_days)
     return render(
         request,
         "dashboard.html",

@@ -24,6 +24,7 @@ from gateway.console.menu_check import (
 )
 from gateway.console.roles import Permission, allows
 from gateway.console.security import requires
+from gateway.console.service_scope import chosen_service, services_of
 from gateway.console.views import menu_versions
 from gateway.console.views.menu_common import (
     editor_path,
@@ -41,6 +42,11 @@ from gateway.menu.loader import Problem
 async def menus_index(request: web.Request) -> web.StreamResponse:
     ctx = context(request)
     names = set(menu_files(ctx.settings.menus))
+    # Each service's menu is its own: the chosen service's only (a file no service
+    # names, in a console without the gateway's services, stays listed).
+    owned = {service.menu for service in services_of(ctx) if service.menu}
+    chosen = chosen_service(request)
+    names = {name for name in names if name == chosen.menu or name not in owned}
     rows = []
     for name in sorted(names):
         versions = await versions_of(ctx, name)
