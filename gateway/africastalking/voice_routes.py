@@ -128,7 +128,9 @@ def voice_routes(
     async def _call_ended(call: VoiceCall) -> None:
         try:
             screen = await service.session_screen(call.session_id, CHANNEL, call.caller)
-            await dropoff.record_end(today(), screen or "__unknown__", "voice_ended")
+            await dropoff.record_end(
+                today(), screen or "__unknown__", "voice_ended", call.destination
+            )
         except Exception as exc:  # a store being down must not fail AT's request
             log.warning("voice.end_unrecorded", error=type(exc).__name__)
 
