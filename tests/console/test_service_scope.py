@@ -154,3 +154,45 @@ async def test_an_admin_switches_between_every_service(
     assert (await client.get(f"/console/alerts/{alerts['work-rights']}")).status == 200
     assert (await client.get(f"/console/alerts/{alerts['safe-journey']}")).status == 403
     assert (await client.get("/console/menus/work")).status == 200
+
+
+async def test_a_down_service_is_a_banner_on_every_page(
+    aiohttp_client: Any, backend: SQLStore, clock: Any, settings: Any, app_factory: Any,
+    sign_in: Any,
+) -> None:  # fmt: skip
+    down = ServiceInfo("broken", "broken", (), "menus/broken.yaml:12: screen 'x': no text", "b")
+    hooks = ConsoleHooks(services=lambda: [*SERVICES, down])
+    client: TestClient = await aiohttp_client(app_factory(backend, clock, settings, hooks))
+    await sign_in(client, "eddie")  # an editor everywhere: sees every service
+    for url in ("/console/", "/console/alerts", "/console/menus"):
+        page = await (await client.get(url)).text()
+        assert "Service broken is down:" in page
+        assert "menus/broken.yaml:12: screen &#39;x&#39;: no text" in page
+
+
+async def test_an_admin_sets_a_role_on_the_chosen_service(
+    two_services: tuple[Any, dict[str, int]], sign_in: Any, backend: SQLStore
+) -> None:
+    client_for, _ = two_services
+    client = await client_for()
+    token = await sign_in(client, "ada")
+    await client.post("/console/service", data={"service": "work-rights", "csrf_token": token})
+    page = await (await client.get("/console/users")).text()
+    assert "Role on work-rights" in page
+    changed = await client.post(
+        "/console/users/sam",
+        data={"action": "service_role", "service_role": "approver", "csrf_token": token},
+    )
+    assert changed.status == 200
+    assert await backend.service_roles("sam") == {"": "editor", "work-rights": "approver"}
+    assert (await backend.audit_entries())[-1].action == "user_service_role"
+    await client.post(
+        "/console/users/sam",
+        data={"action": "service_role", "service_role": "account", "csrf_token": token},
+    )
+    assert await backend.service_roles("sam") == {"": "editor"}
+    refused = await client.post(
+        "/console/users/sam",
+        data={"action": "service_role", "service_role": "admin", "csrf_token": token},
+    )
+    assert "Not changed" in await refused.text()

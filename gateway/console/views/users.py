@@ -16,8 +16,11 @@ from gateway.console.context import context, redirect, render, signed_in_user
 from gateway.console.passwords import PasswordPolicyError, check_policy
 from gateway.console.roles import Permission, Role, parse_role
 from gateway.console.security import requires, sensitive
+from gateway.console.service_scope import chosen_service
 
 MAX_USERNAME = 64
+# A role on one service: "account" drops the row (the account's own role applies).
+SERVICE_ROLE_CHOICES = ("account", "editor", "approver", "none")
 
 
 @requires(Permission.ADMIN)
@@ -29,10 +32,23 @@ async def users_page(request: web.Request) -> web.StreamResponse:
         for operator in operators
         if await ctx.backend.get_second_factor(operator.username) is not None
     }
+    # Roles per service: the admin's chosen service (the header's switch).
+    service = chosen_service(request)
+    service_roles = {
+        operator.username: (await ctx.backend.service_roles(operator.username)).get(service.key)
+        for operator in operators
+    }
     return render(
         request,
         "users.html",
-        {"operators": operators, "roles": [r.value for r in Role], "enrolled": enrolled},
+        {
+            "operators": operators,
+            "roles": [r.value for r in Role],
+            "enrolled": enrolled,
+            "service": service,
+            "service_roles": service_roles,
+            "service_role_choices": SERVICE_ROLE_CHOICES,
+        },
     )
 
 
@@ -93,6 +109,15 @@ async def change_user(request: web.Request) -> web.StreamResponse:
             role = parse_role(str(form.get("role", "")))
             await ctx.backend.update_operator(username, ctx.now(), role=role.value)
             detail = {"role": role.value}
+        elif action == "service_role":
+            # On the service the admin has chosen (the header's switch).
+            service = chosen_service(request)
+            wanted = str(form.get("service_role", ""))
+            if wanted not in SERVICE_ROLE_CHOICES:
+                raise ValueError(f"unknown role {wanted!r} on a service")
+            role_or_none = None if wanted == "account" else wanted
+            await ctx.backend.set_service_role(username, service.key, role_or_none)
+            detail = {"service": service.id, "role": wanted}
         elif action == "password":
             password = str(form.get("password", ""))
             check_policy(password, username)
