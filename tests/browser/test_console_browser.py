@@ -144,6 +144,14 @@ async def test_the_menu_editor_works_on_a_375_px_phone(
     await editor.goto(f"{console.url}/menus/{MENU}?screen=main")
     await editor.locator("details:has-text('Add a screen') summary").click()
     assert await editor.evaluate(CONTROLS_OFF_SCREEN, 375) == []
+    # The screen being edited comes first on a phone; the outline follows it.
+    save = await editor.locator("button:has-text('Save draft')").bounding_box()
+    outline = await editor.locator("#screens").bounding_box()
+    assert save is not None and outline is not None and save["y"] < outline["y"]
+    await editor.click("a.to-outline")
+    await editor.locator("#screens a:has-text('routes')").first.click()
+    await expect(editor.locator("h2", has_text="Screen “routes”")).to_be_visible()
+    await editor.goto(f"{console.url}/menus/{MENU}?screen=main")
     labels = editor.locator("input[name='label.1.fr']")
     box = await labels.bounding_box()
     assert box is not None and box["width"] >= 200  # option labels stack, one per line
