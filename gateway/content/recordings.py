@@ -165,7 +165,10 @@ class RecordingLibrary:
         content_type = sniff(data)
         audio = Audio(hashlib.sha256(data).hexdigest(), content_type, len(data))
         await asyncio.to_thread(self._write_once, self.blob(audio), data)
-        draft = await self.store.create_menu_version(name, audio.to_text(), author, now)
+        # Checked whole as it is saved (its bytes are audio): submitted for review at once.
+        draft = await self.store.create_menu_version(
+            name, audio.to_text(), author, now, submitted=True
+        )
         await self.store.append_audit(
             author,
             "recording_upload",

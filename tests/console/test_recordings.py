@@ -88,6 +88,7 @@ async def test_an_upload_is_a_draft_that_only_another_person_publishes(
     shelf = RecordingLibrary(backend, settings.recordings_dir)
     slot = await shelf.slot("safe-journey", "main", "ar")
     assert slot.draft is not None and slot.live is None and slot.authors == {"eddie"}
+    assert slot.draft.submitted_by == "eddie"  # checked whole on upload: up for review
     assert await shelf.published("safe-journey", "main", "ar") is None  # not heard yet
     listen = await editor.get(f"/console/recordings/{slot.draft.id}/audio")
     assert listen.status == 200 and listen.content_type == "audio/wav"
