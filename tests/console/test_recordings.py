@@ -130,3 +130,40 @@ async def test_an_upload_is_a_draft_that_only_another_person_publishes(
         ("april", "recording_publish", "recording:safe-journey/main/ar"),
     ]
     assert entries[-1].details["author"] == "eddie"
+
+
+async def test_an_operator_sees_and_touches_only_their_services_recordings(
+    aiohttp_client: Any,
+    backend: SQLStore,
+    clock: Any,
+    settings: Settings,
+    tree_dirs: Any,
+    app_factory: Any,
+    fast_passwords: Any,
+    password: str,
+    sign_in: Any,
+) -> None:
+    from gateway.console.ports import ConsoleHooks, ServiceInfo
+    from tests.menu.test_validator import GOOD
+
+    work = GOOD.replace("tree: tiny", "tree: work-rights\nservice_codes: ['*384*2#']")
+    (tree_dirs[0] / "work.yaml").write_text(work, encoding="utf-8")
+    services = [
+        ServiceInfo("safe-journey", "", (), "", "safe-journey"),
+        ServiceInfo("work-rights", "work-rights", ("*384*2#",), "", "work"),
+    ]
+    await backend.create_operator("wendy", fast_passwords.hash(password), "none", 0.0)
+    await backend.set_service_role("wendy", "work-rights", "editor")
+    shelf = RecordingLibrary(backend, settings.recordings_dir)
+    theirs = await shelf.upload("safe-journey", "main", "ar", MP3, "eddie", 1.0)
+    app = app_factory(backend, clock, settings, ConsoleHooks(services=lambda: services))
+    client = await aiohttp_client(app)
+    token = await sign_in(client, "wendy")
+    page = await (await client.get("/console/recordings")).text()
+    assert 'data-tree="work-rights"' in page and 'data-tree="safe-journey"' not in page
+    refused = await client.post(
+        "/console/recordings/upload", data=_form(token, "safe-journey/main/ar", MP3)
+    )
+    assert "choose a screen and language" in await _flash(client, refused)
+    listen = await client.get(f"/console/recordings/{theirs.id}/audio")
+    assert listen.status == 403

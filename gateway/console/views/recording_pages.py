@@ -18,14 +18,18 @@ from aiohttp import web
 from gateway.console import menu_draft
 from gateway.console.content_source import live_menus
 from gateway.console.context import context, current_role, redirect, render, signed_in_user
+from gateway.console.ports import DEFAULT_SERVICE
 from gateway.console.roles import Permission, allows
 from gateway.console.security import requires, sensitive
+from gateway.console.service_scope import chosen_service
 from gateway.content.recordings import (
     MAX_BYTES,
+    PREFIX,
     SPECIAL_SCREENS,
     RecordingError,
     RecordingLibrary,
 )
+from gateway.store.records import MenuVersion
 
 
 def library(request: web.Request) -> RecordingLibrary:
@@ -42,13 +46,25 @@ class Played:
     languages: tuple[str, ...]
 
 
+def _in_scope(request: web.Request, name: str, tree: str) -> bool:
+    """Whether menu ``name`` (tree ``tree``) is the chosen service's (service_scope); a
+    console that lists no services serves one, and every menu is its."""
+    service = chosen_service(request)
+    if service == DEFAULT_SERVICE:
+        return True
+    return name == (service.menu or service.id) or tree == service.id
+
+
 async def played_menus(request: web.Request) -> list[Played]:
+    """The chosen service's menus, with the languages played from recordings."""
     say = set(context(request).settings.voice_say_languages)
     found = []
     for name, text in sorted((await live_menus(context(request))).items()):
         try:
             data = menu_draft.parse(text)
         except menu_draft.DraftError:
+            continue
+        if not _in_scope(request, name, str(data.get("tree") or name)):
             continue
         languages = tuple(str(lang) for lang in data.get("languages") or [] if str(lang) not in say)
         screens = tuple(str(screen) for screen in (data.get("screens") or {}))
@@ -113,20 +129,24 @@ async def upload(request: web.Request) -> web.StreamResponse:
     )
 
 
-def _version_id(request: web.Request) -> int:
+async def _version_in_scope(request: web.Request) -> MenuVersion:
+    """The recording version the URL names, if it is one of the chosen service's."""
     raw = request.match_info["version"]
-    if not raw.isdigit() or len(raw) > 18:
+    version = await library(request).version(int(raw)) if raw.isdigit() and len(raw) < 19 else None
+    if version is None:
         raise web.HTTPNotFound(text="no such recording")
-    return int(raw)
+    tree = version.menu_name[len(PREFIX) :].split("/")[0]
+    if tree not in {menu.tree for menu in await played_menus(request)}:
+        raise web.HTTPForbidden(text="This recording belongs to another service.")
+    return version
 
 
 @sensitive
 @requires(Permission.APPROVE)
 async def publish(request: web.Request) -> web.StreamResponse:
     ctx = context(request)
-    outcome = await library(request).publish(
-        _version_id(request), signed_in_user(request), ctx.now()
-    )
+    version = await _version_in_scope(request)
+    outcome = await library(request).publish(version.id, signed_in_user(request), ctx.now())
     if outcome.four_eyes:
         return web.Response(status=403, text=outcome.message)
     return redirect(request, "/recordings", flash=outcome.message)
@@ -135,9 +155,7 @@ async def publish(request: web.Request) -> web.StreamResponse:
 async def audio(request: web.Request) -> web.StreamResponse:
     """Any version's audio, for the people reviewing it (callers get published ones
     only, from the gateway's own route)."""
-    shelf = library(request)
-    version = await shelf.version(_version_id(request))
-    found = shelf.file_of(version) if version is not None else None
+    found = library(request).file_of(await _version_in_scope(request))
     if found is None:
         raise web.HTTPNotFound(text="no such recording")
     return web.FileResponse(found.path, headers={"Content-Type": found.content_type})
