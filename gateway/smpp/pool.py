@@ -16,8 +16,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, replace
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import phonenumbers
@@ -322,9 +322,35 @@ class SMPPPool:
     async def send(self, messages: Sequence[OutboundSMS]) -> list[SendResult]:
         if not any(bind.can_transmit for bind in self.binds) and self.africastalking is None:
             return [SendResult(m.reference, SendOutcome.RETRY, error="no bind") for m in messages]
-        return list(await asyncio.gather(*(self._send_one(message) for message in messages)))
+        # Every message's first submission is queued before any answer is awaited (the
+        # window fills), without a task per message; a message that goes on to another
+        # target, or whose route is paced or uses AT, continues in a task of its own.
+        begun = [self._begin(message) for message in messages]
+        results: list[SendResult | None] = []
+        later: dict[int, Awaitable[SendResult]] = {}
+        for index, item in enumerate(begun):
+            if isinstance(item, SendResult):
+                results.append(item)
+            elif isinstance(item, _Submitted):
+                answered = self._answer(item.route, item.target, await self._settle(item))
+                step = item.attempt.answered(item.target, answered[1], answered[2])
+                if step is Step.DONE:
+                    results.append(answered[0])
+                else:
+                    self._passed_on(item.route, item.target, answered)
+                    later[index] = self._carry_on(item.message, item.attempt, answered[0])
+                    results.append(None)
+            else:
+                later[index] = item
+                results.append(None)
+        if later:
+            for index, result in zip(later, await asyncio.gather(*later.values()), strict=True):
+                results[index] = result
+        return [result for result in results if result is not None]
 
-    async def _send_one(self, message: OutboundSMS) -> SendResult:
+    def _begin(self, message: OutboundSMS) -> SendResult | _Submitted | asyncio.Future[SendResult]:
+        """Route ``message`` and queue its first submission now when no wait comes
+        first; else start its way in a task."""
         if not _RECIPIENT.fullmatch(message.recipient):
             return SendResult(message.reference, SendOutcome.FAILED, error="bad recipient")
         region = self._region(message.recipient) if self._by_country else None
@@ -332,47 +358,93 @@ class SMPPPool:
         if route is None:
             return SendResult(message.reference, SendOutcome.FAILED, error="no route")
         attempt = Attempt(route)
-        last: SendResult | None = None
+        if route.tps > 0 or AFRICAS_TALKING in route.smscs:
+            return asyncio.ensure_future(self._carry_on(message, attempt, None))
+        chosen = self._next(route, attempt)
+        if chosen is None:
+            return SendResult(message.reference, SendOutcome.RETRY, error="no target took it")
+        target, bind = chosen
+        submitted = self._submit_smpp(message, bind)
+        if isinstance(submitted, tuple):  # never sent (no bind, too long)
+            answered = self._answer(route, target, submitted)
+            if attempt.answered(target, answered[1], answered[2]) is Step.DONE:
+                return answered[0]
+            self._passed_on(route, target, answered)
+            return asyncio.ensure_future(self._carry_on(message, attempt, answered[0]))
+        assert bind is not None  # else nothing was submitted
+        return _Submitted(message, route, attempt, target, bind, submitted)
+
+    def _next(self, route: Route, attempt: Attempt) -> tuple[str, ESMEBind | None] | None:
+        """The next target of ``attempt`` (and its bind for an SMSC), counted."""
+        up = self._targets_up()
+        chosen = attempt.next_target(up.__contains__)
+        if chosen is None:
+            return None
+        target, failover = chosen
+        bind: ESMEBind | None = None
+        if target != AFRICAS_TALKING:
+            bind = self._bind_for(route, target, attempt.tried[:-1])
+            if bind is not None and bind.settings.name != target:
+                target, failover = bind.settings.name, False  # shared (legacy default)
+                attempt.tried[-1] = target
+        self._count(route, target, "submitted")
+        if failover:
+            self._count(route, target, "failover")
+        return target, bind
+
+    async def _carry_on(
+        self, message: OutboundSMS, attempt: Attempt, last: SendResult | None
+    ) -> SendResult:
+        """Offer ``message`` to the route's next targets until one answer ends it."""
+        route = attempt.route
         while True:
-            up = self._targets_up()
-            chosen = attempt.next_target(up.__contains__)
+            await self._pace(route)
+            chosen = self._next(route, attempt)
             if chosen is None:
                 break
-            target, failover = chosen
-            bind: ESMEBind | None = None
-            if target != AFRICAS_TALKING:
-                bind = self._bind_for(route, target, attempt.tried[:-1])
-                if bind is not None and bind.settings.name != target:
-                    target, failover = bind.settings.name, False  # shared (legacy default)
-                    attempt.tried[-1] = target
-            await self._pace(route)
-            self._count(route, target, "submitted")
-            if failover:
-                self._count(route, target, "failover")
+            target, bind = chosen
             if target == AFRICAS_TALKING:
-                result, answer, error_class = await self._send_at(message)
+                answered = await self._send_at(message)
             else:
-                result, answer, error_class = await self._send_smpp(message, bind)
-            if answer is Answer.UNKNOWN and len(route.smscs) == 1:
-                # No other target could send it twice: as before routes, it is sent
-                # again on the same SMSC later (at-least-once, at most a window).
-                answer = Answer.RETRY
-                result = replace(result, outcome=SendOutcome.RETRY)
-            self._count(route, target, _KIND[answer])
-            step = attempt.answered(target, answer, error_class)
-            if step is Step.DONE:
-                return result
-            self._count(route, target, "failed_over")
-            log.info(
-                "route_failover",
-                route=route.name,
-                target=target,
-                reason=error_class or answer.value,
-            )
-            last = result
+                submitted = self._submit_smpp(message, bind)
+                if isinstance(submitted, tuple):
+                    answered = submitted
+                else:
+                    assert bind is not None
+                    answered = await self._settle(
+                        _Submitted(message, route, attempt, target, bind, submitted)
+                    )
+            answered = self._answer(route, target, answered)
+            if attempt.answered(target, answered[1], answered[2]) is Step.DONE:
+                return answered[0]
+            self._passed_on(route, target, answered)
+            last = answered[0]
         if last is not None and last.outcome is SendOutcome.FAILED:
             return last
         return SendResult(message.reference, SendOutcome.RETRY, error="no target took it")
+
+    def _answer(
+        self, route: Route, target: str, answered: tuple[SendResult, Answer, str]
+    ) -> tuple[SendResult, Answer, str]:
+        result, answer, error_class = answered
+        if answer is Answer.UNKNOWN and len(route.smscs) == 1:
+            # No other target could send it twice: as before routes, it is sent again
+            # on the same SMSC later (at-least-once, at most a window).
+            answer = Answer.RETRY
+            result = replace(result, outcome=SendOutcome.RETRY)
+        self._count(route, target, _KIND[answer])
+        return result, answer, error_class
+
+    def _passed_on(
+        self, route: Route, target: str, answered: tuple[SendResult, Answer, str]
+    ) -> None:
+        self._count(route, target, "failed_over")
+        log.info(
+            "route_failover",
+            route=route.name,
+            target=target,
+            reason=answered[2] or answered[1].value,
+        )
 
     def _bind_for(self, route: Route, target: str, tried: Sequence[str]) -> ESMEBind | None:
         # SMSCs of a shared route (legacy: those that name no prefix) share the traffic:
@@ -389,15 +461,14 @@ class SMPPPool:
         if wait > 0:
             await asyncio.sleep(wait)
 
-    async def _send_smpp(
+    def _submit_smpp(
         self, message: OutboundSMS, bind: ESMEBind | None
-    ) -> tuple[SendResult, Answer, str]:
+    ) -> list[asyncio.Future[PartResult]] | tuple[SendResult, Answer, str]:
+        """Queue every part of ``message`` on ``bind``: their futures, or the answer
+        when nothing could be queued."""
         if bind is None:
-            return (
-                SendResult(message.reference, SendOutcome.RETRY, error="no bind"),
-                Answer.NOT_SENT,
-                "",
-            )
+            no_bind = SendResult(message.reference, SendOutcome.RETRY, error="no bind")
+            return no_bind, Answer.NOT_SENT, ""
         try:
             parts = plan(
                 message.text, SplitMode(bind.settings.split_mode), next(self._references) & 0xFF
@@ -406,11 +477,15 @@ class SMPPPool:
             too_long = SendResult(message.reference, SendOutcome.FAILED, error="too long")
             return too_long, Answer.REFUSED, "too long"
         request = message.request_receipt and bind.settings.request_dlr
-        futures = [
+        return [
             bind.submit(_submit_sm(bind, message, part, request), urgent=message.urgent)
             for part in parts
         ]
-        done = [await future for future in futures]
+
+    async def _settle(self, sent: _Submitted) -> tuple[SendResult, Answer, str]:
+        """What the SMSC made of every part of a submitted message."""
+        message, bind = sent.message, sent.bind
+        done = [await future for future in sent.futures]
         accepted = any(p.outcome is SendOutcome.ACCEPTED for p in done)
         if any(p.status == UNCERTAIN for p in done):
             # Written to a link that died before it answered: the SMSC may have it.
@@ -500,6 +575,18 @@ class SMPPPool:
         else:
             ids = tuple(scoped_id(tracker.scope, part) for part in raw)
         return SendResult(message.reference, SendOutcome.ACCEPTED, message_ids=ids)
+
+
+@dataclass
+class _Submitted:
+    """A message whose parts are queued on an SMSC's bind, answers to come."""
+
+    message: OutboundSMS
+    route: Route
+    attempt: Attempt
+    target: str
+    bind: ESMEBind
+    futures: list[asyncio.Future[PartResult]]
 
 
 def _submit_sm(bind: ESMEBind, message: OutboundSMS, part: SMSPart, receipt: bool) -> SubmitSM:
