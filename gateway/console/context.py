@@ -133,10 +133,12 @@ def render(
     warning = ctx.hooks.serving_warning
     scope = request.get(SCOPE)  # gateway.console.service_scope.Scope, once signed in
     listed = ctx.hooks.services
-    down = [s for s in listed() if s.down] if listed is not None else []
+    services = list(listed()) if listed is not None else []
+    down = [s for s in services if s.down]
     page = ctx.templates.get_template(template).render(
         serving_warning=warning() if callable(warning) else "",
         services_down=down,
+        several_services=len(services) > 1,
         scope=scope,
         base=ctx.base,
         session=session,
