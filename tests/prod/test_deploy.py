@@ -141,6 +141,26 @@ def test_the_smsc_example_names_every_smsc_key_and_loads(tmp_path: Path) -> None
         assert re.search(rf"^#\s+{key}\b|^#\s+\w+, {key}\b|^#\s+{key}, ", text, re.M), key
 
 
+def test_the_routes_example_names_every_route_key_and_loads(tmp_path: Path) -> None:
+    from gateway.settings import RouteSettings
+
+    example = DEPLOY / "routes.json.example"
+    keys = set(json.loads(example.read_text(encoding="utf-8"))[0])
+    assert keys == set(RouteSettings.__dataclass_fields__)
+    smscs = json.loads((DEPLOY / "smsc.json.example").read_text(encoding="utf-8"))
+    for smsc in smscs:
+        del smsc["routes"]  # the routes are in GATEWAY_ROUTES instead (not both)
+    settings = Settings.from_env(
+        {
+            "GATEWAY_SMSC": json.dumps(smscs),
+            "GATEWAY_ROUTES": f"@{example}",
+            "GATEWAY_DATA_DIR": str(tmp_path),
+        }
+    )
+    assert [route.name for route in settings.routes] == ["kenya", "elsewhere"]
+    assert settings.routes[0].countries == ("KE",) and settings.routes[0].tps == 40
+
+
 # --- Dockerfile and compose ---------------------------------------------------------------
 
 
