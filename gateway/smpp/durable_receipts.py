@@ -11,9 +11,11 @@ decided that a restart must not lose, in the store's ``smpp_receipt_formats`` an
 - the format, once learned, is kept, and comes back at the next start, so receipts
   are matched from the first one instead of being held again while learning.
 
-Changes are saved in the order they were made (each save waits for the previous
-one), so a receipt held and resolved by two receipts handled at once never stays in
-the store after it was resolved.
+Changes are saved in the order they were made (each receipt that changed something
+waits for the previous such receipt to be done; receipts that change nothing stay
+out of that order, so receipts still reach the store in batches), so a receipt held
+and resolved by two receipts handled at once never stays in the store after it was
+resolved.
 """
 
 from __future__ import annotations
@@ -95,6 +97,10 @@ class DurableReceipts:
 
     async def _apply(self, reports: list[Receipt], report: Report) -> None:
         changes = self.tracker.take_changes()
+        if not changes:  # the common case: nothing to keep, so no place in the order
+            if reports:
+                await report(reports)
+            return
         previous = self._previous
         mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._previous = mine

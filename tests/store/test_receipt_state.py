@@ -4,6 +4,7 @@ learned."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from gateway.smpp.durable_receipts import DurableReceipts
@@ -76,4 +77,53 @@ async def test_a_held_receipt_outlives_a_restart_and_resolves_to_its_id(tmp_path
     third = Reports()
     await durable.receive(Receipt("26", DELIVERED), third)
     assert third.got == [Receipt("sim/1a", DELIVERED)]
+    await store.close()
+
+
+class GatedStore:
+    """The real store, with saves of newly held receipts waiting for ``gate``."""
+
+    def __init__(self, store: SQLStore) -> None:
+        self.store = store
+        self.gate = asyncio.Event()
+
+    async def receipt_matching(self, scope: str) -> ReceiptMatching:
+        return await self.store.receipt_matching(scope)
+
+    async def save_receipt_matching(
+        self,
+        scope: str,
+        *,
+        held: list[HeldReceipt] = [],  # noqa: B006 (never mutated)
+        released: list[HeldReceipt] = [],  # noqa: B006
+        learned: str | None = None,
+        now: float,
+    ) -> None:
+        if held:
+            await self.gate.wait()
+        await self.store.save_receipt_matching(
+            scope, held=held, released=released, learned=learned, now=now
+        )
+
+
+async def test_a_receipt_resolved_while_its_hold_is_being_saved_is_not_left_held(
+    tmp_path: Path,
+) -> None:
+    """Held (its save slow), then a receipt that changes nothing, then one that
+    resolves it: the release is saved after the hold, never before."""
+    store = await open_store(str(tmp_path / "gateway.db"))
+    gated = GatedStore(store)
+    durable = DurableReceipts(ReceiptTracker("sim"), gated)
+    for message_id in ("10", "16", "5", "1f"):
+        durable.tracker.submitted((message_id,))
+    reports = Reports()
+    holding = asyncio.create_task(durable.receive(Receipt("16", FAILED), reports))
+    await asyncio.sleep(0.05)
+    await durable.receive(Receipt("5", DELIVERED), reports)  # no change: not delayed
+    resolving = asyncio.create_task(durable.receive(Receipt("1F", DELIVERED), reports))
+    await asyncio.sleep(0.05)
+    gated.gate.set()
+    await asyncio.gather(holding, resolving)
+    assert Receipt("sim/16", FAILED) in reports.got  # as-is, learned from the hex letter
+    assert await store.receipt_matching("sim") == ReceiptMatching("as-is", ())
     await store.close()
