@@ -7,6 +7,7 @@ delivery receipts), ``receipt_ids`` (an SMSC's id format, learned), ``receipt_tr
 (each receipt to exactly its message, ids scoped by SMSC account), ``ussd_profiles``
 (op-code profiles). Adapters: ``submits`` (one bind's submit
 queue), ``esme`` (one bind over asyncio), ``inbound`` (MO, receipts, USSD to the
-sink and handler), ``pool`` (every bind, as the SMSSender). Splitting and
+sink and handler), ``durable_receipts`` (held receipts and learned id formats kept
+in the store), ``pool`` (every bind, as the SMSSender). Splitting and
 reassembly of long SMS live in :mod:`gateway.sms.segmentation`.
 """
