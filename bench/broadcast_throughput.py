@@ -57,17 +57,24 @@ from gateway.settings import Secret  # noqa: E402
 from gateway.smpp.esme import LinkTuning  # noqa: E402
 from gateway.smpp.pool import SMPPPool  # noqa: E402
 from gateway.sms.keywords import load_catalog  # noqa: E402
+from gateway.store.audit_anchor import AuditAnchor, AuditSeal  # noqa: E402
 from gateway.store.sql_store import SQLStore  # noqa: E402
 from tests.broadcast.seeding import seed_subscribers  # noqa: E402
 from tests.smpp.smsc_driver import Simulator, smsc_settings  # noqa: E402
 
 HASH_KEY = "bench-hash-key-" + "x" * 32
+AUDIT_KEY = "bench-audit-key-" + "x" * 32
 ENCRYPTION_KEY = Fernet.generate_key().decode()
 CONTENT = ROOT / "content"
 
 
 class IncompleteRun(Exception):
     """A run that did not finish: no figure is printed for it."""
+
+
+def bench_seal(workdir: Path) -> AuditSeal:
+    """The audit key the worker gets too (approving an alert writes audit rows)."""
+    return AuditSeal(AUDIT_KEY.encode(), AuditAnchor(workdir / "audit-anchor.jsonl"))
 
 
 def numbers(count: int) -> list[str]:
@@ -100,7 +107,7 @@ async def durable_throughput(count: int, workdir: Path) -> dict[str, float]:
     db_path = workdir / "durable.db"
     hasher = PhoneHasher(Secret(HASH_KEY))
     vault = NumberVault(Secret(ENCRYPTION_KEY))
-    store: SQLStore = await SQLStore.open(db_path)
+    store: SQLStore = await SQLStore.open(db_path, bench_seal(workdir))
     seed_subscribers(db_path, hasher, vault, numbers(count))
     subscriptions = SubscriptionService(store, hasher, vault)
     receipts = ReceiptRecorder(store)
@@ -190,7 +197,7 @@ async def command_run(count: int, workdir: Path, whole: bool, deadline: float) -
     the command was started (its ``broadcast.first_submit`` log line's timestamp).
     """
     db_path = workdir / f"run-{count}.db"
-    store: SQLStore = await SQLStore.open(db_path)
+    store: SQLStore = await SQLStore.open(db_path, bench_seal(workdir))
     began = time.monotonic()
     seed_subscribers(
         db_path, PhoneHasher(Secret(HASH_KEY)), NumberVault(Secret(ENCRYPTION_KEY)), numbers(count)
@@ -218,6 +225,7 @@ async def command_run(count: int, workdir: Path, whole: bool, deadline: float) -
         "GATEWAY_DB": str(db_path),
         "GATEWAY_CONTENT": str(CONTENT),
         "GATEWAY_HASH_KEY": HASH_KEY,
+        "GATEWAY_AUDIT_KEY": AUDIT_KEY,
         "GATEWAY_ENCRYPTION_KEY": ENCRYPTION_KEY,
         "GATEWAY_CALLBACK_SECRET": "bench-callback-secret-000",
         "GATEWAY_SMS_CHANNEL": "smpp",

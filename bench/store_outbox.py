@@ -87,7 +87,7 @@ async def one_round(store: Any, rows: int, batch: int, round_no: int) -> tuple[f
 
 
 async def measure(url: str, rows: int, batch: int, rounds: int) -> tuple[float, float]:
-    store = await open_store(url)
+    store = await open_store(url, audit=None)  # writes no audit row
     try:
         await seed(store, rows)
         results = [await one_round(store, rows, batch, n) for n in range(rounds)]

@@ -20,6 +20,7 @@ from gateway.privacy.numbers import NumberVault, PhoneHasher
 from gateway.settings import Settings
 from gateway.sms.keywords import load_catalog
 from gateway.sms.messages import SMSSender
+from gateway.store.audit_anchor import audit_seal
 from gateway.store.port import Store
 from gateway.store.sql_store import open_store
 
@@ -45,7 +46,8 @@ class Messaging:
 
 @asynccontextmanager
 async def open_messaging(settings: Settings) -> AsyncIterator[Messaging]:
-    store = await open_store(settings.db_url)  # PostgreSQL for a postgresql:// URL
+    # PostgreSQL for a postgresql:// URL; audit rows keyed and anchored
+    store = await open_store(settings.db_url, audit=audit_seal(settings))
     try:
         hasher = PhoneHasher(settings.hash_key)
         vault = NumberVault(settings.encryption_key)

@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from gateway.broadcast.alert_service import AlertDraft, AlertService, AlertStatus
@@ -32,7 +33,10 @@ from gateway.server.sms_channel import ChannelUnavailable, channel_family
 from gateway.server.worker_process import run_worker_process
 from gateway.settings import Settings
 from gateway.sms.keywords import CatalogError, load_catalog
+from gateway.store.audit_anchor import AuditAnchor, audit_seal
+from gateway.store.audit_chain import describe
 from gateway.store.port import Store, StoreError
+from gateway.store.records import ChainCheck
 from gateway.store.sql_store import open_store
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
@@ -107,7 +111,22 @@ def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
 
     audit = subparsers.add_parser("audit", help="the hash-chained audit log")
     audit_actions = audit.add_subparsers(dest="audit_command", required=True)
-    verify = audit_actions.add_parser("verify", help="check the hash chain")
+    verify = audit_actions.add_parser(
+        "verify", help="check the keyed chain against the newest checkpoint of the anchor"
+    )
+    anchor = verify.add_mutually_exclusive_group()
+    anchor.add_argument(
+        "--anchor",
+        type=Path,
+        default=None,
+        help="another copy of the checkpoints (default: GATEWAY_AUDIT_ANCHOR), e.g. the "
+        "audit.checkpoint log lines' fields, one JSON object a line",
+    )
+    anchor.add_argument(
+        "--no-anchor",
+        action="store_true",
+        help="the chain alone (rows deleted from the end cannot be seen)",
+    )
     verify.set_defaults(func=_run(_audit_verify))
 
 
@@ -125,7 +144,7 @@ def _run(command: Command) -> Callable[[argparse.Namespace], int]:
 
 async def _with_store(command: Command, args: argparse.Namespace, settings: Settings) -> int:
     try:
-        store = await open_store(settings.db_url)  # or PostgreSQL, by URL
+        store = await open_store(settings.db_url, audit=audit_seal(settings))
     except StoreError as exc:
         print(f"gateway: {exc}", file=sys.stderr)
         return 1
@@ -315,9 +334,29 @@ async def _retention_run(args: argparse.Namespace, settings: Settings, store: St
 
 
 async def _audit_verify(args: argparse.Namespace, settings: Settings, store: Store) -> int:
-    check = await store.verify_audit_chain()
-    if check.ok:
-        print(f"audit chain ok ({check.checked} rows)")
-        return 0
-    print(f"audit chain BROKEN at row {check.broken_at}: {check.reason}", file=sys.stderr)
-    return 1
+    if args.no_anchor:
+        check = await store.verify_audit_chain()
+    else:
+        check = await store.verify_audit_log(
+            None if args.anchor is None else AuditAnchor(args.anchor)
+        )
+    if not check.ok:
+        print(f"audit log does NOT verify: {check.reason}", file=sys.stderr)
+        return 1
+    print(f"audit chain ok: {check.checked} rows{_chain_parts(check)}")
+    if check.checkpoint is not None:
+        print(f"matches {describe(check.checkpoint)}")
+    elif not args.no_anchor and check.checked:
+        print("no checkpoint to compare with yet (no keyed write since the upgrade)")
+    return 0
+
+
+def _chain_parts(check: ChainCheck) -> str:
+    if check.keyed_from is None:
+        return ", none keyed yet (written before the audit key; the next write seals them)"
+    if check.legacy_rows:
+        return (
+            f", {check.legacy_rows} unkeyed rows of before the audit key sealed by the "
+            f"switch-over row {check.keyed_from}, keyed from there"
+        )
+    return ", all keyed"

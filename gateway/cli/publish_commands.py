@@ -21,6 +21,7 @@ from gateway.console.content_source import ContentSource
 from gateway.console.roles import Permission
 from gateway.observability.logs import configure as configure_logging
 from gateway.settings import Settings
+from gateway.store.audit_anchor import audit_seal
 from gateway.store.port import StoreError
 from gateway.store.sql_store import open_store
 
@@ -47,7 +48,7 @@ def _run(args: argparse.Namespace) -> int:
 
 async def _publish(args: argparse.Namespace, settings: Settings) -> int:
     try:
-        store = await open_store(settings.db_url)
+        store = await open_store(settings.db_url, audit=audit_seal(settings))
     except StoreError as exc:
         print(f"gateway: {exc}", file=sys.stderr)
         return 1

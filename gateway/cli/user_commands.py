@@ -24,6 +24,7 @@ from typing import Any
 from gateway.console.passwords import PasswordPolicyError, Passwords, check_policy
 from gateway.console.roles import parse_role
 from gateway.errors import GatewayError
+from gateway.observability.logs import configure as configure_logging
 from gateway.settings import Settings
 from gateway.store.port import Store, StoreError
 
@@ -75,8 +76,11 @@ def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 
 def _run(action: Any, args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    # Log lines (the audit checkpoint among them) to stderr, as the other commands.
+    configure_logging(settings.log_format, settings.log_level)
     try:
-        asyncio.run(action(args, Settings.from_env()))
+        asyncio.run(action(args, settings))
     except (CommandError, StoreError) as exc:
         print(f"gateway user: {exc}", file=sys.stderr)
         return 1
@@ -99,9 +103,10 @@ def read_password(username: str, from_stdin: bool) -> str:
 
 async def _open(settings: Settings) -> Store:
     """The store of ``settings.db_url``: SQLite by path, PostgreSQL by URL."""
+    from gateway.store.audit_anchor import audit_seal
     from gateway.store.sql_store import open_store
 
-    return await open_store(settings.db_url)
+    return await open_store(settings.db_url, audit=audit_seal(settings))
 
 
 def service_keys(settings: Settings) -> dict[str, str]:

@@ -159,11 +159,12 @@ def _normalise_command(args: argparse.Namespace) -> int:
 async def _normalise_with_store(
     settings: Settings, normaliser: IdentityNormaliser, batch: int
 ) -> int:
+    from gateway.store.audit_anchor import audit_seal
     from gateway.store.port import StoreError
     from gateway.store.sql_store import open_store
 
     try:
-        store = await open_store(settings.db_url)
+        store = await open_store(settings.db_url, audit=audit_seal(settings))
     except StoreError as exc:
         print(f"gateway: {exc}", file=sys.stderr)
         return 1

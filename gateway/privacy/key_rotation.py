@@ -206,11 +206,12 @@ def _rotate_command(args: argparse.Namespace) -> int:
 
 
 async def _rotate_with_store(settings: Settings, rotation: KeyRotation, batch: int) -> int:
+    from gateway.store.audit_anchor import audit_seal
     from gateway.store.port import StoreError
     from gateway.store.sql_store import open_store
 
     try:
-        store = await open_store(settings.db_url)
+        store = await open_store(settings.db_url, audit=audit_seal(settings))
     except StoreError as exc:
         print(f"gateway: {exc}", file=sys.stderr)
         return 1

@@ -342,6 +342,39 @@ ALTER TABLE menu_versions ADD COLUMN submitted_by TEXT;
 ALTER TABLE menu_versions ADD COLUMN submitted_at {time};
 """,
     ),
+    Migration(
+        6,
+        # The keyed audit chain (gateway.store.audit_chain): the row count kept beside
+        # the log for the checkpoints, and, at the database too, only keyed rows
+        # taken from now on: an older gateway still running would otherwise append
+        # unkeyed rows after keyed ones. Old rows stay as they are.
+        portable="""
+CREATE TABLE audit_head (
+    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+    row_count {bigint} NOT NULL,
+    last_id {bigint} NOT NULL
+);
+INSERT INTO audit_head (singleton, row_count, last_id)
+    SELECT 1, COUNT(*), COALESCE(MAX(id), 0) FROM audit_log;
+""",
+        sqlite="""
+CREATE TRIGGER audit_log_keyed_only BEFORE INSERT ON audit_log
+WHEN NEW.row_hash NOT LIKE 'k1:%'
+BEGIN SELECT RAISE(ABORT, 'audit_log takes keyed rows only'); END;
+""",
+        postgresql="""
+CREATE FUNCTION audit_log_keyed_only() RETURNS trigger LANGUAGE plpgsql AS $body$
+BEGIN
+    IF NEW.row_hash NOT LIKE 'k1:%' THEN
+        RAISE EXCEPTION 'audit_log takes keyed rows only';
+    END IF;
+    RETURN NEW;
+END
+$body$;
+CREATE TRIGGER audit_log_keyed_only BEFORE INSERT ON audit_log
+    FOR EACH ROW EXECUTE FUNCTION audit_log_keyed_only();
+""",
+    ),
 )
 
 

@@ -8,7 +8,8 @@ number the sender needs is Fernet ciphertext (``msisdn_sealed``).
 Errors::
 
     StoreError                 the database refused or failed (wraps the driver's error)
-    └── StoreConflict          a unique key already exists (operator name, ...)
+    ├── StoreConflict          a unique key already exists (operator name, ...)
+    └── AuditKeyMissing        an audit row written by a store opened without the audit key
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol
 
 from gateway.errors import GatewayError
+from gateway.store.audit_anchor import AuditAnchor
 from gateway.store.operator_records import OperatorSessionRecord, SecondFactor, SignInCounter
 from gateway.store.records import (
     Audience,
+    AuditCheckpoint,
     AuditEntry,
     Broadcast,
     ChainCheck,
@@ -46,6 +49,11 @@ class StoreError(GatewayError):
 
 class StoreConflict(StoreError):
     """A unique key already exists."""
+
+
+class AuditKeyMissing(StoreError):
+    """This process opened the store without the audit key, and cannot write audit
+    rows (an unkeyed row after keyed ones would break the chain for good)."""
 
 
 class SubscriberStore(Protocol):
@@ -174,7 +182,11 @@ class AuditStore(Protocol):
     ) -> list[AuditEntry]:
         """Newest first, below ``before_id`` (from the newest when None)."""
 
-    async def verify_audit_chain(self) -> ChainCheck: ...
+    async def verify_audit_chain(self, checkpoint: AuditCheckpoint | None = None) -> ChainCheck:
+        """The chain with the store's audit key (and against ``checkpoint`` if given)."""
+
+    async def verify_audit_log(self, anchor: AuditAnchor | None = None) -> ChainCheck:
+        """The chain against the newest checkpoint of the anchor file."""
 
 
 class ConsoleStore(Protocol):

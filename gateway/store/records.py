@@ -188,13 +188,32 @@ class AuditEntry:
 
 
 @dataclass(frozen=True)
+class AuditCheckpoint:
+    """The audit log as it stood after a write: ``rows`` rows, the last one
+    ``last_id`` whose hash is ``head``, at ``at``; ``mac`` seals the four with the
+    audit key. Kept outside the database (gateway.store.audit_anchor)."""
+
+    rows: int
+    last_id: int
+    head: str
+    at: float
+    mac: str
+
+
+@dataclass(frozen=True)
 class ChainCheck:
-    """The result of walking the audit chain: ``broken_at`` is the first bad row id."""
+    """The result of walking the audit chain: ``broken_at`` is the first bad row id
+    (None when what fails is a checkpoint the log no longer reaches), ``reason`` a
+    sentence naming it. ``legacy_rows`` were written before the audit key (verified
+    unkeyed); keyed rows begin at ``keyed_from``; ``checkpoint`` is the one compared."""
 
     ok: bool
     checked: int
     broken_at: int | None = None
     reason: str = ""
+    legacy_rows: int = 0
+    keyed_from: int | None = None
+    checkpoint: AuditCheckpoint | None = None
 
 
 @dataclass(frozen=True)

@@ -19,14 +19,28 @@ import json
 from collections.abc import Mapping
 from os import PathLike
 
-from gateway.store.audit_chain import GENESIS_HASH, entry_hash, verify_paged
-from gateway.store.database import Database, Row
+import structlog
+
+from gateway.store.audit_anchor import AuditAnchor, AuditSeal
+from gateway.store.audit_chain import (
+    GENESIS_HASH,
+    SWITCH_OVER_ACTION,
+    SWITCH_OVER_ACTOR,
+    is_keyed,
+    keyed_entry_hash,
+    seal_checkpoint,
+    switch_over_details,
+    verify_paged,
+)
+from gateway.store.base import StoreBase
+from gateway.store.database import Connection, Database, Row
 from gateway.store.migrations import migrate
 from gateway.store.operator_security import OperatorSecurity
 from gateway.store.outbox import Outbox
-from gateway.store.port import Store
+from gateway.store.port import AuditKeyMissing, Store
 from gateway.store.receipt_state import ReceiptState
 from gateway.store.records import (
+    AuditCheckpoint,
     AuditEntry,
     ChainCheck,
     MenuVersion,
@@ -37,6 +51,7 @@ from gateway.store.records import (
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 AUDIT_LOCK = 7_201_002  # advisory lock key (PostgreSQL)
+log = structlog.get_logger(__name__)
 
 
 def is_postgres_url(db_url: str) -> bool:
@@ -84,10 +99,16 @@ def _menu(row: Row) -> MenuVersion:
 
 
 class SQLStore(Outbox, OperatorSecurity, ReceiptState):
-    """Everything durable in one database (``settings.db_url``)."""
+    """Everything durable in one database (``settings.db_url``). Audit rows are keyed
+    with ``audit`` (:class:`~gateway.store.audit_anchor.AuditSeal`); a store opened
+    without it reads and verifies, and refuses to write audit rows."""
+
+    def __init__(self, database: Database, audit: AuditSeal | None = None) -> None:
+        StoreBase.__init__(self, database)
+        self.audit = audit
 
     @classmethod
-    async def open(cls, db_url: str | PathLike[str]) -> SQLStore:
+    async def open(cls, db_url: str | PathLike[str], audit: AuditSeal | None = None) -> SQLStore:
         """Open and migrate the database at ``db_url`` (a path or a ``postgresql://``
         URL)."""
         url = str(db_url)
@@ -105,33 +126,89 @@ class SQLStore(Outbox, OperatorSecurity, ReceiptState):
         except BaseException:
             await database.close()
             raise
-        return cls(database)
+        if audit is not None and audit.anchor is not None:
+            audit.anchor.prepare()
+        return cls(database, audit)
 
     # -- audit log -------------------------------------------------------------------
 
     async def append_audit(
         self, actor: str, action: str, subject: str, details: Mapping[str, object], now: float
     ) -> AuditEntry:
+        if self.audit is None:
+            raise AuditKeyMissing("append audit: this process has no audit key")
+        key = self.audit.key
         # Round-trip through JSON so the hash is computed over what is stored.
         stored = json.loads(json.dumps(dict(details), sort_keys=True, ensure_ascii=False))
         async with self.transaction("append audit") as db:
             # One writer at a time: two appends reading the same last hash would fork
             # the chain.
             await db.lock(AUDIT_LOCK)
-            last = await db.fetchval("SELECT row_hash FROM audit_log ORDER BY id DESC LIMIT 1")
-            prev_hash = last or GENESIS_HASH
-            row_hash = entry_hash(prev_hash, now, actor, action, subject, stored)
-            entry_id: int = await db.fetchval(
-                "INSERT INTO audit_log (at, actor, action, subject, details, prev_hash, row_hash)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                now,
-                actor,
-                action,
-                subject,
-                json.dumps(stored, sort_keys=True, ensure_ascii=False),
-                prev_hash,
-                row_hash,
+            last = await db.fetchrow("SELECT id, row_hash FROM audit_log ORDER BY id DESC LIMIT 1")
+            rows = await self._audit_rows(db, last)
+            prev_hash = GENESIS_HASH if last is None else last["row_hash"]
+            if rows > 0 and not is_keyed(prev_hash):
+                # The first keyed write to a log of unkeyed rows: the switch-over row
+                # seals them as they are (never re-hashed, see audit_chain).
+                switch_over = await self._insert_audit(
+                    db,
+                    key,
+                    prev_hash,
+                    now,
+                    SWITCH_OVER_ACTOR,
+                    SWITCH_OVER_ACTION,
+                    "audit_log",
+                    switch_over_details(rows, prev_hash),
+                )
+                log.warning("audit.keyed_from_now", legacy_rows=rows, row=switch_over.id)
+                rows += 1
+                prev_hash = switch_over.row_hash
+            entry = await self._insert_audit(
+                db, key, prev_hash, now, actor, action, subject, stored
             )
+            rows += 1
+            await db.execute(
+                "UPDATE audit_head SET row_count = ?, last_id = ? WHERE singleton = 1",
+                rows,
+                entry.id,
+            )
+        self.audit.checkpoint(seal_checkpoint(key, rows, entry.id, entry.row_hash, now))
+        return entry
+
+    async def _audit_rows(self, db: Connection, last: Row | None) -> int:
+        """How many rows the log holds, from ``audit_head``; counted again (and said)
+        when the head does not name the last row (rows written around the store)."""
+        head = await db.fetchrow("SELECT row_count, last_id FROM audit_head WHERE singleton = 1")
+        last_id = 0 if last is None else last["id"]
+        if head is not None and head["last_id"] == last_id:
+            return int(head["row_count"])
+        counted = int(await db.fetchval("SELECT COUNT(*) FROM audit_log"))
+        log.warning("audit.head_recounted", rows=counted, last_id=last_id)
+        return counted
+
+    async def _insert_audit(
+        self,
+        db: Connection,
+        key: bytes,
+        prev_hash: str,
+        now: float,
+        actor: str,
+        action: str,
+        subject: str,
+        stored: Mapping[str, object],
+    ) -> AuditEntry:
+        row_hash = keyed_entry_hash(key, prev_hash, now, actor, action, subject, stored)
+        entry_id: int = await db.fetchval(
+            "INSERT INTO audit_log (at, actor, action, subject, details, prev_hash, row_hash)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            now,
+            actor,
+            action,
+            subject,
+            json.dumps(stored, sort_keys=True, ensure_ascii=False),
+            prev_hash,
+            row_hash,
+        )
         return AuditEntry(entry_id, now, actor, action, subject, stored, prev_hash, row_hash)
 
     async def audit_entries(self, after_id: int = 0, limit: int = 1000) -> list[AuditEntry]:
@@ -152,8 +229,64 @@ class SQLStore(Outbox, OperatorSecurity, ReceiptState):
         )
         return [_audit(row) for row in rows]
 
-    async def verify_audit_chain(self) -> ChainCheck:
-        return await verify_paged(self.audit_entries)
+    async def verify_audit_chain(self, checkpoint: AuditCheckpoint | None = None) -> ChainCheck:
+        """Walk the chain with this store's key; with ``checkpoint``, also check that the
+        log still holds what it recorded."""
+        key = None if self.audit is None else self.audit.key
+        return await verify_paged(self.audit_entries, key, checkpoint)
+
+    async def verify_audit_log(self, anchor: AuditAnchor | None = None) -> ChainCheck:
+        """The chain, checked against the newest checkpoint of ``anchor`` (default: this
+        store's own anchor file). A log with keyed rows and no anchor to compare with
+        fails: rows deleted from its end could not be seen."""
+        if self.audit is None:
+            return ChainCheck(
+                False, 0, None, "no audit key was given: keyed rows cannot be checked"
+            )
+        anchor = anchor or self.audit.anchor
+        if anchor is None:
+            return await self.verify_audit_chain()
+        if not anchor.exists():
+            check = await self.verify_audit_chain()
+            if check.ok and check.keyed_from is not None:
+                return ChainCheck(
+                    False,
+                    check.checked,
+                    None,
+                    f"the anchor file {anchor.path} is missing: the log has keyed rows, "
+                    "so it had checkpoints; rows deleted from its end could not be seen",
+                    check.legacy_rows,
+                    check.keyed_from,
+                )
+            return check
+        try:
+            reading = anchor.read(self.audit.key)
+        except OSError as exc:
+            return ChainCheck(
+                False, 0, None, f"the anchor file {anchor.path} cannot be read: {exc.strerror}"
+            )
+        check = await self.verify_audit_chain(reading.newest)
+        if check.ok and reading.newest is None and check.keyed_from is not None:
+            return ChainCheck(
+                False,
+                check.checked,
+                None,
+                f"the anchor file {anchor.path} holds no checkpoint: the log has keyed "
+                "rows, so it had some; rows deleted from its end could not be seen",
+                check.legacy_rows,
+                check.keyed_from,
+            )
+        if check.ok and reading.problem:
+            return ChainCheck(
+                False,
+                check.checked,
+                None,
+                f"{reading.problem} ({anchor.path})",
+                check.legacy_rows,
+                check.keyed_from,
+                check.checkpoint,
+            )
+        return check
 
     # -- operators -------------------------------------------------------------------
 
@@ -380,10 +513,12 @@ class SQLStore(Outbox, OperatorSecurity, ReceiptState):
         )
 
 
-async def open_store(db_url: str) -> SQLStore:
+async def open_store(db_url: str, *, audit: AuditSeal | None) -> SQLStore:
     """The store for ``settings.db_url``: PostgreSQL for a ``postgresql://`` URL, else
-    the SQLite file at that path. Opened and migrated; close it with ``close()``."""
-    return await SQLStore.open(db_url)
+    the SQLite file at that path. Opened and migrated; close it with ``close()``.
+    ``audit`` (:func:`gateway.store.audit_anchor.audit_seal`) keys and anchors the
+    audit rows this process writes; None only for a process that writes none."""
+    return await SQLStore.open(db_url, audit)
 
 
 def _implements_the_port(store: SQLStore) -> Store:

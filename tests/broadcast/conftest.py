@@ -23,6 +23,7 @@ from gateway.settings import PROJECT_ROOT, Secret
 from gateway.sms.keywords import load_catalog
 from gateway.store.sql_store import SQLStore
 from tests.at_double import MESSAGING_PATH, ATDouble
+from tests.audit_support import seal_at
 
 CALLBACK_SECRET = "callback-secret-0123456789"
 HASH_KEY = "hash-key-" + "x" * 32
@@ -65,7 +66,7 @@ class Harness:
 @pytest.fixture
 async def harness(tmp_path: Path, aiohttp_server: Callable[..., Any]) -> AsyncIterator[Harness]:
     db_path = tmp_path / "gateway.db"
-    store: SQLStore = await SQLStore.open(db_path)
+    store: SQLStore = await SQLStore.open(db_path, seal_at(tmp_path))
     double = ATDouble()
     double_server = await aiohttp_server(double.app())
     http = aiohttp.ClientSession()

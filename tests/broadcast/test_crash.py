@@ -35,6 +35,7 @@ from gateway.settings import PROJECT_ROOT, Secret
 from gateway.sms.keywords import load_catalog
 from gateway.store.sql_store import SQLStore
 from tests.at_double import MESSAGING_PATH, ATDouble
+from tests.audit_support import AUDIT_KEY, seal_at
 from tests.broadcast.conftest import CALLBACK_SECRET, ENCRYPTION_KEY, HASH_KEY, eventually, number
 from tests.broadcast.seeding import seed_subscribers
 
@@ -90,7 +91,7 @@ class Rig:
 @pytest.fixture
 async def rig(tmp_path: Path, aiohttp_server: Callable[..., Any]) -> AsyncIterator[Rig]:
     db_path = tmp_path / "gateway.db"
-    store: SQLStore = await SQLStore.open(db_path)
+    store: SQLStore = await SQLStore.open(db_path, seal_at(tmp_path))
     hasher = PhoneHasher(Secret(HASH_KEY))
     vault = NumberVault(Secret(ENCRYPTION_KEY))
     subscriptions = SubscriptionService(store, hasher, vault)
@@ -108,6 +109,7 @@ async def rig(tmp_path: Path, aiohttp_server: Callable[..., Any]) -> AsyncIterat
     env = {
         "PATH": os.environ.get("PATH", ""),
         "GATEWAY_DATA_DIR": str(tmp_path),
+        "GATEWAY_AUDIT_KEY": AUDIT_KEY.decode(),
         "GATEWAY_DB": str(db_path),
         "GATEWAY_HASH_KEY": HASH_KEY,
         "GATEWAY_ENCRYPTION_KEY": ENCRYPTION_KEY,

@@ -31,6 +31,7 @@ from gateway.broadcast.alert_service import AlertDraft, AlertService
 from gateway.privacy.numbers import NumberVault, PhoneHasher
 from gateway.settings import PROJECT_ROOT, Secret
 from gateway.store.sql_store import SQLStore
+from tests.audit_support import AUDIT_KEY, seal_at
 from tests.broadcast.conftest import ENCRYPTION_KEY, HASH_KEY, number
 from tests.broadcast.seeding import seed_subscribers
 from tests.servers import free_port
@@ -106,7 +107,7 @@ async def test_held_receipts_survive_a_killed_worker_and_land_on_their_rows(
     tmp_path: Path, smsc: Simulator
 ) -> None:
     db_path = tmp_path / "gateway.db"
-    store = await SQLStore.open(db_path)
+    store = await SQLStore.open(db_path, seal_at(tmp_path))
     hasher, vault = PhoneHasher(Secret(HASH_KEY)), NumberVault(Secret(ENCRYPTION_KEY))
     first_people = [number(i) for i in range(PER_BROADCAST)]
     second_people = [number(i) for i in range(PER_BROADCAST, 2 * PER_BROADCAST)]
@@ -134,6 +135,7 @@ async def test_held_receipts_survive_a_killed_worker_and_land_on_their_rows(
         "PATH": os.environ.get("PATH", ""),
         "PYTHONPATH": str(PROJECT_ROOT),
         "GATEWAY_DATA_DIR": str(tmp_path),
+        "GATEWAY_AUDIT_KEY": AUDIT_KEY.decode(),
         "GATEWAY_DB": str(db_path),
         "GATEWAY_HASH_KEY": HASH_KEY,
         "GATEWAY_ENCRYPTION_KEY": ENCRYPTION_KEY,

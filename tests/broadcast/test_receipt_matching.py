@@ -28,6 +28,7 @@ from gateway.settings import PROJECT_ROOT, Secret, SMSCSettings
 from gateway.smpp.pool import SMPPPool
 from gateway.sms.keywords import load_catalog
 from gateway.store.sql_store import SQLStore
+from tests.audit_support import seal_at
 from tests.broadcast.conftest import ENCRYPTION_KEY, HASH_KEY, number
 from tests.broadcast.seeding import seed_subscribers
 from tests.smpp.smsc_driver import FAST, Simulator, smsc_settings
@@ -52,7 +53,7 @@ class Rig:
         self.vault = NumberVault(Secret(ENCRYPTION_KEY))
 
     async def open(self) -> None:
-        self.store: SQLStore = await SQLStore.open(self.db_path)
+        self.store: SQLStore = await SQLStore.open(self.db_path, seal_at(self.db_path.parent))
         subscriptions = SubscriptionService(self.store, self.hasher, self.vault)
         catalog = load_catalog(PROJECT_ROOT / "content")
         self.receipts = ReceiptRecorder(self.store)

@@ -27,6 +27,7 @@ from gateway.settings import PROJECT_ROOT, Secret
 from gateway.smpp.pool import SMPPPool
 from gateway.sms.keywords import load_catalog
 from gateway.store.sql_store import SQLStore
+from tests.audit_support import seal_at
 from tests.broadcast.conftest import ENCRYPTION_KEY, HASH_KEY, eventually, number
 from tests.broadcast.seeding import seed_subscribers
 from tests.smpp.smsc_driver import FAST, Simulator, smsc_settings
@@ -86,7 +87,7 @@ class SMPPRig:
 @pytest.fixture
 async def rig(tmp_path: Path) -> AsyncIterator[SMPPRig]:
     db_path = tmp_path / "gateway.db"
-    store: SQLStore = await SQLStore.open(db_path)
+    store: SQLStore = await SQLStore.open(db_path, seal_at(tmp_path))
     hasher = PhoneHasher(Secret(HASH_KEY))
     vault = NumberVault(Secret(ENCRYPTION_KEY))
     subscriptions = SubscriptionService(store, hasher, vault)

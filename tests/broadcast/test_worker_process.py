@@ -23,6 +23,7 @@ from gateway.privacy.numbers import NumberVault, PhoneHasher
 from gateway.settings import PROJECT_ROOT, Secret
 from gateway.sms import encoding
 from gateway.store.sql_store import SQLStore
+from tests.audit_support import AUDIT_KEY, seal_at
 from tests.broadcast.conftest import ENCRYPTION_KEY, HASH_KEY, number
 from tests.broadcast.seeding import seed_subscribers
 from tests.servers import free_port
@@ -73,7 +74,7 @@ async def test_the_worker_process_paces_at_the_grant_answers_ussd_serves_metrics
     tmp_path: Path, smsc: Simulator
 ) -> None:
     db_path = tmp_path / "gateway.db"
-    store = await SQLStore.open(db_path)
+    store = await SQLStore.open(db_path, seal_at(tmp_path))
     hasher, vault = PhoneHasher(Secret(HASH_KEY)), NumberVault(Secret(ENCRYPTION_KEY))
     seed_subscribers(db_path, hasher, vault, [number(i) for i in range(RECIPIENTS)])
     alerts = AlertService(store)
@@ -100,6 +101,7 @@ async def test_the_worker_process_paces_at_the_grant_answers_ussd_serves_metrics
         "PATH": os.environ.get("PATH", ""),
         "PYTHONPATH": str(PROJECT_ROOT),
         "GATEWAY_DATA_DIR": str(tmp_path),
+        "GATEWAY_AUDIT_KEY": AUDIT_KEY.decode(),
         "GATEWAY_DB": str(db_path),
         "GATEWAY_HASH_KEY": HASH_KEY,
         "GATEWAY_ENCRYPTION_KEY": ENCRYPTION_KEY,

@@ -45,6 +45,7 @@ from gateway.sms.messages import DeliveryReport, InboundSMS
 from gateway.store.records import DeliveryUpdate
 from gateway.store.sql_store import SQLStore
 from tests.at_double import MESSAGING_PATH, ATDouble
+from tests.audit_support import AUDIT_KEY, seal_at
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -92,10 +93,11 @@ async def console(tmp_path: Path) -> AsyncIterator[Console]:
         content=content,
         callback_secret=Secret(CALLBACK_SECRET),
         hash_key=Secret("browser test hash key, thirty-two chars"),
+        audit_key=Secret(AUDIT_KEY.decode()),
         encryption_key=Secret(Fernet.generate_key().decode()),
         console_key=Secret("browser test console key, thirty-two chars"),
     )
-    store: SQLStore = await SQLStore.open(tmp_path / "gateway.db")
+    store: SQLStore = await SQLStore.open(tmp_path / "gateway.db", seal_at(tmp_path))
     from gateway.console.passwords import Passwords
 
     passwords = Passwords()

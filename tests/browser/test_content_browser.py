@@ -29,6 +29,7 @@ from gateway.menu.pages import Limit
 from gateway.server.app import create_app
 from gateway.server.app_keys import RUNTIME
 from gateway.settings import PROJECT_ROOT, Secret, Settings
+from tests.audit_support import AUDIT_KEY
 
 CALLBACK_SECRET = "browser-content-callback-secret"
 PASSWORD = "a long test password"
@@ -208,6 +209,7 @@ async def gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
         sms_channel="none",
         callback_secret=Secret(CALLBACK_SECRET),
         hash_key=Secret("browser test hash key, thirty-two chars"),
+        audit_key=Secret(AUDIT_KEY.decode()),
         encryption_key=Secret(Fernet.generate_key().decode()),
         console_key=Secret("browser content console key, thirty-two chars"),
     )

@@ -27,6 +27,7 @@ from gateway.server.app import create_app
 from gateway.server.app_keys import RUNTIME
 from gateway.settings import PROJECT_ROOT, Secret, Settings
 from tests.at_voice_double import VoiceCallDouble
+from tests.audit_support import AUDIT_KEY
 
 SECRET = "browser-voice-callback-secret"
 PASSWORD = "a long test password"
@@ -60,6 +61,7 @@ async def gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
         sms_channel="none",
         callback_secret=Secret(SECRET),
         hash_key=Secret("browser voice hash key, thirty-two chars"),
+        audit_key=Secret(AUDIT_KEY.decode()),
         encryption_key=Secret(Fernet.generate_key().decode()),
         console_key=Secret("browser voice console key, thirty-two chars"),
         voice_recordings=tmp_path / "recordings",

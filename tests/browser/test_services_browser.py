@@ -22,6 +22,7 @@ from gateway.server.app import create_app
 from gateway.server.app_keys import RUNTIME
 from gateway.settings import PROJECT_ROOT, Secret, Settings
 from gateway.store.records import Audience, NewBroadcast
+from tests.audit_support import AUDIT_KEY
 
 PASSWORD = "a long test password"
 SECRET = "browser-services-callback-secret"
@@ -114,6 +115,7 @@ async def two_services(tmp_path: Path) -> AsyncIterator[TwoServices]:
         sms_channel="none",
         callback_secret=Secret(SECRET),
         hash_key=Secret("browser services hash key, thirty-two chars"),
+        audit_key=Secret(AUDIT_KEY.decode()),
         encryption_key=Secret(Fernet.generate_key().decode()),
         console_key=Secret("browser services console key, thirty-two chars"),
     )

@@ -25,6 +25,7 @@ from gateway.console.passwords import Passwords
 from gateway.console.ports import ConsoleHooks
 from gateway.settings import PROJECT_ROOT, Secret, Settings
 from gateway.store.sql_store import SQLStore
+from tests.audit_support import AUDIT_KEY, seal_at
 
 # Cheap argon2id parameters: the tests sign in dozens of times on a 2-core machine.
 FAST_PASSWORDS = Passwords(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
@@ -67,6 +68,7 @@ def settings(tmp_path: Path, tree_dirs: tuple[Path, Path]) -> Settings:
         console_idle_timeout=600,
         console_absolute_timeout=3600,
         hash_key=Secret("test hash key, thirty-two chars or more"),
+        audit_key=Secret(AUDIT_KEY.decode()),
         encryption_key=Secret(Fernet.generate_key().decode()),
         console_key=Secret("test console key, thirty-two chars or more"),
     )
@@ -84,7 +86,7 @@ async def enrol(store: Any, settings: Settings, username: str, now: float = STAR
 
 @pytest.fixture
 async def backend(tmp_path: Path, settings: Settings) -> AsyncIterator[SQLStore]:
-    store: SQLStore = await SQLStore.open(tmp_path / "console.db")
+    store: SQLStore = await SQLStore.open(tmp_path / "console.db", seal_at(tmp_path))
     for username, role in (("ada", "admin"), ("eddie", "editor"), ("april", "approver")):
         await store.create_operator(username, FAST_PASSWORDS.hash(PASSWORD), role, START)
     # Admins and approvers must have a second factor: these two already set theirs up.

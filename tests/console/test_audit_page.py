@@ -70,3 +70,20 @@ async def test_the_page_walks_the_whole_log_from_the_newest_with_a_cursor(
             break
         url = f"/console/audit?before={older.group(1)}"
     assert seen == 450
+
+
+async def test_rows_trimmed_from_the_end_show_on_the_page(
+    client: TestClient, backend: SQLStore, sign_in: Any, tmp_path: Path
+) -> None:
+    await sign_in(client, "april")
+    await sign_in(client, "ada")
+    page = await (await client.get("/console/audit")).text()
+    assert "it holds the checkpoint kept outside the database" in page
+    last = (await backend.audit_entries())[-1]
+    # Someone with the database file removes the newest rows: every link still holds.
+    with sqlite3.connect(tmp_path / "console.db") as db:
+        db.execute("DROP TRIGGER audit_log_no_delete")
+        db.execute("DELETE FROM audit_log WHERE id >= ?", (last.id - 1,))
+    page = await (await client.get("/console/audit")).text()
+    assert "does NOT verify" in page
+    assert "rows were deleted from the end" in page

@@ -27,6 +27,7 @@ from gateway.privacy.numbers import NumberVault, PhoneHasher
 from gateway.server.app import create_app
 from gateway.settings import PROJECT_ROOT, Secret, Settings
 from gateway.store.sql_store import SQLStore
+from tests.audit_support import AUDIT_KEY, seal_at
 from tests.broadcast.seeding import seed_subscribers
 from tests.servers import RedisServer
 from tests.smpp.smsc_driver import Simulator, smsc_settings
@@ -109,7 +110,7 @@ async def test_every_alert_rule_selects_series_the_running_gateway_emits(
     # Every 3rd submit refused for good, every 5th throttled: both rules need data.
     await smsc.configure(final_every=3, throttle_every=5)
     db_path = tmp_path / "gateway.db"
-    store = await SQLStore.open(db_path)
+    store = await SQLStore.open(db_path, seal_at(tmp_path))
     hasher, vault = PhoneHasher(Secret(HASH_KEY)), NumberVault(Secret(ENCRYPTION_KEY))
     seed_subscribers(db_path, hasher, vault, [f"+2547001{i:05d}" for i in range(400)])
     alerts = AlertService(store)
@@ -133,6 +134,7 @@ async def test_every_alert_rule_selects_series_the_running_gateway_emits(
         smsc=(smsc_settings(smsc.port, tps=40.0),),
         callback_secret=Secret(SECRET),
         hash_key=Secret(HASH_KEY),
+        audit_key=Secret(AUDIT_KEY.decode()),
         encryption_key=Secret(ENCRYPTION_KEY),
     )
     client = await aiohttp_client(await create_app(settings, console=False))

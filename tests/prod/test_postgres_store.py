@@ -23,6 +23,7 @@ from gateway.store.migrations import MIGRATIONS
 from gateway.store.port import StoreError
 from gateway.store.records import Audience, DeliveryUpdate, NewBroadcast, Submission
 from gateway.store.sql_store import SQLStore, open_store
+from tests.audit_support import seal_at
 from tests.pg_support import postgres_database
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -219,8 +220,12 @@ async def test_receipts_for_two_parts_applied_at_once_still_deliver_the_row(
     assert counts.counts == {"delivered": 30}
 
 
-async def test_concurrent_audit_appends_keep_one_unbroken_chain(pg_url: str) -> None:
-    first, second = await SQLStore.open(pg_url), await SQLStore.open(pg_url)
+async def test_concurrent_audit_appends_keep_one_unbroken_chain(
+    pg_url: str, tmp_path: Path
+) -> None:
+    # Two processes' stores, one anchor file: their checkpoints may land out of order.
+    first = await SQLStore.open(pg_url, seal_at(tmp_path))
+    second = await SQLStore.open(pg_url, seal_at(tmp_path))
     try:
         await asyncio.gather(
             *(
@@ -229,15 +234,16 @@ async def test_concurrent_audit_appends_keep_one_unbroken_chain(pg_url: str) -> 
                 for store in (first, second)
             )
         )
-        check = await first.verify_audit_chain()
+        check = await first.verify_audit_log()
     finally:
         await first.close()
         await second.close()
     assert check.ok and check.checked == 40
+    assert check.checkpoint is not None and check.checkpoint.rows == 40
 
 
-async def test_audit_log_refuses_update_delete_and_truncate(pg_url: str) -> None:
-    store = await SQLStore.open(pg_url)
+async def test_audit_log_refuses_update_delete_and_truncate(pg_url: str, tmp_path: Path) -> None:
+    store = await SQLStore.open(pg_url, seal_at(tmp_path))
     try:
         await store.append_audit("alice", "alert.approve", "broadcast:1", {}, T0)
         for statement in (
@@ -252,8 +258,10 @@ async def test_audit_log_refuses_update_delete_and_truncate(pg_url: str) -> None
         await store.close()
 
 
-async def test_audit_chain_detects_a_row_changed_behind_the_trigger(pg_url: str) -> None:
-    store = await SQLStore.open(pg_url)
+async def test_audit_chain_detects_a_row_changed_behind_the_trigger(
+    pg_url: str, tmp_path: Path
+) -> None:
+    store = await SQLStore.open(pg_url, seal_at(tmp_path))
     try:
         for index in range(6):
             await store.append_audit("alice", "alert.approve", f"broadcast:{index}", {}, T0)
@@ -297,8 +305,8 @@ async def test_two_approvals_at_once_leave_one_published_version(pg_url: str) ->
 
 
 async def test_open_store_picks_the_backend_from_the_url(pg_url: str, tmp_path: Path) -> None:
-    postgres = await open_store(pg_url)
-    sqlite = await open_store(str(tmp_path / "gateway.db"))
+    postgres = await open_store(pg_url, audit=None)
+    sqlite = await open_store(str(tmp_path / "gateway.db"), audit=None)
     try:
         assert postgres.backend == "postgresql" and await postgres.ping()
         assert sqlite.backend == "sqlite" and await sqlite.ping()

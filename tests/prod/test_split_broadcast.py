@@ -32,6 +32,7 @@ from gateway.privacy.numbers import NumberVault, PhoneHasher
 from gateway.settings import PROJECT_ROOT, Secret
 from gateway.sms.keywords import load_catalog
 from gateway.store.sql_store import SQLStore, open_store
+from tests.audit_support import AUDIT_KEY, seal_at
 from tests.pg_support import postgres_database
 from tests.smpp.smsc_driver import Simulator
 from tests.smpp.test_shared_budget_live import busiest_second
@@ -136,6 +137,7 @@ def worker_env(tmp: Path, db_url: str, redis_url: str, smsc_port: int) -> dict[s
         "GATEWAY_DB": db_url,
         "GATEWAY_REDIS_URL": redis_url,
         "GATEWAY_HASH_KEY": HASH_KEY,
+        "GATEWAY_AUDIT_KEY": AUDIT_KEY.decode(),
         "GATEWAY_ENCRYPTION_KEY": ENCRYPTION_KEY,
         "GATEWAY_CALLBACK_SECRET": "split-callback-secret-0123456789",
         "GATEWAY_SMS_CHANNEL": "smpp",
@@ -174,9 +176,9 @@ async def wait_until(check: Callable[[], Awaitable[bool]], limit: float, what: s
 
 
 @pytest.fixture
-async def pg_store() -> AsyncIterator[tuple[str, SQLStore]]:
+async def pg_store(tmp_path: Path) -> AsyncIterator[tuple[str, SQLStore]]:
     async with postgres_database() as url:
-        store: SQLStore = await open_store(url)
+        store: SQLStore = await open_store(url, audit=seal_at(tmp_path))
         try:
             yield url, store
         finally:

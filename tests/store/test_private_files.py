@@ -10,6 +10,7 @@ import pytest
 
 from gateway.store.private_files import private_folder
 from gateway.store.sql_store import SQLStore
+from tests.audit_support import seal_at
 
 
 def mode(path: Path) -> int:
@@ -23,7 +24,7 @@ async def test_a_new_database_and_its_companions_are_0600_in_a_0700_folder(
     try:
         folder = tmp_path / "var"
         private_folder(folder)
-        store = await SQLStore.open(folder / "gateway.db")
+        store = await SQLStore.open(folder / "gateway.db", seal_at(folder))
         await store.append_audit("test", "write", "x", {}, 1.0)  # the WAL gets pages
         names = {path.name: mode(path) for path in folder.iterdir()}
         await store.close()
@@ -41,12 +42,12 @@ async def test_looser_modes_are_tightened_at_start_with_a_log_line(
 ) -> None:
     folder = tmp_path / "var"
     folder.mkdir()
-    store = await SQLStore.open(folder / "gateway.db")
+    store = await SQLStore.open(folder / "gateway.db", seal_at(folder))
     await store.close()
     folder.chmod(0o755)
     (folder / "gateway.db").chmod(0o644)
     private_folder(folder)
-    store = await SQLStore.open(folder / "gateway.db")
+    store = await SQLStore.open(folder / "gateway.db", seal_at(folder))
     await store.close()
     assert mode(folder) == 0o700
     assert mode(folder / "gateway.db") == 0o600

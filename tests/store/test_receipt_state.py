@@ -46,7 +46,7 @@ class Reports:
 
 async def test_a_held_receipt_outlives_a_restart_and_resolves_to_its_id(tmp_path: Path) -> None:
     path = str(tmp_path / "gateway.db")
-    store = await open_store(path)
+    store = await open_store(path, audit=None)
     durable = DurableReceipts(ReceiptTracker("sim"), store, clock=lambda: 5.0)
     await durable.restore(Reports())
     for value in (0x10, 0x16):
@@ -56,7 +56,7 @@ async def test_a_held_receipt_outlives_a_restart_and_resolves_to_its_id(tmp_path
     assert before.got == [] and durable.tracker.held == 1
     await store.close()
 
-    store = await open_store(path)  # the gateway starts again: nothing in memory
+    store = await open_store(path, audit=None)  # the gateway starts again: nothing in memory
     assert await store.held_receipt_counts() == {"sim": 1}
     durable = DurableReceipts(ReceiptTracker("sim"), store)
     after = Reports()
@@ -70,7 +70,7 @@ async def test_a_held_receipt_outlives_a_restart_and_resolves_to_its_id(tmp_path
     assert await store.receipt_matching("sim") == ReceiptMatching("hex-to-dec", ())
     await store.close()
 
-    store = await open_store(path)  # and once more: the format is known from the start
+    store = await open_store(path, audit=None)  # and once more: the format is known from the start
     durable = DurableReceipts(ReceiptTracker("sim"), store)
     await durable.restore(Reports())
     assert durable.tracker.known_format is ReceiptIdFormat.HEX_TO_DEC

@@ -15,6 +15,7 @@ from gateway.store.records import (
     Submission,
 )
 from gateway.store.sql_store import SQLStore
+from tests.audit_support import seal_at
 
 T0 = 1_700_000_000.0
 
@@ -198,7 +199,7 @@ async def test_operators_menus_and_session_ends(store: SQLStore) -> None:
 
 async def test_audit_chain_verifies_and_detects_a_tampered_row(tmp_path: Path) -> None:
     # SQLite only (raw file access below); the PostgreSQL twin is in tests/prod.
-    store = await SQLStore.open(tmp_path / "gateway.db")
+    store = await SQLStore.open(tmp_path / "gateway.db", seal_at(tmp_path))
     for index in range(7):
         await store.append_audit("alice", "alert.approve", f"broadcast:{index}", {"n": index}, T0)
     assert (await store.verify_audit_chain()).ok
@@ -213,14 +214,14 @@ async def test_audit_chain_verifies_and_detects_a_tampered_row(tmp_path: Path) -
     raw.execute("UPDATE audit_log SET actor = 'mallory' WHERE id = 4")
     raw.commit()
     raw.close()
-    reopened = await SQLStore.open(tmp_path / "gateway.db")
+    reopened = await SQLStore.open(tmp_path / "gateway.db", seal_at(tmp_path))
     check = await reopened.verify_audit_chain()
     await reopened.close()
     assert not check.ok and check.broken_at == 4 and check.checked == 3
 
 
 async def test_audit_chain_detects_a_deleted_row(tmp_path: Path) -> None:
-    store = await SQLStore.open(tmp_path / "a.db")
+    store = await SQLStore.open(tmp_path / "a.db", seal_at(tmp_path))
     for index in range(5):
         await store.append_audit("bob", "login", "operator:bob", {"i": index}, T0 + index)
     await store.close()
@@ -229,7 +230,7 @@ async def test_audit_chain_detects_a_deleted_row(tmp_path: Path) -> None:
     raw.execute("DELETE FROM audit_log WHERE id = 2")
     raw.commit()
     raw.close()
-    reopened = await SQLStore.open(tmp_path / "a.db")
+    reopened = await SQLStore.open(tmp_path / "a.db", seal_at(tmp_path))
     check = await reopened.verify_audit_chain()
     await reopened.close()
     assert not check.ok and check.broken_at == 3
