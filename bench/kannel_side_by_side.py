@@ -416,6 +416,8 @@ async def main(count: int, grant: float, deadline: float, keep: bool, sides: str
             print(f"logs and stores kept in {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
+    if not results:
+        return 1
     print()
     print(f"{count:,} messages, receipts on, node-smpp simulator granting {grant:.0f} TPS")
     print(
@@ -428,6 +430,8 @@ async def main(count: int, grant: float, deadline: float, keep: bool, sides: str
             f"| {figures.name:<14} | {figures.rate:>8.0f} | {figures.seconds:>15.2f} s "
             f"| {figures.peak_rss_mib:>5.0f} MiB | {figures.throttled:>9} |"
         )
+    if failed:
+        print(f"FAILED: {len(failed)} side(s) incomplete, their figures are not shown")
     return 1 if failed else 0
 
 
