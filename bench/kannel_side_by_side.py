@@ -63,12 +63,14 @@ from cryptography.fernet import Fernet  # noqa: E402
 from gateway.broadcast.alert_service import AlertDraft, AlertService  # noqa: E402
 from gateway.privacy.numbers import NumberVault, PhoneHasher  # noqa: E402
 from gateway.settings import Secret  # noqa: E402
+from gateway.store.audit_anchor import AuditAnchor, AuditSeal  # noqa: E402
 from gateway.store.sql_store import SQLStore  # noqa: E402
 from tests.broadcast.seeding import seed_subscribers  # noqa: E402
 from tests.servers import free_port  # noqa: E402
 from tests.smpp.smsc_driver import Simulator  # noqa: E402
 
 HASH_KEY = "bench-hash-key-" + "x" * 32
+AUDIT_KEY = "bench-audit-key-" + "x" * 32  # approving an alert writes audit rows
 ENCRYPTION_KEY = Fernet.generate_key().decode()
 TEMPLATE = ROOT / "bench" / "kannel" / "kannel.conf.template"
 TEXT = "The north crossing is closed until Monday. Use the east road."  # sample
@@ -151,7 +153,9 @@ async def poll(check: Callable[[], Any], within: float, what: str, every: float 
 
 async def run_gateway(count: int, grant: float, workdir: Path, deadline: float) -> Figures:
     db_path = workdir / "gateway.db"
-    store = await SQLStore.open(db_path)
+    store = await SQLStore.open(
+        db_path, AuditSeal(AUDIT_KEY.encode(), AuditAnchor(workdir / "audit-anchor.jsonl"))
+    )
     hasher, vault = PhoneHasher(Secret(HASH_KEY)), NumberVault(Secret(ENCRYPTION_KEY))
     seed_subscribers(db_path, hasher, vault, numbers(count), languages=("en",))
     smsc = await start_simulator(grant, deadline + 600)
@@ -168,6 +172,7 @@ async def run_gateway(count: int, grant: float, workdir: Path, deadline: float) 
         "GATEWAY_DATA_DIR": str(workdir),
         "GATEWAY_DB": str(db_path),
         "GATEWAY_HASH_KEY": HASH_KEY,
+        "GATEWAY_AUDIT_KEY": AUDIT_KEY,
         "GATEWAY_ENCRYPTION_KEY": ENCRYPTION_KEY,
         "GATEWAY_CALLBACK_SECRET": "bench-callback-secret-000",
         "GATEWAY_SMS_CHANNEL": "smpp",

@@ -111,7 +111,7 @@ async def test_a_receipt_resolved_while_its_hold_is_being_saved_is_not_left_held
 ) -> None:
     """Held (its save slow), then a receipt that changes nothing, then one that
     resolves it: the release is saved after the hold, never before."""
-    store = await open_store(str(tmp_path / "gateway.db"))
+    store = await open_store(str(tmp_path / "gateway.db"), audit=None)
     gated = GatedStore(store)
     durable = DurableReceipts(ReceiptTracker("sim"), gated)
     for message_id in ("10", "16", "5", "1f"):
