@@ -201,7 +201,10 @@ _json_chain: list[_JSONChain | None] = [None]
 
 
 def _no_bound_context() -> bool:
-    return not any(var.name.startswith(STRUCTLOG_KEY_PREFIX) for var in contextvars.copy_context())
+    for var in contextvars.copy_context():  # noqa: SIM110  (no generator on every line)
+        if var.name.startswith(STRUCTLOG_KEY_PREFIX):
+            return False
+    return True
 
 
 def info_line(logger: Any, event: str, **fields: Any) -> None:

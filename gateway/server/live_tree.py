@@ -19,6 +19,8 @@ from gateway.menu.services import ServiceDown, ServiceMap, ServiceMapError, buil
 from gateway.menu.validator import load_valid_tree
 from gateway.settings import Settings
 
+ROUTES_REMEMBERED = 1024  # service codes whose tree is remembered (ServedTrees.for_code)
+
 
 def tree_files(settings: Settings) -> list[Path]:
     """``GATEWAY_MENUS`` names a file, or a folder of trees (one per service)."""
@@ -168,9 +170,20 @@ class ServedTrees:
         self.services = services
         self.down = dict(down or {})
         self.files = dict(files or {})  # tree id -> its file (the console's menu name)
+        # Routing is pure and every request of a service comes on one of a few codes:
+        # each code's tree id is remembered (bounded: the code is the caller's input).
+        self._routes: dict[str, str] = {}
+        self._routed_by = services
 
     def for_code(self, code: str) -> Tree:
-        tree_id = self.services.route(code)
+        if self._routed_by is not self.services:
+            self._routes, self._routed_by = {}, self.services
+        tree_id = self._routes.get(code)
+        if tree_id is None:
+            tree_id = self.services.route(code)
+            if len(self._routes) >= ROUTES_REMEMBERED:
+                self._routes.clear()
+            self._routes[code] = tree_id
         if tree_id in self.down:
             raise ServiceDown(tree_id)
         return self.others.get(tree_id) or self.live()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import structlog
 
@@ -46,6 +47,7 @@ SERVICE_DOWN_SCREEN = "__service_down__"
 
 log = structlog.get_logger("gateway.ussd")
 COMMIT_ATTEMPTS = 4
+KEYS_REMEMBERED = 65_536  # sessions whose keys a worker remembers
 
 
 @dataclass
@@ -91,6 +93,13 @@ class USSDService:
         self.stats = USSDStats()
         self.observers = observers or []
         self._engine = EngineMemo()
+        # A session's requests (about six) share its keys: two keyed hashes, taken once
+        # a session rather than on every request. In memory only, bounded.
+        self._keys = lru_cache(maxsize=KEYS_REMEMBERED)(self._keys_of)
+
+    def _keys_of(self, msisdn: str, session_id: str, channel: str) -> tuple[str, str]:
+        caller_key = self._hasher.hash(msisdn, "caller")
+        return caller_key, self.session_key(session_id, channel, caller_key)
 
     def session_key(self, session_id: str, channel: str, caller_key: str) -> str:
         """Where a session is stored. A session belongs to its caller: the same session
@@ -100,8 +109,7 @@ class USSDService:
 
     async def handle(self, request: USSDRequest) -> USSDReply:
         began = time.perf_counter()
-        caller_key = self._hasher.hash(request.msisdn, "caller")
-        session_key = self.session_key(request.session_id, request.channel, caller_key)
+        caller_key, session_key = self._keys(request.msisdn, request.session_id, request.channel)
         try:
             tree = self._route(request.service_code) if self._route is not None else self._tree()
         except ServiceDown as down:

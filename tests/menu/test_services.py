@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,13 +14,35 @@ from gateway.menu.loader import TreeError
 from gateway.menu.pages import Limit
 from gateway.menu.services import ServiceMapError, build_service_map, normalise_code
 from gateway.server.app import create_app
-from gateway.server.live_tree import load_trees, tree_file
+from gateway.server.live_tree import (
+    ROUTES_REMEMBERED,
+    LiveTree,
+    ServedTrees,
+    load_trees,
+    tree_file,
+)
 from gateway.settings import Settings
 from tests.conftest import CONTENT, SAMPLE_TREE
 from tests.menu.test_validator import GOOD
 
 SECRET = "test-callback-secret-0123456789"
 WORK = GOOD.replace("tree: tiny", "tree: work-rights\nservice_codes: ['*384*2#', '21213']")
+
+
+def test_served_trees_remember_each_codes_route_and_give_the_routers_answer(
+    sample_tree: Any,
+) -> None:
+    services = build_service_map([("safe", "a.yaml", ()), ("work", "b.yaml", ("*384*2#", "21213"))])
+    work = replace(sample_tree, id="work")
+    served = ServedTrees(LiveTree(sample_tree), {"work": work}, services)
+    codes = ["*384#", "*384*2#", "*384*2*1#", "21 213", "", "*999#"]
+    codes += [f"*384*2*{n}#" for n in range(2 * ROUTES_REMEMBERED)]  # past the bound
+    for code in codes + codes[:6]:
+        expected = work if services.route(code) == "work" else sample_tree
+        assert served.for_code(code) is expected
+    assert len(served._routes) <= ROUTES_REMEMBERED
+    served.services = build_service_map([("safe", "a.yaml", ())])  # a new map: no memory
+    assert served.for_code("*384*2#") is sample_tree
 
 
 def test_codes_route_to_their_tree_and_the_rest_to_the_default() -> None:
