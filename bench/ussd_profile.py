@@ -45,7 +45,7 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("engine (memoised)", ("menu/", "_run (gateway/ussd/service.py", "newest_input")),
     ("render (reply text, response)", ("render (", "_text (", "web_response.py")),
-    ("service glue", ("ussd/service.py", "ussd_routes.py", "ussd/types.py")),
+    ("service glue", ("ussd/service.py", "ussd_routes.py", "ussd/types.py", "live_tree.py")),
     (
         "aiohttp HTTP server (parse, dispatch, write)",
         ("aiohttp/", "multidict/", "yarl/", "propcache/"),

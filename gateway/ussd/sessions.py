@@ -32,7 +32,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 import orjson
 import redis.asyncio as aioredis
@@ -110,8 +110,10 @@ class CallerView:
     language: str | None
 
 
-@dataclass(frozen=True)
-class SessionWrite:
+class SessionWrite(NamedTuple):
+    """One commit, as immutable as a frozen dataclass and built in a third of the time
+    (one per request)."""
+
     session_key: str
     caller_key: str
     record: SessionRecord  # its ``hops`` is the new version
