@@ -3,6 +3,7 @@ and metrics apart; a broken service is down, loudly, and the others are served."
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -13,8 +14,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from gateway.server.app import create_app
 from gateway.server.app_keys import RUNTIME
 from gateway.settings import Settings
+from gateway.sms import encoding
 from tests.conftest import CONTENT, SAMPLE_TREE
 from tests.menu.test_validator import GOOD
+from tests.smpp.smsc_driver import Simulator, eventually
 
 SECRET = "test-callback-secret-0123456789"
 WORK = GOOD.replace(
@@ -36,7 +39,9 @@ BROKEN = GOOD.replace("tree: tiny", "tree: broken\nservice_codes: ['*384*3#']").
 CALLER = "+254700888001"  # Kenyan mobile range, not a real subscriber's number
 
 
-def gateway_with(tmp_path: Path, *extra: tuple[str, str]) -> Settings:
+def gateway_with(
+    tmp_path: Path, *extra: tuple[str, str], env: dict[str, str] | None = None
+) -> Settings:
     menus, content = tmp_path / "menus", tmp_path / "content"
     menus.mkdir()
     shutil.copy(SAMPLE_TREE, menus / "safe-journey.yaml")
@@ -52,6 +57,7 @@ def gateway_with(tmp_path: Path, *extra: tuple[str, str]) -> Settings:
             "GATEWAY_CONTENT": str(content),
             "GATEWAY_CALLBACK_SECRET": SECRET,
             "GATEWAY_HASH_KEY": "test-hash-key-0123456789abcdef0123456789",
+            **(env or {}),
         }
     )
 
@@ -171,3 +177,39 @@ async def test_a_broken_service_is_down_loudly_and_the_others_are_served(
     assert found[("gateway_service_up", (("service", "work-rights"),))] == 1
     error = (("channel", "africastalking"), ("outcome", "error"), ("service", "broken"))
     assert found[("gateway_ussd_requests_total", error)] == 1
+
+
+async def test_join_and_stop_over_smpp_mo_belong_to_the_number_texted(
+    aiohttp_client: Any, tmp_path: Path
+) -> None:
+    smsc = await Simulator.start()
+    try:
+        bind = {"name": "sim", "host": "127.0.0.1", "port": smsc.port, "system_id": "gateway",
+                "password": "secret", "source_addr": "21212", "tps": 500,
+                "default_country": "KE"}  # fmt: skip
+        settings = gateway_with(
+            tmp_path, ("work.yaml", WORK), env={"GATEWAY_SMSC": json.dumps([bind])}
+        )
+        app = await create_app(settings, broadcast_worker=False)
+        await aiohttp_client(app)
+        runtime = app[RUNTIME]
+        await eventually(lambda: all(s["state"].startswith("bound") for s in runtime.link_status()))
+
+        async def mo(dest: str, text: str) -> None:
+            sent = await smsc.command(
+                "mo",
+                pdus=[{"source": CALLER.lstrip("+"), "ton": 1, "dest": dest, "dc": 0,
+                       "hex": encoding.encode_gsm7(text).hex()}],
+            )  # fmt: skip
+            assert sent["results"][0]["status"] == 0
+
+        async def counts_are(wanted: dict[str, int]) -> bool:
+            return await runtime.store.subscriber_counts() == wanted
+
+        await mo("21213", "JOIN JOBS")
+        await mo("21212", "JOIN MED")
+        await eventually(lambda: counts_are({"": 1, "work-rights": 1}), within=10)
+        await mo("21213", "STOP")  # work-rights' own number: work-rights only
+        await eventually(lambda: counts_are({"": 1}), within=10)
+    finally:
+        await smsc.stop()
