@@ -8,7 +8,8 @@ and breached passwords shipped in ``data/common-passwords.txt.gz``.
 argon2 takes ~50 ms of CPU and 64 MiB per check by design. Run on the event loop, 60
 parallel sign-ins stalled every USSD request behind them for over a second; here each
 check runs in a small thread pool (argon2-cffi releases the GIL while it hashes), so
-the loop keeps answering callers and at most ``workers`` hashes run at once.
+the loop keeps answering callers and at most ``workers`` hashes run at once, each on
+one thread (one argon2 lane).
 """
 
 from __future__ import annotations
@@ -72,7 +73,11 @@ class Passwords:
     """Hashes and checks passwords with argon2id (argon2-cffi's default variant)."""
 
     def __init__(self, hasher: PasswordHasher | None = None, workers: int | None = None) -> None:
-        self._hasher = hasher or PasswordHasher()
+        # One lane: argon2's C library runs a thread per lane, so the default four
+        # lanes put four threads per check beside the event loop, whatever the pool's
+        # size (bench/signin_load.py). Same memory (64 MiB) and passes (3); hashes made
+        # with four lanes still verify, and are re-hashed at their next sign-in.
+        self._hasher = hasher or PasswordHasher(parallelism=1)
         # Verifying against this when the user is unknown costs the same time as a real
         # check, so the response time does not tell which usernames exist.
         self._decoy = self._hasher.hash("decoy password that matches nothing")
