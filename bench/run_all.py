@@ -30,6 +30,7 @@ BENCHMARKS: list[tuple[str, str, list[str]]] = [
     ("store-outbox", "store_outbox.py", ["--rows", "2000", "--rounds", "1"]),
     ("reply-priority", "reply_priority.py", ["--recipients", "2000", "--interval", "2"]),
     ("kannel", "kannel_side_by_side.py", ["--recipients", "1000", "--grant", "200"]),
+    ("signin-load", "signin_load.py", ["--seconds", "5", "--rounds", "1", "--signins", "20"]),
 ]
 
 
