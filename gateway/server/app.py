@@ -133,13 +133,15 @@ def freeze_after_warm_up(
     served = [0]
     wanted = frozenset(marks)
 
-    def observe(_request: USSDRequest, _reply: USSDReply, _seconds: float, _service: str) -> None:
+    def count_and_freeze(
+        _request: USSDRequest, _reply: USSDReply, _seconds: float, _service: str
+    ) -> None:
         served[0] += 1
         if served[0] in wanted:
             gc.collect()
             gc.freeze()
 
-    return observe
+    return count_and_freeze
 
 
 def _voice_setup(settings: Settings, store: Store) -> VoiceSetup:
