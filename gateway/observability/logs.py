@@ -33,7 +33,6 @@ from typing import IO, Any
 
 import orjson
 import structlog
-from structlog._config import _CONFIG
 from structlog.contextvars import STRUCTLOG_KEY_PREFIX
 
 # A hex literal (``0x00000004``: an SMPP command id or status) is kept whole; any other
@@ -190,10 +189,11 @@ class _JSONChain:
 
     def is_current(self) -> bool:
         # By value: structlog.testing.capture_logs changes the processor list in place.
+        config = structlog.get_config()
         return (
-            _CONFIG.logger_factory is self.factory
-            and _CONFIG.default_wrapper_class is self.wrapper
-            and tuple(_CONFIG.default_processors) == self.processors
+            config["logger_factory"] is self.factory
+            and config["wrapper_class"] is self.wrapper
+            and tuple(config["processors"]) == self.processors
         )
 
 
