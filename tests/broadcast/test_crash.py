@@ -196,7 +196,7 @@ async def test_restart_after_expiry_sends_nothing_more(rig: Rig) -> None:
     # The alert expires while no worker runs (after the last message the killed worker
     # sent). Its expiry is moved to now rather than waited for, so a worker slow to
     # start on a loaded machine cannot expire it before sending anything.
-    with sqlite3.connect(rig.db_path) as connection:
+    with sqlite3.connect(rig.db_path, timeout=60) as connection:  # waits out a busy writer
         connection.execute(
             "UPDATE broadcasts SET expires_at = ? WHERE id = ?", (time.time(), alert)
         )
