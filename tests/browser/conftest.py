@@ -10,16 +10,16 @@ from __future__ import annotations
 import asyncio
 import base64
 import shutil
-import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import pytest
 from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 from cryptography.fernet import Fernet
 from playwright.async_api import Browser, Page, async_playwright
 
@@ -31,12 +31,15 @@ from gateway.broadcast.subscriptions import SubscriptionService
 from gateway.broadcast.worker import BroadcastWorker, WorkerOptions
 from gateway.console import second_factor
 from gateway.console.console_app import console_keys, create_console_app
+from gateway.console.passwords import Passwords
 from gateway.console.ports import ConsoleHooks
 from gateway.console.publish_hook import publish_to
 from gateway.content.catalog import load_catalogs
 from gateway.menu.loader import load_tree_text
 from gateway.menu.pages import Limit
 from gateway.privacy.numbers import NumberVault, PhoneHasher
+from gateway.server.app import create_app
+from gateway.server.app_keys import RUNTIME
 from gateway.server.live_tree import LiveTree
 from gateway.server.published import PublishedFollower, read_seed
 from gateway.settings import PROJECT_ROOT, Secret, Settings
@@ -63,11 +66,136 @@ MENU = "safe-journey"
 TOTP_SECRETS: dict[str, str] = {}
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+Build = Callable[[Settings], Awaitable[tuple[web.Application, Any]]]
+EDITOR_AND_APPROVER = {"eddie": "editor", "april": "approver"}
+
+
+async def whole_gateway(settings: Settings) -> tuple[web.Application, Any]:
+    """What ``serve`` runs (``create_app``: USSD, SMS and voice callbacks, console, store),
+    without the broadcast worker."""
+    app = await create_app(settings, broadcast_worker=False)
+    return app, app[RUNTIME].store
+
+
+class Gateway:
+    """An app on a free port of 127.0.0.1 over a copy of the shipped menus and content in
+    ``tmp_path``; ``stop`` then ``start`` builds it again on the same data directory, as a
+    restart would."""
+
+    def __init__(self, settings: Settings, build: Build) -> None:
+        self.settings = settings
+        self.build = build
+        self.store: Any = None
+        self.url = ""
+        self._client: TestClient[Any, Any] | None = None
+
+    @property
+    def client(self) -> TestClient[Any, Any]:
+        """The running server, for callers that speak HTTP to it (the AT doubles)."""
+        assert self._client is not None, "the gateway is stopped"
+        return self._client
+
+    @property
+    def console_url(self) -> str:
+        return f"{self.url}/console"
+
+    async def start(self) -> None:
+        app, self.store = await self.build(self.settings)
+        self._client = TestClient(TestServer(app, host="127.0.0.1"))
+        await self._client.start_server()
+        self.url = str(self._client.make_url("")).rstrip("/")
+
+    async def stop(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+    async def callback(self, path: str, form: dict[str, str]) -> str:
+        """A provider's callback (AT's USSD or SMS form) with the callback key; the
+        gateway must answer 200."""
+        response = await self.client.post(
+            path, data=form, headers={"X-Callback-Key": CALLBACK_SECRET}
+        )
+        assert response.status == 200
+        return await response.text()
+
+    async def dial(self, session: str, text: str, caller: str, code: str = "*384#") -> str:
+        """One USSD step over AT, from a Kenyan network; the screen the gateway answers."""
+        form = {
+            "sessionId": session,
+            "serviceCode": code,
+            "phoneNumber": caller,
+            "networkCode": "63902",  # Kenya
+            "text": text,
+        }
+        return await self.callback("/africastalking/ussd", form)
+
+
+async def add_operators(store: Any, settings: Settings, roles: dict[str, str]) -> None:
+    """Operators with ``PASSWORD``; admins and approvers sign in with a second factor,
+    so theirs is set up already (its secret in ``TOTP_SECRETS``)."""
+    passwords = Passwords()
+    seal_key = base64.urlsafe_b64encode(console_keys(settings)["seal"]).decode()
+    for username, role in roles.items():
+        await store.create_operator(username, passwords.hash(PASSWORD), role, 0.0)
+        if role in ("approver", "admin"):
+            TOTP_SECRETS[username] = second_factor.new_secret()
+            sealed = second_factor.seal(seal_key, TOTP_SECRETS[username])
+            await store.save_second_factor(username, sealed, [], 0.0)
+
+
+class MakeGateway(Protocol):
+    async def __call__(
+        self,
+        build: Build = ...,
+        operators: dict[str, str] = ...,
+        files: dict[str, str] | None = None,
+        **settings: Any,
+    ) -> Gateway: ...
+
+
+@pytest.fixture
+async def make_gateway(tmp_path: Path) -> AsyncIterator[MakeGateway]:
+    """``await make_gateway(build, operators, files, **settings)``: the shipped menus and
+    content copied to ``tmp_path`` (plus ``files``, paths relative to it), the test
+    Settings (``settings`` overrides), the app ``build`` makes (the whole gateway by
+    default) started, and ``operators`` (username: role) added. Stopped after the test."""
+    running: list[Gateway] = []
+
+    async def make(
+        build: Build = whole_gateway,
+        operators: dict[str, str] = EDITOR_AND_APPROVER,
+        files: dict[str, str] | None = None,
+        **settings: Any,
+    ) -> Gateway:
+        menus, content = tmp_path / "menus", tmp_path / "content"
+        shutil.copytree(PROJECT_ROOT / "menus", menus)
+        shutil.copytree(PROJECT_ROOT / "content", content)
+        for relative, text in (files or {}).items():
+            (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / relative).write_text(text, encoding="utf-8")
+        defaults: dict[str, Any] = {
+            "callback_secret": Secret(CALLBACK_SECRET),
+            "hash_key": Secret("browser test hash key, thirty-two chars"),
+            "audit_key": Secret(AUDIT_KEY.decode()),
+            "encryption_key": Secret(Fernet.generate_key().decode()),
+            "console_key": Secret("browser test console key, thirty-two chars"),
+        }
+        options = Settings(
+            data_dir=tmp_path, menus=menus, content=content, **{**defaults, **settings}
+        )
+        gateway = Gateway(options, build)
+        await gateway.start()
+        running.append(gateway)
+        TOTP_SECRETS.clear()
+        await add_operators(gateway.store, options, operators)
+        return gateway
+
+    try:
+        yield make
+    finally:
+        for gateway in reversed(running):
+            await gateway.stop()
 
 
 @dataclass
@@ -81,68 +209,69 @@ class Console:
     # What the console is told about the SMS channels; a test may replace the list.
     channels: list[ChannelStatus]
 
+    @property
+    def console_url(self) -> str:
+        return self.url
+
+
+class ConsoleOnly:
+    """Builds the console alone over its own store, with the hooks a gateway would give
+    it (the shipped tree live, two SMSC links, the AT channel) and AT's delivery callback
+    recording receipts into the store."""
+
+    async def __call__(self, settings: Settings) -> tuple[web.Application, SQLStore]:
+        store: SQLStore = await SQLStore.open(
+            settings.data_dir / "gateway.db", seal_at(settings.data_dir)
+        )
+        shipped = (settings.menus / f"{MENU}.yaml").read_text(encoding="utf-8")
+        self.live = live = LiveTree(
+            load_tree_text(shipped, "shipped", load_catalogs(settings.content))
+        )
+        self.channels = [ChannelStatus("africastalking", "configured", True, "the AT double")]
+        holder: list[list[ChannelStatus]] = [self.channels]
+        follower = PublishedFollower(
+            settings, store, live, read_seed(settings, Limit(settings.screen_limit))
+        )
+        self.hooks = ConsoleHooks(
+            publish=publish_to(follower),
+            content_changed=follower.follow_now,
+            serving_warning=lambda: live.warning,
+            country_aliases=lambda: follower.seed.country_aliases,
+            link_states=lambda: {"smsc-a": "bound", "smsc-b": "down"},
+            channel_states=lambda: holder[0],
+        )
+        root = web.Application()
+        root.add_subapp(
+            "/console/",
+            create_console_app(settings, store, AlertService(store), hooks=self.hooks),
+        )
+        sink = ReceiptSink(store)
+        root.router.add_routes(create_sms_routes(sink, settings.callback_secret))
+
+        async def close(_: web.Application) -> None:
+            await sink.receipts.close()
+            await store.close()
+
+        root.on_cleanup.append(close)
+        return root, store
+
 
 @pytest.fixture
-async def console(tmp_path: Path) -> AsyncIterator[Console]:
-    menus, content = tmp_path / "menus", tmp_path / "content"
-    shutil.copytree(PROJECT_ROOT / "menus", menus)
-    shutil.copytree(PROJECT_ROOT / "content", content)
-    settings = Settings(
-        data_dir=tmp_path,
-        menus=menus,
-        content=content,
-        callback_secret=Secret(CALLBACK_SECRET),
-        hash_key=Secret("browser test hash key, thirty-two chars"),
-        audit_key=Secret(AUDIT_KEY.decode()),
-        encryption_key=Secret(Fernet.generate_key().decode()),
-        console_key=Secret("browser test console key, thirty-two chars"),
+async def console(make_gateway: MakeGateway) -> Console:
+    parts = ConsoleOnly()
+    gateway = await make_gateway(
+        parts, operators={"eddie": "editor", "april": "approver", "ada": "admin"}
     )
-    store: SQLStore = await SQLStore.open(tmp_path / "gateway.db", seal_at(tmp_path))
-    from gateway.console.passwords import Passwords
-
-    passwords = Passwords()
-    for username, role in (("eddie", "editor"), ("april", "approver"), ("ada", "admin")):
-        await store.create_operator(username, passwords.hash(PASSWORD), role, 0.0)
-    # Admins and approvers sign in with a second factor: these two set theirs up already.
-    seal_key = base64.urlsafe_b64encode(console_keys(settings)["seal"]).decode()
-    for username in ("april", "ada"):
-        TOTP_SECRETS[username] = second_factor.new_secret()
-        sealed = second_factor.seal(seal_key, TOTP_SECRETS[username])
-        await store.save_second_factor(username, sealed, [], 0.0)
-    shipped = (menus / f"{MENU}.yaml").read_text(encoding="utf-8")
-    live = LiveTree(load_tree_text(shipped, "shipped", load_catalogs(content)))
-    channels = [ChannelStatus("africastalking", "configured", True, "the AT double")]
-    holder: list[list[ChannelStatus]] = [channels]
-    follower = PublishedFollower(
-        settings, store, live, read_seed(settings, Limit(settings.screen_limit))
+    callback = f"{gateway.url}/africastalking/sms/delivery?key={CALLBACK_SECRET}"
+    return Console(
+        gateway.console_url,
+        gateway.store,
+        parts.live,
+        gateway.settings,
+        parts.hooks,
+        callback,
+        parts.channels,
     )
-    hooks = ConsoleHooks(
-        publish=publish_to(follower),
-        content_changed=follower.follow_now,
-        serving_warning=lambda: live.warning,
-        country_aliases=lambda: follower.seed.country_aliases,
-        link_states=lambda: {"smsc-a": "bound", "smsc-b": "down"},
-        channel_states=lambda: holder[0],
-    )
-    root = web.Application()
-    root.add_subapp(
-        "/console/", create_console_app(settings, store, AlertService(store), hooks=hooks)
-    )
-    sink = ReceiptSink(store)
-    root.router.add_routes(create_sms_routes(sink, settings.callback_secret))
-    runner = web.AppRunner(root, access_log=None)
-    await runner.setup()
-    port = free_port()
-    site = web.TCPSite(runner, "127.0.0.1", port)
-    await site.start()
-    base = f"http://127.0.0.1:{port}"
-    callback = f"{base}/africastalking/sms/delivery?key={CALLBACK_SECRET}"
-    try:
-        yield Console(f"{base}/console", store, live, settings, hooks, callback, channels)
-    finally:
-        await runner.cleanup()
-        await sink.receipts.close()
-        await store.close()
 
 
 class ReceiptSink:
@@ -185,14 +314,12 @@ async def sending(console: Console) -> AsyncIterator[Sending]:
     for index, number in enumerate(numbers):
         await people.join(number, "africastalking", "route-alerts", ("en", "fr")[index % 2], 0.0)
     double = ATDouble(dlr_url=console.callback_url, dlr_delay=0.3)
-    runner = web.AppRunner(double.app(), access_log=None)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    server = TestServer(double.app(), host="127.0.0.1")
+    await server.start_server()
     session = aiohttp.ClientSession()
     sender = AfricasTalkingSMS(
         session,
-        f"http://127.0.0.1:{port}{MESSAGING_PATH}",
+        str(server.make_url(MESSAGING_PATH)),
         double.username,
         Secret(double.api_key),
     )
@@ -217,7 +344,7 @@ async def sending(console: Console) -> AsyncIterator[Sending]:
         stop.set()
         await task
         await session.close()
-        await runner.cleanup()
+        await server.close()
 
 
 @pytest.fixture
@@ -232,25 +359,25 @@ async def browser() -> AsyncIterator[Browser]:
             await launched.close()
 
 
-async def signed_in_page(browser: Browser, console: Console, username: str) -> Page:
+async def signed_in_page(browser: Browser, site: Console | Gateway, username: str) -> Page:
     """A fresh browser context (its own cookies) signed in as ``username``."""
     context = await browser.new_context(viewport={"width": 1280, "height": 800})
     # A save or publish validates the whole tree (every page, language and country).
     context.set_default_timeout(120_000)
     page = await context.new_page()
-    await page.goto(f"{console.url}/login")
+    await page.goto(f"{site.console_url}/login")
     await page.fill("input[name=username]", username)
     await page.fill("input[name=password]", PASSWORD)
     await page.click("button[type=submit]")
     if username in TOTP_SECRETS:
         await page.wait_for_selector("input[name=code]")
-        await page.fill("input[name=code]", await fresh_code(console.store, username))
+        await page.fill("input[name=code]", await fresh_code(site.store, username))
         await page.click("button[type=submit]")
     await page.wait_for_selector("h1:has-text('Dashboard')")
     return page
 
 
-async def fresh_code(store: SQLStore, username: str, secret: str | None = None) -> str:
+async def fresh_code(store: Any, username: str, secret: str | None = None) -> str:
     """The code an authenticator shows now; if this time step was used already (a code
     works once), the next one, waiting for it to be accepted if need be."""
     secret = secret or TOTP_SECRETS[username]
