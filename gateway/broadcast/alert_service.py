@@ -73,6 +73,7 @@ class AlertService:
             broadcast_id,
             {"topics": list(draft.topics), "languages": sorted(new.texts), "source": new.source},
             now,
+            draft.service,
         )
         return broadcast_id
 
@@ -105,13 +106,20 @@ class AlertService:
         broadcast = await self.get(broadcast_id)
         if approver == broadcast.author:
             await self._audit(
-                approver, "alert.approve_refused", broadcast_id, {"why": "author"}, now
+                approver,
+                "alert.approve_refused",
+                broadcast_id,
+                {"why": "author"},
+                now,
+                broadcast.audience.service,
             )
             raise SelfApproval("an alert must be approved by someone other than its author")
         if broadcast.expires_at <= now:
             raise AlertExpired(f"alert {broadcast_id} has expired")
         await self._step(broadcast, BroadcastEvent.APPROVE, now, approver=approver)
-        await self._audit(approver, "alert.approve", broadcast_id, {}, now)
+        await self._audit(
+            approver, "alert.approve", broadcast_id, {}, now, broadcast.audience.service
+        )
 
     async def send(self, broadcast_id: int, operator: str, now: float) -> None:
         """Start (or resume) sending; the worker picks it up."""
@@ -119,12 +127,14 @@ class AlertService:
         if broadcast.expires_at <= now:
             raise AlertExpired(f"alert {broadcast_id} has expired and cannot be sent")
         await self._step(broadcast, BroadcastEvent.SEND, now)
-        await self._audit(operator, "alert.send", broadcast_id, {}, now)
+        await self._audit(operator, "alert.send", broadcast_id, {}, now, broadcast.audience.service)
 
     async def pause(self, broadcast_id: int, operator: str, now: float) -> None:
         broadcast = await self.get(broadcast_id)
         await self._step(broadcast, BroadcastEvent.PAUSE, now)
-        await self._audit(operator, "alert.pause", broadcast_id, {}, now)
+        await self._audit(
+            operator, "alert.pause", broadcast_id, {}, now, broadcast.audience.service
+        )
 
     async def cancel(self, broadcast_id: int, operator: str, now: float) -> None:
         broadcast = await self.get(broadcast_id)
@@ -132,7 +142,14 @@ class AlertService:
         withdrawn = await self._store.close_pending(
             broadcast_id, OutboxState.CANCELLED, now, include_submitted=False
         )
-        await self._audit(operator, "alert.cancel", broadcast_id, {"withdrawn": withdrawn}, now)
+        await self._audit(
+            operator,
+            "alert.cancel",
+            broadcast_id,
+            {"withdrawn": withdrawn},
+            now,
+            broadcast.audience.service,
+        )
 
     async def status(self, broadcast_id: int) -> AlertStatus:
         return await self._status(await self.get(broadcast_id))
@@ -186,6 +203,15 @@ class AlertService:
             raise InvalidTransition(f"alert {broadcast.id} changed state meanwhile; try again")
 
     async def _audit(
-        self, actor: str, action: str, broadcast_id: int, details: Mapping[str, object], now: float
+        self,
+        actor: str,
+        action: str,
+        broadcast_id: int,
+        details: Mapping[str, object],
+        now: float,
+        service: str,
     ) -> None:
-        await self._store.append_audit(actor, action, f"broadcast:{broadcast_id}", details, now)
+        """A row about the alert, under the service it belongs to (its store key)."""
+        await self._store.append_audit(
+            actor, action, f"broadcast:{broadcast_id}", details, now, service=service
+        )

@@ -160,6 +160,7 @@ async def _role(args: argparse.Namespace, settings: Settings) -> None:
                     f"operator:{args.username}",
                     {"service": service, "role": role or "account"},
                     now,
+                    service=key,
                 )
     finally:
         await store.close()
@@ -195,6 +196,7 @@ async def _add(args: argparse.Namespace, settings: Settings) -> None:
                 f"operator:{username}",
                 {"service": service, "role": service_role},
                 now,
+                service=key,
             )
     finally:
         await store.close()

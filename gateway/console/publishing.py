@@ -68,8 +68,9 @@ def _today(now: float) -> dt.date:
 
 
 async def publish_content(
-    source: ContentSource, version_id: int, approver: str, now: float
+    source: ContentSource, version_id: int, approver: str, now: float, service: str = ""
 ) -> Outcome:
+    """``service``: the store key of the service whose content this is (its audit row's)."""
     store = source.store
     versions = await source.versions()
     draft = pick(versions, "draft")
@@ -107,6 +108,7 @@ async def publish_content(
             **review.audit_details(changes),
         },
         now,
+        service=service,
     )
     return Outcome(True, f"Content v{draft.id} is live.{_warning(fresh)}", version=draft)
 
@@ -141,7 +143,12 @@ async def menu_freshness(source: ContentSource, checked: CheckedDraft, now: floa
 
 
 async def publish_menu(
-    source: ContentSource, name: str, version_id: int, approver: str, now: float
+    source: ContentSource,
+    name: str,
+    version_id: int,
+    approver: str,
+    now: float,
+    service: str = "",
 ) -> Outcome:
     store = source.store
     history = sorted(await store.list_menu_versions(name), key=lambda v: v.id, reverse=True)
@@ -176,6 +183,7 @@ async def publish_menu(
             **review.audit_details(changes),
         },
         now,
+        service=service,
     )
     return Outcome(True, f"Version {draft.id} is live.{_warning(fresh)}", version=draft)
 
@@ -196,7 +204,7 @@ def warning_of(fresh: Freshness) -> str:
 
 
 async def submit(
-    source: ContentSource, name: str, version_id: int, who: str, now: float
+    source: ContentSource, name: str, version_id: int, who: str, now: float, service: str = ""
 ) -> Submitted:
     """Submit the newest draft of ``name`` (a menu, or the content) for review: refused,
     with the validator's problems, unless the gateway would serve it as it is."""
@@ -235,7 +243,12 @@ async def submit(
         return Submitted(False, "Not submitted: it changed meanwhile.")
     target = "content" if name == CONTENT_VERSIONS else f"menu:{name}"
     await store.append_audit(
-        who, "version_submit", target, {"version": str(draft.id), "author": draft.author}, now
+        who,
+        "version_submit",
+        target,
+        {"version": str(draft.id), "author": draft.author},
+        now,
+        service=service,
     )
     return Submitted(
         True,

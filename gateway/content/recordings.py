@@ -157,10 +157,17 @@ class RecordingLibrary:
         return version
 
     async def upload(
-        self, tree: str, screen: str, language: str, data: bytes, author: str, now: float
+        self,
+        tree: str,
+        screen: str,
+        language: str,
+        data: bytes,
+        author: str,
+        now: float,
+        service: str = "",
     ) -> MenuVersion:
-        """Save ``data`` as a draft recording (audited); :class:`RecordingError` if it
-        is not one."""
+        """Save ``data`` as a draft recording (audited under ``service``, the store key
+        of the tree's service); :class:`RecordingError` if it is not one."""
         name = name_of(tree, screen, language)
         content_type = sniff(data)
         audio = Audio(hashlib.sha256(data).hexdigest(), content_type, len(data))
@@ -180,6 +187,7 @@ class RecordingLibrary:
                 "sha256": audio.sha256,
             },
             now,
+            service=service,
         )
         return draft
 
@@ -227,7 +235,9 @@ class RecordingLibrary:
             for language in wanted
         ]
 
-    async def publish(self, version_id: int, approver: str, now: float) -> PublishOutcome:
+    async def publish(
+        self, version_id: int, approver: str, now: float, service: str = ""
+    ) -> PublishOutcome:
         """Publish a draft recording: the newest one of its screen and language, by an
         approver who uploaded none of the waiting drafts (audited)."""
         version = await self.version(version_id)
@@ -257,6 +267,7 @@ class RecordingLibrary:
                 "replaces": str(slot.live.id) if slot.live else "",
             },
             now,
+            service=service,
         )
         return PublishOutcome(
             True, f"Recording v{version.id} ({screen}, {language}) is live: callers hear it."

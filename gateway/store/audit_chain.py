@@ -2,7 +2,8 @@
 
 Each row stores the hash of the row before it (``prev_hash``) and its own
 (``row_hash``), computed over ``prev_hash`` and the canonical content (sorted-key
-compact JSON of at, actor, action, subject, details). Two schemes:
+compact JSON of at, actor, action, subject, details, and the row's service when it has
+one). Two schemes:
 
 - **keyed** (every row written since the audit key exists): ``row_hash = "k1:" +
   HMAC-SHA256(audit key, prev_hash || content)``. The key is not in the database, so
@@ -48,15 +49,27 @@ class CheckpointError(ValueError):
 
 
 def canonical_content(
-    at: float, actor: str, action: str, subject: str, details: Mapping[str, object]
+    at: float,
+    actor: str,
+    action: str,
+    subject: str,
+    details: Mapping[str, object],
+    service: str | None = None,
 ) -> str:
-    payload = {
+    """What a row's hash covers. ``service`` (the store key of the service the row is
+    about, "" for the default; None for a row about no service) is sealed only when the
+    row has one: rows written before services were recorded (None) keep the content
+    they were hashed over, and a service added to, changed on or removed from a row
+    changes its content, so the hash no longer matches."""
+    payload: dict[str, object] = {
         "at": repr(float(at)),  # repr keeps every bit of the float, portably
         "actor": actor,
         "action": action,
         "subject": subject,
         "details": details,
     }
+    if service is not None:
+        payload["service"] = service
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -77,9 +90,10 @@ def entry_hash(
     action: str,
     subject: str,
     details: Mapping[str, object],
+    service: str | None = None,
 ) -> str:
     """The legacy (unkeyed) hash of a row: what databases of before the key hold."""
-    return chain_hash(prev_hash, canonical_content(at, actor, action, subject, details))
+    return chain_hash(prev_hash, canonical_content(at, actor, action, subject, details, service))
 
 
 def keyed_entry_hash(
@@ -90,8 +104,11 @@ def keyed_entry_hash(
     action: str,
     subject: str,
     details: Mapping[str, object],
+    service: str | None = None,
 ) -> str:
-    return keyed_chain_hash(key, prev_hash, canonical_content(at, actor, action, subject, details))
+    return keyed_chain_hash(
+        key, prev_hash, canonical_content(at, actor, action, subject, details, service)
+    )
 
 
 def is_keyed(row_hash: str) -> bool:
@@ -263,7 +280,7 @@ class ChainWalker:
                 "reordered before it, or its link was edited",
             )
         content = canonical_content(
-            entry.at, entry.actor, entry.action, entry.subject, entry.details
+            entry.at, entry.actor, entry.action, entry.subject, entry.details, entry.service
         )
         if is_keyed(entry.row_hash):
             if self.key is None:

@@ -375,6 +375,18 @@ CREATE TRIGGER audit_log_keyed_only BEFORE INSERT ON audit_log
     FOR EACH ROW EXECUTE FUNCTION audit_log_keyed_only();
 """,
     ),
+    Migration(
+        7,
+        # Audit rows know their service (gateway.store.audit_chain): the store key of
+        # the service a row is about ("" the default), NULL for a row about none
+        # (sign-ins, accounts) and for every row written before. Sealed in the hash of
+        # the rows that have one; old rows are not touched (the log is append-only)
+        # and verify as before. Adding a nullable column rewrites no row.
+        portable="""
+ALTER TABLE audit_log ADD COLUMN service TEXT;
+CREATE INDEX audit_log_service ON audit_log (service, id);
+""",
+    ),
 )
 
 

@@ -24,6 +24,7 @@ from gateway.store.records import (
     Audience,
     AuditCheckpoint,
     AuditEntry,
+    AuditScope,
     Broadcast,
     ChainCheck,
     ClaimedMessage,
@@ -172,15 +173,24 @@ class InboundStore(Protocol):
 
 class AuditStore(Protocol):
     async def append_audit(
-        self, actor: str, action: str, subject: str, details: Mapping[str, object], now: float
-    ) -> AuditEntry: ...
+        self,
+        actor: str,
+        action: str,
+        subject: str,
+        details: Mapping[str, object],
+        now: float,
+        service: str | None = None,
+    ) -> AuditEntry:
+        """Append a keyed row; ``service`` is the store key of the service the row is
+        about ("" the default), None for a row about no service."""
 
     async def audit_entries(self, after_id: int = 0, limit: int = 1000) -> list[AuditEntry]: ...
 
     async def audit_entries_before(
-        self, before_id: int | None = None, limit: int = 200
+        self, before_id: int | None = None, limit: int = 200, scope: AuditScope | None = None
     ) -> list[AuditEntry]:
-        """Newest first, below ``before_id`` (from the newest when None)."""
+        """Newest first, below ``before_id`` (from the newest when None); only the rows
+        ``scope`` lets through (every row when None)."""
 
     async def verify_audit_chain(self, checkpoint: AuditCheckpoint | None = None) -> ChainCheck:
         """The chain with the store's audit key (and against ``checkpoint`` if given)."""

@@ -185,6 +185,22 @@ class AuditEntry:
     details: Mapping[str, object]
     prev_hash: str
     row_hash: str
+    # The service the row is about: its store key ("" for the default); None for a row
+    # about no service (sign-ins, accounts) and for every row written before services
+    # were recorded. Sealed in the row's hash when set (audit_chain.canonical_content).
+    service: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditScope:
+    """Which audit rows a reader is shown: the rows of ``services`` (store keys, "" the
+    default), the rows about no service when ``unscoped``, and the rows about no
+    service that ``own_actor`` wrote (their own sign-ins and password changes). A
+    reader with no scope sees every row."""
+
+    services: tuple[str, ...] = ()
+    unscoped: bool = False
+    own_actor: str | None = None
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ from gateway.store.receipt_state import ReceiptState
 from gateway.store.records import (
     AuditCheckpoint,
     AuditEntry,
+    AuditScope,
     ChainCheck,
     MenuVersion,
     Operator,
@@ -68,6 +69,7 @@ def _audit(row: Row) -> AuditEntry:
         details=json.loads(row["details"]),
         prev_hash=row["prev_hash"],
         row_hash=row["row_hash"],
+        service=row["service"],
     )
 
 
@@ -133,7 +135,13 @@ class SQLStore(Outbox, OperatorSecurity, ReceiptState):
     # -- audit log -------------------------------------------------------------------
 
     async def append_audit(
-        self, actor: str, action: str, subject: str, details: Mapping[str, object], now: float
+        self,
+        actor: str,
+        action: str,
+        subject: str,
+        details: Mapping[str, object],
+        now: float,
+        service: str | None = None,
     ) -> AuditEntry:
         if self.audit is None:
             raise AuditKeyMissing("append audit: this process has no audit key")
@@ -164,7 +172,7 @@ class SQLStore(Outbox, OperatorSecurity, ReceiptState):
                 rows += 1
                 prev_hash = switch_over.row_hash
             entry = await self._insert_audit(
-                db, key, prev_hash, now, actor, action, subject, stored
+                db, key, prev_hash, now, actor, action, subject, stored, service
             )
             rows += 1
             await db.execute(
@@ -196,11 +204,12 @@ class SQLStore(Outbox, OperatorSecurity, ReceiptState):
         action: str,
         subject: str,
         stored: Mapping[str, object],
+        service: str | None = None,
     ) -> AuditEntry:
-        row_hash = keyed_entry_hash(key, prev_hash, now, actor, action, subject, stored)
+        row_hash = keyed_entry_hash(key, prev_hash, now, actor, action, subject, stored, service)
         entry_id: int = await db.fetchval(
-            "INSERT INTO audit_log (at, actor, action, subject, details, prev_hash, row_hash)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            "INSERT INTO audit_log (at, actor, action, subject, details, prev_hash, row_hash,"
+            " service) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             now,
             actor,
             action,
@@ -208,8 +217,11 @@ class SQLStore(Outbox, OperatorSecurity, ReceiptState):
             json.dumps(stored, sort_keys=True, ensure_ascii=False),
             prev_hash,
             row_hash,
+            service,
         )
-        return AuditEntry(entry_id, now, actor, action, subject, stored, prev_hash, row_hash)
+        return AuditEntry(
+            entry_id, now, actor, action, subject, stored, prev_hash, row_hash, service
+        )
 
     async def audit_entries(self, after_id: int = 0, limit: int = 1000) -> list[AuditEntry]:
         rows = await self.fetch(
@@ -218,16 +230,37 @@ class SQLStore(Outbox, OperatorSecurity, ReceiptState):
         return [_audit(row) for row in rows]
 
     async def audit_entries_before(
-        self, before_id: int | None = None, limit: int = 200
+        self, before_id: int | None = None, limit: int = 200, scope: AuditScope | None = None
     ) -> list[AuditEntry]:
         """Newest first, from just below ``before_id`` (the newest when None): a cursor
-        that walks the whole log, however long, one page at a time."""
+        that walks the whole log, however long, one page at a time; with ``scope``, only
+        the rows it lets through."""
+        where, params = self._audit_scope(scope)
         rows = await self.fetch(
-            "SELECT * FROM audit_log WHERE id < ? ORDER BY id DESC LIMIT ?",
+            f"SELECT * FROM audit_log WHERE id < ?{where} ORDER BY id DESC LIMIT ?",
             before_id if before_id is not None else 2**62,
+            *params,
             limit,
         )
         return [_audit(row) for row in rows]
+
+    def _audit_scope(self, scope: AuditScope | None) -> tuple[str, list[object]]:
+        if scope is None:
+            return "", []
+        clauses: list[str] = []
+        params: list[object] = []
+        if scope.services:
+            fragment, values = self.dialect.any_of("service", scope.services, "text")
+            clauses.append(fragment)
+            params += values
+        if scope.unscoped:
+            clauses.append("service IS NULL")
+        if scope.own_actor is not None:
+            clauses.append("(service IS NULL AND actor = ?)")
+            params.append(scope.own_actor)
+        if not clauses:
+            return " AND FALSE", []
+        return " AND (" + " OR ".join(clauses) + ")", params
 
     async def verify_audit_chain(self, checkpoint: AuditCheckpoint | None = None) -> ChainCheck:
         """Walk the chain with this store's key; with ``checkpoint``, also check that the

@@ -52,8 +52,10 @@ async def test_the_page_walks_the_whole_log_from_the_newest_with_a_cursor(
     client: TestClient, backend: SQLStore, sign_in: Any
 ) -> None:
     for index in range(450):
-        await backend.append_audit("cli", "filler", f"row {index}", {}, float(index))
-    await backend.append_audit("cli", "user_add", "operator:backdoor-approver", {}, 1000.0)
+        await backend.append_audit("cli", "filler", f"row {index}", {}, float(index), service="")
+    await backend.append_audit(
+        "cli", "user_add", "operator:backdoor-approver", {}, 1000.0, service=""
+    )
     await sign_in(client, "eddie")
     page = await (await client.get("/console/audit")).text()
     # The newest rows come first: the later change is on the first page.

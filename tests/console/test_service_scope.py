@@ -196,3 +196,41 @@ async def test_an_admin_sets_a_role_on_the_chosen_service(
         data={"action": "service_role", "service_role": "admin", "csrf_token": token},
     )
     assert "Not changed" in await refused.text()
+
+
+async def test_the_audit_page_shows_each_operator_their_services_rows(
+    two_services: tuple[Any, dict[str, int]], sign_in: Any, backend: SQLStore
+) -> None:
+    client_for, _ = two_services
+    await backend.append_audit("wendy", "alert.create", "broadcast:w", {}, START, "work-rights")
+    await backend.append_audit("sam", "alert.create", "broadcast:s", {}, START + 1, "")
+    await backend.append_audit("cli", "user_add", "operator:zed", {}, START + 2)
+    for username, own, other in (("sam", "broadcast:s", "broadcast:w"),
+                                 ("wendy", "broadcast:w", "broadcast:s")):  # fmt: skip
+        client = await client_for()
+        await sign_in(client, username)
+        page = await (await client.get("/console/audit")).text()
+        # The integrity check still walks the whole chain (every service's rows).
+        assert "The chain verifies" in page
+        assert f"<td>{own}</td>" in page and f"<td>{other}</td>" not in page
+        # Rows about no service: their own sign-in, not someone else's account change.
+        assert f"<td>{username}</td><td>login</td>" in page
+        assert "operator:zed" not in page
+        refused = await client.get(
+            "/console/audit?service=" + ("safe-journey" if username == "wendy" else "work-rights")
+        )
+        assert refused.status == 403
+        assert (await client.get("/console/audit?service=-")).status == 403
+    admin = await client_for()
+    await sign_in(admin, "ada")
+    everything = await (await admin.get("/console/audit")).text()
+    assert all(
+        f"<td>{row}</td>" in everything for row in ("broadcast:s", "broadcast:w", "operator:zed")
+    )
+    assert "<td>work-rights</td><td>wendy</td>" in everything  # the service column
+    work = await (await admin.get("/console/audit?service=work-rights")).text()
+    assert (
+        "<td>broadcast:w</td>" in work and "broadcast:s" not in work and "operator:zed" not in work
+    )
+    none = await (await admin.get("/console/audit?service=-")).text()
+    assert "operator:zed" in none and "broadcast:" not in none

@@ -126,6 +126,7 @@ async def _save_draft(
         "content",
         {"version": str(draft.id), "change": what, **review.audit_details(changes)},
         ctx.now(),
+        service=chosen_service(request).key,
     )
     return draft
 
@@ -503,7 +504,7 @@ async def publish(request: web.Request) -> web.StreamResponse:
     ctx = context(request)
     version = await _version_of(request)
     outcome = await publishing.publish_content(
-        source_of(ctx), version.id, signed_in_user(request), ctx.now()
+        source_of(ctx), version.id, signed_in_user(request), ctx.now(), chosen_service(request).key
     )
     if outcome.four_eyes:
         return web.Response(status=403, text=outcome.message)
@@ -519,7 +520,12 @@ async def submit(request: web.Request) -> web.StreamResponse:
     ctx = context(request)
     version = await _version_of(request)
     outcome = await publishing.submit(
-        source_of(ctx), CONTENT_VERSIONS, version.id, signed_in_user(request), ctx.now()
+        source_of(ctx),
+        CONTENT_VERSIONS,
+        version.id,
+        signed_in_user(request),
+        ctx.now(),
+        chosen_service(request).key,
     )
     return redirect(request, "/content/versions#review", flash=outcome.message)
 
@@ -555,6 +561,7 @@ async def rollback(request: web.Request) -> web.StreamResponse:
         "content",
         {"version": str(copy.id), "copy_of": str(old.id), **review.audit_details(changes)},
         ctx.now(),
+        service=chosen_service(request).key,
     )
     await _go_live(request)
     return redirect(

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from gateway.console.context import ConsoleContext, context, signed_in_user
 from gateway.console.menu_check import menu_files
+from gateway.console.service_scope import chosen_service
 from gateway.menu.pages import Limit
 from gateway.store.records import MenuVersion
 
@@ -87,7 +88,12 @@ async def save_draft(request: web.Request, name: str, text: str, what: str) -> M
     user = signed_in_user(request)
     draft: MenuVersion = await ctx.backend.create_menu_version(name, text, user, ctx.now())
     await ctx.backend.append_audit(
-        user, "menu_edit", f"menu:{name}", {"version": str(draft.id), "change": what}, ctx.now()
+        user,
+        "menu_edit",
+        f"menu:{name}",
+        {"version": str(draft.id), "change": what},
+        ctx.now(),
+        service=chosen_service(request).key,
     )
     return draft
 

@@ -18,6 +18,7 @@ from gateway.console.content_source import check_menu_text, source_of
 from gateway.console.context import context, current_role, redirect, render, signed_in_user
 from gateway.console.roles import Permission, allows
 from gateway.console.security import requires, sensitive
+from gateway.console.service_scope import chosen_service
 from gateway.console.views.menu_common import (
     MAX_YAML,
     draft_authors,
@@ -128,7 +129,12 @@ async def publish(request: web.Request) -> web.StreamResponse:
     name = menu_name_of(request)
     version = await _version_of(request, name)
     outcome = await publishing.publish_menu(
-        source_of(ctx), name, version.id, signed_in_user(request), ctx.now()
+        source_of(ctx),
+        name,
+        version.id,
+        signed_in_user(request),
+        ctx.now(),
+        chosen_service(request).key,
     )
     if outcome.four_eyes:
         return web.Response(status=403, text=outcome.message)
@@ -147,7 +153,12 @@ async def submit(request: web.Request) -> web.StreamResponse:
     name = menu_name_of(request)
     version = await _version_of(request, name)
     outcome = await publishing.submit(
-        source_of(ctx), name, version.id, signed_in_user(request), ctx.now()
+        source_of(ctx),
+        name,
+        version.id,
+        signed_in_user(request),
+        ctx.now(),
+        chosen_service(request).key,
     )
     if outcome.submitted:
         return redirect(request, f"/menus/{name}/versions#review", flash=outcome.message)
@@ -184,6 +195,7 @@ async def rollback(request: web.Request) -> web.StreamResponse:
         f"menu:{name}",
         {"version": str(copy.id), "copy_of": str(old.id), **review.audit_details(changes)},
         ctx.now(),
+        service=chosen_service(request).key,
     )
     await _go_live(request, name, copy)
     return redirect(

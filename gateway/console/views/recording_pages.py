@@ -117,7 +117,9 @@ async def upload(request: web.Request) -> web.StreamResponse:
         return redirect(request, "/recordings", flash="Not saved: choose an MP3 or WAV file.")
     data = field.file.read(MAX_BYTES + 1)
     try:
-        draft = await library(request).upload(*slot, data, signed_in_user(request), ctx.now())
+        draft = await library(request).upload(
+            *slot, data, signed_in_user(request), ctx.now(), chosen_service(request).key
+        )
     except RecordingError as exc:
         return redirect(request, "/recordings", flash=f"Not saved: {exc}")
     _, screen, language = slot
@@ -146,7 +148,9 @@ async def _version_in_scope(request: web.Request) -> MenuVersion:
 async def publish(request: web.Request) -> web.StreamResponse:
     ctx = context(request)
     version = await _version_in_scope(request)
-    outcome = await library(request).publish(version.id, signed_in_user(request), ctx.now())
+    outcome = await library(request).publish(
+        version.id, signed_in_user(request), ctx.now(), chosen_service(request).key
+    )
     if outcome.four_eyes:
         return web.Response(status=403, text=outcome.message)
     return redirect(request, "/recordings", flash=outcome.message)

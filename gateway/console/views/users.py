@@ -132,7 +132,12 @@ async def change_user(request: web.Request) -> web.StreamResponse:
             raise ValueError(f"unknown action {action!r}")
     except (ValueError, PasswordPolicyError) as exc:
         return redirect(request, "/users", flash=f"Not changed: {exc}")
-    await ctx.backend.append_audit(me, f"user_{action}", f"operator:{username}", detail, ctx.now())
+    # A role on a service is that service's business (its operators see the row); every
+    # other account change is about no service.
+    on = chosen_service(request).key if action == "service_role" else None
+    await ctx.backend.append_audit(
+        me, f"user_{action}", f"operator:{username}", detail, ctx.now(), service=on
+    )
     return redirect(request, "/users", flash=f"{username}: done ({action}).")
 
 
