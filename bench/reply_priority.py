@@ -41,7 +41,7 @@ from gateway.broadcast.alert_service import AlertDraft  # noqa: E402
 from gateway.broadcast.worker import BroadcastWorker, WorkerOptions  # noqa: E402
 from gateway.sms import encoding  # noqa: E402
 from gateway.sms.messages import OutboundSMS  # noqa: E402
-from tests.broadcast.test_receipt_matching import Rig, seed  # noqa: E402
+from tests.broadcast.conftest import Rig, seed  # noqa: E402
 from tests.smpp.smsc_driver import Simulator, smsc_settings  # noqa: E402
 
 TPS = 100.0

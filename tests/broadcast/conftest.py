@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,17 +16,21 @@ from cryptography.fernet import Fernet
 
 from gateway.africastalking.sms_callbacks import create_sms_routes
 from gateway.africastalking.sms_sender import AfricasTalkingSMS
-from gateway.broadcast.alert_service import AlertService
+from gateway.broadcast.alert_service import AlertDraft, AlertService
 from gateway.broadcast.inbox import SMSInbox
 from gateway.broadcast.keyword_service import KeywordService
 from gateway.broadcast.receipt_recorder import ReceiptRecorder
 from gateway.broadcast.subscriptions import SubscriptionService
+from gateway.broadcast.worker import BroadcastWorker, WorkerOptions
 from gateway.privacy.numbers import NumberVault, PhoneHasher
-from gateway.settings import PROJECT_ROOT, Secret
+from gateway.settings import PROJECT_ROOT, RouteSettings, Secret, SMSCSettings
+from gateway.smpp.pool import SMPPPool
 from gateway.sms.keywords import load_catalog
 from gateway.store.sql_store import SQLStore
 from tests.at_double import MESSAGING_PATH, ATDouble
 from tests.audit_support import seal_at
+from tests.broadcast.seeding import seed_subscribers
+from tests.smpp.smsc_driver import FAST, Simulator
 
 CALLBACK_SECRET = "callback-secret-0123456789"
 HASH_KEY = "hash-key-" + "x" * 32
@@ -100,3 +107,119 @@ async def harness(tmp_path: Path, aiohttp_server: Callable[..., Any]) -> AsyncIt
     await receipts.close()
     await http.close()
     await store.close()
+
+
+class Rig:
+    """The broadcast path through a real SMPP pool, for the tests (and the reply benchmark)
+    that drive node-smpp simulators: a SQLite store, the inbox receipts land in, an alert
+    sent to seeded subscribers by the real worker, and what each row ended as."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.db_path = tmp_path / "gateway.db"
+        self.hasher = PhoneHasher(Secret(HASH_KEY))
+        self.vault = NumberVault(Secret(ENCRYPTION_KEY))
+
+    async def open(self) -> None:
+        self.store: SQLStore = await SQLStore.open(self.db_path, seal_at(self.db_path.parent))
+        subscriptions = SubscriptionService(self.store, self.hasher, self.vault)
+        catalog = load_catalog(PROJECT_ROOT / "content")
+        self.receipts = ReceiptRecorder(self.store)
+        keywords = KeywordService(subscriptions, catalog)
+        self.inbox = SMSInbox(self.store, subscriptions, keywords, self.receipts, None)
+        self.alerts = AlertService(self.store, [topic.code for topic in catalog.topics])
+
+    async def close(self) -> None:
+        await self.receipts.close()
+        await self.store.close()
+
+    def pool(
+        self, smscs: list[SMSCSettings], routes: Sequence[RouteSettings] = (), **more: Any
+    ) -> SMPPPool:
+        return SMPPPool(
+            smscs, self.inbox, tuning=FAST, number_key=self.hasher.hash, routes=routes, **more
+        )
+
+    @asynccontextmanager
+    async def bound_pool(
+        self,
+        smscs: list[SMSCSettings],
+        routes: Sequence[RouteSettings] = (),
+        *,
+        stop_after: Sequence[Simulator] = (),
+        **more: Any,
+    ) -> AsyncIterator[SMPPPool]:
+        """A pool over ``smscs`` (and ``routes``; ``more`` as SMPPPool takes it), started
+        and bound (30 s at most). On leaving, the pool stops, then each simulator in
+        ``stop_after`` (read then: a test may add one it started inside)."""
+        pool = self.pool(smscs, routes, **more)
+        await pool.start()
+        try:
+            await asyncio.wait_for(pool.wait_bound(), 30)
+            yield pool
+        finally:
+            await pool.stop()
+            for simulator in stop_after:
+                await simulator.stop()
+
+    async def broadcast(self, pool: SMPPPool, tps: float = 3000.0) -> int:
+        now = time.time()
+        draft = AlertDraft(
+            texts={"en": "Road closed at the bridge"},
+            fallback_language="en",
+            topics=("hotlines",),
+            source="desk",
+            author="alice",
+            expires_at=now + 3600,
+        )
+        alert = await self.alerts.create(draft, now)
+        await self.alerts.approve(alert, "bob", now)
+        await self.alerts.send(alert, "bob", now)
+        options = WorkerOptions(
+            channel="smpp", tps=tps, sms_prefix="Info:", batch_size=50, poll_interval=0.05
+        )
+        worker = BroadcastWorker(self.store, pool, self.vault, options)
+        await asyncio.wait_for(worker.run(until_idle=True), 120)
+        return alert
+
+    async def broadcast_final(
+        self, pool: SMPPPool, total: int, tps: float = 3000.0
+    ) -> tuple[int, dict[str, int]]:
+        """An alert to every subscriber through ``pool``; its id and its rows' counts once
+        ``total`` of them are final (or 90 s passed)."""
+        alert = await self.broadcast(pool, tps)
+        return alert, await self.wait_final(alert, total)
+
+    async def wait_final(self, alert: int, total: int, within: float = 90.0) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for _ in range(int(within / 0.1)):
+            counts = dict((await self.store.outbox_counts(alert)).counts)
+            if sum(v for k, v in counts.items() if k not in ("queued", "claimed", "submitted")) >= (
+                total
+            ):
+                break
+            await asyncio.sleep(0.1)
+        return counts
+
+    def states_by_number(self, alert: int, numbers: list[str]) -> dict[str, str]:
+        by_hash = {self.hasher.hash(n): n for n in numbers}
+        with sqlite3.connect(self.db_path) as db:
+            rows = db.execute(
+                "SELECT s.msisdn_hash, o.state FROM outbox o JOIN subscribers s "
+                "ON s.id = o.subscriber_id WHERE o.broadcast_id = ?",
+                (alert,),
+            ).fetchall()
+        return {by_hash[h]: state for h, state in rows}
+
+
+def seed(rig: Rig, total: int) -> list[str]:
+    numbers = [number(index) for index in range(total)]
+    seed_subscribers(rig.db_path, rig.hasher, rig.vault, numbers)
+    return numbers
+
+
+@pytest.fixture
+async def pool_rig(tmp_path: Path) -> AsyncIterator[Rig]:
+    made = Rig(tmp_path)
+    await made.open()
+    yield made
+    await made.close()

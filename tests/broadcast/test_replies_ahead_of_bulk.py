@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from gateway.sms import encoding
-from tests.broadcast.test_receipt_matching import Rig, seed
+from tests.broadcast.conftest import Rig, seed
 from tests.smpp.smsc_driver import Simulator, eventually, smsc_settings
 
 pytestmark = pytest.mark.slow
@@ -24,53 +24,40 @@ TPS = 100.0
 JOINER = "254733000999"  # a test number, not one of the seeded audience
 
 
-@pytest.fixture
-async def rig(tmp_path: Path) -> Rig:
-    made = Rig(tmp_path)
-    await made.open()
-    yield made  # type: ignore[misc]
-    await made.close()
-
-
 def submits(record: Path) -> list[dict[str, object]]:
     lines = record.read_text().splitlines() if record.exists() else []
     return [json.loads(line) for line in lines]
 
 
-async def test_a_join_reply_overtakes_a_saturating_broadcast(rig: Rig, tmp_path: Path) -> None:
-    seed(rig, 1200)
+async def test_a_join_reply_overtakes_a_saturating_broadcast(pool_rig: Rig, tmp_path: Path) -> None:
+    seed(pool_rig, 1200)
     record = tmp_path / "submits.jsonl"
     smsc = await Simulator.start(record=record)
     await smsc.configure(dlr=False, record_bodies=False)
-    pool = rig.pool([smsc_settings(smsc.port, tps=TPS, window=10)])
-    rig.inbox.replies = pool
-    await pool.start()
-    sending: asyncio.Task[int] | None = None
-    try:
-        await asyncio.wait_for(pool.wait_bound(), 30)
-        sending = asyncio.create_task(rig.broadcast(pool, tps=2000.0))
-        await eventually(lambda: len(submits(record)) >= 150, within=60)
-        backlog = pool.status()[0]["queued"]
-        (answer,) = (
-            await smsc.command(
-                "mo",
-                pdus=[
-                    {
-                        "source": JOINER,
-                        "dest": "3030",
-                        "hex": encoding.encode_gsm7("JOIN hotlines").hex(),
-                    }
-                ],
-            )
-        )["results"]
-        await eventually(lambda: any(s["dest"] == JOINER for s in submits(record)), within=60)
-        sent = submits(record)
-    finally:
-        if sending is not None:
+    smscs = [smsc_settings(smsc.port, tps=TPS, window=10)]
+    async with pool_rig.bound_pool(smscs, stop_after=[smsc]) as pool:
+        pool_rig.inbox.replies = pool
+        sending = asyncio.create_task(pool_rig.broadcast(pool, tps=2000.0))
+        try:
+            await eventually(lambda: len(submits(record)) >= 150, within=60)
+            backlog = pool.status()[0]["queued"]
+            (answer,) = (
+                await smsc.command(
+                    "mo",
+                    pdus=[
+                        {
+                            "source": JOINER,
+                            "dest": "3030",
+                            "hex": encoding.encode_gsm7("JOIN hotlines").hex(),
+                        }
+                    ],
+                )
+            )["results"]
+            await eventually(lambda: any(s["dest"] == JOINER for s in submits(record)), within=60)
+            sent = submits(record)
+        finally:
             sending.cancel()
             await asyncio.gather(sending, return_exceptions=True)
-        await pool.stop()
-        await smsc.stop()
     assert answer["status"] == 0
     times = [(str(s["dest"]), float(str(s["t"]))) for s in sent]
     reply_at = next(t for dest, t in times if dest == JOINER)

@@ -25,12 +25,11 @@ from aiohttp import web
 from gateway.africastalking.sms_callbacks import create_sms_routes
 from gateway.africastalking.sms_sender import AfricasTalkingSMS
 from gateway.broadcast.worker import BroadcastWorker, WorkerOptions
-from gateway.settings import RouteSettings, Secret, SMSCSettings
-from gateway.smpp.pool import SMPPPool, receipt_timeouts
+from gateway.settings import RouteSettings, Secret
+from gateway.smpp.pool import receipt_timeouts
 from tests.at_double import MESSAGING_PATH, ATDouble
-from tests.broadcast.conftest import CALLBACK_SECRET
-from tests.broadcast.test_receipt_matching import Rig, seed
-from tests.smpp.smsc_driver import FAST, Simulator, eventually, smsc_settings
+from tests.broadcast.conftest import CALLBACK_SECRET, Rig, seed
+from tests.smpp.smsc_driver import Simulator, eventually, smsc_settings
 
 pytestmark = pytest.mark.slow
 
@@ -38,25 +37,9 @@ ESME_RINVSRCADR = 0x0A  # not a failover class: the row fails where it is
 ESME_RINVDSTADR = 0x0B  # a failover class by default
 
 
-@pytest.fixture
-async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
-    made = Rig(tmp_path)
-    await made.open()
-    yield made
-    await made.close()
-
-
 def accepted(record: Path) -> list[str]:
     lines = record.read_text().splitlines() if record.exists() else []
     return ["+" + str(json.loads(line)["dest"]) for line in lines]
-
-
-def pool_with_routes(
-    rig: Rig, smscs: list[SMSCSettings], routes: list[RouteSettings], **more: Any
-) -> SMPPPool:
-    return SMPPPool(
-        smscs, rig.inbox, tuning=FAST, number_key=rig.hasher.hash, routes=routes, **more
-    )
 
 
 def target(route: dict[str, Any], name: str) -> dict[str, Any]:
@@ -65,10 +48,10 @@ def target(route: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 async def test_an_error_class_of_the_route_hands_the_message_to_the_next_smsc(
-    rig: Rig, tmp_path: Path
+    pool_rig: Rig, tmp_path: Path
 ) -> None:
     total = 300
-    numbers = seed(rig, total)  # +2547000 00000 .. 00299
+    numbers = seed(pool_rig, total)  # +2547000 00000 .. 00299
     first_record, second_record = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
     first = await Simulator.start(record=first_record)
     second = await Simulator.start(record=second_record)
@@ -82,24 +65,16 @@ async def test_an_error_class_of_the_route_hands_the_message_to_the_next_smsc(
         ],
     )
     await second.configure(dlr=True, record_bodies=False)
-    pool = pool_with_routes(
-        rig,
+    async with pool_rig.bound_pool(
         [smsc_settings(first.port, name="first"), smsc_settings(second.port, name="second")],
         [RouteSettings("kenya", ("first", "second"), countries=("KE",))],
-    )
-    await pool.start()
-    try:
-        await asyncio.wait_for(pool.wait_bound(), 30)
-        alert = await rig.broadcast(pool)
-        counts = await rig.wait_final(alert, total)
+        stop_after=[second, first],
+    ) as pool:
+        alert, counts = await pool_rig.broadcast_final(pool, total)
         (route,) = pool.route_status()
         throttled = (await first.stats())["throttled"]
-    finally:
-        await pool.stop()
-        await second.stop()
-        await first.stop()
     by_first, by_second = accepted(first_record), accepted(second_record)
-    states = rig.states_by_number(alert, numbers)
+    states = pool_rig.states_by_number(alert, numbers)
     assert sorted(by_first) == numbers[:100]  # each once: throttled ones were sent again
     assert sorted(by_second) == numbers[100:200]  # exactly the refused-for-a-reason range
     assert {states[n] for n in numbers[:200]} == {"delivered"}
@@ -115,10 +90,10 @@ async def test_an_error_class_of_the_route_hands_the_message_to_the_next_smsc(
 
 
 async def test_killing_the_first_smsc_mid_broadcast_fails_over_to_the_second(
-    rig: Rig, tmp_path: Path
+    pool_rig: Rig, tmp_path: Path
 ) -> None:
     total = 1500
-    numbers = seed(rig, total)
+    numbers = seed(pool_rig, total)
     first_record, second_record = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
     first = await Simulator.start(record=first_record)
     second = await Simulator.start(record=second_record)
@@ -130,11 +105,8 @@ async def test_killing_the_first_smsc_mid_broadcast_fails_over_to_the_second(
         smsc_settings(first.port, name="first", routes=("+2547",), receipt_timeout=2.0),
         smsc_settings(second.port, name="second", routes=("+2547",), tps=2000.0),
     ]
-    pool = rig.pool(smscs)
-    await pool.start()
-    try:
-        await asyncio.wait_for(pool.wait_bound(), 30)
-        sending = asyncio.create_task(rig.broadcast(pool, tps=1500.0))
+    async with pool_rig.bound_pool(smscs, stop_after=[second, first]) as pool:
+        sending = asyncio.create_task(pool_rig.broadcast(pool, tps=1500.0))
         await eventually(lambda: len(accepted(first_record)) >= 300, within=60)
         await first.kill()
         await asyncio.wait_for(sending, 120)
@@ -145,15 +117,11 @@ async def test_killing_the_first_smsc_mid_broadcast_fails_over_to_the_second(
         options = WorkerOptions(
             channel="smpp", tps=1.0, sms_prefix="", receipt_timeouts=receipt_timeouts(smscs)
         )
-        await BroadcastWorker(rig.store, pool, rig.vault, options).run(until_idle=True)
-        counts = await rig.wait_final(alert, total)
+        await BroadcastWorker(pool_rig.store, pool, pool_rig.vault, options).run(until_idle=True)
+        counts = await pool_rig.wait_final(alert, total)
         (route,) = pool.route_status()
-    finally:
-        await pool.stop()
-        await second.stop()
-        await first.stop()
     by_first, by_second = accepted(first_record), accepted(second_record)
-    states = rig.states_by_number(alert, numbers)
+    states = pool_rig.states_by_number(alert, numbers)
     assert sum(counts.values()) == total and set(counts) <= {"delivered", "unknown"}
     # Nobody sent twice: not by the two SMSCs, not twice by one.
     assert set(by_first).isdisjoint(by_second)
@@ -174,12 +142,12 @@ async def test_killing_the_first_smsc_mid_broadcast_fails_over_to_the_second(
 
 @pytest.fixture
 async def at_double(
-    rig: Rig, aiohttp_server: Callable[..., Any]
+    pool_rig: Rig, aiohttp_server: Callable[..., Any]
 ) -> AsyncIterator[tuple[ATDouble, str]]:
     double = ATDouble()
     double_server = await aiohttp_server(double.app())
     callbacks = web.Application()
-    callbacks.add_routes(create_sms_routes(rig.inbox, Secret(CALLBACK_SECRET)))
+    callbacks.add_routes(create_sms_routes(pool_rig.inbox, Secret(CALLBACK_SECRET)))
     callback_server = await aiohttp_server(callbacks)
     base = str(callback_server.make_url("/africastalking/sms"))
     double.dlr_url = f"{base}/delivery?key={CALLBACK_SECRET}"
@@ -189,10 +157,10 @@ async def at_double(
 
 
 async def test_africas_talking_as_the_second_target(
-    rig: Rig, tmp_path: Path, at_double: tuple[ATDouble, str]
+    pool_rig: Rig, tmp_path: Path, at_double: tuple[ATDouble, str]
 ) -> None:
     total = 200
-    numbers = seed(rig, total)
+    numbers = seed(pool_rig, total)
     double, url = at_double
     record = tmp_path / "smsc.jsonl"
     smsc = await Simulator.start(record=record)
@@ -201,21 +169,14 @@ async def test_africas_talking_as_the_second_target(
     )
     async with aiohttp.ClientSession() as http:
         sender = AfricasTalkingSMS(http, url, double.username, Secret(double.api_key))
-        pool = pool_with_routes(
-            rig,
+        async with pool_rig.bound_pool(
             [smsc_settings(smsc.port, name="op1")],
             [RouteSettings("kenya", ("op1", "africastalking"), prefixes=("+254",))],
+            stop_after=[smsc],
             africastalking=sender,
-        )
-        await pool.start()
-        try:
-            await asyncio.wait_for(pool.wait_bound(), 30)
-            alert = await rig.broadcast(pool)
-            counts = await rig.wait_final(alert, total)
+        ) as pool:
+            _, counts = await pool_rig.broadcast_final(pool, total)
             (route,) = pool.route_status()
-        finally:
-            await pool.stop()
-            await smsc.stop()
     by_smsc = accepted(record)
     by_at = [received.number for received in double.received]
     assert sorted(by_smsc) == numbers[:100] + numbers[200:]
@@ -228,10 +189,10 @@ async def test_africas_talking_as_the_second_target(
 
 
 async def test_africas_talking_first_its_could_not_route_goes_to_the_smsc(
-    rig: Rig, tmp_path: Path, at_double: tuple[ATDouble, str]
+    pool_rig: Rig, tmp_path: Path, at_double: tuple[ATDouble, str]
 ) -> None:
     total = 200
-    numbers = seed(rig, total)
+    numbers = seed(pool_rig, total)
     double, url = at_double
     double.refuse = {
         "+2547000001": (407, "CouldNotRoute"),
@@ -242,22 +203,15 @@ async def test_africas_talking_first_its_could_not_route_goes_to_the_smsc(
     await smsc.configure(dlr=True, record_bodies=False)
     async with aiohttp.ClientSession() as http:
         sender = AfricasTalkingSMS(http, url, double.username, Secret(double.api_key))
-        pool = pool_with_routes(
-            rig,
+        async with pool_rig.bound_pool(
             [smsc_settings(smsc.port, name="op1")],
             [RouteSettings("kenya", ("africastalking", "op1"), countries=("KE",))],
+            stop_after=[smsc],
             africastalking=sender,
-        )
-        await pool.start()
-        try:
-            await asyncio.wait_for(pool.wait_bound(), 30)
-            alert = await rig.broadcast(pool)
-            counts = await rig.wait_final(alert, total)
+        ) as pool:
+            alert, counts = await pool_rig.broadcast_final(pool, total)
             (route,) = pool.route_status()
-        finally:
-            await pool.stop()
-            await smsc.stop()
-    states = rig.states_by_number(alert, numbers)
+    states = pool_rig.states_by_number(alert, numbers)
     by_at = sorted(received.number for received in double.received)
     assert by_at == numbers[:100]
     assert sorted(accepted(record)) == numbers[100:190]  # CouldNotRoute: on to the SMSC
