@@ -7,12 +7,12 @@ from __future__ import annotations
 import base64
 import re
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
-from aiohttp import web
+from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient
 from argon2 import PasswordHasher
 from cryptography.fernet import Fernet
@@ -208,6 +208,48 @@ async def _sign_in(
     home = await client.get("/console/")
     assert home.status == 200, await home.text()
     return csrf_of(await home.text())
+
+
+class Operator:
+    """A browser signed in to the console: its own cookies (``client``) and its session's
+    CSRF token, which every form it posts carries."""
+
+    def __init__(self, client: TestClient, token: str) -> None:
+        self.client = client
+        self.token = token
+
+    async def page(self, path: str) -> str:
+        """The text of the page at ``path`` (a GET, redirects followed)."""
+        return await (await self.client.get(path)).text()
+
+    async def post(
+        self, path: str, fields: Mapping[str, str] | None = None, **options: Any
+    ) -> ClientResponse:
+        """Post a form as the browser does: ``fields`` and the CSRF token."""
+        form = {**(fields or {}), "csrf_token": self.token}
+        return await self.client.post(path, data=form, **options)
+
+
+class SignedIn(Protocol):
+    async def __call__(self, username: str, app: web.Application | None = None) -> Operator: ...
+
+
+@pytest.fixture
+def signed_in(aiohttp_client: Any, backend: SQLStore, clock: Clock, settings: Settings) -> SignedIn:
+    """``await signed_in("eddie")``: a new browser signed in as eddie. Without ``app`` every
+    call of a test opens the same console app (``make_app`` over the test's store and
+    clock); pass ``app`` (``app_factory(..., hooks)``) for another."""
+    default: list[web.Application] = []
+
+    async def sign_in_as(username: str, app: web.Application | None = None) -> Operator:
+        if app is None:
+            if not default:
+                default.append(make_app(backend, clock, settings))
+            app = default[0]
+        client: TestClient = await aiohttp_client(app)
+        return Operator(client, await _sign_in(client, username))
+
+    return sign_in_as
 
 
 # Tests reach the helpers through fixtures: a test module importing ``tests.console``

@@ -8,8 +8,6 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from aiohttp.test_utils import TestClient
-
 from gateway.console.freshness import freshness
 from gateway.console.ports import ConsoleHooks
 from gateway.content import document as content_document
@@ -29,22 +27,20 @@ async def _draft(backend: SQLStore) -> content_document.Document:
 
 
 async def test_a_csv_with_only_english_keeps_every_other_translation(
-    client: TestClient, backend: SQLStore, settings: Settings, sign_in: Any
+    backend: SQLStore, settings: Settings, signed_in: Any
 ) -> None:
     files_before = {p.name: p.read_text() for p in settings.content.glob("*.yaml")}
-    token = await sign_in(client, "eddie")
-    response = await client.post(
-        "/console/content/import",
-        data={"csrf_token": token, "action": "preview", "csv_text": ONLY_ENGLISH},
+    eddie = await signed_in("eddie")
+    response = await eddie.post(
+        "/console/content/import", {"action": "preview", "csv_text": ONLY_ENGLISH}
     )
     page = await response.text()
     assert response.status == 200
     assert "The validator accepts the result" in page
     assert "Kenya child helpline: 116, free</td>" in page  # old -> new, per language
     assert await backend.list_menu_versions(CONTENT_VERSIONS) == []  # a preview saves nothing
-    response = await client.post(
-        "/console/content/import",
-        data={"csrf_token": token, "action": "draft", "csv_text": ONLY_ENGLISH},
+    response = await eddie.post(
+        "/console/content/import", {"action": "draft", "csv_text": ONLY_ENGLISH}
     )
     assert "as draft" in await response.text()
     entry = content_document.entry_of(await _draft(backend), "hotlines", "ke-116")
@@ -58,12 +54,7 @@ async def test_a_csv_with_only_english_keeps_every_other_translation(
 
 
 async def test_an_editors_hotline_change_waits_for_another_person(
-    aiohttp_client: Any,
-    backend: SQLStore,
-    clock: Any,
-    settings: Settings,
-    app_factory: Any,
-    sign_in: Any,
+    backend: SQLStore, clock: Any, settings: Settings, app_factory: Any, signed_in: Any
 ) -> None:
     went_live: list[bool] = []
 
@@ -71,12 +62,10 @@ async def test_an_editors_hotline_change_waits_for_another_person(
         went_live.append(True)
 
     app = app_factory(backend, clock, settings, ConsoleHooks(content_changed=content_hook))
-    editor, approver, admin = [await aiohttp_client(app) for _ in range(3)]
-    token = await sign_in(editor, "eddie")
-    form = await (await editor.get("/console/content/entries/hotlines/ke-999")).text()
+    editor = await signed_in("eddie", app)
+    form = await editor.page("/console/content/entries/hotlines/ke-999")
     assert 'value="999"' in form
     fields = {
-        "csrf_token": token,
         "countries": "KE",
         "number": "112",
         "source": "National Police Service Kenya, emergency numbers 999/112",
@@ -87,36 +76,30 @@ async def test_an_editors_hotline_change_waits_for_another_person(
         "text.ar": "كينيا، الطوارئ: 112",
         "text.so": "Kenya, gurmad degdeg ah: 112",
     }
-    response = await editor.post("/console/content/entries/hotlines/ke-999", data=fields)
+    response = await editor.post("/console/content/entries/hotlines/ke-999", fields)
     assert response.status == 200, await response.text()
     assert went_live == []  # a draft: nothing reaches callers
-    assert (await editor.get("/console/content/versions")).status == 200
+    assert (await editor.client.get("/console/content/versions")).status == 200
     draft = (await backend.list_menu_versions(CONTENT_VERSIONS))[0]
     assert draft.state == "draft" and draft.author == "eddie"
     # The editor cannot publish (role), nor can anyone who edited the draft.
-    refused = await editor.post(
-        f"/console/content/versions/{draft.id}/publish", data={"csrf_token": token}
-    )
+    refused = await editor.post(f"/console/content/versions/{draft.id}/publish")
     assert refused.status == 403
-    ada = await sign_in(admin, "ada")
-    await admin.post("/console/content/entries/hotlines/ke-116/retire", data={"csrf_token": ada})
+    admin = await signed_in("ada", app)
+    await admin.post("/console/content/entries/hotlines/ke-116/retire")
     newest = (await backend.list_menu_versions(CONTENT_VERSIONS))[0]
-    own = await admin.post(
-        f"/console/content/versions/{newest.id}/publish", data={"csrf_token": ada}
-    )
+    own = await admin.post(f"/console/content/versions/{newest.id}/publish")
     assert own.status == 403 and "four-eyes" in await own.text()
     assert went_live == []
 
-    april = await sign_in(approver, "april")
-    review = await (await approver.get("/console/content/versions")).text()
+    approver = await signed_in("april", app)
+    review = await approver.page("/console/content/versions")
     assert "hotlines ke-999" in review
     assert '<td data-label="Old" class="old" dir="auto">999</td>' in review
     assert '<td data-label="New" class="new" dir="auto">112</td>' in review
     assert "The validator accepts it" in review
     assert "no operator has verified" in review  # the sample entries, honestly counted
-    published = await approver.post(
-        f"/console/content/versions/{newest.id}/publish", data={"csrf_token": april}
-    )
+    published = await approver.post(f"/console/content/versions/{newest.id}/publish")
     assert "is live" in await published.text()
     assert "Warning" in await published.text()
     assert went_live == [True]
@@ -130,13 +113,12 @@ async def test_an_editors_hotline_change_waits_for_another_person(
 
 
 async def test_a_change_the_gateway_would_refuse_is_not_saved_and_shown_at_its_field(
-    client: TestClient, backend: SQLStore, sign_in: Any
+    backend: SQLStore, signed_in: Any
 ) -> None:
-    token = await sign_in(client, "eddie")
-    response = await client.post(
+    eddie = await signed_in("eddie")
+    response = await eddie.post(
         "/console/content/entries/hotlines/ke-116",
-        data={
-            "csrf_token": token,
+        {
             "countries": "KE",
             "number": "116",
             "source": "Childline Kenya",
@@ -147,10 +129,9 @@ async def test_a_change_the_gateway_would_refuse_is_not_saved_and_shown_at_its_f
     page = await response.text()
     assert response.status == 422
     assert 'data-field="last_verified">a date as YYYY-MM-DD' in page
-    response = await client.post(
+    response = await eddie.post(
         "/console/content/entries/hotlines/ke-116",
-        data={
-            "csrf_token": token,
+        {
             "countries": "KE",
             "number": "116",
             "source": "Childline Kenya",
@@ -180,32 +161,21 @@ async def test_sample_entries_count_as_unverified(settings: Settings) -> None:
 
 
 async def test_the_dashboard_does_not_call_sample_entries_verified(
-    client: TestClient, sign_in: Any
+    signed_in: Any,
 ) -> None:
-    await sign_in(client, "eddie")
-    page = await (await client.get("/console/")).text()
+    page = await (await signed_in("eddie")).page("/console/")
     assert "Every entry was verified" not in page
     assert "never verified by an operator" in page
 
 
 async def test_a_content_draft_publishes_only_once_submitted_and_valid(
-    aiohttp_client: Any,
-    backend: SQLStore,
-    clock: Any,
-    settings: Settings,
-    app_factory: Any,
-    sign_in: Any,
+    backend: SQLStore, clock: Any, settings: Settings, signed_in: Any
 ) -> None:
     """A change saved in the console is checked whole and saved submitted; a draft
     that was not (one saved before submission existed) waits for its editor's Submit,
     which the validator may refuse."""
-    app = app_factory(backend, clock, settings)
-    editor = await aiohttp_client(app)
-    approver = await aiohttp_client(app)
-    token = await sign_in(editor, "eddie")
-    await editor.post(
-        "/console/content/verify", data={"csrf_token": token, "kind": "hotlines", "entry": "ke-116"}
-    )
+    editor = await signed_in("eddie")
+    await editor.post("/console/content/verify", {"kind": "hotlines", "entry": "ke-116"})
     saved = (await backend.list_menu_versions(CONTENT_VERSIONS))[0]
     assert (saved.submitted_by, saved.submitted_at) == ("eddie", clock.now)
 
@@ -220,19 +190,15 @@ async def test_a_content_draft_publishes_only_once_submitted_and_valid(
     legacy = await backend.create_menu_version(
         CONTENT_VERSIONS, content_document.dump(broken), "eddie", clock.now
     )
-    april = await sign_in(approver, "april")
-    review = await (await approver.get("/console/content/versions")).text()
+    approver = await signed_in("april")
+    review = await approver.page("/console/content/versions")
     assert "Work in progress: not submitted for review" in review
     assert "Publish</button>" not in review
-    refused = await approver.post(
-        f"/console/content/versions/{legacy.id}/publish", data={"csrf_token": april}
-    )
+    refused = await approver.post(f"/console/content/versions/{legacy.id}/publish")
     assert "was not submitted for review" in await refused.text()
-    page = await (await editor.get("/console/content/versions")).text()
+    page = await editor.page("/console/content/versions")
     assert "Submit for review</button>" in page
-    submitted = await editor.post(
-        f"/console/content/versions/{legacy.id}/submit", data={"csrf_token": token}
-    )
+    submitted = await editor.post(f"/console/content/versions/{legacy.id}/submit")
     text = html.unescape(await submitted.text())
     assert submitted.status == 200 and "Not submitted: the gateway would refuse it" in text
     assert "no 'fr' translation" in text

@@ -7,7 +7,6 @@ import datetime as dt
 from typing import Any
 
 import yaml
-from aiohttp.test_utils import TestClient
 
 from gateway.console.charts import bar_chart, column_chart, line_chart
 from gateway.console.ports import ConsoleHooks
@@ -21,12 +20,7 @@ def day(clock: Any, days_ago: int) -> str:
 
 
 async def test_dashboard_shows_traffic_drop_off_links_and_stale_entries(
-    aiohttp_client: Any,
-    backend: SQLStore,
-    clock: Any,
-    settings: Settings,
-    app_factory: Any,
-    sign_in: Any,
+    backend: SQLStore, clock: Any, settings: Settings, app_factory: Any, signed_in: Any
 ) -> None:
     await backend.record_session_end(day(clock, 0), "hotlines_country", "Incomplete", 7)
     for index in range(5):
@@ -45,9 +39,7 @@ async def test_dashboard_shows_traffic_drop_off_links_and_stale_entries(
         settings,
         ConsoleHooks(link_states=lambda: {"smsc-a": "bound", "smsc-b": "down"}),
     )
-    client: TestClient = await aiohttp_client(app)
-    await sign_in(client, "eddie")
-    page = await (await client.get("/console/")).text()
+    page = await (await signed_in("eddie", app)).page("/console/")
     assert "(37 in 14 days)" in page
     assert "hotlines_country: 7" in page  # the drop-off bar's tooltip
     assert "main: 30" not in page  # a completed session is not a drop-off
@@ -75,12 +67,7 @@ def test_bar_lengths_follow_the_values() -> None:
 
 
 async def test_dashboard_shows_each_route_its_targets_and_counts(
-    aiohttp_client: Any,
-    backend: SQLStore,
-    clock: Any,
-    settings: Settings,
-    app_factory: Any,
-    sign_in: Any,
+    backend: SQLStore, clock: Any, settings: Settings, app_factory: Any, signed_in: Any
 ) -> None:
     def target(name: str, up: bool, submitted: int, failover: int) -> dict[str, Any]:
         return {
@@ -109,9 +96,7 @@ async def test_dashboard_shows_each_route_its_targets_and_counts(
         }
     ]
     app = app_factory(backend, clock, settings, ConsoleHooks(route_states=lambda: routes))
-    client: TestClient = await aiohttp_client(app)
-    await sign_in(client, "eddie")
-    page = await (await client.get("/console/")).text()
+    page = await (await signed_in("eddie", app)).page("/console/")
     table = page.split('<table id="routes">')[1].split("</table>")[0]
     assert '<tr data-route="kenya">' in table and "KE, +2547" in table and "20.0 msg/s" in table
     assert "now: africastalking" in table
