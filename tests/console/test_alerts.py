@@ -7,8 +7,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from aiohttp.test_utils import TestClient
-
 from gateway.broadcast.subscriptions import SubscriptionService
 from gateway.privacy.numbers import NumberVault, PhoneHasher
 from gateway.settings import Settings
@@ -26,11 +24,8 @@ async def subscribe_people(backend: SQLStore, settings: Settings, now: float) ->
         await people.join(number, "africastalking", topic, "en" if index % 2 else "fr", now)
 
 
-def alert_form(
-    token: str, action: str, english: str = "Road to the coast is closed."
-) -> dict[str, str]:
+def alert_form(action: str, english: str = "Road to the coast is closed.") -> dict[str, str]:
     return {
-        "csrf_token": token,
         "action": action,
         "text.en": english,
         "text.fr": "La route de la côte est fermée.",
@@ -40,8 +35,8 @@ def alert_form(
     }
 
 
-async def create_alert(client: TestClient, token: str) -> int:
-    response = await client.post("/console/alerts/new", data=alert_form(token, "create"))
+async def create_alert(operator: Any) -> int:
+    response = await operator.post("/console/alerts/new", alert_form("create"))
     assert response.status == 200, await response.text()
     match = re.search(r"/console/alerts/(\d+)$", str(response.url))
     assert match, response.url
@@ -49,16 +44,15 @@ async def create_alert(client: TestClient, token: str) -> int:
 
 
 async def test_compose_preview_shows_cost_audience_and_a_sensitive_opening(
-    client: TestClient, backend: SQLStore, settings: Settings, clock: Any, sign_in: Any
+    backend: SQLStore, settings: Settings, clock: Any, signed_in: Any
 ) -> None:
     await subscribe_people(backend, settings, clock())
-    token = await sign_in(client, "eddie")
-    blank = await client.get("/console/alerts/new")
+    eddie = await signed_in("eddie")
+    blank = await eddie.client.get("/console/alerts/new")
     assert blank.status == 200
     assert 'name="topic" value="route-alerts"' in await blank.text()
-    response = await client.post(
-        "/console/alerts/new",
-        data=alert_form(token, "preview", "Police checks on the coast road tonight."),
+    response = await eddie.post(
+        "/console/alerts/new", alert_form("preview", "Police checks on the coast road tonight.")
     )
     page = await response.text()
     assert "8 subscribers would receive it" in page
@@ -69,7 +63,7 @@ async def test_compose_preview_shows_cost_audience_and_a_sensitive_opening(
 
 
 async def test_an_audience_by_country_leaves_out_unknown_countries_unless_asked(
-    client: TestClient, backend: SQLStore, settings: Settings, clock: Any, sign_in: Any
+    backend: SQLStore, settings: Settings, clock: Any, signed_in: Any
 ) -> None:
     people = SubscriptionService(
         backend, PhoneHasher(settings.hash_key), NumberVault(settings.encryption_key)
@@ -77,77 +71,57 @@ async def test_an_audience_by_country_leaves_out_unknown_countries_unless_asked(
     for index, number in enumerate(NUMBERS):  # 3 in Italy, 1 in Greece, 8 unknown
         region = "IT" if index < 3 else ("GR" if index == 3 else "")
         await people.join(number, "africastalking", "route-alerts", "en", clock(), region)
-    token = await sign_in(client, "eddie")
-    only_italy = dict(alert_form(token, "preview"), regions="it")
-    page = await (await client.post("/console/alerts/new", data=only_italy)).text()
+    eddie = await signed_in("eddie")
+    only_italy = dict(alert_form("preview"), regions="it")
+    page = await (await eddie.post("/console/alerts/new", only_italy)).text()
     assert "3 subscribers would receive it: 3 in IT, and 8 whose country is unknown" in page
     assert "(not included)" in page
     with_unknown = dict(only_italy, include_unknown="1")
-    page = await (await client.post("/console/alerts/new", data=with_unknown)).text()
+    page = await (await eddie.post("/console/alerts/new", with_unknown)).text()
     assert "11 subscribers would receive it: 3 in IT, and 8 whose country is unknown" in page
     assert "(included)" in page
-    counted = await client.get(
+    counted = await eddie.client.get(
         "/console/alerts/audience", params={"topic": "route-alerts", "regions": "IT"}
     )
     assert (await counted.json())["count"] == 3
     # The approver sees both counts too, on the saved draft.
-    response = await client.post("/console/alerts/new", data=dict(only_italy, action="create"))
+    response = await eddie.post("/console/alerts/new", dict(only_italy, action="create"))
     assert "3 in IT, and 8 whose country is unknown (not included)" in await response.text()
 
 
 async def test_author_cannot_approve_own_alert_and_editor_cannot_approve(
-    aiohttp_client: Any,
-    backend: SQLStore,
-    clock: Any,
-    settings: Settings,
-    app_factory: Any,
-    sign_in: Any,
+    backend: SQLStore, signed_in: Any
 ) -> None:
-    app = app_factory(backend, clock, settings)
-    admin, editor = await aiohttp_client(app), await aiohttp_client(app)
-    admin_token = await sign_in(admin, "ada")
-    alert_id = await create_alert(admin, admin_token)
-    response = await admin.post(
-        f"/console/alerts/{alert_id}/approve", data={"csrf_token": admin_token}
-    )
+    admin = await signed_in("ada")
+    alert_id = await create_alert(admin)
+    response = await admin.post(f"/console/alerts/{alert_id}/approve")
     assert response.status == 403
-    editor_token = await sign_in(editor, "eddie")
-    response = await editor.post(
-        f"/console/alerts/{alert_id}/approve", data={"csrf_token": editor_token}
-    )
+    editor = await signed_in("eddie")
+    response = await editor.post(f"/console/alerts/{alert_id}/approve")
     assert response.status == 403
     broadcast = await backend.get_broadcast(alert_id)
     assert broadcast is not None and broadcast.state == "draft"
 
 
 async def test_approve_send_pause_and_cancel_with_progress(
-    aiohttp_client: Any,
-    backend: SQLStore,
-    clock: Any,
-    settings: Settings,
-    app_factory: Any,
-    sign_in: Any,
+    backend: SQLStore, clock: Any, settings: Settings, signed_in: Any
 ) -> None:
     await subscribe_people(backend, settings, clock())
-    app = app_factory(backend, clock, settings)
-    editor, approver = await aiohttp_client(app), await aiohttp_client(app)
-    alert_id = await create_alert(editor, await sign_in(editor, "eddie"))
-    token = await sign_in(approver, "april")
+    alert_id = await create_alert(await signed_in("eddie"))
+    approver = await signed_in("april")
     for action, state in (("approve", "approved"), ("send", "sending"), ("pause", "paused")):
-        response = await approver.post(
-            f"/console/alerts/{alert_id}/{action}", data={"csrf_token": token}
-        )
+        response = await approver.post(f"/console/alerts/{alert_id}/{action}")
         assert response.status == 200
         broadcast = await backend.get_broadcast(alert_id)
         assert broadcast is not None and broadcast.state == state, action
-    status = await (await approver.get(f"/console/alerts/{alert_id}/status")).json()
+    status = await (await approver.client.get(f"/console/alerts/{alert_id}/status")).json()
     assert status["state"] == "paused"
     assert status["total"] == 8 and status["finished"] is False
-    page = await (await approver.get(f"/console/alerts/{alert_id}")).text()
+    page = await approver.page(f"/console/alerts/{alert_id}")
     assert "<progress" in page and "approved by april" in page
-    response = await approver.post(f"/console/alerts/{alert_id}/cancel", data={"csrf_token": token})
+    response = await approver.post(f"/console/alerts/{alert_id}/cancel")
     assert "Cancelled" in await response.text()
-    status = await (await approver.get(f"/console/alerts/{alert_id}/status")).json()
+    status = await (await approver.client.get(f"/console/alerts/{alert_id}/status")).json()
     assert status["finished"] is True
     actions = [e.action for e in await backend.audit_entries()]
     for action in ("alert.create", "alert.approve", "alert.send", "alert.pause", "alert.cancel"):

@@ -32,19 +32,19 @@ async def _flash(client: TestClient, response: Any) -> str:
 
 
 async def test_missing_screens_are_listed_for_languages_say_cannot_read(
-    client: TestClient, sign_in: Any
+    signed_in: Any,
 ) -> None:
-    await sign_in(client, "eddie")
-    page = await (await client.get("/console/recordings")).text()
+    page = await (await signed_in("eddie")).page("/console/recordings")
     # The sample tree has fr, ar and so besides English (read by Say): 3 x (19 + 3).
     assert "66 of 66 screen recordings missing (fr, ar, so)" in page
     assert 'value="safe-journey/main/ar"' in page and 'value="safe-journey/main/en"' not in page
 
 
 async def test_uploads_are_checked_by_their_bytes_with_a_sentence_for_each_refusal(
-    client: TestClient, backend: SQLStore, settings: Settings, sign_in: Any
+    backend: SQLStore, settings: Settings, signed_in: Any
 ) -> None:
-    token = await sign_in(client, "eddie")
+    eddie = await signed_in("eddie")
+    client, token = eddie.client, eddie.token
     refusals = [
         (_form(token, "safe-journey/main/ar", PNG, "looks.mp3"), "not an MP3 or WAV file"),
         (_form(token, "safe-journey/main/ar", b""), "The file is empty."),
@@ -71,18 +71,11 @@ async def test_uploads_are_checked_by_their_bytes_with_a_sentence_for_each_refus
 
 
 async def test_an_upload_is_a_draft_that_only_another_person_publishes(
-    aiohttp_client: Any,
-    backend: SQLStore,
-    clock: Any,
-    settings: Settings,
-    app_factory: Any,
-    sign_in: Any,
+    backend: SQLStore, settings: Settings, signed_in: Any
 ) -> None:
-    app = app_factory(backend, clock, settings)
-    editor, approver, admin = [await aiohttp_client(app) for _ in range(3)]
-    token = await sign_in(editor, "eddie")
-    response = await editor.post(
-        "/console/recordings/upload", data=_form(token, "safe-journey/main/ar", WAV, "x.wav")
+    editor = await signed_in("eddie")
+    response = await editor.client.post(
+        "/console/recordings/upload", data=_form(editor.token, "safe-journey/main/ar", WAV, "x.wav")
     )
     assert "Uploaded as draft" in await _flash(editor, response)
     shelf = RecordingLibrary(backend, settings.recordings_dir)
@@ -90,38 +83,32 @@ async def test_an_upload_is_a_draft_that_only_another_person_publishes(
     assert slot.draft is not None and slot.live is None and slot.authors == {"eddie"}
     assert slot.draft.submitted_by == "eddie"  # checked whole on upload: up for review
     assert await shelf.published("safe-journey", "main", "ar") is None  # not heard yet
-    listen = await editor.get(f"/console/recordings/{slot.draft.id}/audio")
+    listen = await editor.client.get(f"/console/recordings/{slot.draft.id}/audio")
     assert listen.status == 200 and listen.content_type == "audio/wav"
     assert await listen.read() == WAV
     # The editor may not publish at all; an admin who uploaded may not publish their own.
-    refused = await editor.post(
-        f"/console/recordings/{slot.draft.id}/publish", data={"csrf_token": token}
-    )
+    refused = await editor.post(f"/console/recordings/{slot.draft.id}/publish")
     assert refused.status == 403
-    admin_token = await sign_in(admin, "ada")
-    mine = await admin.post(
-        "/console/recordings/upload", data=_form(admin_token, "safe-journey/main/fr", MP3)
+    admin = await signed_in("ada")
+    mine = await admin.client.post(
+        "/console/recordings/upload", data=_form(admin.token, "safe-journey/main/fr", MP3)
     )
     assert "Uploaded as draft" in await _flash(admin, mine)
     own = (await shelf.slot("safe-journey", "main", "fr")).draft
     assert own is not None
-    four_eyes = await admin.post(
-        f"/console/recordings/{own.id}/publish", data={"csrf_token": admin_token}
-    )
+    four_eyes = await admin.post(f"/console/recordings/{own.id}/publish")
     assert four_eyes.status == 403 and "four-eyes" in await four_eyes.text()
 
-    approver_token = await sign_in(approver, "april")
-    page = await (await approver.get("/console/recordings")).text()
+    approver = await signed_in("april")
+    page = await approver.page("/console/recordings")
     assert f"/console/recordings/{slot.draft.id}/publish" in page
-    published = await approver.post(
-        f"/console/recordings/{slot.draft.id}/publish", data={"csrf_token": approver_token}
-    )
+    published = await approver.post(f"/console/recordings/{slot.draft.id}/publish")
     assert "is live: callers hear it" in await _flash(approver, published)
     heard = await shelf.published("safe-journey", "main", "ar")
     assert heard is not None and heard.content_type == "audio/wav"
     assert heard.path.read_bytes() == WAV
     assert "64 of 66 screen recordings missing" not in page  # before: 66 of 66
-    after = await (await approver.get("/console/recordings")).text()
+    after = await approver.page("/console/recordings")
     assert "65 of 66 screen recordings missing" in after
     entries = [e for e in await backend.audit_entries() if e.action.startswith("recording_")]
     assert [(e.actor, e.action, e.subject) for e in entries] == [
@@ -133,7 +120,6 @@ async def test_an_upload_is_a_draft_that_only_another_person_publishes(
 
 
 async def test_an_operator_sees_and_touches_only_their_services_recordings(
-    aiohttp_client: Any,
     backend: SQLStore,
     clock: Any,
     settings: Settings,
@@ -141,7 +127,7 @@ async def test_an_operator_sees_and_touches_only_their_services_recordings(
     app_factory: Any,
     fast_passwords: Any,
     password: str,
-    sign_in: Any,
+    signed_in: Any,
 ) -> None:
     from gateway.console.ports import ConsoleHooks, ServiceInfo
     from tests.menu.test_validator import GOOD
@@ -157,13 +143,12 @@ async def test_an_operator_sees_and_touches_only_their_services_recordings(
     shelf = RecordingLibrary(backend, settings.recordings_dir)
     theirs = await shelf.upload("safe-journey", "main", "ar", MP3, "eddie", 1.0)
     app = app_factory(backend, clock, settings, ConsoleHooks(services=lambda: services))
-    client = await aiohttp_client(app)
-    token = await sign_in(client, "wendy")
-    page = await (await client.get("/console/recordings")).text()
+    wendy = await signed_in("wendy", app)
+    page = await wendy.page("/console/recordings")
     assert 'data-tree="work-rights"' in page and 'data-tree="safe-journey"' not in page
-    refused = await client.post(
-        "/console/recordings/upload", data=_form(token, "safe-journey/main/ar", MP3)
+    refused = await wendy.client.post(
+        "/console/recordings/upload", data=_form(wendy.token, "safe-journey/main/ar", MP3)
     )
-    assert "choose a screen and language" in await _flash(client, refused)
-    listen = await client.get(f"/console/recordings/{theirs.id}/audio")
+    assert "choose a screen and language" in await _flash(wendy, refused)
+    listen = await wendy.client.get(f"/console/recordings/{theirs.id}/audio")
     assert listen.status == 403

@@ -20,35 +20,25 @@ LOG = ChannelStatus("log", "up", True, "demo: written to sms-log.jsonl")
 
 
 async def test_send_with_no_working_channel_is_refused_with_the_reason(
-    aiohttp_client: Any,
-    backend: SQLStore,
-    clock: Any,
-    settings: Settings,
-    app_factory: Any,
-    sign_in: Any,
+    backend: SQLStore, clock: Any, settings: Settings, app_factory: Any, signed_in: Any
 ) -> None:
     await subscribe_people(backend, settings, clock())
     channels = [DOWN]
     app = app_factory(backend, clock, settings, ConsoleHooks(channel_states=lambda: channels))
-    editor, approver = await aiohttp_client(app), await aiohttp_client(app)
-    alert_id = await create_alert(editor, await sign_in(editor, "eddie"))
-    token = await sign_in(approver, "april")
-    await approver.post(f"/console/alerts/{alert_id}/approve", data={"csrf_token": token})
-    page = await (
-        await approver.post(f"/console/alerts/{alert_id}/send", data={"csrf_token": token})
-    ).text()
+    alert_id = await create_alert(await signed_in("eddie", app))
+    approver = await signed_in("april", app)
+    await approver.post(f"/console/alerts/{alert_id}/approve")
+    page = await (await approver.post(f"/console/alerts/{alert_id}/send")).text()
     assert "Not sent: no SMS channel can send right now" in page
     assert "smpp:op1 is down: connected, but no bind_resp within 10 s" in page
     assert "Sending started" not in page
     broadcast = await backend.get_broadcast(alert_id)
     assert broadcast is not None and broadcast.state == "approved"  # nothing changed
-    dashboard = await (await approver.get("/console/")).text()
+    dashboard = await approver.page("/console/")
     assert 'data-channel="smpp:op1"' in dashboard and "Alerts cannot be sent" in dashboard
 
     channels = [DOWN, LOG]  # one works: sending may start, and says through what
-    page = await (
-        await approver.post(f"/console/alerts/{alert_id}/send", data={"csrf_token": token})
-    ).text()
+    page = await (await approver.post(f"/console/alerts/{alert_id}/send")).text()
     assert "Sending started through smpp:op1 down, log up." in page
     assert 'data-channel="log"' in page
     broadcast = await backend.get_broadcast(alert_id)

@@ -5,19 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiohttp.test_utils import TestClient
-
-from gateway.settings import Settings
 from gateway.store.sql_store import SQLStore
 
 
-async def test_only_admins_manage_operators(client: TestClient, sign_in: Any) -> None:
-    token = await sign_in(client, "april")
-    assert (await client.get("/console/users")).status == 403
-    response = await client.post(
+async def test_only_admins_manage_operators(signed_in: Any) -> None:
+    april = await signed_in("april")
+    assert (await april.client.get("/console/users")).status == 403
+    response = await april.post(
         "/console/users",
-        data={
-            "csrf_token": token,
+        {
             "username": "x",
             "role": "admin",
             "password": "p" * 12,
@@ -27,14 +23,11 @@ async def test_only_admins_manage_operators(client: TestClient, sign_in: Any) ->
     assert response.status == 403
 
 
-async def test_admin_adds_an_operator_who_can_sign_in(
-    client: TestClient, backend: SQLStore, sign_in: Any
-) -> None:
-    token = await sign_in(client, "ada")
-    response = await client.post(
+async def test_admin_adds_an_operator_who_can_sign_in(backend: SQLStore, signed_in: Any) -> None:
+    ada = await signed_in("ada")
+    response = await ada.post(
         "/console/users",
-        data={
-            "csrf_token": token,
+        {
             "username": "nadia",
             "role": "approver",
             "password": "a fine password",
@@ -48,29 +41,20 @@ async def test_admin_adds_an_operator_who_can_sign_in(
 
 
 async def test_disabling_ends_the_operators_session_at_once(
-    aiohttp_client: Any,
-    backend: SQLStore,
-    clock: Any,
-    settings: Settings,
-    app_factory: Any,
-    sign_in: Any,
+    backend: SQLStore, signed_in: Any
 ) -> None:
-    app = app_factory(backend, clock, settings)
-    admin, editor = await aiohttp_client(app), await aiohttp_client(app)
-    await sign_in(editor, "eddie")
-    token = await sign_in(admin, "ada")
-    await admin.post("/console/users/eddie", data={"csrf_token": token, "action": "disable"})
-    assert (await editor.get("/console/", allow_redirects=False)).status == 303
+    editor = await signed_in("eddie")
+    admin = await signed_in("ada")
+    await admin.post("/console/users/eddie", {"action": "disable"})
+    assert (await editor.client.get("/console/", allow_redirects=False)).status == 303
     record = await backend.get_operator("eddie")
     assert record is not None and record.disabled
 
 
-async def test_admin_cannot_disable_or_demote_themselves(
-    client: TestClient, backend: SQLStore, sign_in: Any
-) -> None:
-    token = await sign_in(client, "ada")
+async def test_admin_cannot_disable_or_demote_themselves(backend: SQLStore, signed_in: Any) -> None:
+    ada = await signed_in("ada")
     for data in ({"action": "disable"}, {"action": "role", "role": "editor"}):
-        response = await client.post("/console/users/ada", data={"csrf_token": token, **data})
+        response = await ada.post("/console/users/ada", data)
         assert "cannot disable or demote yourself" in await response.text()
     record = await backend.get_operator("ada")
     assert record is not None and record.role == "admin" and not record.disabled
