@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from gateway.smpp.pool import SMPPPool
@@ -22,14 +24,32 @@ SENDER = "254711000111"
 SHORT_CODE = "3030"
 
 
-async def started(
+@asynccontextmanager
+async def bound(
     smsc: Simulator, sink: Any = None, handler: USSDHandler | None = None, **settings: Any
-) -> SMPPPool:
+) -> AsyncIterator[SMPPPool]:
+    """A pool bound to ``smsc`` (10 s at most), stopped on leaving."""
     pool = SMPPPool([smsc_settings(smsc.port, **settings)], sink, handler, tuning=FAST)
     await pool.start()
-    async with asyncio.timeout(10):
-        await pool.wait_bound()
-    return pool
+    try:
+        async with asyncio.timeout(10):
+            await pool.wait_bound()
+        yield pool
+    finally:
+        await pool.stop()
+
+
+async def ussd(smsc: Simulator, op: int, session_info: int, typed: str, **more: Any) -> Any:
+    """The SMSC hands the gateway one USSD PDU from SENDER to SHORT_CODE; its answer."""
+    return await smsc.command(
+        "ussd",
+        source=SENDER,
+        dest=SHORT_CODE,
+        ussd_op=op,
+        session_info=session_info,
+        hex=encoding.encode_gsm7(typed).hex(),
+        **more,
+    )
 
 
 def mo_parts(text: str, mode: SplitMode, reference: int) -> list[dict[str, Any]]:
@@ -51,19 +71,16 @@ def mo_parts(text: str, mode: SplitMode, reference: int) -> list[dict[str, Any]]
 
 async def test_mo_single_and_long_messages_are_reassembled_and_stored(smsc: Simulator) -> None:
     sink = RecordingSink()
-    pool = await started(smsc, sink)
     texts = {
         "single": "HELP",
         "udh": "Where is the nearest clinic? " * 8 + "€{}",
         "sar": "أين أقرب عيادة؟ 😀 " * 6,
     }
-    try:
+    async with bound(smsc, sink):
         await smsc.command("mo", pdus=mo_parts(texts["single"], SplitMode.UDH, 1))
         parts = mo_parts(texts["udh"], SplitMode.UDH, 77)
         await smsc.command("mo", pdus=list(reversed(parts)))  # out of order on purpose
         await smsc.command("mo", pdus=mo_parts(texts["sar"], SplitMode.SAR, 78))
-    finally:
-        await pool.stop()
     assert [m.text for m in sink.messages] == list(texts.values())
     assert {m.channel for m in sink.messages} == {"smpp:sim"}
     assert {m.recipient for m in sink.messages} == {SHORT_CODE}
@@ -74,24 +91,18 @@ async def test_mo_single_and_long_messages_are_reassembled_and_stored(smsc: Simu
 
 async def test_a_redelivered_mo_is_stored_once(smsc: Simulator) -> None:
     sink = RecordingSink()
-    pool = await started(smsc, sink)
-    try:
+    async with bound(smsc, sink):
         single = mo_parts("STOP", SplitMode.UDH, 1)
         long = mo_parts("x" * 200, SplitMode.UDH, 5)
         reply = await smsc.command("mo", pdus=single + single + long + long)
-    finally:
-        await pool.stop()
     assert [r["status"] for r in reply["results"]] == [0] * 6  # every copy acknowledged
     assert [m.text for m in sink.messages] == ["STOP", "x" * 200]
 
 
 async def test_deliver_sm_resp_goes_out_only_after_the_sink_returned(smsc: Simulator) -> None:
     sink = RecordingSink(delay=0.4)
-    pool = await started(smsc, sink)
-    try:
+    async with bound(smsc, sink):
         reply = await smsc.command("mo", pdus=mo_parts("slow store", SplitMode.UDH, 1))
-    finally:
-        await pool.stop()
     assert reply["results"][0]["ms"] >= 400
     assert [m.text for m in sink.messages] == ["slow store"]
 
@@ -103,36 +114,16 @@ async def test_a_failing_sink_gets_a_temporary_error_so_the_smsc_retries(
         async def on_inbound_sms(self, message: Any) -> None:
             raise OSError("disk full")
 
-    pool = await started(smsc, BrokenSink())
-    try:
+    async with bound(smsc, BrokenSink()):
         reply = await smsc.command("mo", pdus=mo_parts("lost?", SplitMode.UDH, 1))
-    finally:
-        await pool.stop()
     assert reply["results"][0]["status"] == 0x64  # ESME_RX_T_APPN: try again later
 
 
 async def test_ussd_session_over_smpp_3gpp_profile(smsc: Simulator) -> None:
     menu = EchoMenu()
-    pool = await started(smsc, RecordingSink(), menu)
-    try:
-        first = await smsc.command(
-            "ussd",
-            source=SENDER,
-            dest=SHORT_CODE,
-            ussd_op=1,
-            session_info=0x2A00,
-            hex=encoding.encode_gsm7("*384*7#").hex(),
-        )
-        second = await smsc.command(
-            "ussd",
-            source=SENDER,
-            dest=SHORT_CODE,
-            ussd_op=18,
-            session_info=0x2A02,
-            hex=encoding.encode_gsm7("2").hex(),
-        )
-    finally:
-        await pool.stop()
+    async with bound(smsc, RecordingSink(), menu):
+        first = await ussd(smsc, 1, 0x2A00, "*384*7#")
+        second = await ussd(smsc, 18, 0x2A02, "2")
     assert first["resp"]["status"] == 0 and first["resp_before_reply"]
     assert first["reply"]["op"] == 2  # USSR request: the session goes on
     assert first["reply"]["session_info"] == 0x2A00  # echoed, end bit clear
@@ -153,36 +144,11 @@ async def test_vendor_profile_user_abort_ends_the_session_without_a_reply(
     smsc: Simulator,
 ) -> None:
     menu = EchoMenu()
-    pool = await started(smsc, RecordingSink(), menu, ussd_profile="vendor-0x81")
-    try:
-        await smsc.command(
-            "ussd",
-            source=SENDER,
-            dest=SHORT_CODE,
-            ussd_op=1,
-            session_info=0x0100,
-            hex=encoding.encode_gsm7("*384#").hex(),
-        )
-        abort = await smsc.command(
-            "ussd",
-            source=SENDER,
-            dest=SHORT_CODE,
-            ussd_op=0x81,
-            session_info=0x0102,
-            hex="",
-            expect_reply=False,
-        )
+    async with bound(smsc, RecordingSink(), menu, ussd_profile="vendor-0x81"):
+        await ussd(smsc, 1, 0x0100, "*384#")
+        abort = await ussd(smsc, 0x81, 0x0102, "", expect_reply=False)
         # After an abort the next "continue" starts afresh instead of resuming.
-        again = await smsc.command(
-            "ussd",
-            source=SENDER,
-            dest=SHORT_CODE,
-            ussd_op=18,
-            session_info=0x0104,
-            hex=encoding.encode_gsm7("1").hex(),
-        )
-    finally:
-        await pool.stop()
+        again = await ussd(smsc, 18, 0x0104, "1")
     assert abort["resp"]["status"] == 0
     assert len(menu.requests) == 2
     assert menu.requests[1].session_id != menu.requests[0].session_id
@@ -205,26 +171,16 @@ async def test_walk_the_sample_menu_tree_over_smpp(smsc: Simulator, tmp_path: An
     service = USSDService(
         lambda: tree, MemorySessionStore(), PhoneHasher(Secret("k" * 32)), effects
     )
-    pool = await started(smsc, RecordingSink(), service)
     screens: list[tuple[str, int]] = []
-    try:
+    async with bound(smsc, RecordingSink(), service):
         info = 0x0700
         for op, typed in [(1, "*384#"), (18, "1"), (18, "1"), (18, "2")]:
-            reply = await smsc.command(
-                "ussd",
-                source=SENDER,
-                dest=SHORT_CODE,
-                ussd_op=op,
-                session_info=info,
-                hex=encoding.encode_gsm7(typed).hex(),
-            )
+            reply = await ussd(smsc, op, info, typed)
             info += 2
             body = bytes.fromhex(reply["reply"]["hex"])
             screens.append((encoding.decode(body, reply["reply"]["dc"]), reply["reply"]["op"]))
             if reply["reply"]["op"] == 17:
                 break
-    finally:
-        await pool.stop()
     texts = [text for text, _ in screens]
     assert "Language" in texts[0]
     assert "Safe journey info" in texts[1]
@@ -235,11 +191,8 @@ async def test_walk_the_sample_menu_tree_over_smpp(smsc: Simulator, tmp_path: An
 
 
 async def test_mo_on_a_transceiver_with_no_sink_is_refused_not_lost(smsc: Simulator) -> None:
-    pool = await started(smsc, None)
-    try:
+    async with bound(smsc, None):
         reply = await smsc.command("mo", pdus=mo_parts("hello", SplitMode.UDH, 1))
-    finally:
-        await pool.stop()
     assert reply["results"][0]["status"] == 0x64
 
 
@@ -248,8 +201,7 @@ async def test_receipts_for_a_long_message_give_one_status(smsc: Simulator) -> N
 
     await smsc.configure(dlr=True, dlr_id_format="hex")
     sink = RecordingSink()
-    pool = await started(smsc, sink)
-    try:
+    async with bound(smsc, sink) as pool:
         (result,) = await pool.send([OutboundSMS("long", "254700000009", "y" * 400)])
 
         async def all_receipts_acknowledged() -> bool:
@@ -257,8 +209,6 @@ async def test_receipts_for_a_long_message_give_one_status(smsc: Simulator) -> N
             return bool((await smsc.stats())["dlrs_acked"] == 3)
 
         await eventually(all_receipts_acknowledged)
-    finally:
-        await pool.stop()
     assert len(result.message_ids) == 3
     assert len(sink.reports) == 1
     assert sink.reports[0].message_id == result.message_ids[0]
@@ -287,14 +237,7 @@ async def test_receiver_and_transmitter_entries_share_receipts_and_ussd_replies(
             await pool.wait_bound()
         (sent,) = await pool.send([OutboundSMS("r1", "254700000001", "via tx")])
         await eventually(lambda: len(sink.reports) == 1)
-        reply = await smsc.command(
-            "ussd",
-            source=SENDER,
-            dest=SHORT_CODE,
-            ussd_op=1,
-            session_info=0x0300,
-            hex=encoding.encode_gsm7("*384#").hex(),
-        )
+        reply = await ussd(smsc, 1, 0x0300, "*384#")
     finally:
         await pool.stop()
     assert sink.reports[0].message_id == sent.message_ids[0]
@@ -312,24 +255,14 @@ async def test_no_phone_number_reaches_a_log_line(smsc: Simulator) -> None:
     await smsc.configure(dlr=True, throttle_every=3)
     sink = RecordingSink()
     with capture_logs() as logs:
-        pool = await started(smsc, sink, EchoMenu())
-        try:
+        async with bound(smsc, sink, EchoMenu()) as pool:
             await pool.send(
                 [OutboundSMS("p1", SENDER, "to the number"), OutboundSMS("p2", "x", "")]
             )
             await smsc.command("mo", pdus=mo_parts("from the number", SplitMode.UDH, 3))
-            await smsc.command(
-                "ussd",
-                source=SENDER,
-                dest=SHORT_CODE,
-                ussd_op=1,
-                session_info=0x0500,
-                hex=encoding.encode_gsm7("*384#").hex(),
-            )
+            await ussd(smsc, 1, 0x0500, "*384#")
             await smsc.command("raw", hex="ffffffff")  # a protocol error, logged
             await eventually(lambda: pool.status()[0]["connects"] >= 2)
-        finally:
-            await pool.stop()
     assert logs, "the link logged its life"
     assert all(SENDER not in repr(entry) for entry in logs)
     assert SENDER not in repr(sink.messages)
@@ -347,19 +280,9 @@ async def test_a_redelivered_ussd_request_carries_the_same_replay_key(smsc: Simu
             return USSDReply(f"screen {len(self.requests)}", end=False)
 
     handler = Counter()
-    pool = await started(smsc, RecordingSink(), handler)
-    try:
+    async with bound(smsc, RecordingSink(), handler):
         for op, info, typed in [(1, 0x0900, "*384#"), (18, 0x0902, "1"), (18, 0x0902, "1")]:
-            await smsc.command(
-                "ussd",
-                source=SENDER,
-                dest=SHORT_CODE,
-                ussd_op=op,
-                session_info=info,
-                hex=encoding.encode_gsm7(typed).hex(),
-            )
-    finally:
-        await pool.stop()
+            await ussd(smsc, op, info, typed)
     begin, answer, again = handler.requests
     assert answer.replay_key == again.replay_key != begin.replay_key
     assert answer.session_id == again.session_id == begin.session_id
@@ -367,18 +290,8 @@ async def test_a_redelivered_ussd_request_carries_the_same_replay_key(smsc: Simu
 
 async def test_an_unknown_op_code_gets_a_polite_end_screen(smsc: Simulator) -> None:
     menu = EchoMenu()
-    pool = await started(smsc, RecordingSink(), menu)  # 3gpp: 0x42 means nothing
-    try:
-        odd = await smsc.command(
-            "ussd",
-            source=SENDER,
-            dest=SHORT_CODE,
-            ussd_op=0x42,
-            session_info=0x0300,
-            hex=encoding.encode_gsm7("1").hex(),
-        )
-    finally:
-        await pool.stop()
+    async with bound(smsc, RecordingSink(), menu):  # 3gpp: 0x42 means nothing
+        odd = await ussd(smsc, 0x42, 0x0300, "1")
     assert odd["resp"]["status"] == 0
     assert odd["reply"]["op"] == 17  # the final-screen op code: the session ends
     assert encoding.decode(bytes.fromhex(odd["reply"]["hex"]), 0).startswith("Sorry")
