@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import gc
 
-from gateway.server.app import freeze_after_warm_up
+from aiohttp import web
+
+from gateway.server.heap_freeze import (
+    Observer,
+    freeze_after_warm_up,
+    freeze_startup_objects,
+    keep_heap_frozen,
+)
 from gateway.ussd.types import USSDReply, USSDRequest
 
 REQUEST = USSDRequest("africastalking", "s", "+254700000001", "*384#", "63902", "", "", True)
@@ -28,3 +35,11 @@ def test_what_lives_through_the_warm_up_is_frozen_at_each_mark_and_only_then() -
         assert not any(id(x) in in_sight for x in kept)
     finally:
         gc.unfreeze()
+
+
+def test_the_policy_freezes_at_start_up_and_counts_the_requests_served() -> None:
+    app = web.Application()
+    observers: list[Observer] = []
+    keep_heap_frozen(app, observers)
+    assert freeze_startup_objects in app.on_startup
+    assert [observer.__name__ for observer in observers] == ["count_and_freeze"]

@@ -11,8 +11,6 @@ there are no module-level singletons, so tests build as many apps as they like.
 from __future__ import annotations
 
 import contextlib
-import gc
-from collections.abc import Callable
 
 import structlog
 from aiohttp import web
@@ -26,13 +24,13 @@ from gateway.content.recordings import RecordingLibrary
 from gateway.menu.effect_port import EffectHandler
 from gateway.observability.metrics import ops_routes
 from gateway.server.app_keys import DROPOFF, LIVE_TREE, METRICS, RUNTIME, SETTINGS, USSD
+from gateway.server.heap_freeze import keep_heap_frozen
 from gateway.server.runtime import open_runtime
 from gateway.server.safe_errors import error_guard, quiet_protocol_errors
 from gateway.server.shutdown import GracefulShutdown
 from gateway.settings import Settings
 from gateway.store.port import Store
 from gateway.ussd.sessions import SessionStore
-from gateway.ussd.types import USSDReply, USSDRequest
 
 log = structlog.get_logger("gateway.app")
 
@@ -94,14 +92,7 @@ async def create_app(
             await stack.aclose()
             raise
 
-    async def freeze_startup_objects(_: web.Application) -> None:
-        # Everything built so far (tree, templates, clients) lives as long as the process:
-        # keep it out of the garbage collector's scans, which otherwise show up as p99.
-        gc.collect()
-        gc.freeze()
-
-    app.on_startup.append(freeze_startup_objects)
-    runtime.ussd.observers.append(freeze_after_warm_up())
+    keep_heap_frozen(app, runtime.ussd.observers)
 
     async def close(_: web.Application) -> None:
         await stack.aclose()
@@ -112,36 +103,6 @@ async def create_app(
     app.on_shutdown.append(shutdown.on_shutdown)
     app.cleanup_ctx.append(shutdown.cleanup_ctx)
     return app
-
-
-# After this many USSD requests, what has lived through them is frozen too (see below).
-WARM_UP_REQUESTS = (2_000, 20_000, 200_000)
-
-
-def freeze_after_warm_up(
-    marks: tuple[int, ...] = WARM_UP_REQUESTS,
-) -> Callable[[USSDRequest, USSDReply, float, str], None]:
-    """An observer that, at each mark, collects and freezes what is alive.
-
-    Much of what a worker keeps for its whole life is built by its first requests, not
-    at start-up: number metadata and country names (loaded on first use), the engine's
-    memory, the session caches. Left in the collector's sight, each full collection
-    walked all of it, a pause of tens of milliseconds that showed as the p99. Frozen
-    objects are still freed when no longer referenced; only a cycle among objects that
-    were alive at a mark would stay, and there are three marks.
-    """
-    served = [0]
-    wanted = frozenset(marks)
-
-    def count_and_freeze(
-        _request: USSDRequest, _reply: USSDReply, _seconds: float, _service: str
-    ) -> None:
-        served[0] += 1
-        if served[0] in wanted:
-            gc.collect()
-            gc.freeze()
-
-    return count_and_freeze
 
 
 def _voice_setup(settings: Settings, store: Store) -> VoiceSetup:

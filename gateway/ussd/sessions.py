@@ -57,9 +57,9 @@ class SessionStoreError(GatewayError):
     """The session store cannot be reached or answered with something unreadable."""
 
 
-@dataclass(frozen=True)
-class SessionRecord:
-    """A live session: engine state, and the last request and reply (for replays)."""
+class SessionRecord(NamedTuple):
+    """A live session: engine state, and the last request and reply (for replays).
+    Immutable; a ``NamedTuple`` as it is built on every request."""
 
     state: SessionState
     replay_key: str

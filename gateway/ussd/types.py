@@ -7,15 +7,19 @@ for a :class:`USSDReply`, and renders that back in its own dialect.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 
-@dataclass(frozen=True)
-class USSDRequest:
+class USSDRequest(NamedTuple):
+    """One request, whichever channel brought it.
+
+    A ``NamedTuple`` rather than a frozen dataclass: as immutable, and built in well
+    under half the time (one per request, the reply and session record likewise).
+    """
+
     channel: str  # "africastalking" | "smpp:<smsc name>"
     session_id: str  # the aggregator's session id (hashed before any storage)
-    msisdn: str = field(repr=False)  # never logged or stored in clear
+    msisdn: str  # never logged or stored in clear (left out of the repr)
     service_code: str = ""
     network_code: str = ""  # MCC+MNC, e.g. "63902"
     user_input: str | None = None  # the newest input; None on the first request
@@ -30,9 +34,16 @@ class USSDRequest:
     language: str | None = None
     country: str = ""
 
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{name}={value!r}"
+            for name, value in zip(self._fields, self, strict=True)
+            if name != "msisdn"
+        )
+        return f"USSDRequest({shown})"
 
-@dataclass(frozen=True)
-class USSDReply:
+
+class USSDReply(NamedTuple):
     text: str
     end: bool  # True: the session closes after this screen
     screen_id: str = ""
