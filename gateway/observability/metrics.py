@@ -21,6 +21,7 @@ with a JSON body naming each probe's result and no further detail.
 from __future__ import annotations
 
 import asyncio
+from bisect import bisect_left
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -59,6 +60,16 @@ class Metrics:
         self._refreshers: list[Callable[[], None]] = []
         self._async_refreshers: list[Callable[[], Awaitable[None]]] = []
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+        # The USSD series' plain counts (see ``ussd_request``): by the helpers' own
+        # arguments, by series, and each with its prometheus-client child.
+        self._request_slots: dict[tuple[str, str, str], tuple[list[int], list[float]]] = {}
+        self._started_slots: dict[tuple[str, str], list[int]] = {}
+        self._ended_slots: dict[tuple[str, str], list[int]] = {}
+        self._tallies: dict[tuple[int, tuple[str, ...]], list[int]] = {}
+        self._counter_children: list[tuple[Any, list[int]]] = []
+        self._latency: dict[str, list[float]] = {}  # by channel: sum, then each bucket
+        self._latency_children: list[tuple[Any, list[float]]] = []
+        self._latency_bounds = (*USSD_LATENCY_BUCKETS, float("inf"))
         r = self.registry
         ns = NAMESPACE
         self.ussd_requests = Counter(
@@ -264,6 +275,7 @@ class Metrics:
             namespace=ns,
             registry=r,
         )
+        self.add_refresher(self._publish_ussd)
         self.follow_tally(self.invalid_numbers, lambda: REJECTIONS.by_channel)
         self.readiness = Gauge(
             "ready",
@@ -288,15 +300,68 @@ class Metrics:
         """``service`` if it is a configured service, else the default's id."""
         return service if service in self.service_ids else self.service_ids[0]
 
+    # The USSD helpers run on every request: they count in plain numbers (one event
+    # loop records, so no lock is needed), which :meth:`_publish_ussd` copies into the
+    # prometheus-client series at each scrape. The series' children are made on a
+    # label set's first event, as ``labels()`` would make them, so the exposition
+    # (values, ``_created`` times, order) is the one the series would give if fed
+    # directly; tests/prod/test_metrics.py proves it. Record these series only through
+    # the helpers: a scrape overwrites them with the tallies.
+
     def ussd_request(self, channel: str, outcome: str, seconds: float, service: str = "") -> None:
-        self._child(self.ussd_requests, channel, outcome, self.service_label(service)).inc()
-        self._child(self.ussd_latency, channel).observe(seconds)
+        slot = self._request_slots.get((channel, outcome, service))
+        if slot is None:
+            slot = self._request_slot(channel, outcome, service)
+        slot[0][0] += 1
+        latency = slot[1]
+        latency[0] += seconds
+        if seconds == seconds:  # a NaN goes in the sum and no bucket, as observe() does
+            latency[1 + bisect_left(self._latency_bounds, seconds)] += 1
 
     def session_started(self, channel: str, service: str = "") -> None:
-        self._child(self.sessions_started, channel, self.service_label(service)).inc()
+        count = self._started_slots.get((channel, service))
+        if count is None:
+            count = self._started_slots[(channel, service)] = self._tally(
+                self.sessions_started, channel, self.service_label(service)
+            )
+        count[0] += 1
 
     def session_ended(self, channel: str, service: str = "") -> None:
-        self._child(self.sessions_ended, channel, self.service_label(service)).inc()
+        count = self._ended_slots.get((channel, service))
+        if count is None:
+            count = self._ended_slots[(channel, service)] = self._tally(
+                self.sessions_ended, channel, self.service_label(service)
+            )
+        count[0] += 1
+
+    def _request_slot(
+        self, channel: str, outcome: str, service: str
+    ) -> tuple[list[int], list[float]]:
+        requests = self._tally(self.ussd_requests, channel, outcome, self.service_label(service))
+        latency = self._latency.get(channel)
+        if latency is None:
+            child = self._child(self.ussd_latency, channel)
+            latency = self._latency[channel] = [0.0] * (1 + len(self._latency_bounds))
+            self._latency_children.append((child, latency))
+        slot = self._request_slots[(channel, outcome, service)] = (requests, latency)
+        return slot
+
+    def _tally(self, metric: Any, *labels: str) -> list[int]:
+        """The plain count behind one counter series (made with its child)."""
+        key = (id(metric), labels)
+        count = self._tallies.get(key)
+        if count is None:
+            count = self._tallies[key] = [0]
+            self._counter_children.append((self._child(metric, *labels), count))
+        return count
+
+    def _publish_ussd(self) -> None:
+        for child, count in self._counter_children:
+            child._value.set(float(count[0]))
+        for child, latency in self._latency_children:
+            child._sum.set(latency[0])
+            for bucket, observed in zip(child._buckets, latency[1:], strict=True):
+                bucket.set(float(observed))
 
     def session_dropped(self, channel: str, reason: str, service: str = "") -> None:
         self.sessions_dropped.labels(
@@ -313,6 +378,10 @@ class Metrics:
         """The configured services (the default first) become the ``service`` label's
         only values; at each scrape, each one's up/down state and subscriber count."""
         self.service_ids = tuple(service_ids) or ("default",)
+        # The label a helper's ``service`` maps to may have changed: map again.
+        self._request_slots.clear()
+        self._started_slots.clear()
+        self._ended_slots.clear()
         for service in self.service_ids:
             self.service_up.labels(service=service).set(1)
             self.subscribers.labels(service=service).set(0)

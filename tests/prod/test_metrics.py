@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
 
 import redis.asyncio as aioredis
 from aiohttp import web
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.observability.metrics import (
@@ -365,3 +368,86 @@ async def test_the_service_label_takes_configured_services_only() -> None:
     assert found[("gateway_subscribers", (("service", "work-rights"),))] == 2
     assert found[("gateway_service_up", (("service", "safe-journey"),))] == 1
     assert found[("gateway_service_up", (("service", "work-rights"),))] == 0
+
+
+CHANNELS = st.sampled_from(["africastalking", "smpp", "sms", "voice"])
+SERVICES = st.sampled_from(["", "default", "work-rights", "made-up-by-a-caller"])
+SECONDS = st.one_of(
+    st.sampled_from([0.0, 0.005, 0.01, 0.0100001, 1.0, 10.0, 10.5, -0.001, float("nan")]),
+    st.floats(min_value=0, max_value=20, allow_nan=False),
+)
+EVENTS = st.lists(
+    st.one_of(
+        st.tuples(
+            st.just("request"),
+            CHANNELS,
+            st.sampled_from(["continue", "end", "error"]),
+            SECONDS,
+            SERVICES,
+        ),
+        st.tuples(st.just("started"), CHANNELS, SERVICES),
+        st.tuples(st.just("ended"), CHANNELS, SERVICES),
+        st.tuples(st.just("scrape")),
+        st.tuples(st.just("services")),
+    ),
+    max_size=60,
+)
+
+
+def _without_created_times(exposition: bytes) -> list[bytes]:
+    """The exposition's lines, a ``_created`` sample's time (when its series was made)
+    replaced by a mark: two objects made apart in time differ there only."""
+    return [
+        line.rsplit(b" ", 1)[0] + b" <time>" if b"_created{" in line else line
+        for line in exposition.splitlines()
+    ]
+
+
+@settings(max_examples=150, deadline=None)
+@given(EVENTS)
+def test_the_ussd_helpers_expose_what_prometheus_client_fed_directly_would(
+    events: list[tuple[Any, ...]],
+) -> None:
+    """The helpers count in plain numbers; the exposition is byte for byte the one of
+    the same series fed through ``labels().inc()`` and ``observe()`` on every event."""
+    lean, direct = Metrics(), Metrics()
+    for event in events:
+        kind = event[0]
+        if kind == "request":
+            _, channel, outcome, seconds, service = event
+            lean.ussd_request(channel, outcome, seconds, service)
+            direct.ussd_requests.labels(channel, outcome, direct.service_label(service)).inc()
+            direct.ussd_latency.labels(channel).observe(seconds)
+        elif kind in ("started", "ended"):
+            _, channel, service = event
+            getattr(lean, f"session_{kind}")(channel, service)
+            series = direct.sessions_started if kind == "started" else direct.sessions_ended
+            series.labels(channel, direct.service_label(service)).inc()
+        elif kind == "scrape":
+            assert _without_created_times(lean.exposition()) == _without_created_times(
+                direct.exposition()
+            )
+        else:  # the configured services become known after some requests
+            for metrics in (lean, direct):
+                metrics.follow_services(["default", "work-rights"], set, _no_counts, str)
+    assert _without_created_times(lean.exposition()) == _without_created_times(direct.exposition())
+
+
+async def _no_counts() -> dict[str, int]:
+    return {}
+
+
+def test_a_ussd_series_is_made_at_its_first_event_not_at_the_scrape() -> None:
+    metrics = Metrics()
+    before = time.time()
+    metrics.ussd_request("africastalking", "end", 0.01)
+    metrics.session_started("africastalking")
+    after = time.time()
+    time.sleep(0.01)
+    found = samples(metrics)
+    labels = (("channel", "africastalking"), ("outcome", "end"), ("service", "default"))
+    assert before <= found[("gateway_ussd_requests_created", labels)] <= after
+    started = (("channel", "africastalking"), ("service", "default"))
+    assert before <= found[("gateway_ussd_sessions_started_created", started)] <= after
+    duration = (("channel", "africastalking"),)
+    assert before <= found[("gateway_ussd_request_duration_seconds_created", duration)] <= after
