@@ -67,7 +67,21 @@ def to_e164(raw: str, country: str = "") -> str | None:
         return None
     if not phonenumbers.is_possible_number(number):
         return None
-    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+    e164 = str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+    if len(_regions) >= REGIONS_REMEMBERED:
+        _regions.clear()
+    _regions[e164] = _region(phonenumbers.region_code_for_number(number))
+    return e164
+
+
+# The country of each number :func:`to_e164` read, taken from that same parse: a new
+# caller's first screen needs it (:func:`country_of`), which then parses nothing again.
+REGIONS_REMEMBERED = 65_536
+_regions: dict[str, str] = {}
+
+
+def _region(region: str | None) -> str:
+    return "" if region in (None, "ZZ", "001") else str(region)
 
 
 def smpp_e164(address: str, ton: int, default_country: str) -> str | None:
@@ -77,16 +91,21 @@ def smpp_e164(address: str, ton: int, default_country: str) -> str | None:
     return to_e164(address, default_country)
 
 
-@lru_cache(maxsize=65_536)
 def country_of(e164: str) -> str:
     """The ISO 3166 alpha-2 country of an E.164 number, or "" (non-geographic)."""
+    region = _regions.get(e164)
+    return region if region is not None else parsed_country(e164)
+
+
+@lru_cache(maxsize=65_536)
+def parsed_country(e164: str) -> str:
+    """:func:`country_of` by parsing ``e164`` (a number :func:`to_e164` did not read)."""
     import phonenumbers
 
     try:
-        region = phonenumbers.region_code_for_number(phonenumbers.parse(e164, None))
+        return _region(phonenumbers.region_code_for_number(phonenumbers.parse(e164, None)))
     except phonenumbers.NumberParseException:
         return ""
-    return "" if region in (None, "ZZ", "001") else str(region)
 
 
 class Rejections:

@@ -5,7 +5,13 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.privacy.phone_numbers import ascii_digits, country_of, smpp_e164, to_e164
+from gateway.privacy.phone_numbers import (
+    ascii_digits,
+    country_of,
+    parsed_country,
+    smpp_e164,
+    to_e164,
+)
 
 DIGITS = {
     "ascii": "0123456789",
@@ -54,3 +60,37 @@ def test_what_is_not_a_number_is_refused() -> None:
 def test_digits_of_other_scripts_fold_to_ascii() -> None:
     assert ascii_digits("+٢٥٤ ۷۱۱") == "+254 711"
     assert ascii_digits("abc") == "abc"
+
+
+def _example_numbers() -> list[tuple[str, str]]:
+    """(national form, region) of phonenumbers' example number for every region."""
+    import phonenumbers
+
+    found = []
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        example = phonenumbers.example_number(region)
+        if example is not None:
+            national = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.NATIONAL)
+            found.append((national, region))
+    return found
+
+
+@given(st.sampled_from(_example_numbers()), st.booleans())
+def test_the_country_remembered_from_reading_a_number_is_the_one_a_parse_gives(
+    example: tuple[str, str], international: bool
+) -> None:
+    """A caller's country comes from the parse that read their number; it must be the
+    country a fresh parse of the E.164 form gives, for every region's numbers."""
+    national, region = example
+    e164 = to_e164(national, region)
+    if e164 is None:
+        return
+    if international:
+        e164 = to_e164(e164) or e164
+    assert country_of(e164) == parsed_country(e164)
+
+
+def test_a_number_never_read_still_has_its_country() -> None:
+    assert country_of("+33612345678") == "FR"
+    assert country_of("+80012345678") == ""  # non-geographic
+    assert country_of("not a number") == ""
