@@ -1,0 +1,109 @@
+"""Instructions per USSD request, counted by callgrind: a figure a loaded machine does
+not shake, for telling whether a change made the hop leaner.
+
+    python bench/ussd_instructions.py [--base DIR ...] [--seconds 60] [--warm-up 30]
+
+Runs ``gateway serve`` (each ``DIR``'s copy of the project, e.g. ``git archive COMMIT |
+tar -x -C DIR``, then this tree, one after the other on one Redis) under ``valgrind
+--tool=callgrind`` with instrumentation off, warms it with the realistic mix
+(bench/ussd_mix.py, wrk, 64 connections), then counts the instructions the server
+executes while wrk loads it for ``--seconds`` (``callgrind_control``: zero, load,
+dump) and divides by the requests answered. Under
+callgrind a server runs some fifty times slower, so every connection always has a
+request waiting: batches (Redis pipelining, the event loop's) are larger than on a
+real run, the same for every tree. Needs valgrind and wrk.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.ussd_mix import write_scripts  # noqa: E402
+from bench.ussd_throughput import SCRIPTS, flush, gateway_env, start, wrk  # noqa: E402
+from tests.servers import RedisServer, free_port  # noqa: E402
+
+
+def count(tree: Path, tmp: Path, redis_url: str, args: argparse.Namespace, mix: Path) -> float:
+    """Instructions per request of ``tree``'s gateway."""
+    data = Path(tempfile.mkdtemp(dir=tmp))
+    port = free_port()
+    env = dict(gateway_env(str(data), redis_url), PYTHONPATH=str(tree))
+    out = data / "callgrind.out"
+    command = [
+        "valgrind",
+        "--tool=callgrind",
+        "--instr-atstart=no",
+        f"--callgrind-out-file={out}",
+        sys.executable,
+        "-m",
+        "gateway",
+        "serve",
+        "--port",
+        str(port),
+    ]
+    with (data / "gateway.log").open("wb") as log:
+        server = start(command, env, port, log)
+    try:
+        flush(redis_url)
+        wrk(port, args.warm_up, args.connections, mix)
+        control = ["callgrind_control", str(server.pid)]
+        subprocess.run([*control, "--instr=on"], check=True, capture_output=True)
+        subprocess.run([*control, "--zero"], check=True, capture_output=True)
+        result = wrk(port, args.seconds, args.connections, mix)
+        subprocess.run([*control, "--dump=load"], check=True, capture_output=True)
+    finally:
+        server.terminate()
+        server.wait()
+    if result["non2xx"]:
+        raise SystemExit(f"{tree}: {result['non2xx']:.0f} non-2xx answers")
+    totals = []
+    for dump in data.glob("callgrind.out*"):
+        text = dump.read_text(errors="replace")
+        if "desc: Trigger: dump load" in text:
+            found = re.search(r"^(?:totals|summary): (\d+)", text, re.MULTILINE)
+            if found:
+                totals.append(int(found.group(1)))
+    if not totals:
+        raise SystemExit(f"{tree}: callgrind wrote no dump of the load")
+    return max(totals) / result["requests"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument(
+        "--base", type=Path, action="append", default=[], help="another copy, counted first"
+    )
+    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--warm-up", type=int, default=30)
+    parser.add_argument("--connections", type=int, default=64)
+    args = parser.parse_args()
+    trees = [base.resolve() for base in args.base] + [ROOT]
+    with tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        mix = tmp / "mix"
+        write_scripts(mix, SCRIPTS, 6000)
+        redis_server = RedisServer(tmp)
+        redis_server.start()
+        try:
+            counts = {tree: count(tree, tmp, redis_server.url, args, mix) for tree in trees}
+        finally:
+            redis_server.stop()
+    for tree, per_request in counts.items():
+        print(f"{tree}: {per_request:,.0f} instructions per request (callgrind)", flush=True)
+    first = counts[trees[0]]
+    for tree in trees[1:]:
+        print(
+            f"{tree} - {trees[0]}: {counts[tree] - first:+,.0f} ({counts[tree] / first - 1:+.1%})"
+        )
+
+
+if __name__ == "__main__":
+    main()
