@@ -5,6 +5,7 @@ versions); at boot, broken files give way to the last valid published version.""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -16,30 +17,46 @@ from gateway.content.document import CONTENT_VERSIONS
 from gateway.menu.loader import TreeError
 from gateway.server.app import create_app
 from gateway.server.app_keys import RUNTIME
+from gateway.server.live_tree import LiveTree
 from gateway.settings import Settings
 from tests.conftest import SAMPLE_TREE
+
+
+def tree_v2() -> str:
+    """The shipped tree with its home screen's English text changed."""
+    return SAMPLE_TREE.read_text(encoding="utf-8").replace(
+        '"Safe journey info"', '"Safe journey info (v2)"', 1
+    )
+
+
+async def two_workers(
+    aiohttp_client: Any, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Any, LiveTree]:
+    """Two gateway apps serving over one store, as two workers would (following published
+    versions every 50 ms); the store and the second worker's live tree."""
+    monkeypatch.setattr(published, "POLL_SECONDS", 0.05)
+    first = await create_app(settings, broadcast_worker=False)
+    second = await create_app(settings, broadcast_worker=False)
+    await aiohttp_client(first)
+    await aiohttp_client(second)
+    return first[RUNTIME].store, second[RUNTIME].live_tree
+
+
+async def until(reached: Callable[[], bool]) -> None:
+    for _ in range(3600):  # a bound on waiting (validation is slow under load)
+        if reached():
+            return
+        await asyncio.sleep(0.05)
 
 
 async def test_a_publish_reaches_a_second_worker_sharing_the_store(
     aiohttp_client: Any, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(published, "POLL_SECONDS", 0.05)
     settings = replace(settings, sms_channel="none")
-    first = await create_app(settings, broadcast_worker=False)
-    second = await create_app(settings, broadcast_worker=False)
-    await aiohttp_client(first)
-    await aiohttp_client(second)
-    store = first[RUNTIME].store
-    text = SAMPLE_TREE.read_text(encoding="utf-8").replace(
-        '"Safe journey info"', '"Safe journey info (v2)"', 1
-    )
-    version = await store.create_menu_version("safe-journey", text, "eddie", 0.0)
+    store, live = await two_workers(aiohttp_client, settings, monkeypatch)
+    version = await store.create_menu_version("safe-journey", tree_v2(), "eddie", 0.0)
     assert await store.publish_menu_version(version.id, "april", 1.0)
-    live = second[RUNTIME].live_tree
-    for _ in range(3600):  # a bound on waiting (validation is slow under load)
-        if live.version == f"v{version.id}":
-            break
-        await asyncio.sleep(0.05)
+    await until(lambda: live.version == f"v{version.id}")
     assert live.version == f"v{version.id}"
     assert live.current.screens["main"].text["en"] == "Safe journey info (v2)"
 
@@ -47,13 +64,8 @@ async def test_a_publish_reaches_a_second_worker_sharing_the_store(
 async def test_a_content_publish_reaches_a_second_worker(
     aiohttp_client: Any, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(published, "POLL_SECONDS", 0.05)
     settings = replace(settings, sms_channel="none")
-    first = await create_app(settings, broadcast_worker=False)
-    second = await create_app(settings, broadcast_worker=False)
-    await aiohttp_client(first)
-    await aiohttp_client(second)
-    store = first[RUNTIME].store
+    store, live = await two_workers(aiohttp_client, settings, monkeypatch)
     seed = content_document.read_files(settings.content)
     entry = content_document.entry_of(seed, "hotlines", "ke-999")
     assert entry is not None
@@ -64,11 +76,7 @@ async def test_a_content_publish_reaches_a_second_worker(
         CONTENT_VERSIONS, content_document.dump(changed), "eddie", 0.0
     )
     assert await store.publish_menu_version(version.id, "april", 1.0)
-    live = second[RUNTIME].live_tree
-    for _ in range(3600):  # a bound on waiting (validation is slow under load)
-        if live.content_version == f"c{version.id}":
-            break
-        await asyncio.sleep(0.05)
+    await until(lambda: live.content_version == f"c{version.id}")
     assert live.content_version == f"c{version.id}"
     assert live.current.catalogs["hotlines"].by_id["ke-999"].text["en"] == "Kenya: 112"
     assert live.current.catalogs["hotlines"].by_id["ke-999"].text["fr"].startswith("Kenya")
@@ -80,10 +88,7 @@ async def test_broken_files_at_boot_serve_the_last_published_version(
     settings = replace(settings, sms_channel="none")
     first = await create_app(settings, broadcast_worker=False)
     store = first[RUNTIME].store
-    tree = SAMPLE_TREE.read_text(encoding="utf-8").replace(
-        '"Safe journey info"', '"Safe journey info (v2)"', 1
-    )
-    version = await store.create_menu_version("safe-journey", tree, "eddie", 0.0)
+    version = await store.create_menu_version("safe-journey", tree_v2(), "eddie", 0.0)
     assert await store.publish_menu_version(version.id, "april", 1.0)
     seed = content_document.read_files(settings.content)
     content = await store.create_menu_version(
