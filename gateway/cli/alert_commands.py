@@ -4,6 +4,11 @@
 ``gateway retention run`` and ``gateway audit verify``. Each is a thin shell over
 :mod:`gateway.broadcast.alert_service` (the console calls the same functions); output is
 aggregate counts only.
+
+The alert commands act on one service (``--service ID``, default: the default
+service), as the console acts on the chosen one: an alert is created for it, ``list``
+shows its alerts only, the acting account's role on it is checked, and an alert of
+another service is refused with a sentence naming its service.
 """
 
 from __future__ import annotations
@@ -23,6 +28,13 @@ from gateway.broadcast.alert_service import AlertDraft, AlertService, AlertStatu
 from gateway.broadcast.errors import BroadcastError
 from gateway.broadcast.text import sensitive_opening
 from gateway.cli.acting_account import AccountRefused, act_as, add_account_arguments
+from gateway.cli.service_option import (
+    ChosenService,
+    UnknownService,
+    add_service_argument,
+    chosen_service,
+    service_keys,
+)
 from gateway.console import publishing
 from gateway.console.content_source import ContentSource
 from gateway.console.roles import Permission
@@ -60,6 +72,7 @@ def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
     create.add_argument("--language", action="append", default=[], help="only these languages")
     create.add_argument("--source", required=True, help="who verified the information")
     add_account_arguments(create)
+    add_service_argument(create)
     expiry = create.add_mutually_exclusive_group(required=True)
     expiry.add_argument("--expires-in", help="e.g. 90m, 6h, 2d")
     expiry.add_argument("--expires-at", help="ISO 8601 time with zone, e.g. 2026-12-01T12:00Z")
@@ -73,20 +86,24 @@ def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
         action = actions.add_parser(name, help=helptext)
         action.add_argument("id", type=int)
         add_account_arguments(action)
+        add_service_argument(action)
         action.set_defaults(func=_run(_simple_action(name)))
 
     approve = actions.add_parser("approve", help="approve (not by the author)")
     approve.add_argument("id", type=int)
     add_account_arguments(approve)
+    add_service_argument(approve)
     approve.set_defaults(func=_run(_approve))
 
     status = actions.add_parser("status", help="counts for one alert")
     status.add_argument("id", type=int)
     status.add_argument("--json", action="store_true")
+    add_service_argument(status)
     status.set_defaults(func=_run(_status))
 
     listing = actions.add_parser("list", help="recent alerts with counts")
     listing.add_argument("--json", action="store_true")
+    add_service_argument(listing)
     listing.set_defaults(func=_run(_list))
 
     broadcast = subparsers.add_parser("broadcast", help="the broadcast sender worker")
@@ -150,16 +167,40 @@ async def _with_store(command: Command, args: argparse.Namespace, settings: Sett
         return 1
     try:
         return await command(args, settings, store)
-    except (BroadcastError, AccountRefused) as exc:
+    except (BroadcastError, AccountRefused, UnknownService) as exc:
         print(f"gateway: {exc}", file=sys.stderr)
         return 1
     finally:
         await store.close()
 
 
-def _service(settings: Settings, store: Store) -> AlertService:
+class OtherServiceAlert(BroadcastError):
+    """The alert belongs to another service than the one the command acts on."""
+
+
+def _chosen(settings: Settings, args: argparse.Namespace) -> ChosenService:
+    return chosen_service(settings, args.service)
+
+
+async def _own_alert(
+    settings: Settings, store: Store, alert_id: int, chosen: ChosenService
+) -> None:
+    """Refuse an alert of another service than ``chosen``, naming its service."""
+    broadcast = await _service(settings, store).get(alert_id)
+    owner = broadcast.audience.service
+    if owner != chosen.key:
+        names = {key: tree_id for tree_id, key in service_keys(settings).items()}
+        name = names.get(owner, owner)
+        raise OtherServiceAlert(
+            f"alert {alert_id} belongs to service {name!r}, not {chosen.id!r}: add --service {name}"
+        )
+
+
+def _service(settings: Settings, store: Store, chosen: ChosenService | None = None) -> AlertService:
+    """The alert functions, checking topics against ``chosen``'s (else the default's)."""
+    folder = chosen.content if chosen is not None else settings.content
     try:
-        topics = [topic.code for topic in load_catalog(settings.content).topics]
+        topics = [topic.code for topic in load_catalog(folder, fallback=settings.content).topics]
     except CatalogError:
         topics = None
     return AlertService(store, topics)
@@ -193,7 +234,8 @@ def parse_expiry(expires_in: str | None, expires_at: str | None, now: float) -> 
 
 async def _create(args: argparse.Namespace, settings: Settings, store: Store) -> int:
     texts = parse_texts(args.text)
-    author = await act_as(store, args, (Permission.EDIT,), "alert create")
+    chosen = _chosen(settings, args)
+    author = await act_as(store, args, (Permission.EDIT,), "alert create", service=chosen)
     now = time.time()
     draft = AlertDraft(
         texts=texts,
@@ -205,8 +247,9 @@ async def _create(args: argparse.Namespace, settings: Settings, store: Store) ->
         source=args.source,
         author=author,
         expires_at=parse_expiry(args.expires_in, args.expires_at, now),
+        service=chosen.key,
     )
-    broadcast_id = await _service(settings, store).create(draft, now)
+    broadcast_id = await _service(settings, store, chosen).create(draft, now)
     for language, text in texts.items():
         words = sensitive_opening(text)
         if words:
@@ -224,7 +267,9 @@ def _simple_action(name: str) -> Command:
         # As in the console: sending needs an approver; pausing or cancelling, any
         # account that may draft or approve.
         allowed = (Permission.APPROVE,) if name == "send" else (Permission.EDIT, Permission.APPROVE)
-        operator = await act_as(store, args, allowed, f"alert {name}")
+        chosen = _chosen(settings, args)
+        operator = await act_as(store, args, allowed, f"alert {name}", service=chosen)
+        await _own_alert(settings, store, args.id, chosen)
         service = _service(settings, store)
         method = {"send": service.send, "pause": service.pause, "cancel": service.cancel}[name]
         await method(args.id, operator, time.time())
@@ -237,7 +282,9 @@ def _simple_action(name: str) -> Command:
 
 
 async def _approve(args: argparse.Namespace, settings: Settings, store: Store) -> int:
-    approver = await act_as(store, args, (Permission.APPROVE,), "alert approve")
+    chosen = _chosen(settings, args)
+    approver = await act_as(store, args, (Permission.APPROVE,), "alert approve", service=chosen)
+    await _own_alert(settings, store, args.id, chosen)
     await _service(settings, store).approve(args.id, approver, time.time())
     print(f"alert {args.id}: approved")
     await _warn_of_freshness(args.id, settings, store)
@@ -278,6 +325,7 @@ def _print_status(status: AlertStatus) -> None:
 
 
 async def _status(args: argparse.Namespace, settings: Settings, store: Store) -> int:
+    await _own_alert(settings, store, args.id, _chosen(settings, args))
     status = await _service(settings, store).status(args.id)
     if args.json:
         print(json.dumps(_status_dict(status), ensure_ascii=False))
@@ -287,7 +335,7 @@ async def _status(args: argparse.Namespace, settings: Settings, store: Store) ->
 
 
 async def _list(args: argparse.Namespace, settings: Settings, store: Store) -> int:
-    statuses = await _service(settings, store).list()
+    statuses = await _service(settings, store).list(service=_chosen(settings, args).key)
     if args.json:
         print(json.dumps([_status_dict(s) for s in statuses], ensure_ascii=False))
     else:

@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 from gateway.cli.acting_account import AccountRefused, act_as, add_account_arguments
+from gateway.cli.service_option import service_of_menu
 from gateway.console import publishing
 from gateway.console.content_source import ContentSource
 from gateway.console.roles import Permission
@@ -54,7 +55,8 @@ async def _publish(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     try:
         what = f"publish {args.menu or 'content'}"
-        approver = await act_as(store, args, (Permission.APPROVE,), what)
+        service = service_of_menu(settings, args.menu)
+        approver = await act_as(store, args, (Permission.APPROVE,), what, service=service)
         source = ContentSource(store, settings)
         version = args.version
         if version is None:
@@ -67,10 +69,12 @@ async def _publish(args: argparse.Namespace, settings: Settings) -> int:
                 return 1
             version = newest.id
         if args.menu is None:
-            outcome = await publishing.publish_content(source, version, approver, time.time())
+            outcome = await publishing.publish_content(
+                source, version, approver, time.time(), service.key
+            )
         else:
             outcome = await publishing.publish_menu(
-                source, args.menu, version, approver, time.time()
+                source, args.menu, version, approver, time.time(), service.key
             )
     except AccountRefused as exc:
         print(f"gateway: {exc}", file=sys.stderr)

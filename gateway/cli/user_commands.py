@@ -21,6 +21,7 @@ import sys
 import time
 from typing import Any
 
+from gateway.cli.service_option import service_keys
 from gateway.console.passwords import PasswordPolicyError, Passwords, check_policy
 from gateway.console.roles import parse_role
 from gateway.errors import GatewayError
@@ -107,17 +108,6 @@ async def _open(settings: Settings) -> Store:
     from gateway.store.sql_store import open_store
 
     return await open_store(settings.db_url, audit=audit_seal(settings))
-
-
-def service_keys(settings: Settings) -> dict[str, str]:
-    """Every configured service: tree id -> its store key ("" for the default)."""
-    from gateway.server.live_tree import tree_file, tree_files, tree_id_of
-
-    default = tree_file(settings)
-    return {
-        tree_id_of(path): "" if path == default else tree_id_of(path)
-        for path in tree_files(settings)
-    }
 
 
 def parse_assignments(
