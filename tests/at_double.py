@@ -20,6 +20,7 @@ import contextlib
 import itertools
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -35,6 +36,7 @@ class Received:
     text: str
     message_id: str
     at: float
+    sender: str = ""  # the request's ``from`` ("" when it named none: the account's default)
 
 
 @dataclass
@@ -134,7 +136,9 @@ class ATDouble:
             self.first_at = self.first_at or now
             self.last_at = now
             if self.keep_messages:
-                self.received.append(Received(number, message, message_id, now))
+                self.received.append(
+                    Received(number, message, message_id, now, str(form.get("from", "")))
+                )
             recipients.append(
                 {
                     "statusCode": 101,
@@ -192,6 +196,19 @@ class ATDouble:
 
     def messages_to(self, number: str) -> list[Received]:
         return [item for item in self.received if item.number == number]
+
+
+@contextlib.asynccontextmanager
+async def serving(double: ATDouble) -> AsyncIterator[str]:
+    """The double on a loopback test server; yields its messaging URL."""
+    from aiohttp.test_utils import TestServer
+
+    server = TestServer(double.app())
+    await server.start_server()
+    try:
+        yield str(server.make_url(MESSAGING_PATH))
+    finally:
+        await server.close()
 
 
 async def _serve(args: argparse.Namespace) -> None:

@@ -5,9 +5,11 @@ in ``asyncio.to_thread``: the SDK blocks on ``requests`` and fixes its host insi
 (live, or sandbox for user ``sandbox``), so it could neither share the event loop's
 connection pool nor be pointed at the test double; the API itself is one form POST.
 
-Bulk mode: one POST carries many recipients of the *same* text (``to`` is a
-comma-separated list), so a batch is grouped by text (one group per language) and cut
-into requests of at most ``max_recipients``. AT answers per recipient::
+Bulk mode: one POST carries many recipients of the *same* text from the *same* sender
+(``to`` is a comma-separated list), so a batch is grouped by sender and text (one group
+per service's number and language) and cut into requests of at most
+``max_recipients``. ``from`` is the message's own sender (a service's SMS number) or,
+for the default service, ``GATEWAY_AT_SENDER_ID``. AT answers per recipient::
 
     {"SMSMessageData": {"Message": "Sent to 2/2 Total Cost: ...",
       "Recipients": [{"statusCode": 101, "number": "+2547...", "status": "Success",
@@ -61,9 +63,9 @@ class AfricasTalkingSMS:
         self._timeout = aiohttp.ClientTimeout(total=timeout)
 
     async def send(self, messages: Sequence[OutboundSMS]) -> list[SendResult]:
-        by_text: dict[str, list[OutboundSMS]] = defaultdict(list)
+        by_text: dict[tuple[str, str], list[OutboundSMS]] = defaultdict(list)
         for message in messages:
-            by_text[message.text].append(message)
+            by_text[message.sender, message.text].append(message)
         requests = [
             group[start : start + self._max_recipients]
             for group in by_text.values()
@@ -81,8 +83,9 @@ class AfricasTalkingSMS:
             "bulkSMSMode": "1",
             "enqueue": "1",
         }
-        if self._sender_id:
-            form["from"] = self._sender_id
+        sender = chunk[0].sender or self._sender_id
+        if sender:
+            form["from"] = sender
         headers = {"apiKey": self._api_key.reveal(), "Accept": "application/json"}
         try:
             async with self._session.post(

@@ -65,6 +65,8 @@ class SMSInbox:
         # Set by the runtime with several services: the number texted -> (the service's
         # store key, whether that service claims the number as its own).
         self.service_of: Callable[[str], tuple[str, bool]] = lambda recipient: ("", False)
+        # ... and the number a reply to it goes out from ("" the configured sender).
+        self.reply_sender: Callable[[str], str] = lambda recipient: ""
         # Replies that were due and not sent, by reason (read by /metrics).
         self.unsent: Counter[str] = Counter()
 
@@ -104,7 +106,12 @@ class SMSInbox:
             self._unsent("no_sms_channel")
             return
         outbound = OutboundSMS(
-            f"reply:{message.message_id}", message.sender, reply, False, urgent=True
+            f"reply:{message.message_id}",
+            message.sender,
+            reply,
+            False,
+            urgent=True,
+            sender=self.reply_sender(message.recipient),
         )
         task = asyncio.create_task(self._send_reply(outbound))
         self._reply_tasks.add(task)

@@ -42,6 +42,9 @@ class StoreEffectHandler:
         self._prefix = sms_prefix
         self._clock = clock
         self._copies: set[asyncio.Task[None]] = set()
+        # Set by the runtime with several services: a service's store key -> the number
+        # its SMS go out from ("" the channel's configured sender).
+        self.sender_of: Callable[[str], str] = lambda service: ""
 
     async def handle(self, caller: Caller, effects: Sequence[Effect]) -> None:
         for effect in effects:
@@ -82,6 +85,7 @@ class StoreEffectHandler:
                 text=compose(self._prefix, effect.text),
                 request_receipt=False,
                 urgent=True,  # the caller is waiting for it: ahead of any broadcast
+                sender=self.sender_of(caller.service),
             )
             # Sent beside the USSD reply, not before it: a submit can wait on the SMSC's
             # window or throttling, and the handset's screen must not.

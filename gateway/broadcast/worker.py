@@ -25,7 +25,7 @@ import contextlib
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import structlog
 
@@ -59,6 +59,9 @@ class WorkerOptions:
     # ``unknown``. One per SMSC (scope = its name); scope "" covers every row.
     receipt_timeouts: tuple[tuple[str, float], ...] = (("", 172_800.0),)
     receipt_sweep_interval: float = 30.0
+    # A broadcast's service (store key) -> the number its SMS go out from ("" the
+    # channel's configured sender: the default service, and any service without one).
+    sender_of: Callable[[str], str] = field(default=lambda service: "")
 
 
 class BroadcastWorker:
@@ -220,6 +223,7 @@ class BroadcastWorker:
         if now >= broadcast.expires_at:
             return 0  # never sent: the expiry closes these rows
         withdrawn = await self._store.withdraw_opted_out([c.outbox_id for c in claimed], now)
+        sender = options.sender_of(broadcast.audience.service)
         messages: list[OutboundSMS] = []
         undecryptable: list[Submission] = []
         for row in claimed:
@@ -232,7 +236,12 @@ class BroadcastWorker:
                 continue
             body = text_for(broadcast.texts, row.language, broadcast.fallback_language)
             messages.append(
-                OutboundSMS(str(row.outbox_id), number, compose(options.sms_prefix, body))
+                OutboundSMS(
+                    str(row.outbox_id),
+                    number,
+                    compose(options.sms_prefix, body),
+                    sender=sender,
+                )
             )
         results: list[SendResult] = []
         if messages:

@@ -71,6 +71,20 @@ class ServiceMap:
         return [self.default, *sorted(set(self.by_code.values()) - {self.default})]
 
 
+def sms_sender(codes: Sequence[str], sms_number: str = "") -> str:
+    """The number a service's SMS go out from (broadcasts, "send by SMS"): its
+    ``sms_number`` when it declares one, else its first code that is a number (a USSD
+    code cannot send); "" when it has none (the channel's configured sender)."""
+    if sms_number:
+        return sms_number
+    return next((code.strip() for code in codes if _is_number(code)), "")
+
+
+def _is_number(code: str) -> bool:
+    cleaned = "".join(code.split())
+    return not cleaned.startswith(("*", "#")) and normalise_code(cleaned).isdigit()
+
+
 def normalise_code(code: str) -> str:
     """``*384*2#`` -> ``*384*2``; ``+254 711-082000`` -> ``254711082000``; else casefolded."""
     cleaned = "".join(code.split())

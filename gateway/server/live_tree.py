@@ -15,7 +15,14 @@ from gateway.content.safe_yaml import YAMLRefused, read_yaml_file
 from gateway.menu.loader import Problem, TreeError
 from gateway.menu.model import Tree
 from gateway.menu.pages import Limit
-from gateway.menu.services import ServiceDown, ServiceMap, ServiceMapError, build_service_map
+from gateway.menu.services import (
+    ServiceDown,
+    ServiceMap,
+    ServiceMapError,
+    build_service_map,
+    normalise_code,
+    sms_sender,
+)
 from gateway.menu.validator import load_valid_tree
 from gateway.settings import Settings
 
@@ -202,6 +209,26 @@ class ServedTrees:
     def label(self, tree_id: str) -> str:
         """The metrics' ``service`` label: a configured tree id, never a caller's input."""
         return tree_id if tree_id in self.services.tree_ids() else self.services.default
+
+    def sender_of(self, key: str) -> str:
+        """The number the service of store key ``key`` sends its SMS from: its own
+        (:func:`gateway.menu.services.sms_sender`); "" for the default, which keeps the
+        channel's configured sender."""
+        if not key:
+            return ""
+        tree = self.others.get(key)
+        return sms_sender(self.codes(key), tree.sms_number if tree is not None else "")
+
+    def reply_sender(self, recipient: str) -> str:
+        """The number a reply to an SMS sent to ``recipient`` goes out from: that number,
+        as its service declares it, when a service claims it (so the answer to JOIN,
+        STOP or a menu screen comes from the number the person texted); else "" (the
+        channel's configured sender)."""
+        if not self.services.claims(recipient):
+            return ""
+        wanted = normalise_code(recipient)
+        codes = self.codes(self.services.route(recipient))
+        return next((code for code in codes if normalise_code(code) == wanted), recipient)
 
     def codes(self, tree_id: str) -> tuple[str, ...]:
         """The codes the service answers, as its file spells them."""

@@ -240,6 +240,9 @@ async def open_runtime(
             served.key_for_code(recipient),
             services.claims(recipient),
         )
+        # Each service's SMS go out from its own number (replies: the number texted).
+        messaging.inbox.reply_sender = served.reply_sender
+        messaging.effects.sender_of = served.sender_of
         sessions = session_store or (
             RedisSessionStore.from_url(settings.redis_url)
             if settings.redis_url
@@ -336,6 +339,7 @@ async def open_runtime(
                         tps=worker_tps(settings, runtime.channel, tuning.tps_cap),
                         sms_prefix=settings.sms_prefix,
                         receipt_timeouts=receipt_timeouts_for(settings, runtime.channel),
+                        sender_of=served.sender_of,
                         batch_size=tuning.batch_size,
                         concurrency=tuning.concurrency,
                         lease_seconds=tuning.lease_seconds,

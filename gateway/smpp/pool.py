@@ -600,9 +600,11 @@ def _submit_sm(bind: ESMEBind, message: OutboundSMS, part: SMSPart, receipt: boo
         )
     if part.message_payload is not None:
         tlvs = (*tlvs, TLV(TAGS["message_payload"], part.message_payload))
+    source, ton, npi = _source(message.sender, bind.settings.source_addr)
     return SubmitSM(
-        source_addr=bind.settings.source_addr,
-        source_addr_ton=_source_ton(bind.settings.source_addr),
+        source_addr=source,
+        source_addr_ton=ton,
+        source_addr_npi=npi,
         destination_addr=message.recipient.removeprefix("+"),
         dest_addr_ton=1 if message.recipient.startswith("+") else 0,
         esm_class=part.esm_class,
@@ -616,3 +618,14 @@ def _submit_sm(bind: ESMEBind, message: OutboundSMS, part: SMSPart, receipt: boo
 def _source_ton(source: str) -> int:
     """5 (alphanumeric) for a sender name like "InfoLine", else 0 (unknown)."""
     return 5 if source and not source.lstrip("+").isdigit() else 0
+
+
+def _source(sender: str, configured: str) -> tuple[str, int, int]:
+    """source_addr, its TON and NPI: the message's own sender (a service's SMS number:
+    ``+254711082001`` goes out as ``254711082001``, international, E.164; a short code
+    as it is) or, when it has none, the SMSC's configured ``source_addr`` as before."""
+    if not sender:
+        return configured, _source_ton(configured), 0
+    if sender.startswith("+") and sender[1:].isdigit():
+        return sender[1:], 1, 1
+    return sender, _source_ton(sender), 0

@@ -51,6 +51,7 @@ class LogSMSSender:
                         "at": round(self._clock(), 3),
                         "reference": message.reference,
                         "to_hash": self._number_key(message.recipient)[:16],
+                        "from": message.sender,  # a service's own number; "" the default
                         "parts": parts,
                         "text": message.text,
                         "message_id": message_id,

@@ -64,6 +64,10 @@ class OutboundSMS:
     # A reply a person is waiting for (keyword answer, STOP confirmation, USSD "send by
     # SMS"): goes out ahead of broadcast traffic on the same binds, within the grant.
     urgent: bool = False
+    # The number it goes out from: a service's own SMS number, so that a reply comes
+    # back to the number the person texted; "" = the channel's configured sender
+    # (GATEWAY_AT_SENDER_ID, the SMSC's source_addr), as for the default service.
+    sender: str = ""
 
 
 class SendOutcome(Enum):

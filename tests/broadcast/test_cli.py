@@ -15,28 +15,36 @@ from gateway.settings import PROJECT_ROOT
 from tests.broadcast.conftest import CALLBACK_SECRET, ENCRYPTION_KEY, HASH_KEY
 
 
-@pytest.fixture
-def gateway(tmp_path: Path):  # type: ignore[no-untyped-def]
-    env = {
+def command_line(tmp_path: Path, **env: str):  # type: ignore[no-untyped-def]
+    """``run(*args, password=...)``: ``python -m gateway ...`` with its data in
+    ``tmp_path`` and ``env`` added to the environment."""
+    environment = {
         "PATH": os.environ.get("PATH", ""),
         "GATEWAY_DATA_DIR": str(tmp_path),
         "GATEWAY_HASH_KEY": HASH_KEY,
         "GATEWAY_ENCRYPTION_KEY": ENCRYPTION_KEY,
         "GATEWAY_CALLBACK_SECRET": CALLBACK_SECRET,
         "GATEWAY_LOG_FORMAT": "json",
+        **env,
     }
 
     def run(*args: str, password: str | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "gateway", *args],
             cwd=PROJECT_ROOT,
-            env=env,
+            env=environment,
             capture_output=True,
             text=True,
             timeout=600,  # a bound on waiting: publish validates the whole tree
             input=None if password is None else password + "\n",
         )
 
+    return run
+
+
+@pytest.fixture
+def gateway(tmp_path: Path):  # type: ignore[no-untyped-def]
+    run = command_line(tmp_path)
     for name, role in (("alice", "editor"), ("bob", "approver"), ("ada", "admin")):
         made = run(
             "user", "add", name, "--role", role, "--password-stdin", password=PASSWORDS[name]

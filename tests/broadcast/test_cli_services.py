@@ -6,18 +6,15 @@ unknown service or another service's alert with a sentence saying which."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from gateway.settings import PROJECT_ROOT
-from tests.broadcast.conftest import CALLBACK_SECRET, ENCRYPTION_KEY, HASH_KEY
-from tests.broadcast.test_cli import PASSWORDS, acting
+from tests.broadcast.test_cli import PASSWORDS, acting, command_line
 from tests.menu.test_validator import GOOD
 
 WORK_TREE = GOOD.replace("tree: tiny", "tree: work-rights\nservice_codes: ['*384*2#', '21213']")
@@ -36,27 +33,7 @@ def gateway(tmp_path: Path):  # type: ignore[no-untyped-def]
     menus.mkdir()
     shutil.copy(PROJECT_ROOT / "menus" / "safe-journey.yaml", menus)
     (menus / "work.yaml").write_text(WORK_TREE, encoding="utf-8")
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "GATEWAY_DATA_DIR": str(tmp_path),
-        "GATEWAY_MENUS": str(menus),
-        "GATEWAY_HASH_KEY": HASH_KEY,
-        "GATEWAY_ENCRYPTION_KEY": ENCRYPTION_KEY,
-        "GATEWAY_CALLBACK_SECRET": CALLBACK_SECRET,
-        "GATEWAY_LOG_FORMAT": "json",
-    }
-
-    def run(*args: str, password: str | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "gateway", *args],
-            cwd=PROJECT_ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            input=None if password is None else password + "\n",
-        )
-
+    run = command_line(tmp_path, GATEWAY_MENUS=str(menus))
     for name, (role, *service) in ROLES.items():
         made = run(
             "user", "add", name, "--role", role, *service, "--password-stdin",

@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -184,24 +185,11 @@ async def test_join_and_stop_over_smpp_mo_belong_to_the_number_texted(
 ) -> None:
     smsc = await Simulator.start()
     try:
-        bind = {"name": "sim", "host": "127.0.0.1", "port": smsc.port, "system_id": "gateway",
-                "password": "secret", "source_addr": "21212", "tps": 500,
-                "default_country": "KE"}  # fmt: skip
-        settings = gateway_with(
-            tmp_path, ("work.yaml", WORK), env={"GATEWAY_SMSC": json.dumps([bind])}
-        )
-        app = await create_app(settings, broadcast_worker=False)
-        await aiohttp_client(app)
+        app = await smpp_gateway(aiohttp_client, tmp_path, smsc, broadcast_worker=False)
         runtime = app[RUNTIME]
-        await eventually(lambda: all(s["state"].startswith("bound") for s in runtime.link_status()))
 
         async def mo(dest: str, text: str) -> None:
-            sent = await smsc.command(
-                "mo",
-                pdus=[{"source": CALLER.lstrip("+"), "ton": 1, "dest": dest, "dc": 0,
-                       "hex": encoding.encode_gsm7(text).hex()}],
-            )  # fmt: skip
-            assert sent["results"][0]["status"] == 0
+            await send_mo(smsc, dest, text)
 
         async def counts_are(wanted: dict[str, int]) -> bool:
             return await runtime.store.subscriber_counts() == wanted
@@ -213,3 +201,28 @@ async def test_join_and_stop_over_smpp_mo_belong_to_the_number_texted(
         await eventually(lambda: counts_are({"": 1}), within=10)
     finally:
         await smsc.stop()
+
+
+async def smpp_gateway(
+    aiohttp_client: Any, tmp_path: Path, smsc: Simulator, **options: Any
+) -> web.Application:
+    """The two services' gateway on one bind to ``smsc`` (source_addr 21212), bound."""
+    bind = {"name": "sim", "host": "127.0.0.1", "port": smsc.port, "system_id": "gateway",
+            "password": "secret", "source_addr": "21212", "tps": 500,
+            "default_country": "KE"}  # fmt: skip
+    settings = gateway_with(tmp_path, ("work.yaml", WORK), env={"GATEWAY_SMSC": json.dumps([bind])})
+    app = await create_app(settings, **options)
+    await aiohttp_client(app)
+    runtime = app[RUNTIME]
+    await eventually(lambda: all(s["state"].startswith("bound") for s in runtime.link_status()))
+    return app
+
+
+async def send_mo(smsc: Simulator, dest: str, text: str) -> None:
+    """CALLER texts ``text`` to ``dest`` (an SMPP MO through the simulator)."""
+    sent = await smsc.command(
+        "mo",
+        pdus=[{"source": CALLER.lstrip("+"), "ton": 1, "dest": dest, "dc": 0,
+               "hex": encoding.encode_gsm7(text).hex()}],
+    )  # fmt: skip
+    assert sent["results"][0]["status"] == 0

@@ -128,7 +128,7 @@ function collect(pdu, messageId) {
   }
   if (!part) {
     if (config.record_bodies) {
-      messages.push({dest: record.dest, dc: record.dc, hex: record.hex, ids: [messageId], via: record.via});
+      messages.push({dest: record.dest, source: record.source, dc: record.dc, hex: record.hex, ids: [messageId], via: record.via});
     }
     return;
   }
@@ -149,7 +149,7 @@ function collect(pdu, messageId) {
       return;
     }
     messages.push({
-      dest: record.dest, dc: entry.dc, hex: ordered.map((p) => p.hex).join(''),
+      dest: record.dest, source: record.source, dc: entry.dc, hex: ordered.map((p) => p.hex).join(''),
       ids: ordered.map((p) => p.id), via: record.via, parts: part.total,
     });
   }
