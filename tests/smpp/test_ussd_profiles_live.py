@@ -12,7 +12,7 @@ import pytest
 from gateway.sms import encoding
 from gateway.ussd.types import USSDReply, USSDRequest
 from tests.smpp.smsc_driver import EchoMenu, RecordingSink, Simulator, eventually
-from tests.smpp.test_inbound_live import SENDER, SHORT_CODE, started
+from tests.smpp.test_inbound_live import SENDER, SHORT_CODE, bound
 
 CODE = "*384*7#"
 
@@ -46,14 +46,11 @@ WALKS = {
 async def test_a_session_walks_through_each_vendor_profile(smsc: Simulator, name: str) -> None:
     begin_op, continue_op, first_layout, second_layout = WALKS[name]
     menu = EchoMenu()
-    pool = await started(smsc, RecordingSink(), menu, ussd_profile=name, service_code=CODE)
-    try:
+    async with bound(smsc, RecordingSink(), menu, ussd_profile=name, service_code=CODE) as pool:
         first = await ussd(smsc, begin_op, CODE, **first_layout)
         again = await ussd(smsc, begin_op, CODE, expect_reply=False, **first_layout)
         second = await ussd(smsc, continue_op, "2", **second_layout)
         odd = await ussd(smsc, 0x42, "9", **second_layout)
-    finally:
-        await pool.stop()
     assert first["reply"]["op"] == 2 and screen(first["reply"]).startswith("Welcome")
     assert again["resp"]["status"] == 0  # acknowledged, and answered only once:
     assert [r.user_input for r in menu.requests] == [None, "2"]
@@ -71,14 +68,11 @@ async def test_a_session_walks_through_each_vendor_profile(smsc: Simulator, name
 
 async def test_6d_dialogs_of_one_person_stay_apart(smsc: Simulator) -> None:
     menu = EchoMenu()
-    pool = await started(smsc, RecordingSink(), menu, ussd_profile="6d", service_code=CODE)
-    try:
+    async with bound(smsc, RecordingSink(), menu, ussd_profile="6d", service_code=CODE):
         await ussd(smsc, 0x01, CODE, session_info=0x0001 << 1)
         await ussd(smsc, 0x01, CODE, session_info=0x0002 << 1)
         await ussd(smsc, 0x12, "1", session_info=0x0001 << 1)
         await ussd(smsc, 0x81, "", session_info=0x0002 << 1, expect_reply=False)
-    finally:
-        await pool.stop()
     one, two, answer = menu.requests
     assert one.session_id != two.session_id and answer.session_id == one.session_id
 
@@ -115,8 +109,7 @@ async def test_a_continue_sent_again_is_answered_once_and_is_not_new_input(
     same keys pressed again later come in a new PDU: that is new input."""
     begin_op, continue_op, layout, other = RESENT[name]
     menu = ThreeScreens()
-    pool = await started(smsc, RecordingSink(), menu, ussd_profile=name, service_code=CODE)
-    try:
+    async with bound(smsc, RecordingSink(), menu, ussd_profile=name, service_code=CODE) as pool:
         await ussd(smsc, begin_op, CODE, sequence=100, **layout)
         second = await ussd(smsc, continue_op, "1", sequence=101, **layout)
         again = await ussd(smsc, continue_op, "1", sequence=101, expect_reply=False, **layout)
@@ -126,8 +119,6 @@ async def test_a_continue_sent_again_is_answered_once_and_is_not_new_input(
         # A new dialog: its first screen arrives after anything sent for the resends.
         fresh = await ussd(smsc, begin_op, CODE, sequence=103, **other)
         replies = (await smsc.stats())["ussd_replies"]
-    finally:
-        await pool.stop()
     assert screen(second["reply"]).startswith("Which region?")
     assert again["resp"]["status"] == 0 and after_end["resp"]["status"] == 0
     assert screen(third["reply"]) == "You chose 1 then 1" and third["reply"]["op"] == 17
@@ -143,17 +134,14 @@ async def test_a_continue_sent_again_after_our_screen_was_refused_gets_that_scre
 ) -> None:
     begin_op, continue_op, layout, _ = RESENT[name]
     menu = ThreeScreens()
-    pool = await started(smsc, RecordingSink(), menu, ussd_profile=name, service_code=CODE)
-    router = pool.routers["sim"]
-    try:
+    async with bound(smsc, RecordingSink(), menu, ussd_profile=name, service_code=CODE) as pool:
+        router = pool.routers["sim"]
         await ussd(smsc, begin_op, CODE, sequence=200, **layout)
         await smsc.configure(final_every=1)  # the SMSC refuses our next screen
         await ussd(smsc, continue_op, "2", sequence=201, expect_reply=False, **layout)
         await eventually(lambda: router.stats["ussd_replies_refused"] == 1)
         await smsc.configure(final_every=0)
         again = await ussd(smsc, continue_op, "2", sequence=201, **layout)
-    finally:
-        await pool.stop()
     assert again["reply"] is not None and screen(again["reply"]).startswith("Which region?")
     if name == "6d":
         assert again["reply"]["session_info"] == layout["session_info"]
