@@ -235,32 +235,36 @@ class SQLStore(Outbox, OperatorSecurity, ReceiptState):
         """Newest first, from just below ``before_id`` (the newest when None): a cursor
         that walks the whole log, however long, one page at a time; with ``scope``, only
         the rows it lets through."""
-        where, params = self._audit_scope(scope)
+        before = before_id if before_id is not None else 2**62
+        if scope is None:
+            rows = await self.fetch(
+                "SELECT * FROM audit_log WHERE id < ? ORDER BY id DESC LIMIT ?", before, limit
+            )
+            return [_audit(row) for row in rows]
+        # One branch per service (and for the rows about none), each walking the
+        # (service, id) index backwards for at most a page, merged: an OR over the
+        # whole log would make both engines gather every matching row, then sort.
+        branches: list[tuple[str, tuple[object, ...]]] = [
+            ("service = ?", (key,)) for key in scope.services
+        ]
+        if scope.unscoped:
+            branches.append(("service IS NULL", ()))
+        elif scope.own_actor is not None:
+            branches.append(("service IS NULL AND actor = ?", (scope.own_actor,)))
+        if not branches:
+            return []
+        params: list[object] = []
+        parts = []
+        for number, (condition, args) in enumerate(branches):
+            parts.append(
+                f"SELECT * FROM (SELECT * FROM audit_log WHERE {condition} AND id < ? "
+                f"ORDER BY id DESC LIMIT ?) AS branch{number}"
+            )
+            params += [*args, before, limit]
         rows = await self.fetch(
-            f"SELECT * FROM audit_log WHERE id < ?{where} ORDER BY id DESC LIMIT ?",
-            before_id if before_id is not None else 2**62,
-            *params,
-            limit,
+            " UNION ALL ".join(parts) + " ORDER BY id DESC LIMIT ?", *params, limit
         )
         return [_audit(row) for row in rows]
-
-    def _audit_scope(self, scope: AuditScope | None) -> tuple[str, list[object]]:
-        if scope is None:
-            return "", []
-        clauses: list[str] = []
-        params: list[object] = []
-        if scope.services:
-            fragment, values = self.dialect.any_of("service", scope.services, "text")
-            clauses.append(fragment)
-            params += values
-        if scope.unscoped:
-            clauses.append("service IS NULL")
-        if scope.own_actor is not None:
-            clauses.append("(service IS NULL AND actor = ?)")
-            params.append(scope.own_actor)
-        if not clauses:
-            return " AND FALSE", []
-        return " AND (" + " OR ".join(clauses) + ")", params
 
     async def verify_audit_chain(self, checkpoint: AuditCheckpoint | None = None) -> ChainCheck:
         """Walk the chain with this store's key; with ``checkpoint``, also check that the
