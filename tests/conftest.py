@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +12,7 @@ from gateway.menu.loader import load_tree_file
 from gateway.menu.model import Tree
 from gateway.settings import Settings
 from tests.servers import RedisServer
+from tests.smpp.smsc_driver import Simulator
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_TREE = ROOT / "menus" / "safe-journey.yaml"
@@ -50,3 +51,27 @@ def settings(tmp_path: Path) -> Settings:
             "GATEWAY_HASH_KEY": "test-hash-key-0123456789abcdef0123456789",
         }
     )
+
+
+def settings_with(settings: Settings, **variables: str) -> Settings:
+    """``settings`` (the fixture's files and secrets) read again from the environment with
+    more ``GATEWAY_`` variables (``SMSC=json.dumps(binds)``), as a deployment starts."""
+    env = {
+        "GATEWAY_DATA_DIR": str(settings.data_dir),
+        "GATEWAY_MENUS": str(settings.menus),
+        "GATEWAY_CONTENT": str(settings.content),
+        "GATEWAY_CALLBACK_SECRET": settings.callback_secret.reveal(),
+        "GATEWAY_HASH_KEY": settings.hash_key.reveal(),
+    }
+    env.update({f"GATEWAY_{name}": value for name, value in variables.items()})
+    return Settings.from_env(env)
+
+
+@pytest.fixture
+async def smsc() -> AsyncIterator[Simulator]:
+    """A node-smpp simulator for this test, bounded in time."""
+    simulator = await Simulator.start()
+    try:
+        yield simulator
+    finally:
+        await simulator.stop()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,8 @@ from gateway.server.app import create_app
 from gateway.server.app_keys import RUNTIME
 from gateway.settings import Settings
 from gateway.sms import encoding
-from tests.smpp.smsc_driver import Simulator, eventually
+from tests.conftest import settings_with
+from tests.smpp.smsc_driver import Simulator, eventually, smsc_bind
 from tests.ussd.test_at_endpoint import form, post
 
 SMPP_CALLER = "+254711000001"
@@ -32,42 +32,16 @@ SHORT_CODE = "384"
 
 
 @pytest.fixture
-async def smsc() -> AsyncIterator[Simulator]:
-    simulator = await Simulator.start()
-    await simulator.configure(dlr=True, dlr_id_format="hex")  # ids differ in form: matched anyway
-    try:
-        yield simulator
-    finally:
-        await simulator.stop()
+async def smsc(smsc: Simulator) -> Simulator:
+    """The simulator (tests/conftest.py), with receipts."""
+    await smsc.configure(dlr=True, dlr_id_format="hex")  # ids differ in form: matched anyway
+    return smsc
 
 
 @pytest.fixture
 def smpp_settings(settings: Settings, smsc: Simulator) -> Settings:
-    binds = [
-        {
-            "name": "sim",
-            "host": "127.0.0.1",
-            "port": smsc.port,
-            "system_id": "gateway",
-            "password": "secret",
-            "source_addr": SHORT_CODE,
-            "tps": 500,
-            "service_code": "*384#",
-        }
-    ]
-    env = {f"GATEWAY_{k}": str(v) for k, v in _env(settings).items()}
-    env["GATEWAY_SMSC"] = json.dumps(binds)
-    return Settings.from_env(env)
-
-
-def _env(settings: Settings) -> dict[str, Any]:
-    return {
-        "DATA_DIR": settings.data_dir,
-        "MENUS": settings.menus,
-        "CONTENT": settings.content,
-        "CALLBACK_SECRET": settings.callback_secret.reveal(),
-        "HASH_KEY": settings.hash_key.reveal(),
-    }
+    bind = smsc_bind(smsc.port, source_addr=SHORT_CODE, tps=500, service_code="*384#")
+    return settings_with(settings, SMSC=json.dumps([bind]))
 
 
 async def ussd(smsc: Simulator, op: int, text: str, info: int) -> dict[str, Any]:

@@ -9,7 +9,6 @@ sent over SMPP as ``0711000111`` (national, the SMSC's default country), as
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -19,8 +18,9 @@ from gateway.server.app import create_app
 from gateway.server.app_keys import RUNTIME
 from gateway.settings import Settings
 from gateway.sms import encoding
-from tests.smpp.smsc_driver import Simulator, eventually
-from tests.test_end_to_end import SHORT_CODE, _env
+from tests.conftest import settings_with
+from tests.smpp.smsc_driver import Simulator, eventually, smsc_bind
+from tests.test_end_to_end import SHORT_CODE
 from tests.ussd.test_at_endpoint import SECRET, form, post
 
 PERSON = "+254711000111"
@@ -28,29 +28,9 @@ ARABIC_INDIC = "+٢٥٤٧١١٠٠٠١١١"  # the same number, as an Arabic hand
 
 
 @pytest.fixture
-async def smsc() -> AsyncIterator[Simulator]:
-    simulator = await Simulator.start()
-    try:
-        yield simulator
-    finally:
-        await simulator.stop()
-
-
-@pytest.fixture
 def kenyan_smsc(settings: Settings, smsc: Simulator) -> Settings:
-    bind = {
-        "name": "sim",
-        "host": "127.0.0.1",
-        "port": smsc.port,
-        "system_id": "gateway",
-        "password": "secret",
-        "source_addr": SHORT_CODE,
-        "tps": 500,
-        "default_country": "KE",
-    }
-    env = {f"GATEWAY_{k}": str(v) for k, v in _env(settings).items()}
-    env["GATEWAY_SMSC"] = json.dumps([bind])
-    return Settings.from_env(env)
+    bind = smsc_bind(smsc.port, source_addr=SHORT_CODE, tps=500, default_country="KE")
+    return settings_with(settings, SMSC=json.dumps([bind]))
 
 
 async def at_sms(client: TestClient[Any, Any], sender: str, text: str, message_id: str) -> None:

@@ -61,8 +61,8 @@ async def test_broadcast_progress_is_scraped_from_the_store(
 ) -> None:
     import time
 
-    from gateway.broadcast.alert_service import AlertDraft
     from gateway.server.app_keys import RUNTIME
+    from tests.alert_support import sent_alert
 
     app = await create_app(settings, broadcast_worker=False)
     client = await aiohttp_client(app)
@@ -70,13 +70,9 @@ async def test_broadcast_progress_is_scraped_from_the_store(
     await runtime.messaging.subscriptions.join(
         "+254700000009", "africastalking", "route-alerts", "en", time.time()
     )
-    alerts = runtime.messaging.alerts
-    draft = AlertDraft(
-        {"en": "Road closed."}, "en", ("route-alerts",), "test", "a", time.time() + 60
+    alert_id = await sent_alert(
+        runtime.messaging.alerts, {"en": "Road closed."}, ("route-alerts",), expires_in=60
     )
-    alert_id = await alerts.create(draft, time.time())
-    await alerts.approve(alert_id, "b", time.time())
-    await alerts.send(alert_id, "b", time.time())
     text = await (await client.get("/metrics")).text()
     progress = samples(text, "gateway_broadcast_messages")
     assert any(dict(labels).get("broadcast") == str(alert_id) for labels in progress)

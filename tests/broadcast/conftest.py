@@ -1,8 +1,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import sqlite3
-import time
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -16,7 +19,7 @@ from cryptography.fernet import Fernet
 
 from gateway.africastalking.sms_callbacks import create_sms_routes
 from gateway.africastalking.sms_sender import AfricasTalkingSMS
-from gateway.broadcast.alert_service import AlertDraft, AlertService
+from gateway.broadcast.alert_service import AlertService
 from gateway.broadcast.inbox import SMSInbox
 from gateway.broadcast.keyword_service import KeywordService
 from gateway.broadcast.receipt_recorder import ReceiptRecorder
@@ -27,14 +30,50 @@ from gateway.settings import PROJECT_ROOT, RouteSettings, Secret, SMSCSettings
 from gateway.smpp.pool import SMPPPool
 from gateway.sms.keywords import load_catalog
 from gateway.store.sql_store import SQLStore
+from tests.alert_support import sent_alert
 from tests.at_double import MESSAGING_PATH, ATDouble
-from tests.audit_support import seal_at
+from tests.audit_support import AUDIT_KEY, seal_at
 from tests.broadcast.seeding import seed_subscribers
 from tests.smpp.smsc_driver import FAST, Simulator
 
 CALLBACK_SECRET = "callback-secret-0123456789"
 HASH_KEY = "hash-key-" + "x" * 32
 ENCRYPTION_KEY = Fernet.generate_key().decode()
+
+
+def smpp_worker_env(
+    data_dir: Path, db_path: Path, bind: dict[str, Any], ops_port: int, **variables: str
+) -> dict[str, str]:
+    """The environment of a ``python -m gateway broadcast run`` child over the test's
+    store and keys, sending through one SMSC (``bind``, an entry of ``GATEWAY_SMSC``) and
+    serving its ops endpoints on ``ops_port``; ``variables`` are more ``GATEWAY_`` ones."""
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": str(PROJECT_ROOT),
+        "GATEWAY_DATA_DIR": str(data_dir),
+        "GATEWAY_AUDIT_KEY": AUDIT_KEY.decode(),
+        "GATEWAY_DB": str(db_path),
+        "GATEWAY_HASH_KEY": HASH_KEY,
+        "GATEWAY_ENCRYPTION_KEY": ENCRYPTION_KEY,
+        "GATEWAY_CALLBACK_SECRET": "worker-callback-secret-0123",
+        "GATEWAY_SMS_CHANNEL": "smpp",
+        "GATEWAY_SMSC": json.dumps([bind]),
+        "GATEWAY_WORKER_PORT": str(ops_port),
+        "GATEWAY_LOG_FORMAT": "json",
+        **{f"GATEWAY_{name}": value for name, value in variables.items()},
+    }
+
+
+def start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    """``python -m gateway broadcast run`` in its own process, its output to ``log_path``."""
+    with log_path.open("wb") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "gateway", "broadcast", "run"],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
 
 
 async def eventually(check: Callable[[], bool], limit: float = 30.0) -> None:
@@ -109,6 +148,20 @@ async def harness(tmp_path: Path, aiohttp_server: Callable[..., Any]) -> AsyncIt
     await store.close()
 
 
+def row_states(
+    db_path: Path, hasher: PhoneHasher, alert: int, numbers: list[str]
+) -> dict[str, str]:
+    """The state of ``alert``'s outbox row for each of ``numbers`` (read from SQLite)."""
+    by_hash = {hasher.hash(n): n for n in numbers}
+    with sqlite3.connect(db_path) as db:
+        rows = db.execute(
+            "SELECT s.msisdn_hash, o.state FROM outbox o JOIN subscribers s "
+            "ON s.id = o.subscriber_id WHERE o.broadcast_id = ?",
+            (alert,),
+        ).fetchall()
+    return {by_hash[h]: state for h, state in rows}
+
+
 class Rig:
     """The broadcast path through a real SMPP pool, for the tests (and the reply benchmark)
     that drive node-smpp simulators: a SQLite store, the inbox receipts land in, an alert
@@ -162,18 +215,7 @@ class Rig:
                 await simulator.stop()
 
     async def broadcast(self, pool: SMPPPool, tps: float = 3000.0) -> int:
-        now = time.time()
-        draft = AlertDraft(
-            texts={"en": "Road closed at the bridge"},
-            fallback_language="en",
-            topics=("hotlines",),
-            source="desk",
-            author="alice",
-            expires_at=now + 3600,
-        )
-        alert = await self.alerts.create(draft, now)
-        await self.alerts.approve(alert, "bob", now)
-        await self.alerts.send(alert, "bob", now)
+        alert = await sent_alert(self.alerts)
         options = WorkerOptions(
             channel="smpp", tps=tps, sms_prefix="Info:", batch_size=50, poll_interval=0.05
         )
@@ -201,14 +243,7 @@ class Rig:
         return counts
 
     def states_by_number(self, alert: int, numbers: list[str]) -> dict[str, str]:
-        by_hash = {self.hasher.hash(n): n for n in numbers}
-        with sqlite3.connect(self.db_path) as db:
-            rows = db.execute(
-                "SELECT s.msisdn_hash, o.state FROM outbox o JOIN subscribers s "
-                "ON s.id = o.subscriber_id WHERE o.broadcast_id = ?",
-                (alert,),
-            ).fetchall()
-        return {by_hash[h]: state for h, state in rows}
+        return row_states(self.db_path, self.hasher, alert, numbers)
 
 
 def seed(rig: Rig, total: int) -> list[str]:

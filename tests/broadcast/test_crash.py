@@ -25,7 +25,7 @@ import pytest
 from aiohttp import web
 
 from gateway.africastalking.sms_callbacks import create_sms_routes
-from gateway.broadcast.alert_service import AlertDraft, AlertService
+from gateway.broadcast.alert_service import AlertService
 from gateway.broadcast.inbox import SMSInbox
 from gateway.broadcast.keyword_service import KeywordService
 from gateway.broadcast.receipt_recorder import ReceiptRecorder
@@ -34,6 +34,7 @@ from gateway.privacy.numbers import NumberVault, PhoneHasher
 from gateway.settings import PROJECT_ROOT, Secret
 from gateway.sms.keywords import load_catalog
 from gateway.store.sql_store import SQLStore
+from tests.alert_support import ROAD_CLOSED_FR, sent_alert
 from tests.at_double import MESSAGING_PATH, ATDouble
 from tests.audit_support import AUDIT_KEY, seal_at
 from tests.broadcast.conftest import CALLBACK_SECRET, ENCRYPTION_KEY, HASH_KEY, eventually, number
@@ -73,19 +74,7 @@ class Rig:
         )  # fmt: skip
 
     async def approved_alert(self, expires_in: float) -> int:
-        now = time.time()
-        draft = AlertDraft(
-            texts={"en": "Road closed at the bridge", "fr": "Route fermée au pont"},
-            fallback_language="en",
-            topics=("hotlines",),
-            source="desk",
-            author="alice",
-            expires_at=now + expires_in,
-        )
-        alert = await self.alerts.create(draft, now)
-        await self.alerts.approve(alert, "bob", now)
-        await self.alerts.send(alert, "bob", now)
-        return alert
+        return await sent_alert(self.alerts, ROAD_CLOSED_FR, expires_in=expires_in)
 
 
 @pytest.fixture

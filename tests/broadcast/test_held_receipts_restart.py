@@ -13,13 +13,9 @@ the SMSC said for that person. The counts are read from /metrics.
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import re
 import signal
-import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -27,15 +23,23 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from gateway.broadcast.alert_service import AlertDraft, AlertService
+from gateway.broadcast.alert_service import AlertService
 from gateway.privacy.numbers import NumberVault, PhoneHasher
-from gateway.settings import PROJECT_ROOT, Secret
+from gateway.settings import Secret
 from gateway.store.sql_store import SQLStore
-from tests.audit_support import AUDIT_KEY, seal_at
-from tests.broadcast.conftest import ENCRYPTION_KEY, HASH_KEY, number
+from tests.alert_support import sent_alert
+from tests.audit_support import seal_at
+from tests.broadcast.conftest import (
+    ENCRYPTION_KEY,
+    HASH_KEY,
+    number,
+    row_states,
+    smpp_worker_env,
+    start_worker,
+)
 from tests.broadcast.seeding import seed_subscribers
 from tests.servers import free_port
-from tests.smpp.smsc_driver import Simulator, eventually
+from tests.smpp.smsc_driver import Simulator, eventually, smsc_bind
 
 pytestmark = pytest.mark.slow
 
@@ -75,34 +79,6 @@ def matching(text: str, outcome: str) -> float:
     return metric(text, "gateway_smpp_receipt_matching_total", smsc="sim", outcome=outcome)
 
 
-async def send_alert(store: SQLStore, topic: str) -> int:
-    alerts = AlertService(store)
-    now = time.time()
-    draft = AlertDraft(
-        texts={"en": "Road closed at the bridge"},
-        fallback_language="en",
-        topics=(topic,),
-        source="desk",
-        author="alice",
-        expires_at=now + 3600,
-    )
-    alert = await alerts.create(draft, now)
-    await alerts.approve(alert, "bob", now)
-    await alerts.send(alert, "bob", now)
-    return alert
-
-
-def states(db_path: Path, hasher: PhoneHasher, alert: int, numbers: list[str]) -> dict[str, str]:
-    by_hash = {hasher.hash(n): n for n in numbers}
-    with sqlite3.connect(db_path) as db:
-        rows = db.execute(
-            "SELECT s.msisdn_hash, o.state FROM outbox o JOIN subscribers s "
-            "ON s.id = o.subscriber_id WHERE o.broadcast_id = ?",
-            (alert,),
-        ).fetchall()
-    return {by_hash[h]: state for h, state in rows}
-
-
 async def test_held_receipts_survive_a_killed_worker_and_land_on_their_rows(
     tmp_path: Path, smsc: Simulator
 ) -> None:
@@ -125,44 +101,19 @@ async def test_held_receipts_survive_a_killed_worker_and_land_on_their_rows(
         undeliv_dests=sorted(n.removeprefix("+") for n in undeliverable),
     )
     ops_port = free_port()
-    smsc_json = [
-        {
-            "name": "sim", "host": "127.0.0.1", "port": smsc.port, "system_id": "gateway",
-            "password": "secret", "tps": 400, "source_addr": "Info",
-        }
-    ]  # fmt: skip
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "PYTHONPATH": str(PROJECT_ROOT),
-        "GATEWAY_DATA_DIR": str(tmp_path),
-        "GATEWAY_AUDIT_KEY": AUDIT_KEY.decode(),
-        "GATEWAY_DB": str(db_path),
-        "GATEWAY_HASH_KEY": HASH_KEY,
-        "GATEWAY_ENCRYPTION_KEY": ENCRYPTION_KEY,
-        "GATEWAY_CALLBACK_SECRET": "worker-callback-secret-0123",
-        "GATEWAY_SMS_CHANNEL": "smpp",
-        "GATEWAY_SMSC": json.dumps(smsc_json),
-        "GATEWAY_WORKER_PORT": str(ops_port),
-        "GATEWAY_LOG_FORMAT": "json",
-    }
+    bind = smsc_bind(smsc.port, tps=400, source_addr="Info")
+    env = smpp_worker_env(tmp_path, db_path, bind, ops_port)
     metrics_url = f"http://127.0.0.1:{ops_port}/metrics"
     workers: list[subprocess.Popen[bytes]] = []
 
-    def start_worker(log_name: str) -> subprocess.Popen[bytes]:
-        with (tmp_path / log_name).open("wb") as log:
-            worker = subprocess.Popen(
-                [sys.executable, "-m", "gateway", "broadcast", "run"],
-                cwd=PROJECT_ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+    def start(log_name: str) -> subprocess.Popen[bytes]:
+        worker = start_worker(env, tmp_path / log_name)
         workers.append(worker)
         return worker
 
     try:
-        first = await send_alert(store, "hotlines")
-        worker = start_worker("first.log")
+        first = await sent_alert(AlertService(store), topics=("hotlines",))
+        worker = start("first.log")
         await eventually(
             lambda: _acked(smsc, PER_BROADCAST), within=90, every=0.2
         )  # every receipt acknowledged: held ones are in the store by now
@@ -172,23 +123,23 @@ async def test_held_receipts_survive_a_killed_worker_and_land_on_their_rows(
         assert matching(before, "ambiguous") >= held_before
         assert (await store.held_receipt_counts()) == {"sim": int(held_before)}
         waiting = sum(
-            1 for s in states(db_path, hasher, first, first_people).values() if s == "submitted"
+            1 for s in row_states(db_path, hasher, first, first_people).values() if s == "submitted"
         )
         assert waiting == held_before  # fmt: skip
 
         worker.send_signal(signal.SIGKILL)  # no goodbye: only the store remembers
         worker.wait()
 
-        second = await send_alert(store, "shelter")
-        start_worker("second.log")
+        second = await sent_alert(AlertService(store), topics=("shelter",))
+        start("second.log")
         await eventually(lambda: _acked(smsc, 2 * PER_BROADCAST), within=90, every=0.2)
         for _ in range(100):
             after = await scrape(metrics_url)
             if metric(after, "gateway_smpp_receipts_held", smsc="sim") == 0:
                 break
             await asyncio.sleep(0.2)
-        first_states = states(db_path, hasher, first, first_people)
-        second_states = states(db_path, hasher, second, second_people)
+        first_states = row_states(db_path, hasher, first, first_people)
+        second_states = row_states(db_path, hasher, second, second_people)
         kept = await store.receipt_matching("sim")
     finally:
         for worker in workers:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.broadcast.alert_service import AlertDraft, AlertService
+from gateway.broadcast.alert_service import AlertService
 from gateway.broadcast.inbox import SMSInbox
 from gateway.broadcast.keyword_service import KeywordService
 from gateway.broadcast.receipt_recorder import ReceiptRecorder
@@ -27,6 +26,7 @@ from gateway.settings import PROJECT_ROOT, Secret
 from gateway.smpp.pool import SMPPPool
 from gateway.sms.keywords import load_catalog
 from gateway.store.sql_store import SQLStore
+from tests.alert_support import sent_alert
 from tests.audit_support import seal_at
 from tests.broadcast.conftest import ENCRYPTION_KEY, HASH_KEY, eventually, number
 from tests.broadcast.seeding import seed_subscribers
@@ -65,19 +65,9 @@ class SMPPRig:
         return BroadcastWorker(self.store, pool, self.vault, options)
 
     async def approved_alert(self) -> int:
-        now = time.time()
-        draft = AlertDraft(
-            texts={"en": "Road closed at the bridge", "ar": "الطريق مغلق عند الجسر"},
-            fallback_language="en",
-            topics=("hotlines",),
-            source="desk",
-            author="alice",
-            expires_at=now + 3600,
+        return await sent_alert(
+            self.alerts, {"en": "Road closed at the bridge", "ar": "الطريق مغلق عند الجسر"}
         )
-        alert = await self.alerts.create(draft, now)
-        await self.alerts.approve(alert, "bob", now)
-        await self.alerts.send(alert, "bob", now)
-        return alert
 
     def submitted_numbers(self) -> Counter[str]:
         """Destinations of the simulator's records. Only whole lines count: the newest

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import time
 
-from gateway.broadcast.alert_service import AlertDraft
 from gateway.broadcast.worker import BroadcastWorker, WorkerOptions
 from gateway.privacy.numbers import PhoneHasher
 from gateway.settings import Secret
+from tests.alert_support import ROAD_CLOSED_FR, sent_alert
 from tests.broadcast.conftest import HASH_KEY, Harness, eventually, number
 
 
@@ -26,21 +26,8 @@ def options(**changes: object) -> WorkerOptions:
     return WorkerOptions(**values)  # type: ignore[arg-type]
 
 
-async def approved_alert(harness: Harness, expires_in: float = 3600, **changes: object) -> int:
-    now = time.time()
-    values: dict[str, object] = {
-        "texts": {"en": "Road closed at the bridge", "fr": "Route fermée au pont"},
-        "fallback_language": "en",
-        "topics": ("hotlines",),
-        "source": "desk",
-        "author": "alice",
-        "expires_at": now + expires_in,
-    }
-    values.update(changes)
-    alert = await harness.alerts.create(AlertDraft(**values), now)  # type: ignore[arg-type]
-    await harness.alerts.approve(alert, "bob", now)
-    await harness.alerts.send(alert, "bob", now)
-    return alert
+async def approved_alert(harness: Harness, expires_in: float = 3600) -> int:
+    return await sent_alert(harness.alerts, ROAD_CLOSED_FR, expires_in=expires_in)
 
 
 async def wait_for_receipts(harness: Harness, alert: int) -> None:

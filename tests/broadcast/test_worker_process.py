@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,16 +15,23 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from gateway.broadcast.alert_service import AlertDraft, AlertService
+from gateway.broadcast.alert_service import AlertService
 from gateway.privacy.numbers import NumberVault, PhoneHasher
-from gateway.settings import PROJECT_ROOT, Secret
+from gateway.settings import Secret
 from gateway.sms import encoding
 from gateway.store.sql_store import SQLStore
-from tests.audit_support import AUDIT_KEY, seal_at
-from tests.broadcast.conftest import ENCRYPTION_KEY, HASH_KEY, number
+from tests.alert_support import sent_alert
+from tests.audit_support import seal_at
+from tests.broadcast.conftest import (
+    ENCRYPTION_KEY,
+    HASH_KEY,
+    number,
+    smpp_worker_env,
+    start_worker,
+)
 from tests.broadcast.seeding import seed_subscribers
 from tests.servers import free_port
-from tests.smpp.smsc_driver import Simulator
+from tests.smpp.smsc_driver import Simulator, smsc_bind
 
 pytestmark = pytest.mark.slow
 
@@ -43,17 +47,6 @@ async def smsc(tmp_path: Path) -> AsyncIterator[Simulator]:
         yield simulator
     finally:
         await simulator.stop()
-
-
-def start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
-    with log_path.open("wb") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "gateway", "broadcast", "run"],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
 
 
 async def poll(url: str, want: int, limit: float) -> str:
@@ -77,41 +70,10 @@ async def test_the_worker_process_paces_at_the_grant_answers_ussd_serves_metrics
     store = await SQLStore.open(db_path, seal_at(tmp_path))
     hasher, vault = PhoneHasher(Secret(HASH_KEY)), NumberVault(Secret(ENCRYPTION_KEY))
     seed_subscribers(db_path, hasher, vault, [number(i) for i in range(RECIPIENTS)])
-    alerts = AlertService(store)
-    now = time.time()
-    draft = AlertDraft(
-        texts={"en": "Road closed at the bridge"},
-        fallback_language="en",
-        topics=("hotlines",),
-        source="desk",
-        author="alice",
-        expires_at=now + 3600,
-    )
-    alert = await alerts.create(draft, now)
-    await alerts.approve(alert, "bob", now)
-    await alerts.send(alert, "bob", now)
+    alert = await sent_alert(AlertService(store))
     ops_port = free_port()
-    smsc_json = [
-        {
-            "name": "sim", "host": "127.0.0.1", "port": smsc.port, "system_id": "gateway",
-            "password": "secret", "tps": GRANT, "service_code": "*384#", "source_addr": "Info",
-        }
-    ]  # fmt: skip
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "PYTHONPATH": str(PROJECT_ROOT),
-        "GATEWAY_DATA_DIR": str(tmp_path),
-        "GATEWAY_AUDIT_KEY": AUDIT_KEY.decode(),
-        "GATEWAY_DB": str(db_path),
-        "GATEWAY_HASH_KEY": HASH_KEY,
-        "GATEWAY_ENCRYPTION_KEY": ENCRYPTION_KEY,
-        "GATEWAY_CALLBACK_SECRET": "worker-callback-secret-0123",
-        "GATEWAY_SMS_CHANNEL": "smpp",
-        "GATEWAY_SMSC": json.dumps(smsc_json),
-        "GATEWAY_BROADCAST_TPS": str(SLOW_DEFAULT),
-        "GATEWAY_WORKER_PORT": str(ops_port),
-        "GATEWAY_LOG_FORMAT": "json",
-    }
+    bind = smsc_bind(smsc.port, tps=GRANT, service_code="*384#", source_addr="Info")
+    env = smpp_worker_env(tmp_path, db_path, bind, ops_port, BROADCAST_TPS=str(SLOW_DEFAULT))
     log_path = tmp_path / "worker.log"
     worker = start_worker(env, log_path)
     try:

@@ -22,11 +22,12 @@ import yaml
 from cryptography.fernet import Fernet
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway.broadcast.alert_service import AlertDraft, AlertService
+from gateway.broadcast.alert_service import AlertService
 from gateway.privacy.numbers import NumberVault, PhoneHasher
 from gateway.server.app import create_app
 from gateway.settings import PROJECT_ROOT, Secret, Settings
 from gateway.store.sql_store import SQLStore
+from tests.alert_support import sent_alert
 from tests.audit_support import AUDIT_KEY, seal_at
 from tests.broadcast.seeding import seed_subscribers
 from tests.servers import RedisServer
@@ -113,19 +114,7 @@ async def test_every_alert_rule_selects_series_the_running_gateway_emits(
     store = await SQLStore.open(db_path, seal_at(tmp_path))
     hasher, vault = PhoneHasher(Secret(HASH_KEY)), NumberVault(Secret(ENCRYPTION_KEY))
     seed_subscribers(db_path, hasher, vault, [f"+2547001{i:05d}" for i in range(400)])
-    alerts = AlertService(store)
-    now = time.time()
-    draft = AlertDraft(
-        texts={"en": "Road closed at the bridge"},
-        fallback_language="en",
-        topics=("hotlines",),
-        source="desk",
-        author="alice",
-        expires_at=now + 3600,
-    )
-    alert = await alerts.create(draft, now)
-    await alerts.approve(alert, "bob", now)
-    await alerts.send(alert, "bob", now)
+    await sent_alert(AlertService(store))
     await store.close()
     settings = Settings(
         data_dir=tmp_path,

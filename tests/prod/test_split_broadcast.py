@@ -27,14 +27,15 @@ import asyncpg
 import pytest
 from cryptography.fernet import Fernet
 
-from gateway.broadcast.alert_service import AlertDraft, AlertService
+from gateway.broadcast.alert_service import AlertService
 from gateway.privacy.numbers import NumberVault, PhoneHasher
 from gateway.settings import PROJECT_ROOT, Secret
 from gateway.sms.keywords import load_catalog
 from gateway.store.sql_store import SQLStore, open_store
+from tests.alert_support import sent_alert
 from tests.audit_support import AUDIT_KEY, seal_at
 from tests.pg_support import postgres_database
-from tests.smpp.smsc_driver import Simulator
+from tests.smpp.smsc_driver import Simulator, smsc_bind
 from tests.smpp.test_shared_budget_live import busiest_second
 
 pytestmark = pytest.mark.slow
@@ -104,33 +105,13 @@ async def seed(url: str, hasher: PhoneHasher, vault: NumberVault, numbers: list[
 async def sending_alert(store: SQLStore) -> int:
     catalog = load_catalog(PROJECT_ROOT / "content")
     alerts = AlertService(store, [topic.code for topic in catalog.topics])
-    now = time.time()
-    draft = AlertDraft(
-        texts={"en": TEXT, "fr": "Route fermee au pont"},
-        fallback_language="en",
-        topics=("hotlines",),
-        source="desk",
-        author="alice",
-        expires_at=now + 3600,
-    )
-    alert = await alerts.create(draft, now)
-    await alerts.approve(alert, "bob", now)
-    await alerts.send(alert, "bob", now)
-    return alert
+    return await sent_alert(alerts, {"en": TEXT, "fr": "Route fermee au pont"})
 
 
 def worker_env(tmp: Path, db_url: str, redis_url: str, smsc_port: int) -> dict[str, str]:
-    smsc = {
-        "name": "sim",
-        "host": "127.0.0.1",
-        "port": smsc_port,
-        "system_id": "gateway",
-        "password": "secret",
-        "source_addr": "InfoLine",
-        "binds": BINDS_PER_WORKER,
-        "tps": BIND_TPS,
-        "shared_tps": GRANT,
-    }
+    smsc = smsc_bind(
+        smsc_port, source_addr="InfoLine", binds=BINDS_PER_WORKER, tps=BIND_TPS, shared_tps=GRANT
+    )
     return {
         "PATH": os.environ.get("PATH", ""),
         "GATEWAY_DATA_DIR": str(tmp),

@@ -139,6 +139,18 @@ def smsc_settings(port: int, **overrides: Any) -> SMSCSettings:
     return replace(base, **overrides)
 
 
+def smsc_bind(port: int, **more: Any) -> dict[str, Any]:
+    """One entry of ``GATEWAY_SMSC`` for the simulator on ``port``."""
+    return {
+        "name": "sim",
+        "host": "127.0.0.1",
+        "port": port,
+        "system_id": "gateway",
+        "password": "secret",
+        **more,
+    }
+
+
 @dataclass
 class RecordingSink:
     """An InboundSink that keeps what it got, like the store would (dedup by id)."""

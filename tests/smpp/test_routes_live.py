@@ -16,7 +16,8 @@ from gateway.server.app_keys import RUNTIME
 from gateway.settings import Settings
 from gateway.sms.messages import OutboundSMS, SendOutcome
 from tests.broadcast.conftest import number
-from tests.smpp.smsc_driver import Simulator, eventually
+from tests.conftest import settings_with
+from tests.smpp.smsc_driver import Simulator, eventually, smsc_bind
 
 ESME_RINVDSTADR = 0x0B
 
@@ -33,28 +34,11 @@ async def two_smscs() -> AsyncIterator[tuple[Simulator, Simulator]]:
 
 def routed_settings(settings: Settings, first: Simulator, second: Simulator) -> Settings:
     smscs = [
-        {
-            "name": name,
-            "host": "127.0.0.1",
-            "port": smsc.port,
-            "system_id": "gateway",
-            "password": "secret",
-            "source_addr": "InfoLine",
-            "tps": 1000,
-        }
+        smsc_bind(smsc.port, name=name, source_addr="InfoLine", tps=1000)
         for name, smsc in (("first", first), ("second", second))
     ]
     routes = [{"name": "kenya", "countries": ["KE"], "targets": ["first", "second"], "tps": 500}]
-    env = {
-        "GATEWAY_DATA_DIR": str(settings.data_dir),
-        "GATEWAY_MENUS": str(settings.menus),
-        "GATEWAY_CONTENT": str(settings.content),
-        "GATEWAY_CALLBACK_SECRET": settings.callback_secret.reveal(),
-        "GATEWAY_HASH_KEY": settings.hash_key.reveal(),
-        "GATEWAY_SMSC": json.dumps(smscs),
-        "GATEWAY_ROUTES": json.dumps(routes),
-    }
-    return Settings.from_env(env)
+    return settings_with(settings, SMSC=json.dumps(smscs), ROUTES=json.dumps(routes))
 
 
 async def metrics(

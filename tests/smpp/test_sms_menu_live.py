@@ -4,7 +4,6 @@ submitted back to it, through the whole gateway (``create_app``), in English and
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -15,7 +14,8 @@ from gateway.server.app_keys import RUNTIME
 from gateway.settings import Settings
 from gateway.sms import encoding
 from gateway.sms.menu_dialect import parts_needed
-from tests.smpp.smsc_driver import Simulator, eventually
+from tests.conftest import settings_with
+from tests.smpp.smsc_driver import Simulator, eventually, smsc_bind
 
 SHORT_CODE = "384"
 ENGLISH = "254711000091"
@@ -23,37 +23,10 @@ ARABIC = "254711000092"
 
 
 @pytest.fixture
-async def smsc() -> AsyncIterator[Simulator]:
-    simulator = await Simulator.start()
-    try:
-        yield simulator
-    finally:
-        await simulator.stop()
-
-
-@pytest.fixture
 async def client(aiohttp_client: Any, settings: Settings, smsc: Simulator) -> TestClient[Any, Any]:
-    binds = [
-        {
-            "name": "sim",
-            "host": "127.0.0.1",
-            "port": smsc.port,
-            "system_id": "gateway",
-            "password": "secret",
-            "source_addr": SHORT_CODE,
-            "tps": 500,
-        }
-    ]
-    env = {
-        "GATEWAY_DATA_DIR": str(settings.data_dir),
-        "GATEWAY_MENUS": str(settings.menus),
-        "GATEWAY_CONTENT": str(settings.content),
-        "GATEWAY_CALLBACK_SECRET": settings.callback_secret.reveal(),
-        "GATEWAY_HASH_KEY": settings.hash_key.reveal(),
-        "GATEWAY_SMSC": json.dumps(binds),
-        "GATEWAY_SMS_MENU_PER_MINUTE": "30",
-    }
-    app = await create_app(Settings.from_env(env), broadcast_worker=False)
+    binds = [smsc_bind(smsc.port, source_addr=SHORT_CODE, tps=500)]
+    live = settings_with(settings, SMSC=json.dumps(binds), SMS_MENU_PER_MINUTE="30")
+    app = await create_app(live, broadcast_worker=False)
     runtime = app[RUNTIME]
     await eventually(lambda: all(s["state"].startswith("bound") for s in runtime.link_status()))
     test_client: TestClient[Any, Any] = await aiohttp_client(app)

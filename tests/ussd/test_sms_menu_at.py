@@ -22,6 +22,7 @@ from gateway.settings import Settings
 from gateway.sms.menu_dialect import parts_needed
 from gateway.ussd.sessions import HITS_PREFIX, MemorySessionStore, RedisSessionStore
 from tests.at_double import MESSAGING_PATH, ATDouble
+from tests.conftest import settings_with
 from tests.smpp.smsc_driver import eventually
 
 SECRET = "test-callback-secret-0123456789"
@@ -52,18 +53,13 @@ class Phone:
 
 
 def at_settings(settings: Settings, double_url: str, **extra: str) -> Settings:
-    env = {
-        "GATEWAY_DATA_DIR": str(settings.data_dir),
-        "GATEWAY_MENUS": str(settings.menus),
-        "GATEWAY_CONTENT": str(settings.content),
-        "GATEWAY_CALLBACK_SECRET": SECRET,
-        "GATEWAY_HASH_KEY": settings.hash_key.reveal(),
-        "GATEWAY_SMS_CHANNEL": "africastalking",
-        "GATEWAY_AT_SMS_URL": double_url,
-        "GATEWAY_AT_API_KEY": "at-double-key",
+    return settings_with(
+        settings,
+        SMS_CHANNEL="africastalking",
+        AT_SMS_URL=double_url,
+        AT_API_KEY="at-double-key",
         **extra,
-    }
-    return Settings.from_env(env)
+    )
 
 
 @pytest.fixture
@@ -93,7 +89,7 @@ async def test_an_english_walk_by_sms(
         settings,
         double,
         RedisSessionStore.from_url(redis_url),
-        GATEWAY_SMS_MENU_PER_MINUTE="30",
+        SMS_MENU_PER_MINUTE="30",
     )
     phone = Phone(client, double[0], ENGLISH)
     walk = [
@@ -129,7 +125,7 @@ async def test_an_arabic_walk_subscribes_and_keywords_keep_precedence(
         settings,
         double,
         RedisSessionStore.from_url(redis_url),
-        GATEWAY_SMS_MENU_PER_MINUTE="30",
+        SMS_MENU_PER_MINUTE="30",
     )
     phone = Phone(client, double[0], ARABIC)
     home = await phone.text("قائمة")  # the Arabic MENU opens in Arabic, at home
@@ -155,7 +151,7 @@ async def test_one_number_gets_at_most_the_per_minute_limit(
 ) -> None:
     now = [1000.0]
     store = MemorySessionStore(clock=lambda: now[0])
-    client = await gateway(aiohttp_client, settings, double, store, GATEWAY_SMS_MENU_PER_MINUTE="3")
+    client = await gateway(aiohttp_client, settings, double, store, SMS_MENU_PER_MINUTE="3")
     phone = Phone(client, double[0], BUSY)
     assert (await phone.text("MENU") or "").startswith("Language\n1 English")
     assert (await phone.text("1") or "").startswith("Safe journey info")

@@ -13,6 +13,7 @@ from gateway.server.app import create_app
 from gateway.server.app_keys import RUNTIME
 from gateway.settings import Settings
 from tests.at_voice_double import VoiceCallDouble
+from tests.conftest import settings_with
 
 SECRET = "test-callback-secret-0123456789"
 CALLER = "+254700777001"
@@ -23,15 +24,8 @@ MP3 = b"ID3\x03\x00\x00\x00\x00\x00\x00" + b"\xff\xfb\x90\x00" * 64
 @pytest.fixture
 async def client(aiohttp_client: Any, settings: Settings, tmp_path: Path) -> TestClient[Any, Any]:
     recordings = tmp_path / "recordings"
-    env = {
-        "GATEWAY_DATA_DIR": str(settings.data_dir),
-        "GATEWAY_MENUS": str(settings.menus),
-        "GATEWAY_CONTENT": str(settings.content),
-        "GATEWAY_CALLBACK_SECRET": SECRET,
-        "GATEWAY_HASH_KEY": settings.hash_key.reveal(),
-        "GATEWAY_VOICE_RECORDINGS": str(recordings),
-    }
-    app = await create_app(Settings.from_env(env), broadcast_worker=False)
+    live = settings_with(settings, VOICE_RECORDINGS=str(recordings))
+    app = await create_app(live, broadcast_worker=False)
     # An editor uploads the Arabic home screen, an approver publishes it (the console's
     # path, tests/console/test_recordings.py); the Arabic hotlines are only a draft.
     shelf = RecordingLibrary(app[RUNTIME].store, recordings)
