@@ -26,7 +26,12 @@ from gateway.console.publish_hook import publish_to
 from gateway.menu.pages import Limit
 from gateway.server.app_keys import RUNTIME, SETTINGS
 from gateway.server.live_tree import LiveTree, ServedTrees
-from gateway.server.published import PublishedFollower, following, read_seed
+from gateway.server.published import (
+    PublishedFollower,
+    ServiceFollowers,
+    following,
+    read_seed,
+)
 from gateway.settings import Settings
 from gateway.store.port import Store
 
@@ -44,6 +49,8 @@ def mount_console(
     follower: PublishedFollower | None = None,
     route_states: RouteStates | None = None,
     services: Callable[[], Sequence[ServiceInfo]] | None = None,
+    followers: ServiceFollowers | None = None,
+    warnings: Callable[[], Sequence[str]] | None = None,
 ) -> web.Application:
     """Without ``follower`` (a console mounted beside a live tree of its own), the console
     starts one that polls the store; the gateway's runtime passes its own."""
@@ -53,18 +60,23 @@ def mount_console(
             settings, store, live, read_seed(settings, Limit(settings.screen_limit))
         )
     running: PublishedFollower = follower
+    every = followers or ServiceFollowers.of(follower)
+
+    def serving_warning() -> str:
+        return " ".join(w for w in (live.warning, *(warnings() if warnings else ())) if w)
+
     console = create_console_app(
         settings,
         store,
         alerts,
         base=PREFIX,
         hooks=ConsoleHooks(
-            publish=publish_to(follower),
-            content_changed=follower.follow_now,
+            publish=publish_to(every),
+            content_changed=every.content_changed,
             link_states=link_states,
             channel_states=channel_states,
             route_states=route_states,
-            serving_warning=lambda: live.warning,
+            serving_warning=serving_warning,
             country_aliases=lambda: running.seed.country_aliases,
             services=services,
         ),
@@ -113,6 +125,8 @@ def mount_on_gateway(app: web.Application) -> web.Application:
         follower=runtime.follower,
         route_states=lambda: runtime.smpp.route_status() if runtime.smpp is not None else [],
         services=lambda: service_infos(runtime.served),
+        followers=runtime.followers,
+        warnings=lambda: [other.warning for other in runtime.served.others.values()],
     )
 
 
@@ -125,6 +139,7 @@ def service_infos(served: ServedTrees) -> list[ServiceInfo]:
             codes=served.codes(tree_id),
             down=served.down.get(tree_id, ""),
             menu=served.files[tree_id].stem if tree_id in served.files else tree_id,
+            content=served.content.get(tree_id, ""),
         )
         for tree_id in served.ids()
     ]

@@ -20,8 +20,10 @@ from gateway.sms.channel_status import ChannelStatus
 PublishHook = Callable[[str, str, int], Awaitable[None]]
 # The SMSC links and their states ("bound", "connecting", "down"), for the dashboard.
 LinkStates = Callable[[], Mapping[str, str]]
-# Called after a content catalog changed, so the gateway serves the new entries.
-ContentHook = Callable[[], Awaitable[None]]
+# Called after a content version of a service (its tree id) was published or rolled
+# back, so the gateway serves the new entries: that service's content only (and the
+# services that share the default's content, when it is the default's).
+ContentHook = Callable[[str], Awaitable[None]]
 # Each SMS channel of the running gateway and whether it can send now: named on the
 # dashboard and on every alert; Send is refused when none can.
 ChannelStates = Callable[[], Sequence[ChannelStatus]]
@@ -59,6 +61,9 @@ class ServiceInfo:
     codes: tuple[str, ...] = ()
     down: str = ""  # why it is down ("" while it is served): a banner on every page
     menu: str = ""  # its menu's name in the console (the tree file's stem)
+    # Its own content folder under GATEWAY_CONTENT (``content: work-rights`` in its tree),
+    # edited and published in the console as its own; "": it shares the default's.
+    content: str = ""
 
     @property
     def default(self) -> bool:

@@ -20,12 +20,13 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from gateway.console import review
+from gateway.console import menu_draft, review
 from gateway.console.content_source import ContentSource, state_of
 from gateway.console.freshness import Freshness, entries_quoted, entries_served, freshness
 from gateway.console.menu_check import CheckedDraft
 from gateway.console.views.menu_common import draft_authors, pick
 from gateway.content.document import CONTENT_VERSIONS, Document
+from gateway.menu.services import ServiceMapError, build_service_map
 from gateway.store.records import MenuVersion
 
 
@@ -100,7 +101,7 @@ async def publish_content(
     await store.append_audit(
         approver,
         "content_publish",
-        "content",
+        source.target,
         {
             "version": str(draft.id),
             "author": draft.author,
@@ -153,7 +154,7 @@ async def publish_menu(
     store = source.store
     history = sorted(await store.list_menu_versions(name), key=lambda v: v.id, reverse=True)
     draft = pick(history, "draft")
-    if name == CONTENT_VERSIONS or draft is None or draft.id != version_id:
+    if name.startswith(CONTENT_VERSIONS) or draft is None or draft.id != version_id:
         return Outcome(False, "Only the newest draft can be published.")
     if approver in draft_authors(history):
         return Outcome(
@@ -166,6 +167,9 @@ async def publish_menu(
     checked = await source.check_with_live_content(name, draft.tree_yaml)
     if not checked.publishable:
         return Outcome(False, f"Not published: the draft has {len(checked.problems)} problem(s).")
+    clash = service_refusal(source, name, draft.tree_yaml, checked)
+    if clash:
+        return Outcome(False, f"Not published: {clash}")
     fresh = await menu_freshness(source, checked, now)
     live = pick(history, "published")
     changes = review.tree_changes(live.tree_yaml if live else None, draft.tree_yaml)
@@ -186,6 +190,37 @@ async def publish_menu(
         service=service,
     )
     return Outcome(True, f"Version {draft.id} is live.{_warning(fresh)}", version=draft)
+
+
+def service_refusal(source: ContentSource, name: str, text: str, checked: CheckedDraft) -> str:
+    """Why a menu draft cannot become its service's live tree though it validates ("" when
+    it can): it would answer another service's code, leave the default without its
+    place, or change what the deploy fixed (another service's tree id, under which its
+    subscribers and figures are kept, or its content folder)."""
+    owner = source.owner(name)
+    tree = checked.tree
+    if tree is None or not any(s.id == owner.id for s in source.services):
+        return ""
+    if not owner.default:
+        if tree.id != owner.id:
+            return f"the tree must keep its id {owner.id!r} (the draft says {tree.id!r})."
+        declared = menu_draft.parse(text).get("content") or ""
+        if str(declared) != owner.content:
+            return (
+                f"the tree must keep its content folder {owner.content or '(shared)'!r} "
+                f"(the draft says {declared or '(shared)'!r}); it is chosen by the deploy."
+            )
+    # A service listed without codes (down, its file unreadable) claims a code no
+    # request comes on: it is not a second default.
+    claims = [
+        (s.id, s.id, s.codes or (() if s.default else (f"~unreadable:{s.id}",)))
+        for s in source.services
+    ]
+    try:
+        build_service_map(claims).with_codes(owner.id, tree.service_codes)
+    except ServiceMapError as exc:
+        return f"its service codes clash with another service's: {exc}."
+    return ""
 
 
 async def alert_freshness(source: ContentSource, texts: Iterable[str], now: float) -> Freshness:
@@ -216,7 +251,7 @@ async def submit(
     if draft.submitted_at is not None:
         return Submitted(True, f"Draft v{draft.id} is already submitted for review.", version=draft)
     checked: CheckedDraft | None = None
-    if name == CONTENT_VERSIONS:
+    if name.startswith(CONTENT_VERSIONS):
         state = state_of(draft)
         verdict = (
             await source.check(state.document, f"content v{draft.id}") if not state.error else None
@@ -239,9 +274,13 @@ async def submit(
                 checked,
                 draft,
             )
+        clash = service_refusal(source, name, draft.tree_yaml, checked)
+        if clash:
+            return Submitted(False, f"Not submitted: {clash}", checked, draft)
     if not await store.submit_menu_version(draft.id, who, now):
         return Submitted(False, "Not submitted: it changed meanwhile.")
-    target = "content" if name == CONTENT_VERSIONS else f"menu:{name}"
+    content = name.startswith(CONTENT_VERSIONS)
+    target = source.target if content else f"menu:{name}"
     await store.append_audit(
         who,
         "version_submit",

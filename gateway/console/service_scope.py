@@ -7,7 +7,8 @@ Admins are global: every service, as admin. Every console request of a signed-in
 operator is scoped here, in the guard, before its handler runs: the chosen service
 (kept in the session, switched with ``POST /service``) must be one they may see, the
 permission is checked against their role on it, and a request naming an object of
-another service (a menu, an alert) is refused with 403. Handlers read the scope with
+another service (a menu, an alert; content is the chosen service's own, or refused for
+a service that shares the default's) is refused with 403. Handlers read the scope with
 :func:`chosen_service` and :func:`service_role`.
 """
 
@@ -84,10 +85,13 @@ async def _foreign_object(request: web.Request, ctx: ConsoleContext, scope: Scop
         if broadcast is not None and broadcast.audience.service != service.key:
             return f"This alert belongs to another service than {service.id!r}."
     path = request.path.removeprefix(ctx.base)
-    if path.startswith("/content/") and not service.default:
-        # Content is edited and published for the default service only; a service's
-        # own content is read from its folder at start-up.
-        return f"Content of {service.id!r} is read from its files; the console edits the default's."
+    if path.startswith("/content/") and not service.default and not service.content:
+        # A service without a content folder of its own shares the default's: it is
+        # edited (and its edits audited) with the default service chosen.
+        return (
+            f"{service.id!r} shares the default service's content: "
+            "choose the default service to edit it."
+        )
     return ""
 
 

@@ -23,6 +23,14 @@ from gateway.content.safe_yaml import YAMLDocument, YAMLRefused, dump_yaml, read
 # The name content versions carry in the store's versions table; a menu name can never
 # take it (menu names start with a letter or digit).
 CONTENT_VERSIONS = "~content"
+
+
+def content_versions_of(service: str) -> str:
+    """The name a service's own content versions carry (``~content:work-rights``); the
+    default service's (and every service that shares its content): :data:`CONTENT_VERSIONS`."""
+    return f"{CONTENT_VERSIONS}:{service}" if service else CONTENT_VERSIONS
+
+
 # Fields whose value maps a language code to a text: merged per language.
 PER_LANGUAGE = ("title", "text", "review")
 

@@ -65,6 +65,43 @@ class ServiceMap:
         """The tree id of a store key (:meth:`key_of` reversed)."""
         return key or self.default
 
+    def codes_of(self, tree_id: str) -> list[str]:
+        """The (normalised) codes ``tree_id`` answers."""
+        return [code for code, owner in self.by_code.items() if owner == tree_id]
+
+    def with_codes(self, tree_id: str, codes: Sequence[str]) -> ServiceMap:
+        """The map once the service ``tree_id`` answers ``codes`` instead of its own (a
+        published version may change them): :class:`ServiceMapError` with a sentence
+        naming the clash when a code is another service's, or when the default service
+        would change (a service left without codes would become a second default)."""
+        if tree_id not in self.tree_ids():
+            raise ServiceMapError(f"there is no service {tree_id!r}")
+        kept = {code: owner for code, owner in self.by_code.items() if owner != tree_id}
+        for code in codes:
+            key = normalise_code(code)
+            if not key:
+                raise ServiceMapError(f"service code {code!r} is empty")
+            owner = kept.get(key)
+            if owner is not None:
+                raise ServiceMapError(
+                    f"service code {code!r} is already service {owner!r}'s: "
+                    "two services cannot answer one code"
+                )
+        others = [t for t in self.tree_ids() if t not in (tree_id, self.default)]
+        order = [self.default, *others] if tree_id != self.default else [tree_id, *others]
+        claims = [
+            (t, t, list(codes) if t == tree_id else [c for c, o in kept.items() if o == t])
+            for t in (order if tree_id in order else [*order, tree_id])
+        ]
+        new = build_service_map(claims)
+        if new.default != self.default:
+            changed = tree_id if tree_id != self.default else new.default
+            raise ServiceMapError(
+                f"service {changed!r} would declare no service_codes and become the "
+                f"default instead of {self.default!r}: give it its codes"
+            )
+        return new
+
     def tree_ids(self) -> list[str]:
         """Every service's tree id, the default first: the only values the metrics'
         ``service`` label and the console's service switch take."""

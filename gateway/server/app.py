@@ -136,6 +136,9 @@ async def _status(request: web.Request) -> web.Response:
                     "id": tree_id,
                     "up": tree_id not in runtime.served.down,
                     "down_reason": runtime.served.down.get(tree_id, ""),
+                    "tree_version": runtime.served.live_of(tree_id).version,
+                    "content_version": runtime.served.live_of(tree_id).content_version,
+                    "serving_warning": runtime.served.live_of(tree_id).warning,
                 }
                 for tree_id in runtime.served.ids()
             ],

@@ -7,8 +7,7 @@ reads the new tree. No restart.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from gateway.content.safe_yaml import YAMLRefused, read_yaml_file
@@ -46,7 +45,7 @@ def tree_file(settings: Settings) -> Path:
     paths = tree_files(settings)
     unreadable: list[Path] = []
     for path in paths:
-        data = _raw(path)
+        data = raw_top(path)
         if data is None:
             unreadable.append(path)  # the validator says what is wrong with it
         elif not data.get("service_codes"):
@@ -54,7 +53,7 @@ def tree_file(settings: Settings) -> Path:
     return unreadable[0] if unreadable else paths[0]
 
 
-def _raw(path: Path) -> dict[str, object] | None:
+def raw_top(path: Path) -> dict[str, object] | None:
     """The file's top mapping as read, or None when it cannot be read as one."""
     try:
         data = read_yaml_file(path).data
@@ -65,14 +64,14 @@ def _raw(path: Path) -> dict[str, object] | None:
 
 def tree_id_of(path: Path) -> str:
     """The tree id a file declares (``tree:``), else its file name's stem."""
-    name = (_raw(path) or {}).get("tree")
+    name = (raw_top(path) or {}).get("tree")
     return name if isinstance(name, str) and name else path.stem
 
 
 def content_folder(settings: Settings, path: Path) -> Path:
     """Where the tree in ``path`` takes its content: ``GATEWAY_CONTENT/<content>`` when
     it names a folder of its own (``content: work-rights``), else the default's."""
-    data = _raw(path) or {}
+    data = raw_top(path) or {}
     name = data.get("content")
     if isinstance(name, str) and name and name.replace("-", "").replace("_", "").isalnum():
         return settings.content / name
@@ -95,92 +94,70 @@ def load_trees(settings: Settings, limit: Limit) -> tuple[Tree, dict[str, Tree],
     return default, others, services
 
 
-@dataclass(frozen=True)
-class OtherTrees:
-    """The other services at start-up: the trees that validated, the codes of all, and
-    the services that are down (tree id -> the sentence saying why, ``file:line``)."""
-
-    trees: dict[str, Tree]
-    services: ServiceMap
-    down: dict[str, str]
-    content: dict[str, Path]  # tree id -> its content folder
-    files: dict[str, Path]  # tree id -> its file
-
-
-def load_other_trees(settings: Settings, limit: Limit, default_id: str) -> OtherTrees:
-    """The other services' trees (every file but the default one, which the published
-    version may replace, and which may even be broken at boot) and the codes they answer.
-
-    A broken file does not stop the others: its service is marked down (its codes get
-    a polite "unavailable" screen, never another tree's menu, never a half-valid one)
-    and the reason names ``file:line``. Its codes are read from the file as far as it
-    reads; a file that cannot be read at all claims no code. Codes that say nothing
-    clear about which tree answers what (two defaults, a code claimed twice) still stop
-    the boot: no service could be trusted to answer its own callers."""
-    default_path = tree_file(settings)
-    trees: dict[str, Tree] = {}
-    down: dict[str, str] = {}
-    content: dict[str, Path] = {}
-    files: dict[str, Path] = {default_id: default_path}
-    claims: list[tuple[str, str, Sequence[str]]] = [(default_id, str(default_path), ())]
-    for path in tree_files(settings):
-        if path == default_path:
-            continue
-        folder = content_folder(settings, path)
-        try:
-            tree = load_valid_tree(path, folder, limit)
-        except TreeError as exc:
-            data = _raw(path) or {}
-            name = data.get("tree")
-            tree_id = name if isinstance(name, str) and name else path.stem
-            raw_codes = data.get("service_codes")
-            codes = (
-                tuple(str(code) for code in raw_codes)
-                if isinstance(raw_codes, list) and raw_codes
-                # No code to claim: it must not become a second default either.
-                else (f"{DOWN_CODE_PREFIX}{tree_id}",)
-            )
-            down[tree_id] = str(exc).splitlines()[0] if str(exc) else str(path)
-            content[tree_id] = folder
-            files[tree_id] = path
-            claims.append((tree_id, str(path), codes))
-            continue
-        trees[tree.id] = tree
-        content[tree.id] = folder
-        files[tree.id] = path
-        claims.append((tree.id, tree.source, tree.service_codes))
-    try:
-        services = build_service_map(claims)
-    except ServiceMapError as exc:
-        raise TreeError([Problem(str(settings.menus), 0, "", str(exc))]) from None
-    return OtherTrees(trees, services, down, content, files)
-
-
 DOWN_CODE_PREFIX = "down-service:"  # a placeholder code no request can come on
 
 
 class ServedTrees:
-    """The tree for each code: the default is live (the console publishes it), the other
-    services' trees are read from their files at start-up; a service whose file was
-    broken is down (:class:`ServiceDown` for its codes)."""
+    """The tree for each code. Every service's tree is live: the console publishes the
+    default's and each other service's menu and content (:mod:`gateway.server.published`
+    follows the store for each); a service with nothing valid to serve is down
+    (:class:`ServiceDown` for its codes). A published version may change the codes its
+    service answers: the map follows each swap, and :meth:`refusal` keeps a version
+    whose codes clash with another service's from being swapped in at all."""
 
     def __init__(
         self,
         live: LiveTree,
-        others: Mapping[str, Tree],
+        others: Mapping[str, Tree | LiveTree],
         services: ServiceMap,
         down: Mapping[str, str] | None = None,
         files: Mapping[str, Path] | None = None,
+        content: Mapping[str, str] | None = None,
     ) -> None:
         self.live = live
-        self.others = dict(others)
+        self.others = {
+            tree_id: tree if isinstance(tree, LiveTree) else LiveTree(tree)
+            for tree_id, tree in others.items()
+        }
         self.services = services
         self.down = dict(down or {})
         self.files = dict(files or {})  # tree id -> its file (the console's menu name)
+        # tree id -> its own content folder's name ("" or absent: the default's content)
+        self.content = dict(content or {})
         # Routing is pure and every request of a service comes on one of a few codes:
         # each code's tree id is remembered (bounded: the code is the caller's input).
         self._routes: dict[str, str] = {}
         self._routed_by = services
+        for tree_id, other in self.others.items():
+            other.on_swap(self._follower_of(tree_id))
+        live.on_swap(self._follower_of(services.default))
+
+    def _follower_of(self, tree_id: str) -> Callable[[Tree, str], None]:
+        def swapped(tree: Tree, version: str) -> None:
+            codes = tree.service_codes
+            if sorted(normalise_code(code) for code in codes) != sorted(
+                self.services.codes_of(tree_id)
+            ):
+                self.services = self.services.with_codes(tree_id, codes)
+            self.down.pop(tree_id, None)  # a valid version is served: the service is up
+
+        return swapped
+
+    def refusal(self, tree_id: str) -> Callable[[Tree], str]:
+        """Why a version of service ``tree_id``'s tree may not be swapped in ("" when it
+        may): another tree id (its subscribers and figures are kept under its id), or
+        codes that clash with another service's."""
+
+        def why(tree: Tree) -> str:
+            if tree_id != self.services.default and tree.id != tree_id:
+                return f"tree: {tree.id!r} is not this service's id {tree_id!r}"
+            try:
+                self.services.with_codes(tree_id, tree.service_codes)
+            except ServiceMapError as exc:
+                return str(exc)
+            return ""
+
+        return why
 
     def for_code(self, code: str) -> Tree:
         if self._routed_by is not self.services:
@@ -193,7 +170,12 @@ class ServedTrees:
             self._routes[code] = tree_id
         if tree_id in self.down:
             raise ServiceDown(tree_id)
-        return self.others.get(tree_id) or self.live()
+        other = self.others.get(tree_id)
+        return other() if other is not None else self.live()
+
+    def live_of(self, tree_id: str) -> LiveTree:
+        """The live tree of service ``tree_id`` (the default's for any other id)."""
+        return self.others.get(tree_id) or self.live
 
     def ids(self) -> list[str]:
         """Every service's tree id, the default first (down services included)."""
@@ -216,8 +198,8 @@ class ServedTrees:
         channel's configured sender."""
         if not key:
             return ""
-        tree = self.others.get(key)
-        return sms_sender(self.codes(key), tree.sms_number if tree is not None else "")
+        other = self.others.get(key)
+        return sms_sender(self.codes(key), other().sms_number if other is not None else "")
 
     def reply_sender(self, recipient: str) -> str:
         """The number a reply to an SMS sent to ``recipient`` goes out from: that number,
@@ -231,9 +213,9 @@ class ServedTrees:
         return next((code for code in codes if normalise_code(code) == wanted), recipient)
 
     def codes(self, tree_id: str) -> tuple[str, ...]:
-        """The codes the service answers, as its file spells them."""
-        if tree_id in self.others:
-            return self.others[tree_id].service_codes
+        """The codes the service answers, as its served tree spells them."""
+        if tree_id in self.others and tree_id not in self.down:
+            return self.others[tree_id]().service_codes
         return tuple(
             code
             for code, owner in self.services.by_code.items()

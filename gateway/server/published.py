@@ -11,6 +11,12 @@ published version, the gateway serves that and says why, loudly: an error log li
 ``/status`` and the console's banner carry :attr:`LiveTree.warning`. Only when nothing
 valid exists anywhere does the boot fail, with every problem as ``file:line``.
 
+Every service is served this way, each with its own follower (:class:`ServiceFollowers`):
+its menu under its tree file's name, its content under
+:func:`~gateway.content.document.content_versions_of` (a service without a content
+folder of its own follows the default's content). A version of another service's tree
+whose codes would clash with a third service's is not swapped in either.
+
 Every worker polls the store (:meth:`PublishedFollower.run`, every
 :data:`POLL_SECONDS`): a publish made through any worker reaches all of them within
 that time, without a restart. A published version that does not validate with the
@@ -21,8 +27,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import structlog
 
@@ -38,6 +45,7 @@ from gateway.settings import Settings
 from gateway.store.port import Store
 
 POLL_SECONDS = 5.0
+HELD_VERSIONS = 4  # valid versions refused for their codes, kept to check again
 log = structlog.get_logger("gateway.server.published")
 
 
@@ -63,32 +71,43 @@ class Seed:
     content: ContentHalf | None
     problems: tuple[Problem, ...]  # why the files alone cannot be served ("" = they can)
     country_aliases: tuple[tuple[str, str], ...] = ()  # from content/, for every version
+    content_name: str = content_document.CONTENT_VERSIONS  # its content versions' name
+    folder: Path | None = None  # its content folder (None: GATEWAY_CONTENT)
 
 
-def read_seed(settings: Settings, limit: Limit) -> Seed:
+def read_seed(
+    settings: Settings,
+    limit: Limit,
+    path: Path | None = None,
+    folder: Path | None = None,
+    content_name: str = content_document.CONTENT_VERSIONS,
+) -> Seed:
+    """The seed of one service: its tree file (the default's unless ``path``) and its
+    content folder (the default's, ``GATEWAY_CONTENT``, unless ``folder``)."""
+    folder = settings.content if folder is None else folder
     problems: list[Problem] = []
     menu: MenuHalf | None = None
     content: ContentHalf | None = None
     try:
-        path = tree_file(settings)
+        path = tree_file(settings) if path is None else path
         menu_name = path.stem
         menu = MenuHalf("file", path.read_text(encoding="utf-8"), str(path))
-    except (OSError, UnicodeDecodeError) as exc:
-        menu_name = settings.menus.stem
+    except (OSError, UnicodeDecodeError, TreeError) as exc:
+        menu_name = (path or settings.menus).stem
         problems.append(Problem(str(settings.menus), 0, "", f"cannot read the tree: {exc}"))
     try:
-        content = ContentHalf("files", load_catalogs(settings.content))
+        content = ContentHalf("files", load_catalogs(folder))
     except (ContentError, OSError, UnicodeDecodeError) as exc:
-        problems.append(Problem(str(settings.content), 0, "", str(exc)))
+        problems.append(Problem(str(folder), 0, "", str(exc)))
     aliases: tuple[tuple[str, str], ...] = ()
     try:
-        aliases = load_country_aliases(settings.content)
+        aliases = load_country_aliases(folder)
     except (ContentError, OSError, UnicodeDecodeError) as exc:
-        problems.append(Problem(str(settings.content), 0, "", str(exc)))
+        problems.append(Problem(str(folder), 0, "", str(exc)))
     if menu is not None and content is not None:
         _, found = build(menu, content, limit, aliases)
         problems += found
-    return Seed(menu_name, menu, content, tuple(problems), aliases)
+    return Seed(menu_name, menu, content, tuple(problems), aliases, content_name, folder)
 
 
 def build(
@@ -107,21 +126,38 @@ def build(
 
 
 class PublishedFollower:
-    """Keeps a :class:`LiveTree` on the newest valid published menu and content."""
+    """Keeps a :class:`LiveTree` on the newest valid published menu and content.
 
-    def __init__(self, settings: Settings, store: Store, live: LiveTree, seed: Seed) -> None:
+    ``refusal`` (set by the gateway with several services) says why a valid tree may
+    still not be served ("" when it may): its codes clash with another service's. Such
+    a version is held, not dropped: it is served once the clash is gone."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        live: LiveTree,
+        seed: Seed,
+        service: str = "",
+    ) -> None:
         self.settings = settings
         self.store = store
         self.live = live
         self.seed = seed
+        self.service = service  # its tree id, for the logs ("" for the default)
         self.limit = Limit(settings.screen_limit)
+        self.refusal: Callable[[Tree], str] | None = None
         self._lock = asyncio.Lock()
         self._refused: set[tuple[str, str]] = set()  # combinations that failed: not retried
+        self._held: dict[tuple[str, str], Tree] = {}  # valid, but refused: checked again
 
     async def _halves(self) -> tuple[list[MenuHalf], list[ContentHalf]]:
         menus: list[MenuHalf] = []
         contents: list[ContentHalf] = []
         published_menu = await self.store.published_menu(self.seed.menu_name)
+        # A version of the menu named like a content version cannot be a menu's.
+        if published_menu is not None and self.seed.menu_name.startswith("~"):
+            published_menu = None
         if published_menu is not None:
             menus.append(
                 MenuHalf(
@@ -132,7 +168,7 @@ class PublishedFollower:
             )
         if self.seed.menu is not None:
             menus.append(self.seed.menu)
-        published_content = await self.store.published_menu(content_document.CONTENT_VERSIONS)
+        published_content = await self.store.published_menu(self.seed.content_name)
         if published_content is not None:
             label = f"c{published_content.id}"
             try:
@@ -146,7 +182,12 @@ class PublishedFollower:
                     )
                 )
             except ContentError as exc:
-                log.error("gateway.published_content_invalid", version=label, error=str(exc))
+                log.error(
+                    "gateway.published_content_invalid",
+                    service=self.service,
+                    version=label,
+                    error=str(exc),
+                )
         if self.seed.content is not None:
             contents.append(self.seed.content)
         return menus, contents
@@ -167,28 +208,53 @@ class PublishedFollower:
                 for content in contents:
                     if (menu.label, content.label) == self._current():
                         return False  # the best valid one is already live
-                    if (menu.label, content.label) in self._refused:
+                    labels = (menu.label, content.label)
+                    if labels in self._refused:
                         continue
-                    # Validation takes seconds on a big tree: off the event loop.
-                    tree, problems = await asyncio.to_thread(
-                        build, menu, content, self.limit, self.seed.country_aliases
-                    )
+                    tree = self._held.get(labels)
                     if tree is None:
-                        self._refused.add((menu.label, content.label))
-                        log.error(
-                            "gateway.version_not_served",
-                            menu=menu.label,
-                            content=content.label,
-                            problems=len(problems),
-                            first=str(problems[0]) if problems else "",
+                        # Validation takes seconds on a big tree: off the event loop.
+                        tree, problems = await asyncio.to_thread(
+                            build, menu, content, self.limit, self.seed.country_aliases
                         )
+                        if tree is None:
+                            self._refused.add(labels)
+                            log.error(
+                                "gateway.version_not_served",
+                                service=self.service,
+                                menu=menu.label,
+                                content=content.label,
+                                problems=len(problems),
+                                first=str(problems[0]) if problems else "",
+                            )
+                            continue
+                    why = self.refusal(tree) if self.refusal is not None else ""
+                    if why:
+                        if labels not in self._held:
+                            log.error(
+                                "gateway.version_not_served",
+                                service=self.service,
+                                menu=menu.label,
+                                content=content.label,
+                                problems=1,
+                                first=why,
+                            )
+                        if len(self._held) >= HELD_VERSIONS:
+                            self._held.clear()
+                        self._held[labels] = tree
                         continue
+                    self._held.pop(labels, None)
                     self.live.swap(tree, menu.label, content.label)
-                    log.info("gateway.serving", menu=menu.label, content=content.label)
+                    log.info(
+                        "gateway.serving",
+                        service=self.service,
+                        menu=menu.label,
+                        content=content.label,
+                    )
                     return True
             return False
 
-    async def follow_now(self) -> None:
+    async def follow_now(self, service: str = "") -> None:
         """Look at the store now rather than at the next poll (after a publish)."""
         await self.refresh()
 
@@ -206,22 +272,41 @@ async def open_live_tree(
 ) -> tuple[LiveTree, PublishedFollower]:
     """The tree to serve at boot, or :class:`TreeError` naming ``file:line`` when nothing
     valid exists (files broken and no valid published version)."""
-    limit = Limit(settings.screen_limit)
-    seed = read_seed(settings, limit)
-    placeholder = LiveTree(Tree("", (), "", "", "", {}, {}, {}), "none", "none", adapt=adapt)
-    follower = PublishedFollower(settings, store, placeholder, seed)
-    await follower.refresh()
-    if placeholder.version == "none":
+    seed = read_seed(settings, Limit(settings.screen_limit))
+    live, follower = await open_served(settings, store, seed, adapt)
+    if live.version == "none":
         raise TreeError(list(seed.problems) or [Problem(str(settings.menus), 0, "", "no tree")])
-    if seed.problems:
+    return live, follower
+
+
+async def open_served(
+    settings: Settings,
+    store: Store,
+    seed: Seed,
+    adapt: Callable[[Tree], Tree] | None = None,
+    service: str = "",
+    refusal: Callable[[Tree], str] | None = None,
+) -> tuple[LiveTree, PublishedFollower]:
+    """One service's live tree on the newest valid version of its menu and content: its
+    ``version`` is "none" when nothing valid exists (the caller decides: the default's
+    boot fails, another service is down). When the files fail but a published version
+    is served, :attr:`LiveTree.warning` says so, and an error log line."""
+    placeholder = LiveTree(Tree("", (), "", "", "", {}, {}, {}), "none", "none", adapt=adapt)
+    follower = PublishedFollower(settings, store, placeholder, seed, service)
+    follower.refusal = refusal
+    await follower.refresh()
+    if placeholder.version != "none" and seed.problems:
+        whose = f"Service {service}: the files" if service else "The files"
+        folder = seed.folder or settings.content
         placeholder.warning = (
-            f"The files under {settings.menus} and {settings.content} do not validate "
+            f"{whose} under {settings.menus} and {folder} do not validate "
             f"({len(seed.problems)} problem(s); first: {seed.problems[0]}). Serving the "
             f"published menu {placeholder.version} with content {placeholder.content_version} "
             "from the store instead; fix the files before the next seed or export."
         )
         log.error(
             "gateway.files_invalid_serving_published",
+            service=service,
             menu=placeholder.version,
             content=placeholder.content_version,
             problems=[str(problem) for problem in seed.problems[:10]],
@@ -229,8 +314,61 @@ async def open_live_tree(
     return placeholder, follower
 
 
+class ServiceFollowers:
+    """Every service's follower, by tree id (the default's first): a publish refreshes
+    the followers it concerns; one poll loop refreshes them all."""
+
+    def __init__(self, followers: Mapping[str, PublishedFollower]) -> None:
+        self.followers = dict(followers)
+
+    @classmethod
+    def of(cls, follower: PublishedFollower | ServiceFollowers) -> ServiceFollowers:
+        if isinstance(follower, ServiceFollowers):
+            return follower
+        return cls({follower.service: follower})
+
+    @property
+    def default(self) -> PublishedFollower:
+        return next(iter(self.followers.values()))
+
+    def for_menu(self, menu_name: str) -> PublishedFollower:
+        """The follower of the service whose menu is ``menu_name`` (else the default's)."""
+        found = [f for f in self.followers.values() if f.seed.menu_name == menu_name]
+        return found[0] if found else self.default
+
+    async def menu_published(self, menu_name: str) -> PublishedFollower:
+        follower = self.for_menu(menu_name)
+        await follower.refresh()
+        return follower
+
+    async def content_changed(self, service: str = "") -> None:
+        """Refresh the services that serve ``service``'s content (its own, or the default
+        content it shares with the default and the others without a folder of their own)."""
+        owner = self.followers.get(service) or self.default
+        for follower in self.followers.values():
+            if follower.seed.content_name == owner.seed.content_name:
+                await follower.refresh()
+
+    async def refresh(self) -> None:
+        for follower in self.followers.values():
+            await follower.refresh()
+
+    async def run(self, interval: float | None = None) -> None:
+        while True:
+            await asyncio.sleep(POLL_SECONDS if interval is None else interval)
+            for follower in self.followers.values():
+                try:
+                    await follower.refresh()
+                except Exception as exc:  # the store away for a moment: try again next round
+                    log.warning(
+                        "gateway.publish_poll_failed",
+                        service=follower.service,
+                        error=type(exc).__name__,
+                    )
+
+
 @contextlib.asynccontextmanager
-async def following(follower: PublishedFollower) -> AsyncIterator[None]:
+async def following(follower: PublishedFollower | ServiceFollowers) -> AsyncIterator[None]:
     """Poll the store in the background while the block runs."""
     task = asyncio.create_task(follower.run(), name="published-follower")
     try:

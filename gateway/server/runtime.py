@@ -38,8 +38,14 @@ from gateway.observability.metrics import (
     redis_check,
     smpp_check,
 )
-from gateway.server.live_tree import LiveTree, ServedTrees, load_other_trees
-from gateway.server.published import PublishedFollower, following, open_live_tree
+from gateway.server.live_tree import LiveTree, ServedTrees
+from gateway.server.published import (
+    PublishedFollower,
+    ServiceFollowers,
+    following,
+    open_live_tree,
+)
+from gateway.server.service_trees import open_services
 from gateway.server.sms_channel import channel_statuses, open_sms_sender, receipt_timeouts_for
 from gateway.settings import Settings
 from gateway.smpp.pool import SMPPPool
@@ -93,17 +99,18 @@ class StoreDropOff:
         self,
         store: Store,
         metrics: Metrics | None = None,
-        services: ServiceMap | None = None,
+        services: Callable[[], ServiceMap] | None = None,
     ) -> None:
         self._store = store
         self._metrics = metrics
-        self._services = services
+        self._services = services  # the map as it is now (a publish may change codes)
 
     async def record_end(
         self, day: dt.date, screen_id: str, status: str, service_code: str = ""
     ) -> None:
-        tree_id = self._services.route(service_code) if self._services is not None else ""
-        key = self._services.key_of(tree_id) if self._services is not None else ""
+        services = self._services() if self._services is not None else None
+        tree_id = services.route(service_code) if services is not None else ""
+        key = services.key_of(tree_id) if services is not None else ""
         if self._metrics is not None and status != "Success":
             self._metrics.session_dropped("africastalking", status.lower() or "unknown", tree_id)
         await self._store.record_session_end(day.isoformat(), screen_id, status, service=key)
@@ -138,7 +145,8 @@ class Runtime:
     metrics: Metrics
     inbox: CountingInbox
     channel: str  # "smpp" | "africastalking" | "log" | "none"
-    follower: PublishedFollower
+    follower: PublishedFollower  # the default service's
+    followers: ServiceFollowers  # every service's, by tree id (the default's first)
     sender: SMSSender | None = None
     worker: BroadcastWorker | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -215,30 +223,26 @@ async def open_runtime(
         # The newest valid published menu and content (else the files); raises TreeError
         # naming file:line only when nothing valid exists.
         live, follower = await open_live_tree(settings, messaging.store, adapt)
-        await stack.enter_async_context(following(follower))
-        # Other services' trees (service_codes) are read from their files at start-up; a
-        # broken one is marked down (log, /status, console banner, metrics) and the
-        # others are served.
-        other = load_other_trees(settings, limit, live.current.id)
-        other_trees = other.trees
-        if adapt is not None:
-            other_trees = {tree_id: adapt(tree) for tree_id, tree in other_trees.items()}
-        down = dict(other.down)
-        for tree_id, folder in other.content.items():
+        # Every other service (service_codes): its tree file and content, or the store's
+        # newest valid published versions of them; a service with nothing valid is
+        # marked down (log, /status, console banner, metrics) and the others are served.
+        opened = await open_services(settings, messaging.store, live, follower, adapt)
+        await stack.enter_async_context(following(opened.followers))
+        served = opened.served
+        down = served.down
+        for tree_id, folder in opened.content.items():
             if folder != settings.content and tree_id not in down:
                 try:
                     catalog = load_catalog(folder, fallback=settings.content)
                 except CatalogError as exc:
                     down[tree_id] = str(exc).splitlines()[0]
                     continue
-                messaging.keywords.catalogs[other.services.key_of(tree_id)] = catalog
+                messaging.keywords.catalogs[served.services.key_of(tree_id)] = catalog
         for tree_id, why in down.items():
             log.error("gateway.service_down", service=tree_id, reason=why)
-        served = ServedTrees(live, other_trees, other.services, down, other.files)
-        services = other.services
         messaging.inbox.service_of = lambda recipient: (
             served.key_for_code(recipient),
-            services.claims(recipient),
+            served.services.claims(recipient),
         )
         # Each service's SMS go out from its own number (replies: the number texted).
         messaging.inbox.reply_sender = served.reply_sender
@@ -303,15 +307,19 @@ async def open_runtime(
             ussd=service,
             sms_menu=sms_service,
             voice=voice_service,
-            dropoff=StoreDropOff(messaging.store, metrics, services),
+            dropoff=StoreDropOff(messaging.store, metrics, lambda: served.services),
             metrics=metrics,
             inbox=CountingInbox(messaging.inbox, metrics),
             channel="none",
             follower=follower,
+            followers=opened.followers,
         )
         metrics.follow_broadcasts(messaging.store)
         metrics.follow_services(
-            served.ids(), lambda: served.down, messaging.store.subscriber_counts, services.key_of
+            served.ids(),
+            lambda: served.down,
+            messaging.store.subscriber_counts,
+            lambda tree_id: served.services.key_of(tree_id),
         )
         if open_channel and (channel_required or wants_channel(settings)):
             channel, sender = await stack.enter_async_context(

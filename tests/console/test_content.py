@@ -56,10 +56,10 @@ async def test_a_csv_with_only_english_keeps_every_other_translation(
 async def test_an_editors_hotline_change_waits_for_another_person(
     backend: SQLStore, clock: Any, settings: Settings, app_factory: Any, signed_in: Any
 ) -> None:
-    went_live: list[bool] = []
+    went_live: list[str] = []
 
-    async def content_hook() -> None:
-        went_live.append(True)
+    async def content_hook(service: str) -> None:
+        went_live.append(service)
 
     app = app_factory(backend, clock, settings, ConsoleHooks(content_changed=content_hook))
     editor = await signed_in("eddie", app)
@@ -102,7 +102,7 @@ async def test_an_editors_hotline_change_waits_for_another_person(
     published = await approver.post(f"/console/content/versions/{newest.id}/publish")
     assert "is live" in await published.text()
     assert "Warning" in await published.text()
-    assert went_live == [True]
+    assert went_live == ["default"]  # the service whose content it is
     row = next(e for e in await backend.audit_entries() if e.action == "content_publish")
     assert row.actor == "april"
     changes = row.details["changes"]

@@ -20,7 +20,7 @@ from gateway.broadcast.errors import BroadcastError, BroadcastNotFound
 from gateway.broadcast.text import compose, sensitive_opening
 from gateway.console import publishing
 from gateway.console.charts import line_chart
-from gateway.console.content_source import source_of
+from gateway.console.content_source import source_for
 from gateway.console.context import (
     ConsoleContext,
     context,
@@ -222,7 +222,9 @@ async def alert_page(request: web.Request) -> web.StreamResponse:
     if status.state in ("draft", "approved") and broadcast.audience.known_regions:
         audience_text = await _audience_text(ctx, broadcast.audience)
     # An alert quoting a hotline vouches for it: name stale or never-verified ones.
-    fresh = await publishing.alert_freshness(source_of(ctx), broadcast.texts.values(), ctx.now())
+    fresh = await publishing.alert_freshness(
+        source_for(request), broadcast.texts.values(), ctx.now()
+    )
     chart = None
     if status.state in ("sending", "paused", "done", "cancelled"):
         timelines(ctx).add(alert_id, ctx.now(), status.counts)
@@ -312,7 +314,7 @@ async def alert_action(request: web.Request) -> web.StreamResponse:
     if action in needed:
         broadcast = await alerts.get(alert_id)
         fresh = await publishing.alert_freshness(
-            source_of(ctx), broadcast.texts.values(), ctx.now()
+            source_for(request), broadcast.texts.values(), ctx.now()
         )
         if fresh.count:
             message += " " + publishing.warning_of(fresh)

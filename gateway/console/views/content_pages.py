@@ -27,7 +27,7 @@ from gateway.console.content_source import (
     content_versions,
     live_content,
     live_menus,
-    source_of,
+    source_for,
     state_of,
 )
 from gateway.console.context import (
@@ -45,7 +45,7 @@ from gateway.console.service_scope import chosen_service
 from gateway.console.views.menu_common import draft_authors, pick
 from gateway.content import document as content_document
 from gateway.content.catalog import ContentError
-from gateway.content.document import CONTENT_VERSIONS, Document
+from gateway.content.document import Document
 from gateway.menu.loader import Problem
 from gateway.store.records import MenuVersion
 
@@ -60,9 +60,10 @@ def _today(ctx: ConsoleContext) -> dt.date:
     return dt.datetime.fromtimestamp(ctx.now(), dt.UTC).date()
 
 
-async def _languages(ctx: ConsoleContext) -> list[str]:
+async def _languages(request: web.Request) -> list[str]:
+    ctx = context(request)
     found: list[str] = []
-    for text in (await live_menus(ctx)).values():
+    for text in (await live_menus(request)).values():
         try:
             languages = menu_draft.parse(text).get("languages") or []
         except menu_draft.DraftError:
@@ -81,9 +82,9 @@ class Working:
     versions: list[MenuVersion]
 
 
-async def _working(ctx: ConsoleContext) -> Working:
-    versions = await content_versions(ctx)
-    live = await live_content(ctx)
+async def _working(request: web.Request) -> Working:
+    versions = await content_versions(request)
+    live = await live_content(request)
     draft = pick(versions, "draft")
     if draft is not None:
         state = state_of(draft)
@@ -116,15 +117,20 @@ async def _save_draft(
 ) -> MenuVersion:
     ctx = context(request)
     user = signed_in_user(request)
+    source = source_for(request)
     # Every content change is checked whole before it is saved: saved, it is submitted.
     draft: MenuVersion = await ctx.backend.create_menu_version(
-        CONTENT_VERSIONS, content_document.dump(document), user, ctx.now(), submitted=True
+        source.name, content_document.dump(document), user, ctx.now(), submitted=True
     )
     await ctx.backend.append_audit(
         user,
         "content_edit",
-        "content",
-        {"version": str(draft.id), "change": what, **review.audit_details(changes)},
+        source.target,
+        {
+            "version": str(draft.id),
+            "change": what,
+            **review.audit_details(changes),
+        },
         ctx.now(),
         service=chosen_service(request).key,
     )
@@ -136,7 +142,7 @@ async def _save_draft(
 
 async def _page_values(request: web.Request, **extra: Any) -> dict[str, Any]:
     ctx = context(request)
-    working = await _working(ctx)
+    working = await _working(request)
     live = working.live
     today = _today(ctx)
     return {
@@ -146,7 +152,7 @@ async def _page_values(request: web.Request, **extra: Any) -> dict[str, Any]:
         "fresh": freshness(live.catalogs, today, ctx.settings.stale_after_days),
         "stale_after_days": ctx.settings.stale_after_days,
         "error": live.error,
-        "languages": await _languages(ctx),
+        "languages": await _languages(request),
         "preview": None,
         "csv_text": "",
         "can_edit": allows(current_role(request), Permission.EDIT),
@@ -156,8 +162,8 @@ async def _page_values(request: web.Request, **extra: Any) -> dict[str, Any]:
 
 async def content_page(request: web.Request) -> web.StreamResponse:
     chosen = chosen_service(request)
-    if not chosen.default:
-        # Another service's content is not the default's to show or edit here.
+    if not source_for(request).own and not chosen.default:
+        # It shares the default service's content: edited with the default chosen.
         return render(request, "content_elsewhere.html", {"service": chosen})
     return render(request, "content.html", await _page_values(request))
 
@@ -192,14 +198,13 @@ def _form_values(entry: dict[str, Any] | None, languages: list[str]) -> dict[str
 
 
 async def entry_form(request: web.Request) -> web.StreamResponse:
-    ctx = context(request)
-    working = await _working(ctx)
+    working = await _working(request)
     kind = _kind_of(request, working)
     entry_id = request.match_info.get("entry", "")
     entry = content_document.entry_of(working.document, kind, entry_id) if entry_id else None
     if entry_id and entry is None:
         raise web.HTTPNotFound(text="no such entry")
-    languages = await _languages(ctx)
+    languages = await _languages(request)
     return render(
         request,
         "content_entry.html",
@@ -277,22 +282,21 @@ def _entry_from_form(
 
 @requires(Permission.EDIT)
 async def save_entry(request: web.Request) -> web.StreamResponse:
-    ctx = context(request)
-    working = await _working(ctx)
+    working = await _working(request)
     kind = _kind_of(request, working)
     entry_id = request.match_info.get("entry", "")
     form = await request.post()
     old = content_document.entry_of(working.document, kind, entry_id) if entry_id else None
     if entry_id and old is None:
         raise web.HTTPNotFound(text="no such entry")
-    languages = await _languages(ctx)
+    languages = await _languages(request)
     entry, errors = _entry_from_form(form, kind, entry_id, old, languages)
     if not entry_id and content_document.entry_of(working.document, kind, entry["id"]):
         errors.setdefault("id", []).append("an entry with this id already exists")
     new_document = working.document
     if not errors:
         new_document = content_document.put_entry(working.document, kind, entry)
-        checked = await check_content(ctx, new_document, "this change")
+        checked = await check_content(request, new_document, "this change")
         if not checked.publishable:
             errors = _field_problems(checked, entry["id"])
     if errors:
@@ -324,15 +328,14 @@ async def save_entry(request: web.Request) -> web.StreamResponse:
 
 @requires(Permission.EDIT)
 async def retire_entry(request: web.Request) -> web.StreamResponse:
-    ctx = context(request)
-    working = await _working(ctx)
+    working = await _working(request)
     kind = _kind_of(request, working)
     entry_id = request.match_info["entry"]
     try:
         new_document = content_document.retire_entry(working.document, kind, entry_id)
     except ContentError as exc:
         return redirect(request, "/content", flash=f"Not changed: {exc}")
-    checked = await check_content(ctx, new_document, "this change")
+    checked = await check_content(request, new_document, "this change")
     if not checked.publishable:
         first = checked.error or str(checked.problems[0])
         return redirect(
@@ -352,7 +355,7 @@ async def verify_entry(request: web.Request) -> web.StreamResponse:
     ctx = context(request)
     form = await request.post()
     kind, entry_id = str(form.get("kind", "")), str(form.get("entry", ""))
-    working = await _working(ctx)
+    working = await _working(request)
     old = content_document.entry_of(working.document, kind, entry_id)
     if old is None:
         return redirect(request, "/content", flash=f"Not changed: no entry {entry_id!r}.")
@@ -361,7 +364,7 @@ async def verify_entry(request: web.Request) -> web.StreamResponse:
         old, {"last_verified": _today(ctx).isoformat(), "verified_by": user}
     )
     new_document = content_document.put_entry(working.document, kind, entry)
-    checked = await check_content(ctx, new_document, "this change")
+    checked = await check_content(request, new_document, "this change")
     if not checked.publishable:
         first = checked.error or str(checked.problems[0])
         return redirect(
@@ -401,20 +404,19 @@ class ImportPreview:
 
 @requires(Permission.EDIT)
 async def import_csv(request: web.Request) -> web.StreamResponse:
-    ctx = context(request)
     form = await request.post()
     upload: Any = form.get("file")
     if upload is not None and hasattr(upload, "file"):
         raw = upload.file.read(600 * 1024).decode("utf-8", errors="replace")
     else:
         raw = str(form.get("csv_text", ""))
-    working = await _working(ctx)
-    rows, errors = parse_rows(raw, await _languages(ctx))
+    working = await _working(request)
+    rows, errors = parse_rows(raw, await _languages(request))
     new_document = working.document
     checked: ContentCheck | None = None
     if rows and not errors and HOTLINES in working.document:
         new_document = content_document.merge_rows(working.document, HOTLINES, rows)
-        checked = await check_content(ctx, new_document, "this import")
+        checked = await check_content(request, new_document, "this import")
     changes = review.content_changes(working.document, new_document)
     known = {str(e.get("id")) for e in working.document.get(HOTLINES, {}).get("entries", [])}
     result = ImportPreview(
@@ -445,14 +447,14 @@ def _baseline(working: Working) -> tuple[Document | None, str]:
 
 async def versions_page(request: web.Request) -> web.StreamResponse:
     ctx = context(request)
-    working = await _working(ctx)
+    working = await _working(request)
     draft = working.draft
     baseline, against = _baseline(working)
     checked = changes = None
     everything = 0
     fresh = None
     if draft is not None:
-        checked = await check_content(ctx, working.document, f"content v{draft.id}")
+        checked = await check_content(request, working.document, f"content v{draft.id}")
         changes = review.grouped(review.content_changes(baseline, working.document))
         everything = len(review.content_changes(None, working.document))
         try:
@@ -486,7 +488,7 @@ async def versions_page(request: web.Request) -> web.StreamResponse:
 async def _version_of(request: web.Request) -> MenuVersion:
     raw = request.match_info["version"]
     version = await context(request).backend.get_menu_version(int(raw)) if raw.isdigit() else None
-    if version is None or version.menu_name != CONTENT_VERSIONS:
+    if version is None or version.menu_name != source_for(request).name:
         raise web.HTTPNotFound(text="no such version")
     found: MenuVersion = version
     return found
@@ -495,7 +497,7 @@ async def _version_of(request: web.Request) -> MenuVersion:
 async def _go_live(request: web.Request) -> None:
     hook = context(request).hooks.content_changed
     if hook is not None:
-        await hook()
+        await hook(chosen_service(request).id)
 
 
 @sensitive
@@ -504,7 +506,11 @@ async def publish(request: web.Request) -> web.StreamResponse:
     ctx = context(request)
     version = await _version_of(request)
     outcome = await publishing.publish_content(
-        source_of(ctx), version.id, signed_in_user(request), ctx.now(), chosen_service(request).key
+        source_for(request),
+        version.id,
+        signed_in_user(request),
+        ctx.now(),
+        chosen_service(request).key,
     )
     if outcome.four_eyes:
         return web.Response(status=403, text=outcome.message)
@@ -519,9 +525,10 @@ async def submit(request: web.Request) -> web.StreamResponse:
     is checked whole and saved submitted): refused unless the validator accepts it."""
     ctx = context(request)
     version = await _version_of(request)
+    source = source_for(request)
     outcome = await publishing.submit(
-        source_of(ctx),
-        CONTENT_VERSIONS,
+        source,
+        source.name,
         version.id,
         signed_in_user(request),
         ctx.now(),
@@ -540,7 +547,9 @@ async def rollback(request: web.Request) -> web.StreamResponse:
         return redirect(request, "/content/versions", flash="Roll back to a published one.")
     state = state_of(old)
     checked = (
-        await check_content(ctx, state.document, f"content v{old.id}") if not state.error else None
+        await check_content(request, state.document, f"content v{old.id}")
+        if not state.error
+        else None
     )
     if checked is None or not checked.publishable:
         return redirect(
@@ -548,18 +557,21 @@ async def rollback(request: web.Request) -> web.StreamResponse:
             "/content/versions",
             flash=f"Version {old.id} no longer validates with the menus; not rolled back.",
         )
-    live = await live_content(ctx)
+    live = await live_content(request)
     changes = review.content_changes(live.document or None, state.document)
-    copy = await ctx.backend.create_menu_version(
-        CONTENT_VERSIONS, old.tree_yaml, old.author, ctx.now()
-    )
+    source = source_for(request)
+    copy = await ctx.backend.create_menu_version(source.name, old.tree_yaml, old.author, ctx.now())
     if not await ctx.backend.publish_menu_version(copy.id, user, ctx.now()):
         return redirect(request, "/content/versions", flash="Not rolled back.")
     await ctx.backend.append_audit(
         user,
         "content_rollback",
-        "content",
-        {"version": str(copy.id), "copy_of": str(old.id), **review.audit_details(changes)},
+        source.target,
+        {
+            "version": str(copy.id),
+            "copy_of": str(old.id),
+            **review.audit_details(changes),
+        },
         ctx.now(),
         service=chosen_service(request).key,
     )

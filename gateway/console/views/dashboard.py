@@ -60,11 +60,9 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
     channels = list(channel_states()) if channel_states else None
     route_states = ctx.hooks.route_states
     routes = list(route_states()) if route_states else []
-    live = await live_content(ctx)
-    # The content the console keeps is the default service's: another service's own
-    # content is read from its files, and its dashboard lists none of the default's.
-    catalogs = live.catalogs if chosen.default else {}
-    fresh = freshness(catalogs, today, ctx.settings.stale_after_days)
+    # The chosen service's content: its own, or the default's it shares.
+    live = await live_content(request)
+    fresh = freshness(live.catalogs, today, ctx.settings.stale_after_days)
     return render(
         request,
         "dashboard.html",

@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.console import menu_draft, publishing, review
-from gateway.console.content_source import check_menu_text, source_of
+from gateway.console.content_source import check_menu_text, menu_source
 from gateway.console.context import context, current_role, redirect, render, signed_in_user
 from gateway.console.roles import Permission, allows
 from gateway.console.security import requires, sensitive
@@ -58,7 +58,7 @@ async def versions(request: web.Request) -> web.StreamResponse:
         review.tree_changes(None, current.tree_yaml) if current is not None and live else []
     )
     fresh = (
-        await publishing.menu_freshness(source_of(ctx), checked, ctx.now())
+        await publishing.menu_freshness(menu_source(ctx, name), checked, ctx.now())
         if checked is not None
         else None
     )
@@ -129,7 +129,7 @@ async def publish(request: web.Request) -> web.StreamResponse:
     name = menu_name_of(request)
     version = await _version_of(request, name)
     outcome = await publishing.publish_menu(
-        source_of(ctx),
+        menu_source(ctx, name),
         name,
         version.id,
         signed_in_user(request),
@@ -153,7 +153,7 @@ async def submit(request: web.Request) -> web.StreamResponse:
     name = menu_name_of(request)
     version = await _version_of(request, name)
     outcome = await publishing.submit(
-        source_of(ctx),
+        menu_source(ctx, name),
         name,
         version.id,
         signed_in_user(request),
@@ -184,6 +184,9 @@ async def rollback(request: web.Request) -> web.StreamResponse:
             f"/menus/{name}/versions",
             flash=f"Version {old.id} no longer validates (content changed); not rolled back.",
         )
+    clash = publishing.service_refusal(menu_source(ctx, name), name, old.tree_yaml, checked)
+    if clash:
+        return redirect(request, f"/menus/{name}/versions", flash=f"Not rolled back: {clash}")
     live = pick(await versions_of(ctx, name), "published")
     changes = review.tree_changes(live.tree_yaml if live else None, old.tree_yaml)
     copy = await ctx.backend.create_menu_version(name, old.tree_yaml, old.author, ctx.now())
@@ -193,7 +196,11 @@ async def rollback(request: web.Request) -> web.StreamResponse:
         user,
         "menu_rollback",
         f"menu:{name}",
-        {"version": str(copy.id), "copy_of": str(old.id), **review.audit_details(changes)},
+        {
+            "version": str(copy.id),
+            "copy_of": str(old.id),
+            **review.audit_details(changes),
+        },
         ctx.now(),
         service=chosen_service(request).key,
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.console import menu_draft
-from gateway.console.content_source import check_menu_text, live_content
+from gateway.console.content_source import check_menu_text, menu_source
 from gateway.console.context import context, current_role, ensure_session, redirect, render
 from gateway.console.menu_check import (
     budget,
@@ -106,7 +106,7 @@ async def menu_editor(request: web.Request) -> web.StreamResponse:
             "sim": sim,
             "fields": checked.on_fields(screen_id),
             "can_edit": allows(current_role(request), Permission.EDIT),
-            "catalog_error": (await live_content(ctx)).error,
+            "catalog_error": (await menu_source(ctx, name).live()).error,
         },
     )
 

@@ -59,7 +59,7 @@ async def played_menus(request: web.Request) -> list[Played]:
     """The chosen service's menus, with the languages played from recordings."""
     say = set(context(request).settings.voice_say_languages)
     found = []
-    for name, text in sorted((await live_menus(context(request))).items()):
+    for name, text in sorted((await live_menus(request)).items()):
         try:
             data = menu_draft.parse(text)
         except menu_draft.DraftError:
