@@ -1,9 +1,11 @@
 """``gateway publish content|menu NAME --as USER``: publish the open draft from a shell.
 
 The same path as the console's Publish button (:mod:`gateway.console.publishing`): the
-account's password and role are checked (:mod:`gateway.cli.acting_account`), nobody
-publishes a draft they edited, the draft is validated with the other half (menus or
-content) first, and the audit row names every field that changes. Running gateways
+account's password and its role on the service concerned are checked
+(:mod:`gateway.cli.acting_account`; a menu's service is its owner, content's is
+``--service``, else the default), nobody publishes a draft they edited, the draft is
+validated with the other half (that service's menus or content) and against the other
+services' codes first, and the audit row names every field that changes. Running gateways
 pick the new version up at their next poll of the store (within seconds).
 """
 
@@ -16,10 +18,16 @@ import time
 from typing import Any
 
 from gateway.cli.acting_account import AccountRefused, act_as, add_account_arguments
-from gateway.cli.service_option import service_of_menu
+from gateway.cli.service_option import (
+    UnknownService,
+    add_service_argument,
+    chosen_service,
+    service_of_menu,
+)
 from gateway.console import publishing
-from gateway.console.content_source import ContentSource
+from gateway.console.content_source import ContentSource, stored_services
 from gateway.console.roles import Permission
+from gateway.menu.loader import TreeError
 from gateway.observability.logs import configure as configure_logging
 from gateway.settings import Settings
 from gateway.store.audit_anchor import audit_seal
@@ -32,6 +40,7 @@ def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
     what = publish.add_subparsers(dest="publish_what", required=True, metavar="WHAT")
     content = what.add_parser("content", help="the open content draft")
     content.add_argument("--version", type=int, default=None, help="default: the open draft")
+    add_service_argument(content)
     add_account_arguments(content)
     content.set_defaults(func=_run, menu=None)
     menu = what.add_parser("menu", help="a menu's open draft")
@@ -55,9 +64,23 @@ async def _publish(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     try:
         what = f"publish {args.menu or 'content'}"
-        service = service_of_menu(settings, args.menu)
-        approver = await act_as(store, args, (Permission.APPROVE,), what, service=service)
-        source = ContentSource(store, settings)
+        what = f"publish {args.menu or 'content'}"
+        chosen = (
+            service_of_menu(settings, args.menu)
+            if args.menu is not None
+            else chosen_service(settings, getattr(args, "service", None))
+        )
+        approver = await act_as(store, args, (Permission.APPROVE,), what, service=chosen)
+        services = await stored_services(settings, store)
+        service = next(s for s in services if s.id == chosen.id)
+        if args.menu is None and not (service.default or service.content):
+            print(
+                f"gateway: {service.id} shares the default service's content: "
+                "publish it without --service",
+                file=sys.stderr,
+            )
+            return 1
+        source = ContentSource(store, settings, service, services)
         version = args.version
         if version is None:
             versions = await (
@@ -76,7 +99,7 @@ async def _publish(args: argparse.Namespace, settings: Settings) -> int:
             outcome = await publishing.publish_menu(
                 source, args.menu, version, approver, time.time(), service.key
             )
-    except AccountRefused as exc:
+    except (AccountRefused, TreeError, UnknownService) as exc:
         print(f"gateway: {exc}", file=sys.stderr)
         return 1
     finally:

@@ -15,6 +15,7 @@ language, every caller country, by the gateway's own validator.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from gateway.console import menu_draft
 from gateway.console.context import ConsoleContext, context
 from gateway.console.menu_check import CheckedDraft, check, menu_files
 from gateway.console.ports import DEFAULT_SERVICE, ServiceInfo
@@ -32,6 +34,7 @@ from gateway.content.country_aliases import CountryAliases, load_country_aliases
 from gateway.content.document import Document, content_versions_of
 from gateway.menu.loader import Problem
 from gateway.menu.pages import Limit
+from gateway.server.live_tree import content_folder, raw_top, tree_file, tree_files, tree_id_of
 from gateway.settings import Settings
 from gateway.store.port import Store
 from gateway.store.records import MenuVersion
@@ -232,6 +235,33 @@ def _digest(text: str) -> str:
 
 
 MEMO_SIZE = 16
+
+
+async def stored_services(settings: Settings, store: Store) -> list[ServiceInfo]:
+    """The services as a process without a running gateway (the command line) sees them:
+    every tree file, its codes as its newest published version says (else its file),
+    its own content folder; the default first."""
+    default = tree_file(settings)
+    found: list[ServiceInfo] = []
+    for path in tree_files(settings):
+        data: object = raw_top(path) or {}
+        published = await store.published_menu(path.stem)
+        if published is not None:
+            with contextlib.suppress(menu_draft.DraftError):
+                data = menu_draft.parse(published.tree_yaml)
+        codes = data.get("service_codes") if isinstance(data, dict) else None
+        folder = content_folder(settings, path)
+        tree_id = tree_id_of(path)
+        own = folder.name if folder != settings.content and path != default else ""
+        info = ServiceInfo(
+            tree_id,
+            "" if path == default else tree_id,
+            tuple(str(code) for code in codes) if isinstance(codes, list) else (),
+            menu=path.stem,
+            content=own,
+        )
+        found.insert(0 if path == default else len(found), info)
+    return found
 
 
 def source_of(ctx: ConsoleContext, service: ServiceInfo | None = None) -> ContentSource:

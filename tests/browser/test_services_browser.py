@@ -1,6 +1,8 @@
 """Two services on two codes, in Chromium: the whole gateway (``create_app``) answers
 USSD over Africa's Talking and SMS keywords on each service's code, and two operators,
-each an editor on one service, see only their own service in the console."""
+each an editor on one service, see only their own service in the console; an editor
+and an approver on the second service change its menu, live on its code only, and
+still served after a restart."""
 
 from __future__ import annotations
 
@@ -63,15 +65,17 @@ async def text(gateway: Any, to: str, words: str, caller: str, message_id: str) 
 @pytest.fixture
 async def two_services(make_gateway: Any) -> tuple[Any, dict[str, int]]:
     """The whole gateway with a second tree (work-rights, on its own codes) beside the
-    shipped one; sam edits the shipped service, wendy work-rights; one alert each."""
+    shipped one; sam edits the shipped service, wendy work-rights, wes approves on
+    work-rights only; one alert each."""
     gateway = await make_gateway(
-        operators={"sam": "none", "wendy": "none"},
+        operators={"sam": "none", "wendy": "none", "wes": "approver"},
         files={"menus/work.yaml": WORK, "content/work-rights/topics.yaml": WORK_TOPICS},
         sms_channel="none",
     )
     store = gateway.store
     for username, service in (("sam", ""), ("wendy", "work-rights")):
         await store.set_service_role(username, service, "editor")
+    await store.set_service_role("wes", "", "none")  # an approver, on work-rights only
     alerts = {}
     for name, key, topic in (("safe-journey", "", "route-central-med"),
                              ("work-rights", "work-rights", "jobs")):  # fmt: skip
@@ -118,3 +122,48 @@ async def test_two_services_two_codes_two_operators(
         page_text = await page.content()
         assert re.search("another service", page_text)
         await page.context.close()
+
+
+async def test_a_second_services_menu_is_edited_and_published_in_the_browser(
+    browser: Browser, two_services: tuple[Any, dict[str, int]], sign_in_as: Any, shoot: Any
+) -> None:
+    gateway, _ = two_services
+    caller = "+254700000105"
+    default_home = await gateway.dial("d1", "", caller, "*384#")
+    assert (await gateway.dial("w1", "", caller, "*384*2#")).startswith("CON Work rights")
+
+    editor = await sign_in_as(browser, gateway, "wendy")  # editor on work-rights only
+    await editor.goto(f"{gateway.console_url}/menus/work?screen=main")
+    await editor.locator("textarea[name='text.en']").fill("Work rights: new office hours")
+    await editor.click("text=Save draft")
+    await expect(editor.locator(".flash")).to_contain_text("Draft saved")
+    await editor.click("button:has-text('Submit for review')")
+    await expect(editor.locator(".flash")).to_contain_text("submitted for review")
+    await expect(editor.locator("button:has-text('Publish')")).to_have_count(0)
+    # sam, an editor on the shipped service only, cannot open it.
+    other = await sign_in_as(browser, gateway, "sam")
+    refused = await other.goto(f"{gateway.console_url}/menus/work")
+    assert refused is not None and refused.status == 403
+    await other.context.close()
+    assert (await gateway.dial("w2", "", caller, "*384*2#")).startswith("CON Work rights (sample)")
+
+    approver = await sign_in_as(browser, gateway, "wes")  # approver on work-rights only
+    await approver.goto(f"{gateway.console_url}/menus/work/versions")
+    approver.on("dialog", lambda dialog: dialog.accept())
+    await expect(approver.locator("#review")).to_contain_text("Work rights: new office hours")
+    await shoot(approver, "services-second-menu-review")
+    await approver.click("button:has-text('Publish')")
+    await expect(approver.locator(".flash")).to_contain_text("is live")
+    # Live on work-rights' code at once; the shipped service's code is unchanged.
+    work = await gateway.dial("w3", "", caller, "*384*2#")
+    assert work.startswith("CON Work rights: new office hours")
+    assert await gateway.dial("d2", "", caller, "*384#") == default_home
+    await editor.context.close()
+    await approver.context.close()
+
+    # Restarted on the same database: work-rights' published version is served.
+    await gateway.stop()
+    await gateway.start()
+    work = await gateway.dial("w4", "", caller, "*384*2#")
+    assert work.startswith("CON Work rights: new office hours")
+    assert await gateway.dial("d3", "", caller, "*384#") == default_home

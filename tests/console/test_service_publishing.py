@@ -8,7 +8,11 @@ file) through aiohttp's test client.
 
 from __future__ import annotations
 
+import asyncio
+import io
 import re
+import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +20,15 @@ import pytest
 import structlog
 from aiohttp.test_utils import TestClient
 
+from gateway.cli.main import main
 from gateway.console.passwords import Passwords
 from gateway.content.document import content_versions_of
 from gateway.menu.services import ServiceMapError, build_service_map
 from gateway.server.app import create_app
 from gateway.server.app_keys import RUNTIME
 from gateway.settings import Settings
+from gateway.store.audit_anchor import audit_seal
+from gateway.store.sql_store import open_store
 from tests.menu.test_services_apart import SECRET, gateway_with
 from tests.menu.test_validator import GOOD
 
@@ -275,3 +282,60 @@ def test_a_service_map_refuses_a_code_of_another_service_and_a_second_default() 
     with pytest.raises(ServiceMapError, match="only one tree may be the default"):
         services.with_codes("work", [])
     assert services.with_codes("safe", []).default == "safe"
+
+
+def test_the_command_line_publishes_a_services_own_content_as_an_approver_on_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``gateway publish content --service work-rights``: its own content, published by
+    an approver on work-rights (not by one on the default service only), audited there."""
+    settings = two_services(tmp_path)
+    for name, value in (("DATA_DIR", str(settings.data_dir)), ("MENUS", str(settings.menus)),
+                        ("CONTENT", str(settings.content)),
+                        ("CALLBACK_SECRET", settings.callback_secret.reveal()),
+                        ("HASH_KEY", settings.hash_key.reveal())):  # fmt: skip
+        monkeypatch.setenv(f"GATEWAY_{name}", value)
+    name = content_versions_of("work-rights")
+    document = WORK_HOTLINES.replace('number: "1555"', 'number: "1777"')
+
+    async def prepare() -> int:
+        store = await open_store(settings.db_url, audit=audit_seal(settings))
+        try:
+            hashed = Passwords().hash(PASSWORD)
+            for username, service_off in (("wes", ""), ("april", "work-rights")):
+                await store.create_operator(username, hashed, "approver", 0.0)
+                await store.set_service_role(username, service_off, "none")
+            text = f"hotlines:\n{textwrap.indent(document.split(chr(10), 1)[1], '  ')}"
+            draft = await store.create_menu_version(name, text, "wendy", 0.0, submitted=True)
+            return int(draft.id)
+        finally:
+            await store.close()
+
+    async def published() -> tuple[Any, list[Any]]:
+        store = await open_store(settings.db_url, audit=audit_seal(settings))
+        try:
+            rows = await store.audit_entries()
+            return await store.published_menu(name), rows
+        finally:
+            await store.close()
+
+    draft = asyncio.run(prepare())
+
+    def publish(username: str, service: str) -> int:
+        monkeypatch.setattr(sys, "stdin", io.StringIO(PASSWORD + "\n"))
+        return main(["publish", "content", "--service", service, "--as", username,
+                     "--password-stdin"])  # fmt: skip
+
+    assert publish("wes", "nowhere") == 1
+    assert publish("april", "work-rights") == 1  # an approver, but not on work-rights
+    live, _ = asyncio.run(published())
+    assert live is None
+    assert publish("wes", "work-rights") == 0
+    live, rows = asyncio.run(published())
+    assert live is not None and live.id == draft
+    done = [row for row in rows if row.action == "content_publish"]
+    assert [(r.subject, r.service, r.actor) for r in done] == [
+        ("content:work-rights", "work-rights", "wes")
+    ]
+    refused = [row for row in rows if row.action == "cli_refused"]
+    assert [(r.actor, r.service) for r in refused] == [("april", "work-rights")]
