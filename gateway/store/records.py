@@ -194,13 +194,14 @@ class AuditEntry:
 @dataclass(frozen=True)
 class AuditScope:
     """Which audit rows a reader is shown: the rows of ``services`` (store keys, "" the
-    default), the rows about no service when ``unscoped``, and the rows about no
-    service that ``own_actor`` wrote (their own sign-ins and password changes). A
-    reader with no scope sees every row."""
+    default), every row about no service when ``unscoped``, else the rows about no
+    service whose actor is one of ``own_actors`` (an operator's own sign-ins and
+    password changes, and failed sign-ins typed under their name). A reader with no
+    scope sees every row."""
 
     services: tuple[str, ...] = ()
     unscoped: bool = False
-    own_actor: str | None = None
+    own_actors: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

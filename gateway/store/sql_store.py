@@ -249,8 +249,8 @@ class SQLStore(Outbox, OperatorSecurity, ReceiptState):
         ]
         if scope.unscoped:
             branches.append(("service IS NULL", ()))
-        elif scope.own_actor is not None:
-            branches.append(("service IS NULL AND actor = ?", (scope.own_actor,)))
+        else:
+            branches += [("service IS NULL AND actor = ?", (actor,)) for actor in scope.own_actors]
         if not branches:
             return []
         params: list[object] = []

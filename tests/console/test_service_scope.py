@@ -205,6 +205,8 @@ async def test_the_audit_page_shows_each_operator_their_services_rows(
     await backend.append_audit("wendy", "alert.create", "broadcast:w", {}, START, "work-rights")
     await backend.append_audit("sam", "alert.create", "broadcast:s", {}, START + 1, "")
     await backend.append_audit("cli", "user_add", "operator:zed", {}, START + 2)
+    for name in ("sam", "wendy", "zed"):  # a failed sign-in typed under each name
+        await backend.append_audit(f"claimed:{name}", "login_failed", "console", {}, START + 3)
     for username, own, other in (("sam", "broadcast:s", "broadcast:w"),
                                  ("wendy", "broadcast:w", "broadcast:s")):  # fmt: skip
         client = await client_for()
@@ -215,7 +217,8 @@ async def test_the_audit_page_shows_each_operator_their_services_rows(
         assert f"<td>{own}</td>" in page and f"<td>{other}</td>" not in page
         # Rows about no service: their own sign-in, not someone else's account change.
         assert f"<td>{username}</td><td>login</td>" in page
-        assert "operator:zed" not in page
+        assert f"<td>claimed:{username}</td><td>login_failed</td>" in page
+        assert "operator:zed" not in page and "claimed:zed" not in page
         refused = await client.get(
             "/console/audit?service=" + ("safe-journey" if username == "wendy" else "work-rights")
         )

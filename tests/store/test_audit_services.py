@@ -120,6 +120,7 @@ async def test_a_scope_shows_only_the_rows_it_lets_through(log: Log) -> None:
     try:
         await store.append_audit("sam", "login", "console", {}, T0)
         await store.append_audit("wen", "login", "console", {}, T0 + 1)
+        await store.append_audit("claimed:wen", "login_failed", "console", {}, T0 + 1.5)
         await store.append_audit("sam", "alert.create", "broadcast:1", {}, T0 + 2, service="")
         await store.append_audit("wen", "alert.create", "broadcast:2", {}, T0 + 3, service="work")
         await store.append_audit("ada", "menu_edit", "menu:x", {}, T0 + 4, service="third")
@@ -128,16 +129,21 @@ async def test_a_scope_shows_only_the_rows_it_lets_through(log: Log) -> None:
             rows = await store.audit_entries_before(None, 100, scope)
             return [(entry.actor, entry.action) for entry in reversed(rows)]
 
-        assert len(await seen(None)) == 5
-        assert await seen(AuditScope(services=("work",), own_actor="wen")) == [
+        assert len(await seen(None)) == 6
+        assert await seen(AuditScope(services=("work",), own_actors=("wen", "claimed:wen"))) == [
             ("wen", "login"),
+            ("claimed:wen", "login_failed"),
             ("wen", "alert.create"),
         ]
         assert await seen(AuditScope(services=("", "third"))) == [
             ("sam", "alert.create"),
             ("ada", "menu_edit"),
         ]
-        assert await seen(AuditScope(unscoped=True)) == [("sam", "login"), ("wen", "login")]
+        assert await seen(AuditScope(unscoped=True)) == [
+            ("sam", "login"),
+            ("wen", "login"),
+            ("claimed:wen", "login_failed"),
+        ]
         assert await seen(AuditScope()) == []
         # The cursor walks a scope too: older than the newest "work" row there is none.
         newest = await store.audit_entries_before(None, 1, AuditScope(services=("work",)))

@@ -5,9 +5,10 @@ what the newest checkpoint outside the database recorded.
 Rows are shown per service. An admin sees every row, and may filter by service (or
 keep the rows about no service: sign-ins, accounts). Any other operator sees the rows
 of the services they hold a role on, and of the rows about no service only their own
-(their sign-ins, their password changes); they may filter among their services. The
-integrity check always walks the whole chain, every service's rows included: a row
-cut from another service's part breaks it for everyone.
+(their sign-ins, failed sign-ins typed under their name, their password changes);
+they may filter among their services. The integrity check always walks the whole
+chain, every service's rows included: a row cut from another service's part breaks it
+for everyone.
 """
 
 from __future__ import annotations
@@ -16,7 +17,13 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from gateway.console.context import context, current_session, render, signed_in_user
+from gateway.console.context import (
+    claimed_name,
+    context,
+    current_session,
+    render,
+    signed_in_user,
+)
 from gateway.console.ports import ServiceInfo
 from gateway.console.roles import Role
 from gateway.console.service_scope import services_of, visible
@@ -38,7 +45,9 @@ def _scope(
         return AuditScope(services=(chosen.key,))
     if admin:
         return AuditScope(unscoped=True) if wanted == NO_SERVICE else None
-    return AuditScope(services=tuple(service.key for service in services), own_actor=username)
+    # Their own rows about no service: what they did, and sign-ins failed under their name.
+    own = (username, claimed_name(username))
+    return AuditScope(services=tuple(service.key for service in services), own_actors=own)
 
 
 async def audit_page(request: web.Request) -> web.StreamResponse:
