@@ -9,15 +9,17 @@ tar -x -C DIR``, then this tree, one after the other on one Redis) under ``valgr
 (bench/ussd_mix.py, wrk, 64 connections), then counts the instructions the server
 executes while wrk loads it for ``--seconds`` (``callgrind_control``: zero, load,
 dump) and divides by the requests answered. Under
-callgrind a server runs some fifty times slower, so every connection always has a
-request waiting: batches (Redis pipelining, the event loop's) are larger than on a
-real run, the same for every tree. Needs valgrind and wrk.
+callgrind a server runs some fifty times slower, so with 64 connections every one
+always has a request waiting: batches (Redis pipelining, the event loop's) are larger
+than on a real run and vary by a few per cent from run to run; ``--connections 1``
+sends one request at a time, the most repeatable count. Needs valgrind and wrk.
 """
 
 from __future__ import annotations
 
 import argparse
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -83,7 +85,8 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--warm-up", type=int, default=30)
-    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--connections", type=int, default=64, help="1: the most repeatable")
+    parser.add_argument("--rounds", type=int, default=1, help="count every tree this often")
     args = parser.parse_args()
     trees = [base.resolve() for base in args.base] + [ROOT]
     with tempfile.TemporaryDirectory() as name:
@@ -92,12 +95,21 @@ def main() -> None:
         write_scripts(mix, SCRIPTS, 6000)
         redis_server = RedisServer(tmp)
         redis_server.start()
+        runs: dict[Path, list[float]] = {tree: [] for tree in trees}
         try:
-            counts = {tree: count(tree, tmp, redis_server.url, args, mix) for tree in trees}
+            for _ in range(args.rounds):
+                for tree in trees:
+                    runs[tree].append(count(tree, tmp, redis_server.url, args, mix))
+                    print(f"{tree}: {runs[tree][-1]:,.0f} instructions per request", flush=True)
         finally:
             redis_server.stop()
+    counts = {tree: statistics.median(found) for tree, found in runs.items()}
+    print(
+        f"\nmedians of {args.rounds} round(s), {args.connections} connection(s), "
+        f"{args.seconds}s of load each:"
+    )
     for tree, per_request in counts.items():
-        print(f"{tree}: {per_request:,.0f} instructions per request (callgrind)", flush=True)
+        print(f"{tree}: {per_request:,.0f} instructions per request (callgrind)")
     first = counts[trees[0]]
     for tree in trees[1:]:
         print(
