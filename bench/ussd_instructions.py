@@ -11,8 +11,10 @@ executes while wrk loads it for ``--seconds`` (``callgrind_control``: zero, load
 dump) and divides by the requests answered. Under
 callgrind a server runs some fifty times slower, so with 64 connections every one
 always has a request waiting: batches (Redis pipelining, the event loop's) are larger
-than on a real run and vary by a few per cent from run to run; ``--connections 1``
-sends one request at a time, the most repeatable count. Needs valgrind and wrk.
+than on a real run and vary by a few per cent from run to run; ``--hop`` counts
+instead the gateway's own work without HTTP, one request at a time
+(bench/ussd_hop_loop.py: form dict to screen text, with Redis, the log line and the
+metrics), the most repeatable count. Needs valgrind and wrk.
 """
 
 from __future__ import annotations
@@ -66,16 +68,48 @@ def count(tree: Path, tmp: Path, redis_url: str, args: argparse.Namespace, mix: 
         server.wait()
     if result["non2xx"]:
         raise SystemExit(f"{tree}: {result['non2xx']:.0f} non-2xx answers")
-    totals = []
+    return _dumped(data, "load") / float(result["requests"])
+
+
+def count_hop(tree: Path, tmp: Path, redis_url: str, args: argparse.Namespace, mix: Path) -> float:
+    """Instructions per request of ``tree``'s hop without HTTP (bench/ussd_hop_loop.py)."""
+    data = Path(tempfile.mkdtemp(dir=tmp))
+    env = dict(gateway_env(str(data), redis_url), PYTHONPATH=str(tree))
+    out = data / "callgrind.out"
+    flush(redis_url)
+    with (data / "gateway.log").open("wb") as log:
+        subprocess.run(
+            [
+                "valgrind",
+                "--tool=callgrind",
+                "--instr-atstart=no",
+                f"--callgrind-out-file={out}",
+                sys.executable,
+                str(ROOT / "bench" / "ussd_hop_loop.py"),
+                str(mix),
+                "--callgrind",
+                "--warm-up",
+                str(args.requests),
+                "--requests",
+                str(args.requests),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            check=True,
+        )
+    return _dumped(data, "loop") / int(args.requests)
+
+
+def _dumped(data: Path, name: str) -> int:
+    """The instructions callgrind counted up to the dump named ``name``."""
     for dump in data.glob("callgrind.out*"):
         text = dump.read_text(errors="replace")
-        if "desc: Trigger: dump load" in text:
+        if f"desc: Trigger: dump {name}" in text:
             found = re.search(r"^(?:totals|summary): (\d+)", text, re.MULTILINE)
             if found:
-                totals.append(int(found.group(1)))
-    if not totals:
-        raise SystemExit(f"{tree}: callgrind wrote no dump of the load")
-    return max(totals) / result["requests"]
+                return int(found.group(1))
+    raise SystemExit(f"{data}: callgrind wrote no dump {name!r}")
 
 
 def main() -> None:
@@ -85,8 +119,14 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--warm-up", type=int, default=30)
-    parser.add_argument("--connections", type=int, default=64, help="1: the most repeatable")
+    parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=1, help="count every tree this often")
+    parser.add_argument(
+        "--hop",
+        action="store_true",
+        help="count the hop without HTTP, one request at a time (bench/ussd_hop_loop.py)",
+    )
+    parser.add_argument("--requests", type=int, default=3000, help="with --hop: warm-up, counted")
     args = parser.parse_args()
     trees = [base.resolve() for base in args.base] + [ROOT]
     with tempfile.TemporaryDirectory() as name:
@@ -99,15 +139,18 @@ def main() -> None:
         try:
             for _ in range(args.rounds):
                 for tree in trees:
-                    runs[tree].append(count(tree, tmp, redis_server.url, args, mix))
+                    measure = count_hop if args.hop else count
+                    runs[tree].append(measure(tree, tmp, redis_server.url, args, mix))
                     print(f"{tree}: {runs[tree][-1]:,.0f} instructions per request", flush=True)
         finally:
             redis_server.stop()
     counts = {tree: statistics.median(found) for tree, found in runs.items()}
-    print(
-        f"\nmedians of {args.rounds} round(s), {args.connections} connection(s), "
-        f"{args.seconds}s of load each:"
+    shape = (
+        f"{args.requests} requests one at a time after as many, no HTTP"
+        if args.hop
+        else f"{args.connections} connections, {args.seconds}s of load"
     )
+    print(f"\nmedians of {args.rounds} round(s), {shape} each:")
     for tree, per_request in counts.items():
         print(f"{tree}: {per_request:,.0f} instructions per request (callgrind)")
     first = counts[trees[0]]
