@@ -339,3 +339,38 @@ def test_the_command_line_publishes_a_services_own_content_as_an_approver_on_it(
     ]
     refused = [row for row in rows if row.action == "cli_refused"]
     assert [(r.actor, r.service) for r in refused] == [("april", "work-rights")]
+
+
+async def test_a_down_service_comes_up_when_a_valid_version_is_published_and_stays_up(
+    aiohttp_client: Any, tmp_path: Path
+) -> None:
+    """Its file is broken: down at boot (the others served). A valid version published
+    (here straight into the store, as the console's publish leaves it) brings it up
+    without a restart; after a restart, with the file still broken, the published
+    version is served and the gateway says why, as it does for the default."""
+    settings = two_services(tmp_path)
+    (settings.menus / "legal.yaml").write_text(
+        LEGAL.replace("goto: info", "goto: nowhere"), encoding="utf-8"
+    )
+    gateway = await started(aiohttp_client, settings)
+    runtime = gateway.app[RUNTIME]
+    assert "legal" in runtime.served.down
+    closing = await dial(gateway, "*384*3#", "l1")
+    assert closing.startswith("END")
+    version = await runtime.store.create_menu_version("legal", LEGAL, "someone", 0.0)
+    await runtime.store.publish_menu_version(version.id, "someone else", 0.0)
+    await runtime.followers.refresh()
+    assert (await dial(gateway, "*384*3#", "l2")).startswith("CON Welcome")
+    status = await (await gateway.get("/status")).json()
+    legal = next(s for s in status["services"] if s["id"] == "legal")
+    assert legal["up"] and legal["tree_version"] == f"v{version.id}"
+
+    await gateway.close()
+    with structlog.testing.capture_logs() as logs:
+        restarted = await started(aiohttp_client, settings)
+    assert (await dial(restarted, "*384*3#", "l3")).startswith("CON Welcome")
+    status = await (await restarted.get("/status")).json()
+    legal = next(s for s in status["services"] if s["id"] == "legal")
+    assert legal["up"] and "legal.yaml" in legal["serving_warning"]
+    said = [e for e in logs if e["event"] == "gateway.files_invalid_serving_published"]
+    assert [e["service"] for e in said] == ["legal"]
