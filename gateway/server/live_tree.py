@@ -7,6 +7,7 @@ reads the new tree. No restart.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -138,7 +139,10 @@ class ServedTrees:
             if sorted(normalise_code(code) for code in codes) != sorted(
                 self.services.codes_of(tree_id)
             ):
-                self.services = self.services.with_codes(tree_id, codes)
+                # Checked before the swap (refusal); were it refused now, the codes
+                # would keep routing as before rather than break the follower.
+                with contextlib.suppress(ServiceMapError):
+                    self.services = self.services.with_codes(tree_id, codes)
             self.down.pop(tree_id, None)  # a valid version is served: the service is up
 
         return swapped

@@ -155,9 +155,6 @@ class PublishedFollower:
         menus: list[MenuHalf] = []
         contents: list[ContentHalf] = []
         published_menu = await self.store.published_menu(self.seed.menu_name)
-        # A version of the menu named like a content version cannot be a menu's.
-        if published_menu is not None and self.seed.menu_name.startswith("~"):
-            published_menu = None
         if published_menu is not None:
             menus.append(
                 MenuHalf(
