@@ -8,9 +8,10 @@ this runner only calls them one after another with smaller arguments, streams th
 output, and ends with a summary of which passed. ``bench/ussd_mix.py`` (the request
 mix) and ``bench/bare_handler.py`` (the baseline server) are helpers the USSD scripts
 start themselves; ``bench/ussd_profile.py`` is a profiler (it needs py-spy and ptrace),
+``bench/ussd_syscalls.py`` counts system calls per request (it needs perf, as root),
 and ``bench/ussd_ab.py`` (CPU per request, alternating rounds) and
 ``bench/ussd_instructions.py`` (instructions per request, callgrind) compare this tree
-with another copy of the project: all three are run by hand.
+with another copy of the project: all four are run by hand.
 """
 
 from __future__ import annotations
