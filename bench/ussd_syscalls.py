@@ -9,13 +9,17 @@ each load window, counts the server's system calls with ``perf stat`` on the ker
 syscall tracepoints (no ptrace, so the server runs at its usual speed, unlike under
 strace) and reads its user and kernel CPU time and context switches from /proc. Every
 figure is divided by the requests answered; the medians over the rounds are printed.
+With ``--loop`` both servers also count the event loop's work (callbacks, timers, tasks,
+futures, loop turns: bench/loop_counter/sitecustomize.py), which slows them a little.
 Needs perf (run as root) and wrk.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -57,7 +61,25 @@ def process_counters(pid: int) -> dict[str, float]:
     return counters
 
 
-def measure(pid: int, port: int, seconds: int, connections: int, mix: Path) -> dict[str, float]:
+def loop_counts(pid: int, folder: Path | None) -> dict[str, float]:
+    """The event loop's counts so far (bench/loop_counter), or none without ``--loop``."""
+    if folder is None:
+        return {}
+    dump = folder / f"{pid}.json"
+    dump.unlink(missing_ok=True)
+    os.kill(pid, signal.SIGUSR1)
+    for _ in range(100):
+        if dump.exists() and dump.stat().st_size:
+            time.sleep(0.05)  # written in one go; let it finish
+            counts: dict[str, float] = json.loads(dump.read_text())
+            return {f"loop: {name}": value for name, value in counts.items()}
+        time.sleep(0.05)
+    raise SystemExit(f"server {pid} wrote no loop counts")
+
+
+def measure(
+    pid: int, port: int, seconds: int, connections: int, mix: Path, counts: Path | None
+) -> dict[str, float]:
     events = [f"syscalls:sys_enter_{name}" for name in SYSCALLS]
     events = [e for e in events if (TRACEPOINTS / e.split(":")[1]).exists()]
     events.append("raw_syscalls:sys_enter")
@@ -68,9 +90,9 @@ def measure(pid: int, port: int, seconds: int, connections: int, mix: Path) -> d
         text=True,
     )
     time.sleep(0.3)  # perf attaches
-    before = process_counters(pid)
+    before = process_counters(pid) | loop_counts(pid, counts)
     result = wrk(port, seconds, connections, mix)
-    after = process_counters(pid)
+    after = process_counters(pid) | loop_counts(pid, counts)
     perf.send_signal(2)
     _, report = perf.communicate()
     requests = result["requests"]
@@ -90,6 +112,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--loop", action="store_true", help="count the event loop's work too")
     args = parser.parse_args()
     rounds: dict[str, list[dict[str, float]]] = {"bare + Redis": [], "gateway": []}
     with tempfile.TemporaryDirectory() as tmp:
@@ -98,6 +121,11 @@ def main() -> None:
         redis_server = RedisServer(Path(tmp))
         redis_server.start()
         env = gateway_env(tmp, redis_server.url)
+        counts = Path(tmp) / "loop" if args.loop else None
+        if counts is not None:
+            counts.mkdir()
+            counter = ROOT / "bench" / "loop_counter"
+            env = dict(env, PYTHONPATH=f"{counter}:{ROOT}", LOOP_COUNTS_DIR=str(counts))
         bare_port, gateway_port = free_port(), free_port()
         servers: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
         try:
@@ -115,7 +143,7 @@ def main() -> None:
                 for name in names:
                     process, port = servers[name]
                     rounds[name].append(
-                        measure(process.pid, port, args.seconds, args.connections, mix)
+                        measure(process.pid, port, args.seconds, args.connections, mix, counts)
                     )
         finally:
             for process, _ in servers.values():
