@@ -11,6 +11,9 @@ strace) and reads its user and kernel CPU time and context switches from /proc. 
 figure is divided by the requests answered; the medians over the rounds are printed.
 With ``--loop`` both servers also count the event loop's work (callbacks, timers, tasks,
 futures, loop turns: bench/loop_counter/sitecustomize.py), which slows them a little.
+With ``--http-setup`` a third server joins the rounds: the baseline inside the gateway's
+HTTP set-up (``bench/bare_handler.py --gateway-http``: its middleware, a mounted
+sub-app, its access logger), to tell what that set-up costs a request.
 Needs perf (run as root) and wrk.
 """
 
@@ -113,8 +116,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--loop", action="store_true", help="count the event loop's work too")
+    parser.add_argument(
+        "--http-setup", action="store_true", help="also the baseline in the gateway's HTTP set-up"
+    )
     args = parser.parse_args()
-    rounds: dict[str, list[dict[str, float]]] = {"bare + Redis": [], "gateway": []}
+    names = ["bare + Redis", *(["bare, gateway HTTP"] if args.http_setup else []), "gateway"]
+    rounds: dict[str, list[dict[str, float]]] = {name: [] for name in names}
     with tempfile.TemporaryDirectory() as tmp:
         mix = Path(tmp) / "mix"
         write_scripts(mix, SCRIPTS, max(6000, args.seconds * 400))
@@ -132,6 +139,10 @@ def main() -> None:
             bare = [sys.executable, str(ROOT / "bench" / "bare_handler.py")]
             bare += ["--port", str(bare_port), "--redis", redis_server.url]
             servers["bare + Redis"] = (start(bare, env, bare_port), bare_port)
+            if args.http_setup:
+                setup_port = free_port()
+                setup = [*bare[:2], "--port", str(setup_port), *bare[4:], "--gateway-http"]
+                servers["bare, gateway HTTP"] = (start(setup, env, setup_port), setup_port)
             gateway = [sys.executable, "-m", "gateway", "serve", "--port", str(gateway_port)]
             with (Path(tmp) / "gateway.log").open("wb") as log:
                 servers["gateway"] = (start(gateway, env, gateway_port, log), gateway_port)
@@ -139,8 +150,8 @@ def main() -> None:
                 wrk(port, 3, args.connections, mix)  # warm-up
             for number in range(args.rounds):
                 flush(redis_server.url)
-                names = list(servers) if number % 2 == 0 else list(reversed(servers))
-                for name in names:
+                order = names if number % 2 == 0 else names[::-1]
+                for name in order:
                     process, port = servers[name]
                     rounds[name].append(
                         measure(process.pid, port, args.seconds, args.connections, mix, counts)
@@ -155,12 +166,12 @@ def main() -> None:
         f"{args.rounds} alternating rounds of {args.seconds}s, {os.cpu_count()} cores, "
         f"load average {os.getloadavg()[0]:.1f} at the end\n"
     )
-    print("| per request | bare + Redis | gateway |")
-    print("|---|---:|---:|")
+    print(f"| per request | {' | '.join(names)} |")
+    print(f"|---|{'---:|' * len(names)}")
     for key in rounds["gateway"][0]:
-        medians = [statistics.median(r.get(key, 0.0) for r in rounds[name]) for name in rounds]
+        medians = [statistics.median(r.get(key, 0.0) for r in rounds[name]) for name in names]
         digits = 0 if key in ("req/s", "user us", "kernel us") else 2
-        print(f"| {key} | {medians[0]:,.{digits}f} | {medians[1]:,.{digits}f} |")
+        print(f"| {key} | {' | '.join(f'{m:,.{digits}f}' for m in medians)} |")
 
 
 if __name__ == "__main__":
