@@ -35,6 +35,7 @@ from gateway.cli.service_option import (
     chosen_service,
     service_keys,
 )
+from gateway.cli.store_command import run_with_store
 from gateway.console import publishing
 from gateway.console.content_source import ContentSource
 from gateway.console.roles import Permission
@@ -45,11 +46,10 @@ from gateway.server.sms_channel import ChannelUnavailable, channel_family
 from gateway.server.worker_process import run_worker_process
 from gateway.settings import Settings
 from gateway.sms.keywords import CatalogError, load_catalog
-from gateway.store.audit_anchor import AuditAnchor, audit_seal
+from gateway.store.audit_anchor import AuditAnchor
 from gateway.store.audit_chain import describe
 from gateway.store.port import Store, StoreError
 from gateway.store.records import ChainCheck
-from gateway.store.sql_store import open_store
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -160,18 +160,10 @@ def _run(command: Command) -> Callable[[argparse.Namespace], int]:
 
 
 async def _with_store(command: Command, args: argparse.Namespace, settings: Settings) -> int:
-    try:
-        store = await open_store(settings.db_url, audit=audit_seal(settings))
-    except StoreError as exc:
-        print(f"gateway: {exc}", file=sys.stderr)
-        return 1
-    try:
+    async def work(store: Store) -> int:
         return await command(args, settings, store)
-    except (BroadcastError, AccountRefused, UnknownService) as exc:
-        print(f"gateway: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        await store.close()
+
+    return await run_with_store(settings, work, (BroadcastError, AccountRefused, UnknownService))
 
 
 class OtherServiceAlert(BroadcastError):

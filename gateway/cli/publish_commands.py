@@ -24,15 +24,14 @@ from gateway.cli.service_option import (
     chosen_service,
     service_of_menu,
 )
+from gateway.cli.store_command import run_with_store
 from gateway.console import publishing
 from gateway.console.content_source import ContentSource, stored_services
 from gateway.console.roles import Permission
 from gateway.menu.loader import TreeError
 from gateway.observability.logs import configure as configure_logging
 from gateway.settings import Settings
-from gateway.store.audit_anchor import audit_seal
-from gateway.store.port import StoreError
-from gateway.store.sql_store import open_store
+from gateway.store.port import Store
 
 
 def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -57,13 +56,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 async def _publish(args: argparse.Namespace, settings: Settings) -> int:
-    try:
-        store = await open_store(settings.db_url, audit=audit_seal(settings))
-    except StoreError as exc:
-        print(f"gateway: {exc}", file=sys.stderr)
-        return 1
-    try:
-        what = f"publish {args.menu or 'content'}"
+    async def work(store: Store) -> int:
         what = f"publish {args.menu or 'content'}"
         chosen = (
             service_of_menu(settings, args.menu)
@@ -99,10 +92,7 @@ async def _publish(args: argparse.Namespace, settings: Settings) -> int:
             outcome = await publishing.publish_menu(
                 source, args.menu, version, approver, time.time(), service.key
             )
-    except (AccountRefused, TreeError, UnknownService) as exc:
-        print(f"gateway: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        await store.close()
-    print(outcome.message, file=sys.stdout if outcome.published else sys.stderr)
-    return 0 if outcome.published else 1
+        print(outcome.message, file=sys.stdout if outcome.published else sys.stderr)
+        return 0 if outcome.published else 1
+
+    return await run_with_store(settings, work, (AccountRefused, TreeError, UnknownService))

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -159,25 +158,18 @@ def _normalise_command(args: argparse.Namespace) -> int:
 async def _normalise_with_store(
     settings: Settings, normaliser: IdentityNormaliser, batch: int
 ) -> int:
-    from gateway.store.audit_anchor import audit_seal
+    from gateway.cli.store_command import run_with_store
     from gateway.store.port import StoreError
-    from gateway.store.sql_store import open_store
 
-    try:
-        store = await open_store(settings.db_url, audit=audit_seal(settings))
-    except StoreError as exc:
-        print(f"gateway: {exc}", file=sys.stderr)
-        return 1
-    try:
+    async def work(store: SQLStore) -> int:
         report = await normalise_identities(store, normaliser, batch)
-    except StoreError as exc:
-        print(f"gateway: stopped: {exc}; run it again once fixed", file=sys.stderr)
-        return 1
-    finally:
-        await store.close()
-    print(
-        f"subscribers with a number: {report.seen}, re-keyed: {report.rehashed}, "
-        f"merged into the same person: {report.merged}, unreadable (left as they were): "
-        f"{report.unreadable}"
+        print(
+            f"subscribers with a number: {report.seen}, re-keyed: {report.rehashed}, "
+            f"merged into the same person: {report.merged}, unreadable (left as they were): "
+            f"{report.unreadable}"
+        )
+        return 0
+
+    return await run_with_store(
+        settings, work, (StoreError,), "stopped: {}; run it again once fixed"
     )
-    return 0

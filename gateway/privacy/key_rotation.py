@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -206,25 +205,21 @@ def _rotate_command(args: argparse.Namespace) -> int:
 
 
 async def _rotate_with_store(settings: Settings, rotation: KeyRotation, batch: int) -> int:
-    from gateway.store.audit_anchor import audit_seal
+    from gateway.cli.store_command import run_with_store
     from gateway.store.port import StoreError
-    from gateway.store.sql_store import open_store
 
-    try:
-        store = await open_store(settings.db_url, audit=audit_seal(settings))
-    except StoreError as exc:
-        print(f"gateway: {exc}", file=sys.stderr)
-        return 1
-    try:
+    async def work(store: SQLStore) -> int:
         report = await rotate(store, rotation, batch)
-    except (RotationError, StoreError) as exc:
-        print(f"gateway: key rotation stopped: {exc}; run it again once fixed", file=sys.stderr)
-        return 1
-    finally:
-        await store.close()
-    print(
-        f"subscribers: {report.seen}, re-sealed: {report.resealed}, re-hashed: "
-        f"{report.rehashed}, without a number (opted out): {report.without_number}. "
-        "Now set the new key(s) in the settings and restart every worker."
+        print(
+            f"subscribers: {report.seen}, re-sealed: {report.resealed}, re-hashed: "
+            f"{report.rehashed}, without a number (opted out): {report.without_number}. "
+            "Now set the new key(s) in the settings and restart every worker."
+        )
+        return 0
+
+    return await run_with_store(
+        settings,
+        work,
+        (RotationError, StoreError),
+        "key rotation stopped: {}; run it again once fixed",
     )
-    return 0

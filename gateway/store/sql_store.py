@@ -125,11 +125,11 @@ class SQLStore(Outbox, OperatorSecurity, ReceiptState):
             database = await SQLiteDatabase.open(url)
         try:
             await migrate(database)
+            if audit is not None and audit.anchor is not None:
+                audit.anchor.prepare()
         except BaseException:
             await database.close()
             raise
-        if audit is not None and audit.anchor is not None:
-            audit.anchor.prepare()
         return cls(database, audit)
 
     # -- audit log -------------------------------------------------------------------

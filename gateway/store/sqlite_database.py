@@ -92,9 +92,13 @@ class SQLiteDatabase:
             private_database(Path(path))
         try:
             connection = await _connect(path)
-            await connection.execute("PRAGMA journal_mode = WAL")
-            for statement in SQLITE.session_setup:
-                await connection.execute(statement)
+            try:
+                await connection.execute("PRAGMA journal_mode = WAL")
+                for statement in SQLITE.session_setup:
+                    await connection.execute(statement)
+            except BaseException:
+                await connection.close()
+                raise
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the database: {exc}") from exc
         database = cls(connection, path)
@@ -171,11 +175,17 @@ class SQLiteDatabase:
 
 
 async def _connect(path: str) -> aiosqlite.Connection:
+    """A connection set up for the gateway; closed again when the set-up fails (a file
+    that is no database), since its thread would keep the process alive."""
     connection = await aiosqlite.connect(path, isolation_level=None)
     connection.row_factory = sqlite3.Row
-    await connection.execute("PRAGMA busy_timeout = 15000")
-    await connection.execute("PRAGMA synchronous = NORMAL")
-    await connection.execute("PRAGMA foreign_keys = ON")
+    try:
+        await connection.execute("PRAGMA busy_timeout = 15000")
+        await connection.execute("PRAGMA synchronous = NORMAL")
+        await connection.execute("PRAGMA foreign_keys = ON")
+    except BaseException:
+        await connection.close()
+        raise
     return connection
 
 
