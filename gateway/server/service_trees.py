@@ -10,8 +10,9 @@ screen, the reason names ``file:line``) and the others are served. A down servic
 up by itself once a valid version is published.
 
 The service map is built from what is served (a published version may have changed a
-service's codes): codes that do not say which tree answers what (two defaults, a code
-claimed twice) still stop the boot. After the boot, a version whose codes would clash
+service's codes): files whose codes do not say which tree answers what (two defaults,
+a code claimed twice) still stop the boot; a published version whose codes clash with
+the others' marks its own service down instead. After the boot, a version whose codes would clash
 with another service's is not swapped in (:meth:`ServedTrees.refusal`).
 """
 
@@ -27,7 +28,7 @@ from gateway.content.document import content_versions_of
 from gateway.menu.loader import Problem, TreeError
 from gateway.menu.model import Tree
 from gateway.menu.pages import Limit
-from gateway.menu.services import ServiceMapError, build_service_map
+from gateway.menu.services import ServiceMap, ServiceMapError, build_service_map
 from gateway.server.live_tree import (
     DOWN_CODE_PREFIX,
     LiveTree,
@@ -97,14 +98,67 @@ async def open_services(
             claims.append((tree_id, str(path), _file_codes(path, tree_id)))
             continue
         claims.append((tree_id, str(path), other.current.service_codes))
+    published = {tree_id: other.version for tree_id, other in others.items()
+                 if tree_id not in down and other.version != "file"}  # fmt: skip
     try:
-        services = build_service_map(claims)
+        services = _map_holding_back_clashes(claims, published, down)
     except ServiceMapError as exc:
         raise TreeError([Problem(str(settings.menus), 0, "", str(exc))]) from None
     served = ServedTrees(live, others, services, down, files, own_content)
     for tree_id, each in followers.items():
         each.refusal = served.refusal(tree_id)
     return OpenedServices(served, ServiceFollowers(followers), folders)
+
+
+def _map_holding_back_clashes(
+    claims: Sequence[tuple[str, str, Sequence[str]]],
+    published: dict[str, str],
+    down: dict[str, str],
+) -> ServiceMap:
+    """The service map of ``claims``; when a service's published version (``published``:
+    tree id -> its version) claims codes another service answers, that service is marked
+    down in ``down`` instead of stopping the boot: the files' claims are taken first
+    (they must agree, else :class:`ServiceMapError` stops the boot, as a deploy that
+    gives two trees one code does), then each published version's in order. At run time
+    such a version is never swapped in (:meth:`ServedTrees.refusal`); one that reached
+    the store by a race would otherwise leave a gateway that cannot start, and with it
+    the console where the fix is published. The down service comes up once a version
+    without the clash is published."""
+    try:
+        return build_service_map(claims)
+    except ServiceMapError:
+        pass
+    kept = [claim for claim in claims if claim[0] not in published]
+    build_service_map(kept)
+    for claim in claims:
+        if claim[0] not in published:
+            continue
+        try:
+            build_service_map([*kept, claim])
+        except ServiceMapError as exc:
+            tree_id = claim[0]
+            down[tree_id] = (
+                f"{claim[1]}: its published version {published[tree_id]} is not served: {exc}; "
+                "publish a version without the clash"
+            )
+            kept.append(_down_claim(kept, tree_id, claim[1]))
+            continue
+        kept.append(claim)
+    order = [claim[0] for claim in claims]
+    return build_service_map(sorted(kept, key=lambda claim: order.index(claim[0])))
+
+
+def _down_claim(
+    kept: Sequence[tuple[str, str, Sequence[str]]], tree_id: str, source: str
+) -> tuple[str, str, Sequence[str]]:
+    """A held-back service's claim: its file's codes where no other service answers them
+    (its callers get the polite "unavailable" screen, not another menu), else none."""
+    codes = _file_codes(Path(source), tree_id)
+    try:
+        build_service_map([*kept, (tree_id, source, codes)])
+    except ServiceMapError:
+        return (tree_id, source, (f"{DOWN_CODE_PREFIX}{tree_id}",))
+    return (tree_id, source, codes)
 
 
 def _file_codes(path: Path, tree_id: str) -> tuple[str, ...]:

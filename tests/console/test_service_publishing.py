@@ -374,3 +374,41 @@ async def test_a_down_service_comes_up_when_a_valid_version_is_published_and_sta
     assert legal["up"] and "legal.yaml" in legal["serving_warning"]
     said = [e for e in logs if e["event"] == "gateway.files_invalid_serving_published"]
     assert [e["service"] for e in said] == ["legal"]
+
+
+async def test_a_clashing_version_in_the_store_takes_down_its_service_not_the_boot(
+    aiohttp_client: Any, tmp_path: Path
+) -> None:
+    """A version whose codes clash reached the store past the console's check (a race):
+    after a restart the gateway still starts, the other services are served on their
+    codes, the clashing service is down naming the clash, and a version without the
+    clash, published in the console the gateway kept serving, brings it back."""
+    settings = two_services(tmp_path)
+    gateway = await started(aiohttp_client, settings)
+    store = gateway.app[RUNTIME].store
+    clashing = WORK.replace("['*384*2#', '21213']", "['*384*2#', '*384*3#']").replace(
+        "Welcome", "Taken"
+    )
+    version = await store.create_menu_version("work", clashing, "someone", 0.0)
+    await store.publish_menu_version(version.id, "someone else", 0.0)
+    await gateway.close()
+
+    with structlog.testing.capture_logs() as logs:
+        restarted = await started(aiohttp_client, settings)
+    runtime = restarted.app[RUNTIME]
+    said = [e for e in logs if e["event"] == "gateway.service_down"]
+    assert [e["service"] for e in said] == ["work-rights"]
+    assert "'*384*3#'" in said[0]["reason"] and f"v{version.id}" in said[0]["reason"]
+    assert (await dial(restarted, "*384*3#", "l1")).startswith("CON Welcome")  # legal's
+    assert (await dial(restarted, "*384*2#", "w1")).startswith("END")  # down, politely
+    assert "Taken" not in await dial(restarted, "*384*3#", "l2")
+    status = await (await restarted.get("/status")).json()
+    work = next(s for s in status["services"] if s["id"] == "work-rights")
+    assert not work["up"] and "'*384*3#'" in work["down_reason"]
+
+    fixed = await runtime.store.create_menu_version("work", WORK, "someone", 0.0)
+    await runtime.store.publish_menu_version(fixed.id, "someone else", 0.0)
+    await runtime.followers.refresh()
+    assert (await dial(restarted, "*384*2#", "w2")).startswith("CON Welcome")
+    assert (await dial(restarted, "*384*3#", "l3")).startswith("CON Welcome")
+    assert runtime.served.services.route("*384*3#") == "legal"
