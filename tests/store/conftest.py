@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from gateway.store.sql_store import SQLStore, open_store
-from tests.audit_support import seal_at
+from tests.audit_support import Log, seal_at
 
 
 # The same suite runs on both engines behind the one store. (PostgreSQL part:
@@ -24,3 +24,15 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         postgres = await open_store(url, audit=seal_at(tmp_path))
         yield postgres
         await postgres.close()
+
+
+# The audit log on both engines, with the key and anchor the tests' stores use.
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def log(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Log]:
+    if request.param == "sqlite":
+        yield Log(str(tmp_path / "gateway.db"), tmp_path)
+        return
+    from tests.pg_support import postgres_database
+
+    async with postgres_database() as url:
+        yield Log(url, tmp_path)

@@ -10,8 +10,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -23,83 +22,16 @@ from gateway.store.audit_chain import (
     SWITCH_OVER_ACTION,
     checkpoint_line,
     entry_hash,
-    keyed_entry_hash,
     seal_checkpoint,
 )
 from gateway.store.port import AuditKeyMissing, StoreError
 from gateway.store.sql_store import SQLStore
-from tests.audit_support import AUDIT_KEY, seal_at
+from tests.audit_support import AUDIT_KEY, WRONG_KEY, Log
 from tests.pg_support import postgres_database
 from tests.store.test_legacy_upgrade import _postgres_legacy, _sqlite_legacy
 
 T0 = 1_700_000_000.0
-WRONG_KEY = b"a guessed key, thirty-two bytes or more!"
 PROJECT = Path(__file__).resolve().parents[2]
-
-
-@dataclass
-class Log:
-    url: str
-    folder: Path
-
-    async def open(self) -> SQLStore:
-        return await SQLStore.open(self.url, seal_at(self.folder))
-
-    @property
-    def anchor(self) -> Path:
-        return self.folder / "audit-anchor.jsonl"
-
-    async def raw(
-        self, *statements: str, args: Sequence[tuple[str, str, int]] | None = None
-    ) -> None:
-        """Statements run as someone with the database in hand: the append-only
-        triggers out of the way."""
-        if self.url.startswith("postgresql://"):
-            owner = await asyncpg.connect(self.url)
-            try:
-                await owner.execute("ALTER TABLE audit_log DISABLE TRIGGER USER")
-                for statement in statements:
-                    await owner.execute(statement)
-                for row in args or []:
-                    await owner.execute(
-                        "UPDATE audit_log SET prev_hash = $1, row_hash = $2 WHERE id = $3", *row
-                    )
-                await owner.execute("ALTER TABLE audit_log ENABLE TRIGGER USER")
-            finally:
-                await owner.close()
-            return
-        with sqlite3.connect(self.url) as db:
-            for trigger in ("audit_log_no_update", "audit_log_no_delete", "audit_log_keyed_only"):
-                db.execute(f"DROP TRIGGER IF EXISTS {trigger}")
-            for statement in statements:
-                db.execute(statement)
-            for row in args or []:
-                db.execute("UPDATE audit_log SET prev_hash = ?, row_hash = ? WHERE id = ?", row)
-
-    async def rehash(self, make: str) -> None:
-        """Every hash recomputed after an edit, as someone without the key would:
-        ``plain`` sha256 (the old chain), or HMAC with a guessed key."""
-        store = await SQLStore.open(self.url)
-        try:
-            entries = await store.audit_entries()
-        finally:
-            await store.close()
-        prev, updates = GENESIS_HASH, []
-        for entry in entries:
-            args = (prev, entry.at, entry.actor, entry.action, entry.subject, entry.details)
-            row_hash = entry_hash(*args) if make == "plain" else keyed_entry_hash(WRONG_KEY, *args)
-            updates.append((prev, row_hash, entry.id))
-            prev = row_hash
-        await self.raw(args=updates)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def log(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Log]:
-    if request.param == "sqlite":
-        yield Log(str(tmp_path / "gateway.db"), tmp_path)
-        return
-    async with postgres_database() as url:
-        yield Log(url, tmp_path)
 
 
 async def _write(log: Log, count: int) -> None:

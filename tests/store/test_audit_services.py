@@ -6,9 +6,7 @@ scope shows only the rows of their services."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
@@ -21,20 +19,9 @@ from gateway.store.audit_chain import (
 )
 from gateway.store.records import AuditScope
 from gateway.store.sql_store import SQLStore
-from tests.audit_support import AUDIT_KEY
-from tests.pg_support import postgres_database
-from tests.store.test_audit_anchor import Log
+from tests.audit_support import AUDIT_KEY, Log
 
 T0 = 1_700_000_000.0
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def log(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Log]:
-    if request.param == "sqlite":
-        yield Log(str(tmp_path / "gateway.db"), tmp_path)
-        return
-    async with postgres_database() as url:
-        yield Log(url, tmp_path)
 
 
 async def _rows_of_before_services(log: Log, count: int, monkeypatch: pytest.MonkeyPatch) -> None:
