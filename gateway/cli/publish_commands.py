@@ -84,14 +84,13 @@ async def _publish(args: argparse.Namespace, settings: Settings) -> int:
                 print("gateway: there is no open draft to publish", file=sys.stderr)
                 return 1
             version = newest.id
+        act = publishing.VersionAct(
+            source, args.menu or source.name, version, approver, time.time(), service.key
+        )
         if args.menu is None:
-            outcome = await publishing.publish_content(
-                source, version, approver, time.time(), service.key
-            )
+            outcome = await publishing.publish_content(act)
         else:
-            outcome = await publishing.publish_menu(
-                source, args.menu, version, approver, time.time(), service.key
-            )
+            outcome = await publishing.publish_menu(act)
         print(outcome.message, file=sys.stdout if outcome.published else sys.stderr)
         return 0 if outcome.published else 1
 

@@ -1,9 +1,10 @@
 """Publishing a draft (content or a menu): the one path the console and the command line
 share, so the four-eyes rule, the validator and the audit row cannot differ between them.
 
-Each function takes the acting account's name (already authenticated and allowed to
-approve by its caller: the console's session, or ``--as`` on the command line) and
-returns an :class:`Outcome`; nothing here knows about HTTP.
+Each function takes a :class:`VersionAct`: the version, the acting account (already
+authenticated and allowed by its caller: the console's session, or ``--as`` on the
+command line), the time and the service; it returns an outcome and knows nothing about
+HTTP.
 
 A draft is submitted for review (:func:`submit`) only when the gateway's validator
 accepts it whole, with the other half (the live menus for content, the live content
@@ -31,6 +32,18 @@ from gateway.store.records import MenuVersion
 
 
 @dataclass(frozen=True)
+class VersionAct:
+    """An account acting on one stored version of a menu or of the content."""
+
+    source: ContentSource
+    name: str  # the versions' name in the store: the menu's, or ``source.name``
+    version_id: int
+    actor: str
+    now: float
+    service: str = ""  # the store key of the service whose audit row this is
+
+
+@dataclass(frozen=True)
 class Outcome:
     published: bool
     message: str
@@ -50,6 +63,7 @@ NOT_SUBMITTED = (
     "Not published: draft v{id} was not submitted for review "
     "(its editor submits it once the validator accepts it)."
 )
+NOT_NEWEST = "Only the newest draft can be published."
 
 
 def baseline(
@@ -68,16 +82,13 @@ def _today(now: float) -> dt.date:
     return dt.datetime.fromtimestamp(now, dt.UTC).date()
 
 
-async def publish_content(
-    source: ContentSource, version_id: int, approver: str, now: float, service: str = ""
-) -> Outcome:
-    """``service``: the store key of the service whose content this is (its audit row's)."""
-    store = source.store
-    versions = await source.versions()
+def _draft_to_publish(versions: list[MenuVersion], act: VersionAct) -> MenuVersion | Outcome:
+    """The draft ``act`` may go on to publish (newest first in ``versions``), or the
+    refusal: not the newest draft, edited by the approver, or never submitted."""
     draft = pick(versions, "draft")
-    if draft is None or draft.id != version_id:
-        return Outcome(False, "Only the newest draft can be published.")
-    if approver in draft_authors(versions):
+    if draft is None or draft.id != act.version_id:
+        return Outcome(False, NOT_NEWEST)
+    if act.actor in draft_authors(versions):
         return Outcome(
             False,
             "You edited this draft: another approver must publish it (four-eyes rule).",
@@ -85,6 +96,21 @@ async def publish_content(
         )
     if draft.submitted_at is None:
         return Outcome(False, NOT_SUBMITTED.format(id=draft.id))
+    return draft
+
+
+async def _newest_first(act: VersionAct) -> list[MenuVersion]:
+    versions = await act.source.store.list_menu_versions(act.name)
+    return sorted(versions, key=lambda v: v.id, reverse=True)
+
+
+async def publish_content(act: VersionAct) -> Outcome:
+    source, approver, now = act.source, act.actor, act.now
+    store = source.store
+    versions = await source.versions()
+    draft = _draft_to_publish(versions, act)
+    if isinstance(draft, Outcome):
+        return draft
     state = state_of(draft)
     if state.error:
         return Outcome(False, f"Not published: {state.error}")
@@ -109,7 +135,7 @@ async def publish_content(
             **review.audit_details(changes),
         },
         now,
-        service=service,
+        service=act.service,
     )
     return Outcome(True, f"Content v{draft.id} is live.{_warning(fresh)}", version=draft)
 
@@ -143,27 +169,15 @@ async def menu_freshness(source: ContentSource, checked: CheckedDraft, now: floa
     )
 
 
-async def publish_menu(
-    source: ContentSource,
-    name: str,
-    version_id: int,
-    approver: str,
-    now: float,
-    service: str = "",
-) -> Outcome:
+async def publish_menu(act: VersionAct) -> Outcome:
+    source, name, approver, now = act.source, act.name, act.actor, act.now
     store = source.store
-    history = sorted(await store.list_menu_versions(name), key=lambda v: v.id, reverse=True)
-    draft = pick(history, "draft")
-    if name.startswith(CONTENT_VERSIONS) or draft is None or draft.id != version_id:
-        return Outcome(False, "Only the newest draft can be published.")
-    if approver in draft_authors(history):
-        return Outcome(
-            False,
-            "You edited this draft: another approver must publish it (four-eyes rule).",
-            four_eyes=True,
-        )
-    if draft.submitted_at is None:
-        return Outcome(False, NOT_SUBMITTED.format(id=draft.id))
+    history = await _newest_first(act)
+    if name.startswith(CONTENT_VERSIONS):
+        return Outcome(False, NOT_NEWEST)
+    draft = _draft_to_publish(history, act)
+    if isinstance(draft, Outcome):
+        return draft
     checked = await source.check_with_live_content(name, draft.tree_yaml)
     if not checked.publishable:
         return Outcome(False, f"Not published: the draft has {len(checked.problems)} problem(s).")
@@ -187,7 +201,7 @@ async def publish_menu(
             **review.audit_details(changes),
         },
         now,
-        service=service,
+        service=act.service,
     )
     return Outcome(True, f"Version {draft.id} is live.{_warning(fresh)}", version=draft)
 
@@ -238,15 +252,14 @@ def warning_of(fresh: Freshness) -> str:
     return _warning(fresh).strip()
 
 
-async def submit(
-    source: ContentSource, name: str, version_id: int, who: str, now: float, service: str = ""
-) -> Submitted:
-    """Submit the newest draft of ``name`` (a menu, or the content) for review: refused,
-    with the validator's problems, unless the gateway would serve it as it is."""
+async def submit(act: VersionAct) -> Submitted:
+    """Submit the newest draft of ``act.name`` (a menu, or the content) for review:
+    refused, with the validator's problems, unless the gateway would serve it as it is."""
+    source, name, who, now = act.source, act.name, act.actor, act.now
     store = source.store
-    history = sorted(await store.list_menu_versions(name), key=lambda v: v.id, reverse=True)
+    history = await _newest_first(act)
     draft = pick(history, "draft")
-    if draft is None or draft.id != version_id:
+    if draft is None or draft.id != act.version_id:
         return Submitted(False, "Only the newest draft can be submitted for review.")
     if draft.submitted_at is not None:
         return Submitted(True, f"Draft v{draft.id} is already submitted for review.", version=draft)
@@ -287,7 +300,7 @@ async def submit(
         target,
         {"version": str(draft.id), "author": draft.author},
         now,
-        service=service,
+        service=act.service,
     )
     return Submitted(
         True,

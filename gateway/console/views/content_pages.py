@@ -43,6 +43,7 @@ from gateway.console.roles import Permission, allows
 from gateway.console.security import requires, sensitive
 from gateway.console.service_scope import chosen_service
 from gateway.console.views.menu_common import draft_authors, pick
+from gateway.console.views.version_act import version_act
 from gateway.content import document as content_document
 from gateway.content.catalog import ContentError
 from gateway.content.document import Document
@@ -503,15 +504,8 @@ async def _go_live(request: web.Request) -> None:
 @sensitive
 @requires(Permission.APPROVE)
 async def publish(request: web.Request) -> web.StreamResponse:
-    ctx = context(request)
     version = await _version_of(request)
-    outcome = await publishing.publish_content(
-        source_for(request),
-        version.id,
-        signed_in_user(request),
-        ctx.now(),
-        chosen_service(request).key,
-    )
+    outcome = await publishing.publish_content(version_act(request, source_for(request), version))
     if outcome.four_eyes:
         return web.Response(status=403, text=outcome.message)
     if outcome.published:
@@ -523,17 +517,8 @@ async def publish(request: web.Request) -> web.StreamResponse:
 async def submit(request: web.Request) -> web.StreamResponse:
     """Submit a content draft saved before submission existed (every change saved since
     is checked whole and saved submitted): refused unless the validator accepts it."""
-    ctx = context(request)
     version = await _version_of(request)
-    source = source_for(request)
-    outcome = await publishing.submit(
-        source,
-        source.name,
-        version.id,
-        signed_in_user(request),
-        ctx.now(),
-        chosen_service(request).key,
-    )
+    outcome = await publishing.submit(version_act(request, source_for(request), version))
     return redirect(request, "/content/versions#review", flash=outcome.message)
 
 

@@ -28,6 +28,7 @@ from gateway.console.views.menu_common import (
     save_draft,
     versions_of,
 )
+from gateway.console.views.version_act import version_act
 from gateway.store.records import MenuVersion
 
 
@@ -128,14 +129,7 @@ async def publish(request: web.Request) -> web.StreamResponse:
     ctx = context(request)
     name = menu_name_of(request)
     version = await _version_of(request, name)
-    outcome = await publishing.publish_menu(
-        menu_source(ctx, name),
-        name,
-        version.id,
-        signed_in_user(request),
-        ctx.now(),
-        chosen_service(request).key,
-    )
+    outcome = await publishing.publish_menu(version_act(request, menu_source(ctx, name), version))
     if outcome.four_eyes:
         return web.Response(status=403, text=outcome.message)
     if not outcome.published:
@@ -152,14 +146,7 @@ async def submit(request: web.Request) -> web.StreamResponse:
     ctx = context(request)
     name = menu_name_of(request)
     version = await _version_of(request, name)
-    outcome = await publishing.submit(
-        menu_source(ctx, name),
-        name,
-        version.id,
-        signed_in_user(request),
-        ctx.now(),
-        chosen_service(request).key,
-    )
+    outcome = await publishing.submit(version_act(request, menu_source(ctx, name), version))
     if outcome.submitted:
         return redirect(request, f"/menus/{name}/versions#review", flash=outcome.message)
     checked = outcome.checked
