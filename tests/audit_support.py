@@ -11,7 +11,7 @@ from pathlib import Path
 import asyncpg
 
 from gateway.store.audit_anchor import AuditAnchor, AuditSeal
-from gateway.store.audit_chain import GENESIS_HASH, entry_hash, keyed_entry_hash
+from gateway.store.audit_chain import GENESIS_HASH, RowContent, entry_hash, keyed_entry_hash
 from gateway.store.sql_store import SQLStore
 
 AUDIT_KEY = b"test audit key, thirty-two bytes or more"
@@ -72,8 +72,12 @@ class Log:
             await store.close()
         prev, updates = GENESIS_HASH, []
         for entry in entries:
-            args = (prev, entry.at, entry.actor, entry.action, entry.subject, entry.details)
-            row_hash = entry_hash(*args) if make == "plain" else keyed_entry_hash(WRONG_KEY, *args)
+            content = RowContent(entry.at, entry.actor, entry.action, entry.subject, entry.details)
+            row_hash = (
+                entry_hash(prev, content)
+                if make == "plain"
+                else keyed_entry_hash(WRONG_KEY, prev, content)
+            )
             updates.append((prev, row_hash, entry.id))
             prev = row_hash
         await self.raw(args=updates)

@@ -33,6 +33,7 @@ import hmac
 import json
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from gateway.store.records import AuditCheckpoint, AuditEntry, ChainCheck
 
@@ -48,29 +49,37 @@ class CheckpointError(ValueError):
     """A line of the anchor file that is not a checkpoint sealed by the audit key."""
 
 
-def canonical_content(
-    at: float,
-    actor: str,
-    action: str,
-    subject: str,
-    details: Mapping[str, object],
-    service: str | None = None,
-) -> str:
-    """What a row's hash covers. ``service`` (the store key of the service the row is
-    about, "" for the default; None for a row about no service) is sealed only when the
-    row has one: rows written before services were recorded (None) keep the content
-    they were hashed over, and a service added to, changed on or removed from a row
-    changes its content, so the hash no longer matches."""
-    payload: dict[str, object] = {
-        "at": repr(float(at)),  # repr keeps every bit of the float, portably
-        "actor": actor,
-        "action": action,
-        "subject": subject,
-        "details": details,
-    }
-    if service is not None:
-        payload["service"] = service
-    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+class RowContent(NamedTuple):
+    """What a row's hash covers: every stored field but its id and the two hashes.
+    ``service`` (the store key of the service the row is about, "" for the default;
+    None for a row about no service) is sealed only when the row has one: rows written
+    before services were recorded (None) keep the content they were hashed over, and a
+    service added to, changed on or removed from a row changes its content, so the
+    hash no longer matches."""
+
+    at: float
+    actor: str
+    action: str
+    subject: str
+    details: Mapping[str, object]
+    service: str | None = None
+
+    @classmethod
+    def of(cls, entry: AuditEntry) -> RowContent:
+        return cls(entry.at, entry.actor, entry.action, entry.subject, entry.details, entry.service)
+
+    def canonical(self) -> str:
+        """Sorted-key compact JSON, the text the hash is computed over."""
+        payload: dict[str, object] = {
+            "at": repr(float(self.at)),  # repr keeps every bit of the float, portably
+            "actor": self.actor,
+            "action": self.action,
+            "subject": self.subject,
+            "details": self.details,
+        }
+        if self.service is not None:
+            payload["service"] = self.service
+        return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def chain_hash(prev_hash: str, content: str) -> str:
@@ -83,32 +92,13 @@ def keyed_chain_hash(key: bytes, prev_hash: str, content: str) -> str:
     return KEYED_PREFIX + mac
 
 
-def entry_hash(
-    prev_hash: str,
-    at: float,
-    actor: str,
-    action: str,
-    subject: str,
-    details: Mapping[str, object],
-    service: str | None = None,
-) -> str:
+def entry_hash(prev_hash: str, row: RowContent) -> str:
     """The legacy (unkeyed) hash of a row: what databases of before the key hold."""
-    return chain_hash(prev_hash, canonical_content(at, actor, action, subject, details, service))
+    return chain_hash(prev_hash, row.canonical())
 
 
-def keyed_entry_hash(
-    key: bytes,
-    prev_hash: str,
-    at: float,
-    actor: str,
-    action: str,
-    subject: str,
-    details: Mapping[str, object],
-    service: str | None = None,
-) -> str:
-    return keyed_chain_hash(
-        key, prev_hash, canonical_content(at, actor, action, subject, details, service)
-    )
+def keyed_entry_hash(key: bytes, prev_hash: str, row: RowContent) -> str:
+    return keyed_chain_hash(key, prev_hash, row.canonical())
 
 
 def is_keyed(row_hash: str) -> bool:
@@ -279,9 +269,7 @@ class ChainWalker:
                 f"row {row} does not link to the row before it: a row was deleted or "
                 "reordered before it, or its link was edited",
             )
-        content = canonical_content(
-            entry.at, entry.actor, entry.action, entry.subject, entry.details, entry.service
-        )
+        content = RowContent.of(entry).canonical()
         if is_keyed(entry.row_hash):
             if self.key is None:
                 return self._fail(row, f"row {row} is keyed and no audit key was given")

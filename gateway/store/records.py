@@ -187,7 +187,7 @@ class AuditEntry:
     row_hash: str
     # The service the row is about: its store key ("" for the default); None for a row
     # about no service (sign-ins, accounts) and for every row written before services
-    # were recorded. Sealed in the row's hash when set (audit_chain.canonical_content).
+    # were recorded. Sealed in the row's hash when set (audit_chain.RowContent).
     service: str | None = None
 
 

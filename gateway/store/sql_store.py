@@ -26,6 +26,7 @@ from gateway.store.audit_chain import (
     GENESIS_HASH,
     SWITCH_OVER_ACTION,
     SWITCH_OVER_ACTOR,
+    RowContent,
     is_keyed,
     keyed_entry_hash,
     seal_checkpoint,
@@ -158,21 +159,18 @@ class SQLStore(Outbox, OperatorSecurity, ReceiptState):
             if rows > 0 and not is_keyed(prev_hash):
                 # The first keyed write to a log of unkeyed rows: the switch-over row
                 # seals them as they are (never re-hashed, see audit_chain).
+                sealed = switch_over_details(rows, prev_hash)
                 switch_over = await self._insert_audit(
                     db,
                     key,
                     prev_hash,
-                    now,
-                    SWITCH_OVER_ACTOR,
-                    SWITCH_OVER_ACTION,
-                    "audit_log",
-                    switch_over_details(rows, prev_hash),
+                    RowContent(now, SWITCH_OVER_ACTOR, SWITCH_OVER_ACTION, "audit_log", sealed),
                 )
                 log.warning("audit.keyed_from_now", legacy_rows=rows, row=switch_over.id)
                 rows += 1
                 prev_hash = switch_over.row_hash
             entry = await self._insert_audit(
-                db, key, prev_hash, now, actor, action, subject, stored, service
+                db, key, prev_hash, RowContent(now, actor, action, subject, stored, service)
             )
             rows += 1
             await db.execute(
@@ -195,32 +193,31 @@ class SQLStore(Outbox, OperatorSecurity, ReceiptState):
         return counted
 
     async def _insert_audit(
-        self,
-        db: Connection,
-        key: bytes,
-        prev_hash: str,
-        now: float,
-        actor: str,
-        action: str,
-        subject: str,
-        stored: Mapping[str, object],
-        service: str | None = None,
+        self, db: Connection, key: bytes, prev_hash: str, row: RowContent
     ) -> AuditEntry:
-        row_hash = keyed_entry_hash(key, prev_hash, now, actor, action, subject, stored, service)
+        row_hash = keyed_entry_hash(key, prev_hash, row)
         entry_id: int = await db.fetchval(
             "INSERT INTO audit_log (at, actor, action, subject, details, prev_hash, row_hash,"
             " service) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            now,
-            actor,
-            action,
-            subject,
-            json.dumps(stored, sort_keys=True, ensure_ascii=False),
+            row.at,
+            row.actor,
+            row.action,
+            row.subject,
+            json.dumps(row.details, sort_keys=True, ensure_ascii=False),
             prev_hash,
             row_hash,
-            service,
+            row.service,
         )
         return AuditEntry(
-            entry_id, now, actor, action, subject, stored, prev_hash, row_hash, service
+            entry_id,
+            row.at,
+            row.actor,
+            row.action,
+            row.subject,
+            row.details,
+            prev_hash,
+            row_hash,
+            row.service,
         )
 
     async def audit_entries(self, after_id: int = 0, limit: int = 1000) -> list[AuditEntry]:

@@ -20,6 +20,7 @@ from gateway.store.audit_anchor import AuditAnchor, AuditSeal
 from gateway.store.audit_chain import (
     GENESIS_HASH,
     SWITCH_OVER_ACTION,
+    RowContent,
     checkpoint_line,
     entry_hash,
     seal_checkpoint,
@@ -183,7 +184,9 @@ async def _legacy_rows(log: Log, count: int) -> None:
         try:
             prev = await raw.fetchval("SELECT row_hash FROM audit_log ORDER BY id DESC LIMIT 1")
             for index in range(count):
-                row_hash = entry_hash(prev, T0 + index, "cli", "user_add", f"op{index}", {})
+                row_hash = entry_hash(
+                    prev, RowContent(T0 + index, "cli", "user_add", f"op{index}", {})
+                )
                 await raw.execute(
                     "INSERT INTO audit_log (at, actor, action, subject, details, prev_hash, "
                     "row_hash) VALUES ($1, 'cli', 'user_add', $2, '{}', $3, $4)",
@@ -199,7 +202,7 @@ async def _legacy_rows(log: Log, count: int) -> None:
     with sqlite3.connect(log.url) as db:
         prev = db.execute("SELECT row_hash FROM audit_log ORDER BY id DESC LIMIT 1").fetchone()[0]
         for index in range(count):
-            row_hash = entry_hash(prev, T0 + index, "cli", "user_add", f"op{index}", {})
+            row_hash = entry_hash(prev, RowContent(T0 + index, "cli", "user_add", f"op{index}", {}))
             rows.append((T0 + index, f"op{index}", prev, row_hash))
             prev = row_hash
         db.executemany(
@@ -246,7 +249,8 @@ async def test_an_old_row_edited_after_the_upgrade_is_caught_even_rehashed(legac
     prev, updates = GENESIS_HASH, []
     for entry in entries[:3]:
         actor = "mallory" if entry.id == entries[1].id else entry.actor
-        row_hash = entry_hash(prev, entry.at, actor, entry.action, entry.subject, entry.details)
+        content = RowContent(entry.at, actor, entry.action, entry.subject, entry.details)
+        row_hash = entry_hash(prev, content)
         updates.append((prev, row_hash, entry.id))
         prev = row_hash
     await legacy.raw(args=updates)

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from gateway.store.audit_chain import (
     GENESIS_HASH,
     SWITCH_OVER_ACTION,
+    RowContent,
     checkpoint_line,
     entry_hash,
     keyed_entry_hash,
@@ -38,12 +39,14 @@ def keyed_log(count: int, key: bytes = KEY, legacy: int = 0) -> list[AuditEntry]
         details: dict[str, object] = {"i": index}
         action, actor = "login", f"op{index}"
         if index < legacy:
-            row_hash = entry_hash(prev, float(index), actor, action, "console", details)
+            row_hash = entry_hash(prev, RowContent(float(index), actor, action, "console", details))
         else:
             if index == legacy and legacy > 0:
                 action, actor = SWITCH_OVER_ACTION, "gateway"
                 details = switch_over_details(legacy, prev)
-            row_hash = keyed_entry_hash(key, prev, float(index), actor, action, "console", details)
+            row_hash = keyed_entry_hash(
+                key, prev, RowContent(float(index), actor, action, "console", details)
+            )
         entries.append(
             AuditEntry(row_id, float(index), actor, action, "console", details, prev, row_hash)
         )
@@ -63,13 +66,13 @@ def rehash(entries: list[AuditEntry], make: str, key: bytes = b"") -> list[Audit
     out: list[AuditEntry] = []
     prev = GENESIS_HASH
     for entry in entries:
-        args = (prev, entry.at, entry.actor, entry.action, entry.subject, entry.details)
+        content = RowContent(entry.at, entry.actor, entry.action, entry.subject, entry.details)
         if make == "plain":
-            row_hash = entry_hash(*args)
+            row_hash = entry_hash(prev, content)
         elif make == "plain-tagged":
-            row_hash = "k1:" + entry_hash(*args)
+            row_hash = "k1:" + entry_hash(prev, content)
         else:
-            row_hash = keyed_entry_hash(key, *args)
+            row_hash = keyed_entry_hash(key, prev, content)
         out.append(dataclasses.replace(entry, prev_hash=prev, row_hash=row_hash))
         prev = row_hash
     return out
@@ -173,7 +176,7 @@ def test_keyed_rows_cannot_begin_without_the_switch_over_row() -> None:
         entry,
         prev_hash=prev,
         row_hash=keyed_entry_hash(
-            KEY, prev, entry.at, entry.actor, entry.action, entry.subject, entry.details
+            KEY, prev, RowContent(entry.at, entry.actor, entry.action, entry.subject, entry.details)
         ),
     )
     check = verify_chain([*log[:3], forged], KEY)
@@ -186,7 +189,7 @@ def test_an_unkeyed_row_after_keyed_rows_is_refused() -> None:
     plain = dataclasses.replace(
         last,
         row_hash=entry_hash(
-            last.prev_hash, last.at, last.actor, last.action, last.subject, last.details
+            last.prev_hash, RowContent(last.at, last.actor, last.action, last.subject, last.details)
         ),
     )
     check = verify_chain([*log[:3], plain], KEY)

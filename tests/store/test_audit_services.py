@@ -13,6 +13,7 @@ import pytest
 from gateway.store import migrations
 from gateway.store.audit_chain import (
     GENESIS_HASH,
+    RowContent,
     checkpoint_line,
     keyed_entry_hash,
     seal_checkpoint,
@@ -36,7 +37,7 @@ async def _rows_of_before_services(log: Log, count: int, monkeypatch: pytest.Mon
         for index in range(count):
             at, details = T0 + index, {"i": index}
             row_hash = keyed_entry_hash(
-                AUDIT_KEY, prev, at, f"op{index}", "login", "console", details
+                AUDIT_KEY, prev, RowContent(at, f"op{index}", "login", "console", details)
             )
             async with store.transaction("old row") as db:
                 row_id = await db.fetchval(

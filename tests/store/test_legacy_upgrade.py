@@ -17,7 +17,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from gateway.store.audit_chain import GENESIS_HASH, entry_hash
+from gateway.store.audit_chain import GENESIS_HASH, RowContent, entry_hash
 from gateway.store.migrations import MIGRATIONS
 from gateway.store.records import Audience, NewBroadcast, Submission
 from gateway.store.sql_store import SQLStore, open_store
@@ -26,7 +26,9 @@ from tests.pg_support import postgres_database
 
 LEGACY = Path(__file__).parent / "legacy"
 T0 = 1_700_000_000.0
-FIRST_HASH = entry_hash(GENESIS_HASH, T0, "cli", "user_add", "operator:ada", {"role": "admin"})
+FIRST_HASH = entry_hash(
+    GENESIS_HASH, RowContent(T0, "cli", "user_add", "operator:ada", {"role": "admin"})
+)
 
 LEGACY_ROWS = [
     "INSERT INTO subscribers (msisdn_hash, msisdn_sealed, language, channel, consent_at, "
