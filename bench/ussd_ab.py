@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.ussd_mix import write_scripts  # noqa: E402
-from bench.ussd_throughput import SCRIPTS, flush, gateway_env, measure, start, wrk  # noqa: E402
+from bench.ussd_throughput import SCRIPTS, alternating_rounds, gateway_env, start  # noqa: E402
 from tests.servers import RedisServer, free_port  # noqa: E402
 
 
@@ -42,7 +42,6 @@ def main() -> None:
         write_scripts(mix_dir, SCRIPTS, max(6000, args.seconds * 400))
         redis_server = RedisServer(Path(tmp))
         redis_server.start()
-        assert redis_server.process is not None
         ports = {name: free_port() for name in trees}
         servers = {}
         try:
@@ -53,24 +52,7 @@ def main() -> None:
                 command = [sys.executable, "-m", "gateway", "serve", "--port", str(ports[name])]
                 with (data / "gateway.log").open("wb") as log:
                     servers[name] = start(command, env, ports[name], log)
-            for name in trees:
-                wrk(ports[name], 3, args.connections, mix_dir)  # warm-up
-            for number in range(args.rounds):
-                flush(redis_server.url)
-                order = ("A", "B") if number % 2 == 0 else ("B", "A")
-                rounds.append(
-                    {
-                        name: measure(
-                            servers[name],
-                            redis_server.process.pid,
-                            ports[name],
-                            args.seconds,
-                            args.connections,
-                            mix_dir,
-                        )
-                        for name in order
-                    }
-                )
+            rounds = alternating_rounds(servers, ports, redis_server, mix_dir, args)
         finally:
             for server in servers.values():
                 server.terminate()

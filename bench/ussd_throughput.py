@@ -151,6 +151,41 @@ def measure(
     return result
 
 
+def alternating_rounds(
+    servers: dict[str, subprocess.Popen[bytes]],
+    ports: dict[str, int],
+    redis_server: RedisServer,
+    mix_dir: Path,
+    args: argparse.Namespace,
+) -> list[dict[str, dict[str, float]]]:
+    """A warm-up of each server, then ``args.rounds`` rounds measuring each in turn, the
+    order turning a place each round (Redis emptied first), so a neighbour's burst on a
+    shared machine falls on all of them: per round, each server's figures by name."""
+    assert redis_server.process is not None
+    names = tuple(servers)
+    for name in names:
+        wrk(ports[name], 3, args.connections, mix_dir)  # warm-up
+    rounds: list[dict[str, dict[str, float]]] = []
+    for number in range(args.rounds):
+        flush(redis_server.url)
+        turn = number % len(names)
+        order = names[turn:] + names[:turn]
+        rounds.append(
+            {
+                name: measure(
+                    servers[name],
+                    redis_server.process.pid,
+                    ports[name],
+                    args.seconds,
+                    args.connections,
+                    mix_dir,
+                )
+                for name in order
+            }
+        )
+    return rounds
+
+
 def gateway_env(tmp: str, redis_url: str) -> dict[str, str]:
     """``gateway serve`` as shipped: the default log format (JSON off a terminal)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
@@ -194,8 +229,6 @@ def main() -> None:
         mix = write_scripts(mix_dir, SCRIPTS, max(6000, args.seconds * 400))
         redis_server = RedisServer(Path(tmp))
         redis_server.start()
-        assert redis_server.process is not None
-        redis_pid = redis_server.process.pid
         env = gateway_env(tmp, redis_server.url)
         log_file = Path(tmp) / "gateway.log"
         ports = {name: free_port() for name in names}
@@ -213,24 +246,7 @@ def main() -> None:
                     servers[name] = start(
                         commands[name], env, ports[name], log if name == GATEWAY else None
                     )
-                for name in names:
-                    wrk(ports[name], 3, args.connections, mix_dir)  # warm-up
-                for number in range(args.rounds):
-                    flush(redis_server.url)
-                    order = names[number % 3 :] + names[: number % 3]
-                    rounds.append(
-                        {
-                            name: measure(
-                                servers[name],
-                                redis_pid,
-                                ports[name],
-                                args.seconds,
-                                args.connections,
-                                mix_dir,
-                            )
-                            for name in order
-                        }
-                    )
+                rounds = alternating_rounds(servers, ports, redis_server, mix_dir, args)
         finally:
             for server in servers.values():
                 server.terminate()
