@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.ussd_mix import write_scripts  # noqa: E402
-from bench.ussd_throughput import SCRIPTS, alternating_rounds, gateway_env, start  # noqa: E402
+from bench.ussd_throughput import SCRIPTS, alternating_rounds, gateway_env, start, stop_servers  # noqa: E402
 from tests.servers import RedisServer, free_port  # noqa: E402
 
 
@@ -54,9 +54,7 @@ def main() -> None:
                     servers[name] = start(command, env, ports[name], log)
             rounds = alternating_rounds(servers, ports, redis_server, mix_dir, args)
         finally:
-            for server in servers.values():
-                server.terminate()
-                server.wait()
+            stop_servers(servers.values())
             redis_server.stop()
     print(
         f"\nA = {trees['A']}, B = {trees['B']}; {args.rounds} alternating rounds of "

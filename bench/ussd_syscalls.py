@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.ussd_mix import write_scripts  # noqa: E402
-from bench.ussd_throughput import SCRIPTS, flush, gateway_env, start, wrk  # noqa: E402
+from bench.ussd_throughput import SCRIPTS, flush, gateway_env, start, stop_servers, wrk  # noqa: E402
 from tests.servers import RedisServer, free_port  # noqa: E402
 
 SYSCALLS = (
@@ -157,9 +157,7 @@ def main() -> None:
                         measure(process.pid, port, args.seconds, args.connections, mix, counts)
                     )
         finally:
-            for process, _ in servers.values():
-                process.terminate()
-                process.wait()
+            stop_servers(process for process, _ in servers.values())
             redis_server.stop()
     print(
         f"\nPer USSD request, realistic mix, {args.connections} connections, medians of "

@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import IO
 
@@ -115,6 +116,12 @@ def start(
         process.wait()
         raise
     return process
+
+
+def stop_servers(servers: Iterable[subprocess.Popen[bytes]]) -> None:
+    for server in servers:
+        server.terminate()
+        server.wait()
 
 
 def engine_steps_per_second(seconds: float = 3.0) -> float:
@@ -248,9 +255,7 @@ def main() -> None:
                     )
                 rounds = alternating_rounds(servers, ports, redis_server, mix_dir, args)
         finally:
-            for server in servers.values():
-                server.terminate()
-                server.wait()
+            stop_servers(servers.values())
             redis_server.stop()
         problems = log_problems(log_file)
     report(args, names, rounds, describe(mix), problems)
