@@ -10,7 +10,8 @@ cut short and marked ``claimed:``.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import structlog
 from aiohttp import web
@@ -186,6 +187,36 @@ def _pending(request: web.Request, stage: str) -> ConsoleSession:
     return session
 
 
+@dataclass(frozen=True)
+class _PostedCode:
+    """A code posted at a pending sign-in stage that the throttle let through."""
+
+    session: ConsoleSession
+    username: str
+    keys: SignInKeys
+    code: str
+
+
+async def _posted_code(
+    request: web.Request,
+    now: float,
+    stage: str,
+    template: str,
+    values: Callable[[ConsoleSession], Mapping[str, object]],
+) -> _PostedCode | web.Response:
+    """The code posted at ``stage``, counted by the throttle; when the throttle refuses
+    the attempt, ``template`` (with ``values``) saying how long to wait."""
+    ctx = context(request)
+    session = _pending(request, stage)
+    assert session.username is not None
+    keys = SignInKeys.of(session.username, address_of(request))
+    attempt = await ctx.throttle.take(keys, now)
+    if not attempt.allowed:
+        return _throttled(request, template, attempt, values(session))
+    code = str((await request.post()).get("code", ""))[:64]
+    return _PostedCode(session, session.username, keys, code)
+
+
 @public
 async def code_page(request: web.Request) -> web.StreamResponse:
     _pending(request, SECOND_FACTOR)
@@ -196,25 +227,22 @@ async def code_page(request: web.Request) -> web.StreamResponse:
 async def code_submit(request: web.Request) -> web.StreamResponse:
     ctx = context(request)
     now = ctx.now()
-    session = _pending(request, SECOND_FACTOR)
-    assert session.username is not None
-    keys = SignInKeys.of(session.username, address_of(request))
-    attempt = await ctx.throttle.take(keys, now)
-    if not attempt.allowed:
-        return _throttled(request, "login_code.html", attempt, {})
-    code = str((await request.post()).get("code", ""))[:64]
-    used = await check_second_factor(ctx, session.username, code, now)
-    account = await ctx.backend.get_operator(session.username)
+    posted = await _posted_code(request, now, SECOND_FACTOR, "login_code.html", lambda _: {})
+    if isinstance(posted, web.Response):
+        return posted
+    session = posted.session
+    used = await check_second_factor(ctx, posted.username, posted.code, now)
+    account = await ctx.backend.get_operator(posted.username)
     if not used or account is None or account.disabled:
         await ctx.backend.append_audit(
-            session.username,
+            posted.username,
             "second_factor_failed",
             "console",
             {"address": address_of(request)},
             now,
         )
         return render(request, "login_code.html", {"error": CODE_REFUSED}, status=401)
-    await ctx.throttle.succeeded(keys)
+    await ctx.throttle.succeeded(posted.keys)
     next_path = _safe_next(ctx.base, str(session.pending.get("next", "")))
     return await _signed_in(request, ctx, session, account.username, account.role, next_path, used)
 
@@ -238,16 +266,15 @@ async def enrol_page(request: web.Request) -> web.StreamResponse:
 async def enrol_submit(request: web.Request) -> web.StreamResponse:
     ctx = context(request)
     now = ctx.now()
-    session = _pending(request, ENROL)
-    assert session.username is not None
-    keys = SignInKeys.of(session.username, address_of(request))
-    attempt = await ctx.throttle.take(keys, now)
-    if not attempt.allowed:
-        return _throttled(request, "enrol.html", attempt, _enrol_values(ctx, session))
+    posted = await _posted_code(
+        request, now, ENROL, "enrol.html", lambda session: _enrol_values(ctx, session)
+    )
+    if isinstance(posted, web.Response):
+        return posted
+    session = posted.session
     secret = second_factor.unseal(ctx.seal_key, str(session.pending.get("secret", "")))
-    code = str((await request.post()).get("code", ""))[:64]
-    step = second_factor.matching_step(secret, code, now) if secret else None
-    account = await ctx.backend.get_operator(session.username)
+    step = second_factor.matching_step(secret, posted.code, now) if secret else None
+    account = await ctx.backend.get_operator(posted.username)
     if step is None or secret is None or account is None or account.disabled:
         values = {**_enrol_values(ctx, session), "error": CODE_REFUSED}
         return render(request, "enrol.html", values, status=401)
@@ -262,7 +289,7 @@ async def enrol_submit(request: web.Request) -> web.StreamResponse:
     await ctx.backend.append_audit(
         account.username, "second_factor_enrolled", f"operator:{account.username}", {}, now
     )
-    await ctx.throttle.succeeded(keys)
+    await ctx.throttle.succeeded(posted.keys)
     next_path = _safe_next(ctx.base, str(session.pending.get("next", "")))
     await _signed_in(request, ctx, session, account.username, account.role, next_path, "totp")
     return render(request, "recovery_codes.html", {"codes": codes, "next": next_path})
