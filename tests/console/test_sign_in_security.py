@@ -10,6 +10,7 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import unquote
 
+from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 
 from gateway.console.passwords import PasswordPolicyError, Passwords, check_policy
@@ -33,6 +34,18 @@ class CountingPasswords(Passwords):
 async def _login_form(client: TestClient, csrf: Any) -> str:
     token: str = csrf(await (await client.get("/console/login")).text())
     return token
+
+
+async def _password_step(
+    client: TestClient, csrf: Any, username: str, password: str, **options: Any
+) -> ClientResponse:
+    """Sign-in's first step, from a fresh form: the account's password."""
+    token = await _login_form(client, csrf)
+    return await client.post(
+        "/console/login",
+        data={"username": username, "password": password, "csrf_token": token},
+        **options,
+    )
 
 
 async def test_120_parallel_guesses_try_at_most_the_allowed_number(
@@ -137,12 +150,7 @@ async def test_forwarded_for_from_an_untrusted_peer_does_not_escape_the_throttle
 async def test_the_second_factor_is_needed_and_each_code_works_once(
     client: TestClient, csrf: Any, password: str, totp: Any, backend: SQLStore
 ) -> None:
-    token = await _login_form(client, csrf)
-    response = await client.post(
-        "/console/login",
-        data={"username": "ada", "password": password, "csrf_token": token},
-        allow_redirects=False,
-    )
+    response = await _password_step(client, csrf, "ada", password, allow_redirects=False)
     assert response.headers["Location"] == "/console/login/code"
     # Half-way through sign-in, no console page opens.
     assert (await client.get("/console/", allow_redirects=False)).status == 303
@@ -159,12 +167,7 @@ async def test_the_second_factor_is_needed_and_each_code_works_once(
     # The same code again (another browser) is refused: it was used.
     other_token = csrf(await (await client.get("/console/login")).text())
     client.session.cookie_jar.clear()
-    token = await _login_form(client, csrf)
-    await client.post(
-        "/console/login",
-        data={"username": "ada", "password": password, "csrf_token": token},
-        allow_redirects=False,
-    )
+    await _password_step(client, csrf, "ada", password, allow_redirects=False)
     page = await client.get("/console/login/code")
     replay = await client.post(
         "/console/login/code", data={"code": code, "csrf_token": csrf(await page.text())}
@@ -177,12 +180,7 @@ async def test_an_approver_without_a_second_factor_must_enrol_and_gets_recovery_
     client: TestClient, csrf: Any, password: str, backend: SQLStore, totp: Any
 ) -> None:
     await backend.delete_second_factor("april")
-    token = await _login_form(client, csrf)
-    response = await client.post(
-        "/console/login",
-        data={"username": "april", "password": password, "csrf_token": token},
-        allow_redirects=False,
-    )
+    response = await _password_step(client, csrf, "april", password, allow_redirects=False)
     assert response.headers["Location"] == "/console/login/enrol"
     page = await (await client.get("/console/login/enrol")).text()
     assert "<svg" in page and "<img" not in page  # the QR code is drawn inline
@@ -198,11 +196,7 @@ async def test_a_recovery_code_signs_in_once(
     client: TestClient, csrf: Any, password: str, backend: SQLStore
 ) -> None:
     await backend.delete_second_factor("april")
-    token = await _login_form(client, csrf)
-    await client.post(
-        "/console/login",
-        data={"username": "april", "password": password, "csrf_token": token},
-    )
+    await _password_step(client, csrf, "april", password)
     from gateway.console import second_factor
     from tests.console.conftest import SECRET_SHOWN, console_context
 
@@ -217,11 +211,7 @@ async def test_a_recovery_code_signs_in_once(
     assert len(codes) == 10
     for expected in (303, 401):
         client.session.cookie_jar.clear()
-        token = await _login_form(client, csrf)
-        await client.post(
-            "/console/login",
-            data={"username": "april", "password": password, "csrf_token": token},
-        )
+        await _password_step(client, csrf, "april", password)
         page_text = await (await client.get("/console/login/code")).text()
         response = await client.post(
             "/console/login/code",
@@ -236,15 +226,16 @@ async def test_approving_needs_a_fresh_password_and_code(
 ) -> None:
     token = await sign_in(client, "ada")
     clock.advance(301)
+    new_account = {
+        "username": "newbie",
+        "role": "editor",
+        "password": "a fine long passphrase",
+        "confirm": "a fine long passphrase",
+        "csrf_token": token,
+    }
     response = await client.post(
         "/console/users",
-        data={
-            "username": "newbie",
-            "role": "editor",
-            "password": "a fine long passphrase",
-            "confirm": "a fine long passphrase",
-            "csrf_token": token,
-        },
+        data=new_account,
         headers={"Referer": "http://x/console/users"},
         allow_redirects=False,
     )
@@ -263,68 +254,38 @@ async def test_approving_needs_a_fresh_password_and_code(
         allow_redirects=False,
     )
     assert confirm.headers["Location"] == "/console/users"
-    again = await client.post(
-        "/console/users",
-        data={
-            "username": "newbie",
-            "role": "editor",
-            "password": "a fine long passphrase",
-            "confirm": "a fine long passphrase",
-            "csrf_token": token,
-        },
-        allow_redirects=False,
-    )
+    again = await client.post("/console/users", data=new_account, allow_redirects=False)
     assert again.headers["Location"] == "/console/users"
     assert "newbie can now sign in" in await (await client.get("/console/users")).text()
 
 
 async def test_every_role_changes_its_own_password_and_ends_its_other_sessions(
-    aiohttp_client: Any,
-    backend: SQLStore,
-    clock: Any,
-    settings: Settings,
-    app_factory: Any,
-    sign_in: Any,
-    password: str,
+    signed_in: Any, sign_in: Any, password: str
 ) -> None:
-    app = app_factory(backend, clock, settings)
-    here: TestClient = await aiohttp_client(app)
-    elsewhere: TestClient = await aiohttp_client(app)
-    token = await sign_in(here, "eddie")
-    await sign_in(elsewhere, "eddie")
-    page = await (await here.get("/console/account")).text()
+    here = await signed_in("eddie")
+    elsewhere = await signed_in("eddie")
+    page = await here.page("/console/account")
     assert page.count("<tr>") >= 3  # header + two sessions
     response = await here.post(
         "/console/account/password",
-        data={
+        {
             "current": password,
             "password": "another long passphrase",
             "confirm": "another long passphrase",
-            "csrf_token": token,
         },
     )
     assert "Password changed" in await response.text()
-    assert (await here.get("/console/", allow_redirects=False)).status == 200
-    assert (await elsewhere.get("/console/", allow_redirects=False)).status == 303
-    await sign_in(elsewhere, "eddie", "another long passphrase")
+    assert (await here.client.get("/console/", allow_redirects=False)).status == 200
+    assert (await elsewhere.client.get("/console/", allow_redirects=False)).status == 303
+    await sign_in(elsewhere.client, "eddie", "another long passphrase")
 
 
-async def test_sign_out_everywhere_else(
-    aiohttp_client: Any,
-    backend: SQLStore,
-    clock: Any,
-    settings: Settings,
-    app_factory: Any,
-    sign_in: Any,
-) -> None:
-    app = app_factory(backend, clock, settings)
-    here: TestClient = await aiohttp_client(app)
-    elsewhere: TestClient = await aiohttp_client(app)
-    token = await sign_in(here, "eddie")
-    await sign_in(elsewhere, "eddie")
-    await here.post("/console/account/sessions/end", data={"csrf_token": token})
-    assert (await here.get("/console/", allow_redirects=False)).status == 200
-    assert (await elsewhere.get("/console/", allow_redirects=False)).status == 303
+async def test_sign_out_everywhere_else(signed_in: Any) -> None:
+    here = await signed_in("eddie")
+    elsewhere = await signed_in("eddie")
+    await here.post("/console/account/sessions/end")
+    assert (await here.client.get("/console/", allow_redirects=False)).status == 200
+    assert (await elsewhere.client.get("/console/", allow_redirects=False)).status == 303
 
 
 def test_password_policy_follows_asvs() -> None:
