@@ -148,18 +148,17 @@ def request(text: str, session: str = "S", phone: str = "+254700000001") -> USSD
     )
 
 
+def worker(tree: Tree, redis_url: str) -> USSDService:
+    """A gateway worker of its own: its sessions in the shared Redis, its own caches."""
+    return USSDService(
+        lambda: tree, RedisSessionStore.from_url(redis_url), HASHER, RecordingEffectHandler()
+    )
+
+
 async def test_two_workers_sharing_redis_continue_one_session(
     sample_tree: Tree, redis_url: str
 ) -> None:
-    def worker() -> USSDService:
-        return USSDService(
-            lambda: sample_tree,
-            RedisSessionStore.from_url(redis_url),
-            HASHER,
-            RecordingEffectHandler(),
-        )
-
-    a, b, alone = worker(), worker(), worker()
+    a, b, alone = (worker(sample_tree, redis_url) for _ in range(3))
     texts = ["", "1", "1*3", "1*3*1", "1*3*1*0", "1*3*1*0*2", "1*3*1*0*2*0"]
     expected = [(await alone.handle(request(t, "ref", "+254700000002"))).text for t in texts]
     served = []
@@ -178,12 +177,7 @@ async def test_two_workers_sharing_redis_continue_one_session(
 async def test_a_caller_who_left_before_choosing_a_language_is_asked_again(
     sample_tree: Tree, redis_url: str
 ) -> None:
-    service = USSDService(
-        lambda: sample_tree,
-        RedisSessionStore.from_url(redis_url),
-        HASHER,
-        RecordingEffectHandler(),
-    )
+    service = worker(sample_tree, redis_url)
     first = await service.handle(request("", "A", "+254700000003"))
     assert first.screen_id == sample_tree.start
     again = await service.handle(request("", "B", "+254700000003"))
@@ -307,15 +301,7 @@ async def test_a_returning_callers_first_request_costs_one_trip_and_changes_noth
     session's first request is one commit, not a refused one and a second; the screen
     and everything stored are those of a worker that had to learn the context."""
 
-    def worker() -> USSDService:
-        return USSDService(
-            lambda: sample_tree,
-            RedisSessionStore.from_url(redis_url),
-            HASHER,
-            RecordingEffectHandler(),
-        )
-
-    served, fresh = worker(), worker()
+    served, fresh = worker(sample_tree, redis_url), worker(sample_tree, redis_url)
     first = ["", "1", "1*3", "1*3*1"]  # then the caller hangs up beyond the first screens
     twins = ("+254700000011", "+254700000012")
     for phone in twins:
@@ -341,15 +327,7 @@ async def test_a_returning_callers_first_request_costs_one_trip_and_changes_noth
 async def test_a_worker_whose_memory_of_a_caller_is_stale_is_refused_and_redoes(
     sample_tree: Tree, redis_url: str
 ) -> None:
-    def worker() -> USSDService:
-        return USSDService(
-            lambda: sample_tree,
-            RedisSessionStore.from_url(redis_url),
-            HASHER,
-            RecordingEffectHandler(),
-        )
-
-    a, b, fresh = worker(), worker(), worker()
+    a, b, fresh = (worker(sample_tree, redis_url) for _ in range(3))
     phone = "+254700000021"
     for text in ("", "1", "1*3", "1*3*1"):
         await a.handle(request(text, "one", phone))
