@@ -11,6 +11,8 @@ from gateway.content.country_aliases import load_country_aliases
 from gateway.menu.loader import load_tree_file
 from gateway.menu.model import Tree
 from gateway.settings import Settings
+from gateway.store.sql_store import SQLStore, open_store
+from tests.audit_support import seal_at
 from tests.servers import RedisServer
 from tests.smpp.smsc_driver import Simulator
 
@@ -38,6 +40,23 @@ def redis_url(redis_server: RedisServer) -> str:
         redis_server.start()
     redis.Redis.from_url(redis_server.url).flushall()
     return redis_server.url
+
+
+# A store on each engine, keyed and anchored as the tests' audit logs are. (PostgreSQL part:
+# tests/pg_support.py starts the local cluster and gives each test a database.)
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SQLStore]:
+    if request.param == "sqlite":
+        opened = await open_store(str(tmp_path / "gateway.db"), audit=seal_at(tmp_path))
+        yield opened
+        await opened.close()
+        return
+    from tests.pg_support import postgres_database
+
+    async with postgres_database() as url:
+        postgres = await open_store(url, audit=seal_at(tmp_path))
+        yield postgres
+        await postgres.close()
 
 
 @pytest.fixture

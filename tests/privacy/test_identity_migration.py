@@ -2,35 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from cryptography.fernet import Fernet
 
 from gateway.privacy.identity_migration import IdentityNormaliser, normalise_identities
 from gateway.privacy.numbers import NumberVault, PhoneHasher
 from gateway.settings import Secret
-from gateway.store.sql_store import SQLStore
-from tests.pg_support import postgres_database
 
 T0 = 1_700_000_000.0
 HASHER = PhoneHasher(Secret("h" * 40))
 VAULT = NumberVault(Secret(Fernet.generate_key().decode()))
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Any]:
-    if request.param == "sqlite":
-        opened = await SQLStore.open(tmp_path / "gateway.db")
-        yield opened
-        await opened.close()
-        return
-    async with postgres_database() as url:
-        postgres = await SQLStore.open(url)
-        yield postgres
-        await postgres.close()
 
 
 async def join(store: Any, written: str, topic: str) -> int:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,6 @@ from gateway.privacy.key_rotation import KeyRotation, RotationError, SubscriberK
 from gateway.privacy.numbers import NumberVault, PhoneHasher
 from gateway.settings import Secret
 from gateway.store.sql_store import SQLStore
-from tests.pg_support import postgres_database
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = 1_700_000_000.0
@@ -71,19 +69,6 @@ def test_a_number_sealed_under_an_unknown_key_stops_the_rotation() -> None:
     with pytest.raises(RotationError) as caught:
         KeyRotation(OLD_FERNET, OLD_HASH, NEW_FERNET).rekey(stranger)
     assert "+254" not in str(caught.value) and "7" in str(caught.value)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Any]:
-    if request.param == "sqlite":
-        opened = await SQLStore.open(tmp_path / "gateway.db")
-        yield opened
-        await opened.close()
-        return
-    async with postgres_database() as url:
-        postgres = await SQLStore.open(url)
-        yield postgres
-        await postgres.close()
 
 
 async def subscribe_everyone(store: Any) -> None:
