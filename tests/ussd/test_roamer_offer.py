@@ -11,18 +11,18 @@ gateway with no SMS channel makes none (no false promise).
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from gateway.server.app import create_app
 from gateway.server.app_keys import RUNTIME
 from gateway.settings import Settings
 from gateway.sms.menu_dialect import parts_needed
-from tests.at_double import MESSAGING_PATH, ATDouble
+from tests.at_double import ATDouble
+from tests.conftest import settings_with
 
 SECRET = "test-callback-secret-0123456789"
 SMS_NUMBER = "+447700900123"
@@ -44,27 +44,12 @@ def menus(tmp_path: Path, settings: Settings) -> Path:
     return folder
 
 
-@pytest.fixture
-async def double() -> AsyncIterator[tuple[ATDouble, str]]:
-    at = ATDouble()
-    server = TestServer(at.app())
-    await server.start_server()
-    yield at, str(server.make_url(MESSAGING_PATH))
-    await server.close()
-
-
 async def gateway(
     aiohttp_client: Any, settings: Settings, menus: Path, **extra: str
 ) -> TestClient[Any, Any]:
-    env = {
-        "GATEWAY_DATA_DIR": str(settings.data_dir),
-        "GATEWAY_MENUS": str(menus),
-        "GATEWAY_CONTENT": str(settings.content),
-        "GATEWAY_CALLBACK_SECRET": SECRET,
-        "GATEWAY_HASH_KEY": settings.hash_key.reveal(),
-        **extra,
-    }
-    app = await create_app(Settings.from_env(env), broadcast_worker=False)
+    """The whole gateway on ``menus``; ``extra``: more settings (``SMS_CHANNEL="log"``)."""
+    live = settings_with(settings, MENUS=str(menus), CALLBACK_SECRET=SECRET, **extra)
+    app = await create_app(live, broadcast_worker=False)
     client: TestClient[Any, Any] = await aiohttp_client(app)
     return client
 
@@ -100,7 +85,7 @@ async def test_a_roamer_on_ussd_reads_the_sms_number_once_in_their_language(
     offer: str,
     home: str,
 ) -> None:
-    client = await gateway(aiohttp_client, settings, menus, GATEWAY_SMS_CHANNEL="log")
+    client = await gateway(aiohttp_client, settings, menus, SMS_CHANNEL="log")
     session = f"roam-{next(_ids)}"
     assert (await dial(client, session, caller, "")).startswith("CON Language")
     assert await dial(client, session, caller, language_key) == f"CON {offer}"
@@ -114,10 +99,10 @@ async def test_a_roamer_on_ussd_reads_the_sms_number_once_in_their_language(
 async def test_no_offer_at_home_nor_without_an_sms_channel(
     aiohttp_client: Any, settings: Settings, menus: Path
 ) -> None:
-    client = await gateway(aiohttp_client, settings, menus, GATEWAY_SMS_CHANNEL="log")
+    client = await gateway(aiohttp_client, settings, menus, SMS_CHANNEL="log")
     await dial(client, "home-1", "+254700000001", "")
     assert (await dial(client, "home-1", "+254700000001", "1")).startswith("CON Safe journey info")
-    quiet = await gateway(aiohttp_client, settings, menus, GATEWAY_SMS_CHANNEL="none")
+    quiet = await gateway(aiohttp_client, settings, menus, SMS_CHANNEL="none")
     await dial(quiet, "none-1", ROAMER_PLAIN, "")
     shown = await dial(quiet, "none-1", ROAMER_PLAIN, "1")
     assert shown.startswith("CON Safe journey info") and SMS_NUMBER not in shown
@@ -153,10 +138,10 @@ async def test_a_roamer_on_the_sms_menu_reads_the_number_in_english_and_arabic(
         aiohttp_client,
         settings,
         menus,
-        GATEWAY_SMS_CHANNEL="africastalking",
-        GATEWAY_AT_SMS_URL=url,
-        GATEWAY_AT_API_KEY="at-double-key",
-        GATEWAY_SMS_MENU_PER_MINUTE="30",
+        SMS_CHANNEL="africastalking",
+        AT_SMS_URL=url,
+        AT_API_KEY="at-double-key",
+        SMS_MENU_PER_MINUTE="30",
     )
     assert (await text(client, at, ROAMER_PLAIN, "MENU") or "").startswith("Language")
     offer = await text(client, at, ROAMER_PLAIN, "1")

@@ -9,19 +9,17 @@ precedence; one number gets at most the per-minute limit of menu SMS.
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from gateway.server.app import create_app
 from gateway.server.app_keys import RUNTIME
 from gateway.settings import Settings
 from gateway.sms.menu_dialect import parts_needed
 from gateway.ussd.sessions import HITS_PREFIX, MemorySessionStore, RedisSessionStore
-from tests.at_double import MESSAGING_PATH, ATDouble
+from tests.at_double import ATDouble
 from tests.conftest import settings_with
 from tests.smpp.smsc_driver import eventually
 
@@ -62,15 +60,6 @@ def at_settings(settings: Settings, double_url: str, **extra: str) -> Settings:
     )
 
 
-@pytest.fixture
-async def double() -> AsyncIterator[tuple[ATDouble, str]]:
-    at = ATDouble()
-    server = TestServer(at.app())
-    await server.start_server()
-    yield at, str(server.make_url(MESSAGING_PATH))
-    await server.close()
-
-
 async def gateway(
     aiohttp_client: Any, settings: Settings, double: tuple[ATDouble, str], store: Any, **extra: str
 ) -> TestClient[Any, Any]:
@@ -81,17 +70,24 @@ async def gateway(
     return client
 
 
+async def redis_phone(
+    aiohttp_client: Any,
+    settings: Settings,
+    double: tuple[ATDouble, str],
+    redis_url: str,
+    number: str,
+) -> Phone:
+    """``number``'s phone, texting a gateway that keeps its sessions in Redis."""
+    store = RedisSessionStore.from_url(redis_url)
+    client = await gateway(aiohttp_client, settings, double, store, SMS_MENU_PER_MINUTE="30")
+    return Phone(client, double[0], number)
+
+
 async def test_an_english_walk_by_sms(
     aiohttp_client: Any, settings: Settings, double: tuple[ATDouble, str], redis_url: str
 ) -> None:
-    client = await gateway(
-        aiohttp_client,
-        settings,
-        double,
-        RedisSessionStore.from_url(redis_url),
-        SMS_MENU_PER_MINUTE="30",
-    )
-    phone = Phone(client, double[0], ENGLISH)
+    phone = await redis_phone(aiohttp_client, settings, double, redis_url, ENGLISH)
+    client = phone.client
     walk = [
         ("MENU", "Language\n1 English"),
         ("1", "Safe journey info"),  # English, home
@@ -120,14 +116,8 @@ async def test_an_english_walk_by_sms(
 async def test_an_arabic_walk_subscribes_and_keywords_keep_precedence(
     aiohttp_client: Any, settings: Settings, double: tuple[ATDouble, str], redis_url: str
 ) -> None:
-    client = await gateway(
-        aiohttp_client,
-        settings,
-        double,
-        RedisSessionStore.from_url(redis_url),
-        SMS_MENU_PER_MINUTE="30",
-    )
-    phone = Phone(client, double[0], ARABIC)
+    phone = await redis_phone(aiohttp_client, settings, double, redis_url, ARABIC)
+    client = phone.client
     home = await phone.text("قائمة")  # the Arabic MENU opens in Arabic, at home
     assert home is not None and "1 " in home and len(home) <= 70
     assert any("\u0600" <= char <= "\u06ff" for char in home)

@@ -139,14 +139,8 @@ async def twelve(aiohttp_client: Any, settings: Settings, tmp_path: Path) -> Tes
     menus = tmp_path / "menus"
     menus.mkdir()
     (menus / "twelve.yaml").write_text(TWELVE, encoding="utf-8")
-    env = {
-        "GATEWAY_DATA_DIR": str(settings.data_dir),
-        "GATEWAY_MENUS": str(menus),
-        "GATEWAY_CONTENT": str(settings.content),
-        "GATEWAY_CALLBACK_SECRET": SECRET,
-        "GATEWAY_HASH_KEY": settings.hash_key.reveal(),
-    }
-    app = await create_app(Settings.from_env(env), broadcast_worker=False)
+    live = settings_with(settings, MENUS=str(menus), CALLBACK_SECRET=SECRET)
+    app = await create_app(live, broadcast_worker=False)
     test_client: TestClient[Any, Any] = await aiohttp_client(app)
     return test_client
 
