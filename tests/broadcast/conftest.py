@@ -165,7 +165,8 @@ def row_states(
 class Rig:
     """The broadcast path through a real SMPP pool, for the tests (and the reply benchmark)
     that drive node-smpp simulators: a SQLite store, the inbox receipts land in, an alert
-    sent to seeded subscribers by the real worker, and what each row ended as."""
+    sent to seeded subscribers by the real worker, and what each row ended as. Its set-up
+    (:meth:`open`) is also what the crash and SMPP-broadcast tests build their rigs on."""
 
     def __init__(self, tmp_path: Path) -> None:
         self.db_path = tmp_path / "gateway.db"

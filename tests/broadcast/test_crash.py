@@ -26,18 +26,14 @@ from aiohttp import web
 
 from gateway.africastalking.sms_callbacks import create_sms_routes
 from gateway.broadcast.alert_service import AlertService
-from gateway.broadcast.inbox import SMSInbox
-from gateway.broadcast.keyword_service import KeywordService
-from gateway.broadcast.receipt_recorder import ReceiptRecorder
-from gateway.broadcast.subscriptions import SubscriptionService
 from gateway.privacy.numbers import NumberVault, PhoneHasher
 from gateway.settings import PROJECT_ROOT, Secret
-from gateway.sms.keywords import load_catalog
 from gateway.store.sql_store import SQLStore
 from tests.alert_support import ROAD_CLOSED_FR, sent_alert
 from tests.at_double import MESSAGING_PATH, ATDouble
-from tests.audit_support import AUDIT_KEY, seal_at
+from tests.audit_support import AUDIT_KEY
 from tests.broadcast.conftest import CALLBACK_SECRET, ENCRYPTION_KEY, HASH_KEY, eventually, number
+from tests.broadcast.conftest import Rig as PoolRig
 from tests.broadcast.seeding import seed_subscribers
 
 pytestmark = pytest.mark.slow
@@ -78,17 +74,14 @@ class Rig:
 
 
 @pytest.fixture
-async def rig(tmp_path: Path, aiohttp_server: Callable[..., Any]) -> AsyncIterator[Rig]:
-    db_path = tmp_path / "gateway.db"
-    store: SQLStore = await SQLStore.open(db_path, seal_at(tmp_path))
-    hasher = PhoneHasher(Secret(HASH_KEY))
-    vault = NumberVault(Secret(ENCRYPTION_KEY))
-    subscriptions = SubscriptionService(store, hasher, vault)
-    catalog = load_catalog(PROJECT_ROOT / "content")
-    receipts = ReceiptRecorder(store)
-    inbox = SMSInbox(store, subscriptions, KeywordService(subscriptions, catalog), receipts, None)
+async def rig(
+    tmp_path: Path, aiohttp_server: Callable[..., Any], pool_rig: PoolRig
+) -> AsyncIterator[Rig]:
+    """The worker's children over ``pool_rig``'s store (its set-up, not its pool), the
+    receipts coming back through the callback routes to its inbox."""
+    db_path = pool_rig.db_path
     callbacks = web.Application()
-    callbacks.add_routes(create_sms_routes(inbox, Secret(CALLBACK_SECRET)))
+    callbacks.add_routes(create_sms_routes(pool_rig.inbox, Secret(CALLBACK_SECRET)))
     callback_server = await aiohttp_server(callbacks)
     double = ATDouble()
     double.dlr_url = str(callback_server.make_url("/africastalking/sms/delivery")) + (
@@ -110,12 +103,9 @@ async def rig(tmp_path: Path, aiohttp_server: Callable[..., Any]) -> AsyncIterat
         "GATEWAY_SMS_PREFIX": "Info:",
         "GATEWAY_WORKER_PORT": "0",  # no /metrics needed; two workers must not collide
     }
-    alerts = AlertService(store, [topic.code for topic in catalog.topics])
-    yield Rig(tmp_path, db_path, store, double, alerts, env, [])
+    yield Rig(tmp_path, db_path, pool_rig.store, double, pool_rig.alerts, env, [])
     await double_server.close()
     await callback_server.close()
-    await receipts.close()
-    await store.close()
 
 
 async def wait_exit(process: subprocess.Popen[bytes], limit: float = 180.0) -> int:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,18 +16,12 @@ import pytest
 
 from gateway.broadcast.alert_service import AlertService
 from gateway.broadcast.inbox import SMSInbox
-from gateway.broadcast.keyword_service import KeywordService
-from gateway.broadcast.receipt_recorder import ReceiptRecorder
-from gateway.broadcast.subscriptions import SubscriptionService
 from gateway.broadcast.worker import BroadcastWorker, WorkerOptions
 from gateway.privacy.numbers import NumberVault, PhoneHasher
-from gateway.settings import PROJECT_ROOT, Secret
 from gateway.smpp.pool import SMPPPool
-from gateway.sms.keywords import load_catalog
 from gateway.store.sql_store import SQLStore
 from tests.alert_support import sent_alert
-from tests.audit_support import seal_at
-from tests.broadcast.conftest import ENCRYPTION_KEY, HASH_KEY, eventually, number
+from tests.broadcast.conftest import Rig, eventually, number
 from tests.broadcast.seeding import seed_subscribers
 from tests.smpp.smsc_driver import FAST, Simulator, smsc_settings
 
@@ -84,19 +77,12 @@ class SMPPRig:
 
 
 @pytest.fixture
-async def rig(tmp_path: Path) -> AsyncIterator[SMPPRig]:
-    db_path = tmp_path / "gateway.db"
-    store: SQLStore = await SQLStore.open(db_path, seal_at(tmp_path))
-    hasher = PhoneHasher(Secret(HASH_KEY))
-    vault = NumberVault(Secret(ENCRYPTION_KEY))
-    subscriptions = SubscriptionService(store, hasher, vault)
-    catalog = load_catalog(PROJECT_ROOT / "content")
-    receipts = ReceiptRecorder(store)
-    inbox = SMSInbox(store, subscriptions, KeywordService(subscriptions, catalog), receipts, None)
-    alerts = AlertService(store, [topic.code for topic in catalog.topics])
-    yield SMPPRig(db_path, store, inbox, alerts, vault, hasher, tmp_path / "submits.jsonl")
-    await receipts.close()
-    await store.close()
+def rig(pool_rig: Rig, tmp_path: Path) -> SMPPRig:
+    base = pool_rig
+    record = tmp_path / "submits.jsonl"
+    return SMPPRig(
+        base.db_path, base.store, base.inbox, base.alerts, base.vault, base.hasher, record
+    )
 
 
 async def wait_receipts(rig: SMPPRig, alert: int, expected: int) -> dict[str, int]:
