@@ -33,6 +33,7 @@ from gateway.pacing.shared_grant import (
     effective_interval,
     reserve_slots,
 )
+from tests.prod.tps_client import granted_until
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENT_SCRIPT = Path(__file__).with_name("tps_client.py")
@@ -121,15 +122,8 @@ def test_asking_for_more_than_a_second_of_grant_at_once_is_refused() -> None:
 
 async def draw(url: str, smsc: str, tps: float, end_at: float) -> list[float]:
     redis = Redis.from_url(url)
-    budget = RedisTPSBudget(redis, smsc, tps)
-    sent: list[float] = []
     try:
-        while True:
-            await budget.acquire()
-            now = time.monotonic()
-            if now >= end_at:
-                return sent
-            sent.append(now)
+        return await granted_until(RedisTPSBudget(redis, smsc, tps), end_at)
     finally:
         await redis.aclose()
 

@@ -20,21 +20,27 @@ from redis.asyncio import Redis
 from gateway.pacing.shared_grant import RedisTPSBudget
 
 
+async def granted_until(budget: RedisTPSBudget, end_at: float) -> list[float]:
+    """Draw on ``budget`` one send at a time until ``end_at`` (``time.monotonic()``);
+    the moment of each send granted before then."""
+    sent: list[float] = []
+    while True:
+        await budget.acquire()
+        now = time.monotonic()
+        if now >= end_at:
+            return sent
+        sent.append(now)
+
+
 async def main(url: str, smsc: str, tps: float) -> list[float]:
     redis = Redis.from_url(url)
     budget = RedisTPSBudget(redis, smsc, tps)
-    sent: list[float] = []
     await redis.ping()
     print("ready", flush=True)
     start_at, end_at = (float(value) for value in sys.stdin.readline().split())
     await asyncio.sleep(max(0.0, start_at - time.monotonic()))
     try:
-        while True:
-            await budget.acquire()
-            now = time.monotonic()
-            if now >= end_at:
-                return sent
-            sent.append(now)
+        return await granted_until(budget, end_at)
     finally:
         await redis.aclose()
 
