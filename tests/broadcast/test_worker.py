@@ -26,6 +26,11 @@ def options(**changes: object) -> WorkerOptions:
     return WorkerOptions(**values)  # type: ignore[arg-type]
 
 
+def worker_for(harness: Harness, **changes: object) -> BroadcastWorker:
+    """The real worker over ``harness``'s store and AT sender, its options changed."""
+    return BroadcastWorker(harness.store, harness.sender, harness.vault, options(**changes))
+
+
 async def approved_alert(harness: Harness, expires_in: float = 3600) -> int:
     return await sent_alert(harness.alerts, ROAD_CLOSED_FR, expires_in=expires_in)
 
@@ -46,7 +51,7 @@ async def test_every_recipient_gets_one_message_in_their_language(harness: Harne
     for index in range(150, 160):
         await harness.subscriptions.join(number(index), "africastalking", "hotlines", "so", 1.0)
     alert = await approved_alert(harness)
-    worker = BroadcastWorker(harness.store, harness.sender, harness.vault, options())
+    worker = worker_for(harness)
     await asyncio.wait_for(worker.run(until_idle=True), 60)
     await wait_for_receipts(harness, alert)
     counts = await harness.store.outbox_counts(alert)
@@ -62,7 +67,7 @@ async def test_blacklisted_number_counts_as_stop(harness: Harness) -> None:
     await harness.seed(10)
     harness.double.blacklist.add(number(3))
     alert = await approved_alert(harness)
-    worker = BroadcastWorker(harness.store, harness.sender, harness.vault, options())
+    worker = worker_for(harness)
     await asyncio.wait_for(worker.run(until_idle=True), 30)
     await wait_for_receipts(harness, alert)
     counts = await harness.store.outbox_counts(alert)
@@ -77,9 +82,7 @@ async def test_blacklisted_number_counts_as_stop(harness: Harness) -> None:
 async def test_stop_mid_broadcast_means_no_later_message(harness: Harness) -> None:
     await harness.seed(300)
     alert = await approved_alert(harness)
-    worker = BroadcastWorker(
-        harness.store, harness.sender, harness.vault, options(tps=200.0, batch_size=10)
-    )
+    worker = worker_for(harness, tps=200.0, batch_size=10)
     task = asyncio.create_task(worker.run(until_idle=True))
     await eventually(lambda: harness.double.total >= 20)
     late = number(290)  # far behind in the queue
@@ -106,7 +109,7 @@ async def test_claimed_row_of_someone_who_stopped_is_not_sent(harness: Harness) 
     await harness.store.expand_audience(alert, 10, time.time())
     claimed = await harness.store.claim_outbox(alert, "w", 10, time.time(), 30)
     await harness.subscriptions.stop(harness.subscriptions.hash(number(1)), time.time(), "test")
-    worker = BroadcastWorker(harness.store, harness.sender, harness.vault, options())
+    worker = worker_for(harness)
     broadcast = await harness.store.get_broadcast(alert)
     assert broadcast is not None
     await worker._submit(broadcast, claimed)
@@ -117,9 +120,7 @@ async def test_claimed_row_of_someone_who_stopped_is_not_sent(harness: Harness) 
 async def test_nothing_is_sent_after_expiry(harness: Harness) -> None:
     await harness.seed(200)
     alert = await approved_alert(harness, expires_in=1.0)
-    worker = BroadcastWorker(
-        harness.store, harness.sender, harness.vault, options(tps=60.0, batch_size=10)
-    )
+    worker = worker_for(harness, tps=60.0, batch_size=10)
     await asyncio.wait_for(worker.run(until_idle=True), 30)
     broadcast = await harness.store.get_broadcast(alert)
     assert broadcast is not None
@@ -133,9 +134,7 @@ async def test_nothing_is_sent_after_expiry(harness: Harness) -> None:
 async def test_paused_alert_stops_and_resumes(harness: Harness) -> None:
     await harness.seed(100)
     alert = await approved_alert(harness)
-    worker = BroadcastWorker(
-        harness.store, harness.sender, harness.vault, options(tps=100.0, batch_size=10)
-    )
+    worker = worker_for(harness, tps=100.0, batch_size=10)
     task = asyncio.create_task(worker.run(until_idle=True))
     await eventually(lambda: harness.double.total >= 10)
     await harness.alerts.pause(alert, "bob", time.time())
@@ -153,7 +152,7 @@ async def test_temporary_channel_failure_is_retried(harness: Harness) -> None:
     await harness.seed(30)
     harness.double.fail_next_requests = 2
     alert = await approved_alert(harness)
-    worker = BroadcastWorker(harness.store, harness.sender, harness.vault, options())
+    worker = worker_for(harness)
     await asyncio.wait_for(worker.run(until_idle=True), 60)
     await wait_for_receipts(harness, alert)
     assert (await harness.store.outbox_counts(alert))["delivered"] == 30
@@ -166,11 +165,8 @@ async def test_a_channel_outage_longer_than_the_attempt_limit_fails_nobody(
     await harness.seed(30)
     harness.double.fail_next_requests = 12
     alert = await approved_alert(harness)
-    worker = BroadcastWorker(
-        harness.store,
-        harness.sender,
-        harness.vault,
-        options(max_attempts=2, backoff_initial=0.01, backoff_max=0.05, concurrency=1),
+    worker = worker_for(
+        harness, max_attempts=2, backoff_initial=0.01, backoff_max=0.05, concurrency=1
     )
     await asyncio.wait_for(worker.run(until_idle=True), 60)
     await wait_for_receipts(harness, alert)
@@ -182,12 +178,7 @@ async def test_a_row_whose_receipt_never_comes_ends_unknown(harness: Harness) ->
     await harness.seed(10)
     harness.double.dlr_status = "Sent"  # never a final receipt
     alert = await approved_alert(harness)
-    worker = BroadcastWorker(
-        harness.store,
-        harness.sender,
-        harness.vault,
-        options(receipt_timeouts=(("", 0.5),), receipt_sweep_interval=0.1),
-    )
+    worker = worker_for(harness, receipt_timeouts=(("", 0.5),), receipt_sweep_interval=0.1)
     stop = asyncio.Event()
     running = asyncio.create_task(worker.run(stop=stop))
     try:
