@@ -13,6 +13,7 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from gateway.store.records import Audience, NewBroadcast
+from tests.menu.test_services_apart import WORK_TOPICS
 
 WORK = """\
 tree: work-rights
@@ -44,14 +45,6 @@ screens:
     topic: jobs
     end: true
     text: {en: "You will get job alerts."}
-"""
-WORK_TOPICS = """\
-sample: true
-topics:
-  jobs:
-    aliases: [JOBS]
-    title: {en: Work rights, fr: Droits au travail, ar: حقوق العمل, so: Xuquuqda shaqada}
-    info: {en: "Sample.", fr: "Exemple.", ar: "عينة.", so: "Tusaale."}
 """
 
 

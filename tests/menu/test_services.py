@@ -87,7 +87,14 @@ def test_codes_normalise() -> None:
     assert normalise_code("MENU") == "menu"
 
 
-def menus_with(tmp_path: Path, *extra: tuple[str, str]) -> Settings:
+def menus_with(
+    tmp_path: Path,
+    *extra: tuple[str, str],
+    content: Path = CONTENT,
+    env: dict[str, str] | None = None,
+) -> Settings:
+    """Settings over the sample tree and the ``extra`` menu files (name, text), the
+    ``content`` folder, and ``env``: more ``GATEWAY_`` variables."""
     menus = tmp_path / "menus"
     menus.mkdir()
     shutil.copy(SAMPLE_TREE, menus / "safe-journey.yaml")
@@ -97,9 +104,10 @@ def menus_with(tmp_path: Path, *extra: tuple[str, str]) -> Settings:
         {
             "GATEWAY_DATA_DIR": str(tmp_path / "var"),
             "GATEWAY_MENUS": str(menus),
-            "GATEWAY_CONTENT": str(CONTENT),
+            "GATEWAY_CONTENT": str(content),
             "GATEWAY_CALLBACK_SECRET": SECRET,
             "GATEWAY_HASH_KEY": "test-hash-key-0123456789abcdef0123456789",
+            **(env or {}),
         }
     )
 

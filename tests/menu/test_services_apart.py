@@ -16,7 +16,8 @@ from gateway.server.app import create_app
 from gateway.server.app_keys import RUNTIME
 from gateway.settings import Settings
 from gateway.sms import encoding
-from tests.conftest import CONTENT, SAMPLE_TREE
+from tests.conftest import CONTENT
+from tests.menu.test_services import menus_with
 from tests.menu.test_validator import GOOD
 from tests.smpp.smsc_driver import Simulator, eventually
 
@@ -43,24 +44,12 @@ CALLER = "+254700888001"  # Kenyan mobile range, not a real subscriber's number
 def gateway_with(
     tmp_path: Path, *extra: tuple[str, str], env: dict[str, str] | None = None
 ) -> Settings:
-    menus, content = tmp_path / "menus", tmp_path / "content"
-    menus.mkdir()
-    shutil.copy(SAMPLE_TREE, menus / "safe-journey.yaml")
+    """:func:`menus_with`, over a copy of the content with the work-rights folder."""
+    content = tmp_path / "content"
     shutil.copytree(CONTENT, content)
     (content / "work-rights").mkdir()
     (content / "work-rights" / "topics.yaml").write_text(WORK_TOPICS, encoding="utf-8")
-    for name, text in extra:
-        (menus / name).write_text(text, encoding="utf-8")
-    return Settings.from_env(
-        {
-            "GATEWAY_DATA_DIR": str(tmp_path / "var"),
-            "GATEWAY_MENUS": str(menus),
-            "GATEWAY_CONTENT": str(content),
-            "GATEWAY_CALLBACK_SECRET": SECRET,
-            "GATEWAY_HASH_KEY": "test-hash-key-0123456789abcdef0123456789",
-            **(env or {}),
-        }
-    )
+    return menus_with(tmp_path, *extra, content=content, env=env)
 
 
 class Phone:
