@@ -367,15 +367,13 @@ class ESMEBind:
             self.stats.last_error = f"protocol: {exc}"
             if exc.fatal:
                 self.stats.framing_errors += 1
-            log.warning(
+            self._peer_fault(
                 "smpp_peer_protocol_error",
-                smsc=self.settings.name,
-                bind=self.index,
-                command_id=f"0x{exc.command_id:08x}",
-                command_status=f"0x{exc.command_status:08x}",
-                sequence=exc.sequence,
-                reason=str(exc),
-                action="generic_nack, then close" if exc.fatal else "close",
+                exc.command_id,
+                exc.command_status,
+                exc.sequence,
+                str(exc),
+                "generic_nack, then close" if exc.fatal else "close",
             )
             if exc.fatal or not exc.command_id & 0x80000000:
                 # SMPP 3.4: an invalid command_length is answered with a generic_nack
@@ -416,15 +414,13 @@ class ESMEBind:
                 self._on_invalid(conn, event)
             elif isinstance(event, StrayResponseReceived):
                 self.stats.stray_responses += 1
-                log.warning(
+                self._peer_fault(
                     "smpp_stray_response",
-                    smsc=self.settings.name,
-                    bind=self.index,
-                    command_id=f"0x{event.command_id:08x}",
-                    command_status=f"0x{event.status:08x}",
-                    sequence=event.sequence,
-                    reason=event.reason,
-                    action="discarded; the link stays",
+                    event.command_id,
+                    event.status,
+                    event.sequence,
+                    event.reason,
+                    "discarded; the link stays",
                 )
             elif isinstance(event, Bound | BindRejected):
                 if self._bind_result is not None and not self._bind_result.done():
@@ -434,24 +430,36 @@ class ESMEBind:
                 self._link_down.set()
         self.submits.pump()
 
+    def _peer_fault(
+        self, event: str, command_id: int, status: int, sequence: int, reason: str, action: str
+    ) -> None:
+        """The warning line for a PDU the peer got wrong: its command, status and
+        sequence, what was wrong, and what this bind does about it."""
+        log.warning(
+            event,
+            smsc=self.settings.name,
+            bind=self.index,
+            command_id=f"0x{command_id:08x}",
+            command_status=f"0x{status:08x}",
+            sequence=sequence,
+            reason=reason,
+            action=action,
+        )
+
     def _on_invalid(self, conn: SMPPConnection, event: InvalidPDUReceived) -> None:
         self.stats.invalid_pdus += 1
         request = BY_COMMAND_ID.get(event.command_id)
         answer = RESPONSE_FOR.get(request) if request is not None else None
         is_request = not event.command_id & 0x80000000
-        log.warning(
+        self._peer_fault(
             "smpp_invalid_pdu",
-            smsc=self.settings.name,
-            bind=self.index,
-            command_id=f"0x{event.command_id:08x}",
-            command_status=f"0x{event.status:08x}",
-            sequence=event.sequence,
-            reason=event.reason,
-            action=(
-                (f"{answer.__name__} with the error" if answer else "generic_nack")
-                if is_request
-                else "treated as a temporary failure"
-            ),
+            event.command_id,
+            event.status,
+            event.sequence,
+            event.reason,
+            (f"{answer.__name__} with the error" if answer else "generic_nack")
+            if is_request
+            else "treated as a temporary failure",
         )
         if is_request and answer is not None:
             # A well-framed request of a known command (a deliver_sm with a bad TLV,
