@@ -40,6 +40,21 @@ def _number(value: float) -> str:
     return f"{value:,.0f}" if value >= 10 or value == int(value) else f"{value:.1f}"
 
 
+def _axes(
+    title: str, height: int, left: int, top: int, plot_height: int, scale_max: float
+) -> list[str]:
+    """The opening of a chart over time: the titled SVG, the value axis's top and zero
+    labels, and the zero line."""
+    return [
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" '
+        f'aria-label="{escape(title)}"><title>{escape(title)}</title>',
+        f'<text x="{left - 4}" y="{top + 8}" text-anchor="end">{_number(scale_max)}</text>',
+        f'<text x="{left - 4}" y="{top + plot_height}" text-anchor="end">0</text>',
+        f'<line x1="{left}" y1="{top + plot_height}" x2="{WIDTH - 10}" '
+        f'y2="{top + plot_height}" stroke="#d6dbe0"/>',
+    ]
+
+
 def bar_chart(
     items: Sequence[tuple[str, float]], title: str, unit: str = "", colour: str = PALETTE[0]
 ) -> Markup:
@@ -78,14 +93,7 @@ def column_chart(items: Sequence[tuple[str, float]], title: str) -> Markup:
     slot = (WIDTH - left - 10) / len(items)
     scale_max = _nice_max(max(value for _, value in items))
     every = max(1, len(items) // 8)
-    parts = [
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" '
-        f'aria-label="{escape(title)}"><title>{escape(title)}</title>',
-        f'<text x="{left - 4}" y="{top + 8}" text-anchor="end">{_number(scale_max)}</text>',
-        f'<text x="{left - 4}" y="{top + plot_height}" text-anchor="end">0</text>',
-        f'<line x1="{left}" y1="{top + plot_height}" x2="{WIDTH - 10}" '
-        f'y2="{top + plot_height}" stroke="#d6dbe0"/>',
-    ]
+    parts = _axes(title, height, left, top, plot_height, scale_max)
     for index, (label, value) in enumerate(items):
         bar = value / scale_max * plot_height
         x = left + index * slot
@@ -113,14 +121,7 @@ def line_chart(times: Sequence[float], series: Mapping[str, Sequence[float]], ti
     plot_height = height - bottom - top
     plot_width = WIDTH - left - 10
     scale_max = _nice_max(max((max(values, default=0) for values in series.values()), default=0))
-    parts = [
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" '
-        f'aria-label="{escape(title)}"><title>{escape(title)}</title>',
-        f'<text x="{left - 4}" y="{top + 8}" text-anchor="end">{_number(scale_max)}</text>',
-        f'<text x="{left - 4}" y="{top + plot_height}" text-anchor="end">0</text>',
-        f'<line x1="{left}" y1="{top + plot_height}" x2="{WIDTH - 10}" '
-        f'y2="{top + plot_height}" stroke="#d6dbe0"/>',
-    ]
+    parts = _axes(title, height, left, top, plot_height, scale_max)
     for index, (name, values) in enumerate(series.items()):
         colour = SERIES_COLOURS.get(name, PALETTE[index % len(PALETTE)])
         points = " ".join(
