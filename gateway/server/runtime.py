@@ -255,35 +255,29 @@ async def open_runtime(
         stack.push_async_callback(sessions.close)
         metrics = Metrics()
         metrics.follow_tally(metrics.replies_unsent, lambda: messaging.inbox.unsent)
-        service = USSDService(
-            live,
-            sessions,
-            messaging.hasher,
-            effects or messaging.effects,
-            ServiceOptions(limit, settings.session_ttl, settings.resume_window),
-            route=served.for_code,
-            service_key=served.key,
-        )
-        sms_service = USSDService(
-            live,
-            sessions,
-            messaging.hasher,
-            effects or messaging.effects,
+
+        def menu_service(options: ServiceOptions) -> USSDService:
+            """The menu engine of one channel (USSD, the SMS menu, voice): the same trees,
+            sessions and effects, its own paging and session time."""
+            return USSDService(
+                live,
+                sessions,
+                messaging.hasher,
+                effects or messaging.effects,
+                options,
+                route=served.for_code,
+                service_key=served.key,
+            )
+
+        service = menu_service(ServiceOptions(limit, settings.session_ttl, settings.resume_window))
+        sms_service = menu_service(
             ServiceOptions(
                 menu_limit(settings.sms_menu_parts), settings.sms_menu_ttl, settings.resume_window
-            ),
-            route=served.for_code,
-            service_key=served.key,
+            )
         )
-        voice_service = USSDService(
-            live,
-            sessions,
-            messaging.hasher,
-            effects or messaging.effects,
-            # A call is never paged: the whole screen is read, then its options.
-            ServiceOptions(Limit(VOICE_PAGE_SEPTETS), VOICE_SESSION_TTL, settings.resume_window),
-            route=served.for_code,
-            service_key=served.key,
+        # A call is never paged: the whole screen is read, then its options.
+        voice_service = menu_service(
+            ServiceOptions(Limit(VOICE_PAGE_SEPTETS), VOICE_SESSION_TTL, settings.resume_window)
         )
         messaging.inbox.menu = SMSMenu(
             sms_service,
