@@ -10,10 +10,8 @@ selector in it must match at least one scraped sample.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import sqlite3
-import time
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +29,7 @@ from tests.alert_support import sent_alert
 from tests.audit_support import AUDIT_KEY, seal_at
 from tests.broadcast.seeding import seed_subscribers
 from tests.servers import RedisServer
-from tests.smpp.smsc_driver import Simulator, smsc_settings
+from tests.smpp.smsc_driver import Simulator, eventually, smsc_settings
 
 pytestmark = pytest.mark.slow
 
@@ -93,15 +91,6 @@ def value(samples: list[Sample], name: str, **labels: str) -> float:
     return sum(s[2] for s in samples if s[0] == name and labels.items() <= s[1].items())
 
 
-async def until(check: Any, limit: float, what: str) -> None:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"{what}: not within {limit} s")
-
-
 async def test_every_alert_rule_selects_series_the_running_gateway_emits(
     tmp_path: Path, aiohttp_client: Any
 ) -> None:
@@ -140,7 +129,9 @@ async def test_every_alert_rule_selects_series_the_running_gateway_emits(
             throttled = value(found, "gateway_smpp_throttles_total", source="smsc")
             return bool(refused) and throttled > 0
 
-        await until(refused_and_throttled, 60, "refused and throttled submits in /metrics")
+        await eventually(
+            refused_and_throttled, 60, 0.2, "refused and throttled submits in /metrics"
+        )
 
         # A USSD session, then the aggregator's word that it dropped.
         answer = await client.post(
@@ -163,7 +154,7 @@ async def test_every_alert_rule_selects_series_the_running_gateway_emits(
                 value(found, "gateway_broadcast_messages", state="pending")
             )
 
-        await until(link_down, 30, "the link down and rows pending in /metrics")
+        await eventually(link_down, 30, 0.2, "the link down and rows pending in /metrics")
 
         # Redis goes away: the caller gets the polite busy screen, counted as an error.
         redis_server.stop()

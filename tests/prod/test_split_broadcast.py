@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -35,7 +35,7 @@ from gateway.store.sql_store import SQLStore, open_store
 from tests.alert_support import sent_alert
 from tests.audit_support import AUDIT_KEY, seal_at
 from tests.pg_support import postgres_database
-from tests.smpp.smsc_driver import Simulator, smsc_bind
+from tests.smpp.smsc_driver import Simulator, eventually, smsc_bind
 from tests.smpp.test_shared_budget_live import busiest_second
 
 pytestmark = pytest.mark.slow
@@ -146,16 +146,6 @@ def start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]
         )  # fmt: skip
 
 
-async def wait_until(check: Callable[[], Awaitable[bool]], limit: float, what: str) -> None:
-    """Poll ``check`` until it is true; fail naming ``what`` after ``limit`` s."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{what}: not within {limit} s")
-
-
 @pytest.fixture
 async def pg_store(tmp_path: Path) -> AsyncIterator[tuple[str, SQLStore]]:
     async with postgres_database() as url:
@@ -187,7 +177,7 @@ async def test_two_workers_one_killed_share_the_outbox_and_the_grant(
             counts = await store.outbox_counts(alert)
             return counts["submitted"] + counts["delivered"] >= RECIPIENTS // 3
 
-        await wait_until(a_third_submitted, 240, "a third of the rows submitted")
+        await eventually(a_third_submitted, 240, 0.1, "a third of the rows submitted")
         os.kill(workers[0].pid, signal.SIGKILL)
         assert await asyncio.to_thread(workers[0].wait, 10) == -signal.SIGKILL
         killed_at = (await smsc.stats())["submits"]
@@ -197,7 +187,7 @@ async def test_two_workers_one_killed_share_the_outbox_and_the_grant(
             return dict((await store.outbox_counts(alert)).counts) == {"delivered": RECIPIENTS}
 
         try:
-            await wait_until(all_final, 240, "every row delivered")
+            await eventually(all_final, 240, 0.1, "every row delivered")
         except AssertionError as exc:
             counts = dict((await store.outbox_counts(alert)).counts)
             raise AssertionError(f"{exc}; outbox {counts}") from None

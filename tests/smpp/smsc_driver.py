@@ -183,8 +183,11 @@ class EchoMenu:
         return USSDReply(f"You chose {request.user_input}. Stay safe €", end=True)
 
 
-async def eventually(check: Any, within: float = 10.0, every: float = 0.02) -> None:
-    """Poll ``check`` (sync or async, returning truthy) until it holds; fail after ``within``."""
+async def eventually(
+    check: Any, within: float = 10.0, every: float = 0.02, what: str = "condition"
+) -> None:
+    """Poll ``check`` (sync or async, returning truthy) until it holds; fail after
+    ``within``, naming ``what`` was awaited."""
     for _ in range(max(1, int(within / every))):
         result = check()
         if asyncio.iscoroutine(result):
@@ -192,4 +195,4 @@ async def eventually(check: Any, within: float = 10.0, every: float = 0.02) -> N
         if result:
             return
         await asyncio.sleep(every)
-    raise AssertionError(f"condition not met within {within} s")
+    raise AssertionError(f"{what} not met within {within} s")
