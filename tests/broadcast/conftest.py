@@ -76,15 +76,6 @@ def start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]
         )
 
 
-async def eventually(check: Callable[[], bool], limit: float = 30.0) -> None:
-    """Poll ``check`` until true; a bound on waiting, not a timed assertion."""
-    for _ in range(int(limit / 0.01)):
-        if check():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not reached")
-
-
 def number(index: int) -> str:
     """Test numbers: +254 7000 then five digits; the privacy tests grep for them."""
     return f"+2547000{index:05d}"

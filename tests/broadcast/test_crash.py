@@ -32,9 +32,10 @@ from gateway.store.sql_store import SQLStore
 from tests.alert_support import ROAD_CLOSED_FR, sent_alert
 from tests.at_double import MESSAGING_PATH, ATDouble
 from tests.audit_support import AUDIT_KEY
-from tests.broadcast.conftest import CALLBACK_SECRET, ENCRYPTION_KEY, HASH_KEY, eventually, number
+from tests.broadcast.conftest import CALLBACK_SECRET, ENCRYPTION_KEY, HASH_KEY, number
 from tests.broadcast.conftest import Rig as PoolRig
 from tests.broadcast.seeding import seed_subscribers
+from tests.smpp.smsc_driver import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -133,7 +134,7 @@ async def test_kill_9_mid_broadcast_then_restart_loses_nothing(rig: Rig) -> None
     seed_subscribers(rig.db_path, hasher, NumberVault(Secret(ENCRYPTION_KEY)), numbers)
     alert = await rig.approved_alert(expires_in=3600)
     first = rig.start_worker()
-    await eventually(lambda: rig.double.total >= 3000, limit=120)
+    await eventually(lambda: rig.double.total >= 3000, within=120, every=0.01)
     os.kill(first.pid, signal.SIGKILL)
     assert await wait_exit(first) == -signal.SIGKILL
     sent_before_restart = rig.double.total
@@ -169,7 +170,7 @@ async def test_restart_after_expiry_sends_nothing_more(rig: Rig) -> None:
     )
     alert = await rig.approved_alert(expires_in=3600)
     first = rig.start_worker(tps=200.0)
-    await eventually(lambda: rig.double.total >= 200, limit=120)
+    await eventually(lambda: rig.double.total >= 200, within=120, every=0.01)
     os.kill(first.pid, signal.SIGKILL)
     await wait_exit(first)
     # The alert expires while no worker runs (after the last message the killed worker

@@ -21,9 +21,9 @@ from gateway.privacy.numbers import NumberVault, PhoneHasher
 from gateway.smpp.pool import SMPPPool
 from gateway.store.sql_store import SQLStore
 from tests.alert_support import sent_alert
-from tests.broadcast.conftest import Rig, eventually, number
+from tests.broadcast.conftest import Rig, number
 from tests.broadcast.seeding import seed_subscribers
-from tests.smpp.smsc_driver import FAST, Simulator, smsc_settings
+from tests.smpp.smsc_driver import FAST, Simulator, eventually, smsc_settings
 
 pytestmark = pytest.mark.slow
 
@@ -128,7 +128,9 @@ async def test_smsc_killed_mid_broadcast_the_broadcast_finishes_when_it_returns(
     try:
         alert = await rig.approved_alert()
         sending = asyncio.create_task(rig.worker(pool).run(until_idle=True))
-        await eventually(lambda: sum(rig.submitted_numbers().values()) >= 600, limit=60)
+        await eventually(
+            lambda: sum(rig.submitted_numbers().values()) >= 600, within=60, every=0.01
+        )
         await first.kill()
         await asyncio.sleep(0.3)
         second = await Simulator.start(port=port, record=rig.record)

@@ -9,7 +9,8 @@ from gateway.broadcast.worker import BroadcastWorker, WorkerOptions
 from gateway.privacy.numbers import PhoneHasher
 from gateway.settings import Secret
 from tests.alert_support import ROAD_CLOSED_FR, sent_alert
-from tests.broadcast.conftest import HASH_KEY, Harness, eventually, number
+from tests.broadcast.conftest import HASH_KEY, Harness, number
+from tests.smpp.smsc_driver import eventually
 
 
 def options(**changes: object) -> WorkerOptions:
@@ -84,7 +85,7 @@ async def test_stop_mid_broadcast_means_no_later_message(harness: Harness) -> No
     alert = await approved_alert(harness)
     worker = worker_for(harness, tps=200.0, batch_size=10)
     task = asyncio.create_task(worker.run(until_idle=True))
-    await eventually(lambda: harness.double.total >= 20)
+    await eventually(lambda: harness.double.total >= 20, within=30, every=0.01)
     late = number(290)  # far behind in the queue
     stopped_at = time.time()
     reply = await harness.http.post(
@@ -136,7 +137,7 @@ async def test_paused_alert_stops_and_resumes(harness: Harness) -> None:
     alert = await approved_alert(harness)
     worker = worker_for(harness, tps=100.0, batch_size=10)
     task = asyncio.create_task(worker.run(until_idle=True))
-    await eventually(lambda: harness.double.total >= 10)
+    await eventually(lambda: harness.double.total >= 10, within=30, every=0.01)
     await harness.alerts.pause(alert, "bob", time.time())
     await asyncio.wait_for(task, 30)
     sent_while_paused = harness.double.total
