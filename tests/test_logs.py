@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import io
 import json
+from typing import Any
 
 import structlog
 from hypothesis import given, settings
@@ -51,6 +53,14 @@ def test_the_timestamp_is_iso_utc_to_the_millisecond() -> None:
     assert stamp(None, "info", {})["timestamp"] == "2023-11-14T22:13:20.123Z"
     now[0] = 1_700_000_061.9999
     assert stamp(None, "info", {})["timestamp"] == "2023-11-14T22:14:21.999Z"
+
+
+@given(moment=st.floats(min_value=0, max_value=4.1e9))
+def test_the_timestamp_is_the_moment_formatted(moment: float) -> None:
+    second = int(moment)
+    formatted = dt.datetime.fromtimestamp(second, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    expected = f"{formatted}.{int((moment - second) * 1000):03d}Z"
+    assert _UTCStamper(clock=lambda: moment)(None, "info", {})["timestamp"] == expected
 
 
 def test_numbers_are_masked_but_command_ids_lengths_and_reasons_stay() -> None:
@@ -176,3 +186,31 @@ def test_the_canonical_line_goes_through_structlog_when_it_is_set_up_otherwise()
 def test_masking_skips_only_strings_that_cannot_hold_a_number(value: str) -> None:
     event = logs.redact_numbers(None, "info", {"to": value})
     assert event["to"] == logs._mask(value)
+
+
+def masked_key_by_key(event: dict[str, Any]) -> dict[str, Any]:
+    """The rule as first written: each key in turn, safe keys skipped."""
+    out = dict(event)
+    for key, value in event.items():
+        if key in logs._SAFE_KEYS:
+            continue
+        if isinstance(value, str):
+            out[key] = logs._mask(value)
+        elif isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**7:
+            out[key] = "[redacted]"
+    return out
+
+
+@settings(max_examples=200)
+@given(
+    event=st.dictionaries(
+        st.sampled_from([*sorted(logs._SAFE_KEYS), "channel", "error", "to", "effects", "end"]),
+        _values | st.integers() | st.sampled_from(["+254712345678", "12345678"]),
+    )
+)
+def test_only_the_values_of_unsafe_keys_are_masked_and_the_order_stays(
+    event: dict[str, Any],
+) -> None:
+    expected = masked_key_by_key(event)
+    got = logs.redact_numbers(None, "info", dict(event))
+    assert list(got.items()) == list(expected.items())
