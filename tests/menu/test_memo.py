@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.content.catalog import load_catalogs
-from gateway.menu.engine import start, step
+from gateway.menu.engine import SessionState, start, step
 from gateway.menu.memo import EngineMemo
 from gateway.menu.pages import Limit
 from tests.conftest import CONTENT, SAMPLE_TREE
@@ -46,3 +46,22 @@ def test_a_new_tree_is_not_answered_from_the_old_ones_memory() -> None:
     shown = memo.start(edited, language="en", country="", resume=None, limit=Limit())
     assert shown.display.text.startswith("Edited home")
     assert not first.display.text.startswith("Edited home")
+
+
+def test_answers_are_remembered_per_limit() -> None:
+    memo = EngineMemo()
+    state = SessionState("hotlines", "en", country="KE")  # paginated by the limit
+    for septets in (182, 120, 182, 120):
+        limit = Limit(septets)
+        assert memo.step(TREE, state, "98", limit) == step(TREE, state, "98", limit)
+        assert memo.start(TREE, language="en", country="KE", resume=None, limit=limit) == start(
+            TREE, language="en", country="KE", limit=limit
+        )
+    assert step(TREE, state, "98", Limit(120)) != step(TREE, state, "98", Limit(182))
+
+
+def test_an_equal_limit_keeps_what_was_remembered() -> None:
+    memo = EngineMemo()
+    first = memo.start(TREE, language="en", country="KE", resume=None, limit=Limit())
+    again = memo.start(TREE, language="en", country="KE", resume=None, limit=Limit())
+    assert again is first  # remembered, not computed again
