@@ -74,20 +74,7 @@ class SessionRecord(NamedTuple):
         JSON (most sessions share a few hundred states) rather than dumped whole on
         every commit: the same bytes for less.
         """
-        reply = self.reply
-        return b"".join(
-            (
-                b'%d|{"st":' % self.hops,
-                _state_json(self.state),
-                b',"k":',
-                orjson.dumps(self.replay_key),
-                b',"t":',
-                orjson.dumps(reply.text),
-                b',"e":true,"id":' if reply.end else b',"e":false,"id":',
-                orjson.dumps(reply.screen_id),
-                b',"n":%d}' % self.hops,
-            )
-        )
+        return _dumped(self, _state_json(self.state))
 
     @classmethod
     def loads(cls, raw: str | bytes) -> SessionRecord:
@@ -206,7 +193,26 @@ def _state_from_json(raw: bytes) -> SessionState:
     return _state(raw)
 
 
-def _to_row(record: SessionRecord) -> _CachedRecord:
+def _dumped(record: SessionRecord, state_json: bytes) -> bytes:
+    """``record.dumps()``, its state's JSON given (a commit takes it once for the stored
+    record and the remembered row)."""
+    reply = record.reply
+    return b"".join(
+        (
+            b'%d|{"st":' % record.hops,
+            state_json,
+            b',"k":',
+            orjson.dumps(record.replay_key),
+            b',"t":',
+            orjson.dumps(reply.text),
+            b',"e":true,"id":' if reply.end else b',"e":false,"id":',
+            orjson.dumps(reply.screen_id),
+            b',"n":%d}' % record.hops,
+        )
+    )
+
+
+def _to_row(record: SessionRecord, state_json: bytes | None = None) -> _CachedRecord:
     reply = record.reply
     return (
         record.hops,
@@ -214,13 +220,19 @@ def _to_row(record: SessionRecord) -> _CachedRecord:
         reply.text,
         reply.end,
         reply.screen_id,
-        _state_json(record.state),
+        _state_json(record.state) if state_json is None else state_json,
     )
+
+
+# A NamedTuple's __new__ is Python code that only calls this with its fields in order;
+# the rows of most requests are read back, so it is called directly.
+_new_tuple = tuple.__new__
 
 
 def _from_row(row: _CachedRecord) -> SessionRecord:
     hops, replay_key, text, end, screen_id, state = row
-    return SessionRecord(_state_from_json(state), replay_key, USSDReply(text, end, screen_id), hops)
+    reply = _new_tuple(USSDReply, (text, end, screen_id))
+    return _new_tuple(SessionRecord, (_state_from_json(state), replay_key, reply, hops))
 
 
 class ExpiringMap(Generic[V]):
@@ -407,8 +419,13 @@ class RedisSessionStore:
         )
 
     async def commit(self, write: SessionWrite) -> None:
-        resume = b"" if write.resume is None or write.resume_ttl <= 0 else write.resume
-        resume_json = resume if isinstance(resume, bytes) else _state_json(resume)
+        record = write.record
+        state_json = _state_json(record.state)
+        resume = write.resume
+        if resume is None or write.resume_ttl <= 0:
+            resume_json = b""
+        else:  # the resume point is often the new state itself: its JSON is at hand
+            resume_json = state_json if resume is record.state else _state_json(resume)
         assumed = write.assumed_resume
         try:
             refused = await self._pipeline.run_script(
@@ -419,8 +436,8 @@ class RedisSessionStore:
                     LANGUAGE_PREFIX + write.caller_key,
                 ),
                 args=(
-                    write.expected_version,
-                    write.record.dumps(),
+                    record.hops - 1,  # write.expected_version
+                    _dumped(record, state_json),
                     write.session_ttl,
                     resume_json,
                     max(write.resume_ttl, 1),
@@ -437,7 +454,7 @@ class RedisSessionStore:
             self._languages.put(write.caller_key, None, 0)
             raise SessionStoreError(f"redis write failed: {type(exc).__name__}") from exc
         if refused is None:
-            self._recent.put(write.session_key, _to_row(write.record), write.session_ttl)
+            self._recent.put(write.session_key, _to_row(record, state_json), write.session_ttl)
             self._resumes.put(write.caller_key, resume_json or None, write.resume_ttl)
             if write.language:
                 self._languages.put(write.caller_key, write.language, LANGUAGE_TTL)

@@ -208,7 +208,9 @@ async def test_a_worker_remembers_its_sessions_exactly_and_out_of_the_collectors
     for number, session in enumerate(sessions):
         await store.commit(SessionWrite(f"s{number}", f"c{number}", session, None, "", 60, 60))
     # What the worker remembers is what it wrote, and what Redis holds.
-    assert [store.cached(f"s{n}") for n in range(200)] == sessions
+    cached = [store.cached(f"s{n}") for n in range(200)]
+    assert cached == sessions
+    assert all(type(r) is SessionRecord and type(r.reply) is USSDReply for r in cached)
     assert await store.session("s7") == sessions[7]
     # Remembered sessions are plain values, which the garbage collector stops tracking:
     # as objects, a full cache made each full collection a long pause. (A collection
