@@ -46,6 +46,7 @@ FAULT_SCREEN = "__fault__"
 SERVICE_DOWN_SCREEN = "__service_down__"
 
 log = structlog.get_logger("gateway.ussd")
+_new_tuple = tuple.__new__
 COMMIT_ATTEMPTS = 4
 KEYS_REMEMBERED = 65_536  # sessions whose keys a worker remembers
 
@@ -171,12 +172,15 @@ class USSDService:
                 self.stats.replays += 1
                 return record.reply, 0
             result = self._run(tree, request, record, resume, language)
-            reply = USSDReply(result.display.text, result.display.end, result.display.screen_id)
+            display = result.display
+            # NamedTuples made as their own __new__ makes them, without its Python frame.
+            reply = _new_tuple(USSDReply, (display.text, display.end, display.screen_id))
             write = SessionWrite(
                 session_key=session_key,
                 caller_key=caller_key,
-                record=SessionRecord(
-                    result.state, request.replay_key, reply, (record.hops + 1) if record else 1
+                record=_new_tuple(
+                    SessionRecord,
+                    (result.state, request.replay_key, reply, (record.hops + 1) if record else 1),
                 ),
                 resume=_resume_point(tree, result),
                 language=_language_to_remember(record, language, result),
