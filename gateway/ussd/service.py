@@ -175,20 +175,22 @@ class USSDService:
             display = result.display
             # NamedTuples made as their own __new__ makes them, without its Python frame.
             reply = _new_tuple(USSDReply, (display.text, display.end, display.screen_id))
+            # Positional: a NamedTuple's __new__ called with keywords costs four times
+            # as much (tests/ussd/test_sessions.py pins each field).
             write = SessionWrite(
-                session_key=session_key,
-                caller_key=caller_key,
-                record=_new_tuple(
+                session_key,
+                caller_key,
+                _new_tuple(
                     SessionRecord,
                     (result.state, request.replay_key, reply, (record.hops + 1) if record else 1),
                 ),
-                resume=_resume_point(tree, result),
-                language=_language_to_remember(record, language, result),
-                session_ttl=self._options.session_ttl,
-                resume_ttl=self._options.resume_window,
-                assumes_no_context=not context_read,
-                assumed_resume=resume,
-                assumed_language=language,
+                _resume_point(tree, result),  # resume
+                _language_to_remember(record, language, result),  # language
+                self._options.session_ttl,
+                self._options.resume_window,  # resume_ttl
+                not context_read,  # assumes_no_context
+                resume,  # assumed_resume
+                language,  # assumed_language
             )
             try:
                 await self._store.commit(write)

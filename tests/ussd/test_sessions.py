@@ -15,7 +15,7 @@ from gateway.menu.engine import SessionState
 from gateway.menu.model import Tree
 from gateway.privacy.numbers import PhoneHasher
 from gateway.settings import Secret
-from gateway.ussd.service import USSDService
+from gateway.ussd.service import ServiceOptions, USSDService
 from gateway.ussd.sessions import (
     CallerView,
     Conflict,
@@ -341,3 +341,47 @@ async def test_a_worker_whose_memory_of_a_caller_is_stale_is_refused_and_redoes(
     assert _commits(redis_url) - before == 2
     expected = await fresh.handle(request("", "four", phone))
     assert stale == expected and stale.screen_id != "__resume__"
+
+
+class RecordingStore(MemorySessionStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[SessionWrite] = []
+
+    async def commit(self, write: SessionWrite) -> None:
+        self.writes.append(write)
+        await super().commit(write)
+
+
+async def test_the_service_writes_every_field_of_a_commit(sample_tree: Tree) -> None:
+    """The service builds its SessionWrite positionally: each field is where it belongs."""
+    store = RecordingStore()
+    options = ServiceOptions(session_ttl=111, resume_window=77)
+    service = USSDService(lambda: sample_tree, store, HASHER, RecordingEffectHandler(), options)
+    caller_key = HASHER.hash("+254700000001", "caller")
+    replies = [await service.handle(request(text)) for text in ("", "1", "1*1")]
+    first, chosen, deeper = store.writes
+    assert first == SessionWrite(
+        session_key=service.session_key("S", "africastalking", caller_key),
+        caller_key=caller_key,
+        record=SessionRecord(first.record.state, "", replies[0], 1),
+        resume=None,
+        language="",
+        session_ttl=111,
+        resume_ttl=77,
+        assumes_no_context=True,
+        assumed_resume=None,
+        assumed_language=None,
+    )
+    assert first.record.state.screen == sample_tree.start
+    assert chosen.record == SessionRecord(chosen.record.state, "1", replies[1], 2)
+    assert chosen.language == chosen.record.state.language == sample_tree.languages[0]
+    assert not chosen.assumes_no_context and chosen.session_key == first.session_key
+    assert deeper.record.hops == 3 and deeper.resume == deeper.record.state
+    # A new session of the same caller computes from the context this worker wrote.
+    await service.handle(request("", session="T"))
+    again = store.writes[-1]
+    assert again.assumes_no_context and again.record.hops == 1
+    assert again.assumed_resume == deeper.record.state
+    assert again.assumed_language == sample_tree.languages[0]
+    assert (again.session_ttl, again.resume_ttl) == (111, 77)
