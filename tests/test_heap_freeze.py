@@ -1,17 +1,23 @@
-"""What the first requests build for the worker's whole life leaves the collector's sight."""
+"""What the first requests build for the worker's whole life leaves the collector's sight,
+and a serving process collects its young generation less often."""
 
 from __future__ import annotations
 
 import gc
+import weakref
+from typing import Any
 
 from aiohttp import web
 
+from gateway.server.app import create_app
 from gateway.server.heap_freeze import (
+    SERVING_THRESHOLDS,
     Observer,
     freeze_after_warm_up,
-    freeze_startup_objects,
     keep_heap_frozen,
+    prepare_heap_for_serving,
 )
+from gateway.settings import Settings
 from gateway.ussd.types import USSDReply, USSDRequest
 
 REQUEST = USSDRequest("africastalking", "s", "+254700000001", "*384#", "63902", "", "", True)
@@ -41,5 +47,38 @@ def test_the_policy_freezes_at_start_up_and_counts_the_requests_served() -> None
     app = web.Application()
     observers: list[Observer] = []
     keep_heap_frozen(app, observers)
-    assert freeze_startup_objects in app.on_startup
+    assert prepare_heap_for_serving in app.on_startup
     assert [observer.__name__ for observer in observers] == ["count_and_freeze"]
+
+
+class Node:
+    """An object that can sit in a reference cycle and be watched with a weak reference."""
+
+    me: Node | None = None
+
+
+async def test_a_started_server_collects_the_young_less_often_and_still_frees_cycles(
+    aiohttp_client: Any, settings: Settings
+) -> None:
+    python_default = gc.get_threshold()
+    gc.set_threshold(700, 10, 10)
+    try:
+        app = await create_app(settings, broadcast_worker=False)
+        assert gc.get_threshold() == (700, 10, 10)  # building the app is not serving
+        client = await aiohttp_client(app)  # starts it, as ``gateway serve`` does
+        assert (await client.get("/healthz")).status == 200
+        assert gc.get_threshold() == SERVING_THRESHOLDS
+        assert gc.isenabled()
+
+        cycle = Node()
+        cycle.me = cycle
+        watched = weakref.ref(cycle)
+        del cycle
+        # Enough allocations for a young collection under the serving thresholds, and
+        # no gc.collect(): the collector runs on its own and frees the cycle.
+        kept = [[] for _ in range(2 * SERVING_THRESHOLDS[0])]
+        assert len(kept) == 2 * SERVING_THRESHOLDS[0]
+        assert watched() is None
+    finally:
+        gc.set_threshold(*python_default)
+        gc.unfreeze()
