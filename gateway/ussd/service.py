@@ -245,6 +245,8 @@ class USSDService:
             )
         else:
             result = self._engine.step(tree, record.state, inputs.pop(0) if inputs else "", limit)
+        if not inputs:  # one input, as nearly every request brings: nothing to gather
+            return result
         effects = list(result.effects)
         chose_language = result.chose_language
         for extra in inputs:  # a dial string that carried several inputs at once

@@ -385,3 +385,17 @@ async def test_the_service_writes_every_field_of_a_commit(sample_tree: Tree) -> 
     assert again.assumed_resume == deeper.record.state
     assert again.assumed_language == sample_tree.languages[0]
     assert (again.session_ttl, again.resume_ttl) == (111, 77)
+
+
+async def test_a_dial_string_walks_its_inputs_and_keeps_the_language_chosen_on_the_way(
+    sample_tree: Tree,
+) -> None:
+    walked, dialled = RecordingStore(), RecordingStore()
+    one_by_one = USSDService(lambda: sample_tree, walked, HASHER, RecordingEffectHandler())
+    at_once = USSDService(lambda: sample_tree, dialled, HASHER, RecordingEffectHandler())
+    steps = [await one_by_one.handle(request(text)) for text in ("", "1", "1*1")]
+    dialled_reply = await at_once.handle(request("1*1"))
+    [write] = dialled.writes
+    assert dialled_reply == steps[-1] and write.record.state == walked.writes[-1].record.state
+    # The language was chosen by the first of the two inputs: it is remembered.
+    assert write.language == walked.writes[1].language == sample_tree.languages[0]
