@@ -46,7 +46,6 @@ FAULT_SCREEN = "__fault__"
 SERVICE_DOWN_SCREEN = "__service_down__"
 
 log = structlog.get_logger("gateway.ussd")
-_new_tuple = tuple.__new__
 COMMIT_ATTEMPTS = 4
 KEYS_REMEMBERED = 65_536  # sessions whose keys a worker remembers
 
@@ -172,25 +171,20 @@ class USSDService:
                 self.stats.replays += 1
                 return record.reply, 0
             result = self._run(tree, request, record, resume, language)
-            display = result.display
-            # NamedTuples made as their own __new__ makes them, without its Python frame.
-            reply = _new_tuple(USSDReply, (display.text, display.end, display.screen_id))
-            # Positional: a NamedTuple's __new__ called with keywords costs four times
-            # as much (tests/ussd/test_sessions.py pins each field).
+            reply = USSDReply(result.display.text, result.display.end, result.display.screen_id)
             write = SessionWrite(
-                session_key,
-                caller_key,
-                _new_tuple(
-                    SessionRecord,
-                    (result.state, request.replay_key, reply, (record.hops + 1) if record else 1),
+                session_key=session_key,
+                caller_key=caller_key,
+                record=SessionRecord(
+                    result.state, request.replay_key, reply, (record.hops + 1) if record else 1
                 ),
-                _resume_point(tree, result),  # resume
-                _language_to_remember(record, language, result),  # language
-                self._options.session_ttl,
-                self._options.resume_window,  # resume_ttl
-                not context_read,  # assumes_no_context
-                resume,  # assumed_resume
-                language,  # assumed_language
+                resume=_resume_point(tree, result),
+                language=_language_to_remember(record, language, result),
+                session_ttl=self._options.session_ttl,
+                resume_ttl=self._options.resume_window,
+                assumes_no_context=not context_read,
+                assumed_resume=resume,
+                assumed_language=language,
             )
             try:
                 await self._store.commit(write)

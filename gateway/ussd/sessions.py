@@ -224,15 +224,9 @@ def _to_row(record: SessionRecord, state_json: bytes | None = None) -> _CachedRe
     )
 
 
-# A NamedTuple's __new__ is Python code that only calls this with its fields in order;
-# the rows of most requests are read back, so it is called directly.
-_new_tuple = tuple.__new__
-
-
 def _from_row(row: _CachedRecord) -> SessionRecord:
     hops, replay_key, text, end, screen_id, state = row
-    reply = _new_tuple(USSDReply, (text, end, screen_id))
-    return _new_tuple(SessionRecord, (_state_from_json(state), replay_key, reply, hops))
+    return SessionRecord(_state_from_json(state), replay_key, USSDReply(text, end, screen_id), hops)
 
 
 class ExpiringMap(Generic[V]):
@@ -436,7 +430,7 @@ class RedisSessionStore:
                     LANGUAGE_PREFIX + write.caller_key,
                 ),
                 args=(
-                    record.hops - 1,  # write.expected_version
+                    write.expected_version,
                     _dumped(record, state_json),
                     write.session_ttl,
                     resume_json,
