@@ -32,28 +32,24 @@ def _field(form: Mapping[str, str], name: str) -> str:
 
 
 def parse_ussd_form(form: Mapping[str, str]) -> USSDRequest:
-    # _field's work spelled out (every request comes through here): the same values.
-    get = form.get
-    session_id = str(get("sessionId", ""))[:MAX_FIELD].strip()
-    phone = str(get("phoneNumber", ""))[:MAX_FIELD].strip()
+    session_id = _field(form, "sessionId").strip()
+    phone = _field(form, "phoneNumber").strip()
     if not session_id or not phone:
         raise ATFormError("sessionId and phoneNumber are required")
-    text = str(get("text", ""))[:MAX_FIELD]
-    network_code = str(get("networkCode", ""))[:MAX_FIELD].strip()
+    text = _field(form, "text")
+    network_code = _field(form, "networkCode").strip()
     msisdn = to_e164(phone, country_from_network(network_code))
     if msisdn is None:
         raise UnreadableNumber("phoneNumber is not a phone number")
-    # channel, session_id, msisdn, service_code, network_code, user_input, replay_key,
-    # cumulative: positional, as keywords cost a NamedTuple's __new__ more.
     return USSDRequest(
-        CHANNEL,
-        session_id,
-        msisdn,
-        str(get("serviceCode", ""))[:MAX_FIELD],
-        network_code,
-        text,
-        text,
-        True,
+        channel=CHANNEL,
+        session_id=session_id,
+        msisdn=msisdn,
+        service_code=_field(form, "serviceCode"),
+        network_code=network_code,
+        user_input=text,
+        replay_key=text,
+        cumulative=True,
     )
 
 

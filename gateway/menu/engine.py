@@ -75,7 +75,7 @@ class SessionState:
 
     def with_variable(self, name: str, value: str) -> SessionState:
         kept = tuple((k, v) for k, v in self.variables if k != name)
-        return _evolve(self, variables=(*kept, (name, value)))
+        return replace(self, variables=(*kept, (name, value)))
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"s": self.screen, "l": self.language}
@@ -115,19 +115,6 @@ class SessionState:
             hinted=bool(data.get("i", False)),
             offered=bool(data.get("f", False)),
         )
-
-
-def _evolve(state: SessionState, **changes: Any) -> SessionState:
-    """``dataclasses.replace(state, **changes)`` without its generic machinery (a field
-    walk, then ``__init__`` setting each of eleven fields through
-    ``object.__setattr__``): a step makes a few new states, and ``replace`` was half of
-    the cost of a step the memo had not seen. The same value: a frozen dataclass whose
-    ``__init__`` only stores its fields; tests/menu/test_engine.py compares the two."""
-    evolved = object.__new__(SessionState)
-    fields = evolved.__dict__
-    fields.update(state.__dict__)
-    fields.update(changes)
-    return evolved
 
 
 @dataclass(frozen=True)
@@ -207,7 +194,7 @@ def step(
     if choice == MORE:
         pages = _pages(tree, screen, state, limit)
         if state.page + 1 < len(pages.texts):
-            return _show(tree, _evolve(state, page=state.page + 1), limit)
+            return _show(tree, replace(state, page=state.page + 1), limit)
         return _hint(tree, state, limit)
     if screen.kind is ScreenKind.LANGUAGE:
         return _choose_language(tree, state, screen, choice, limit)
@@ -222,18 +209,18 @@ def step(
 def _repair(tree: Tree, state: SessionState) -> SessionState:
     """A state saved under an older tree may name screens or languages it no longer has."""
     if state.language not in tree.languages:
-        state = _evolve(state, language=tree.fallback_language)
+        state = replace(state, language=tree.fallback_language)
     if state.screen not in (RESUME_SCREEN, ROAMER_SCREEN) and state.screen not in tree.screens:
         state = _move(state, tree.home, ())
     history = tuple(h for h in state.history if h in tree.screens)
     if history != state.history:
-        state = _evolve(state, history=history)
+        state = replace(state, history=history)
     return state
 
 
 def _move(state: SessionState, screen: str, history: tuple[str, ...]) -> SessionState:
     """``state`` on the first page of another screen (with no hint shown there yet)."""
-    return _evolve(state, screen=screen, page=0, history=history, hinted=False)
+    return replace(state, screen=screen, page=0, history=history, hinted=False)
 
 
 def _pages(
@@ -272,7 +259,7 @@ def _show(tree: Tree, state: SessionState, limit: Limit, *effects: Effect) -> St
     if state.screen == tree.home and not state.offered and roaming(state) and tree.sms_number:
         # USSD codes often fail a roamer (a visited network forwards them home) and SMS
         # crosses borders: the first time home comes up, the SMS number is offered.
-        offer = _evolve(state, screen=ROAMER_SCREEN, page=0, hinted=False, offered=True)
+        offer = replace(state, screen=ROAMER_SCREEN, page=0, hinted=False, offered=True)
         text = tree.roamer_line(state.language)
         return StepResult(Display(text, False, ROAMER_SCREEN), offer, effects)
     if state.screen == ROAMER_SCREEN:
@@ -283,7 +270,7 @@ def _show(tree: Tree, state: SessionState, limit: Limit, *effects: Effect) -> St
     page = min(state.page, len(pages.texts) - 1)
     last_page = page == len(pages.texts) - 1
     end = screen.end and last_page
-    state = _evolve(state, page=page, ended=end)
+    state = replace(state, page=page, ended=end)
     return StepResult(Display(pages.texts[page], end, screen.id), state, effects)
 
 
@@ -304,7 +291,7 @@ def _hint(tree: Tree, state: SessionState, limit: Limit) -> StepResult:
             offset = plain.starts()[min(state.page, len(plain.texts) - 1)]
             hinted = _pages(tree, screen, state, limit, hinted=True)
             page = max(i for i, start in enumerate(hinted.starts()) if start <= offset)
-            state = _evolve(state, page=page, hinted=True)
+            state = replace(state, page=page, hinted=True)
         shown = _show(tree, state, limit)
     display = replace(shown.display, text=f"{hint}\n{shown.display.text}")
     return replace(shown, display=display, accepted=False)
@@ -318,7 +305,7 @@ def _exit(tree: Tree, state: SessionState) -> StepResult:
 
 def _back(tree: Tree, state: SessionState, limit: Limit) -> StepResult:
     if state.page > 0:
-        return _show(tree, _evolve(state, page=state.page - 1), limit)
+        return _show(tree, replace(state, page=state.page - 1), limit)
     if state.history:
         previous = state.history[-1]
         return _show(tree, _move(state, previous, state.history[:-1]), limit)
@@ -328,7 +315,7 @@ def _back(tree: Tree, state: SessionState, limit: Limit) -> StepResult:
 def _resume(tree: Tree, state: SessionState, choice: str, limit: Limit) -> StepResult:
     saved = state.resume
     if choice == RESUME_CONTINUE and saved is not None:
-        restored = _evolve(saved, country=state.country, home=state.home)
+        restored = replace(saved, country=state.country, home=state.home)
         return _show(tree, _repair(tree, restored), limit)
     if choice == RESUME_RESTART or saved is None:
         fresh = SessionState(
@@ -366,7 +353,7 @@ def _choose_language(
     tree: Tree, state: SessionState, screen: Screen, choice: str, limit: Limit
 ) -> StepResult:
     if choice.isascii() and choice.isdigit() and 1 <= int(choice) <= len(tree.languages):
-        chosen = _evolve(state, language=tree.languages[int(choice) - 1])
+        chosen = replace(state, language=tree.languages[int(choice) - 1])
         return replace(_enter(tree, chosen, screen.goto or tree.home, limit), chose_language=True)
     return _hint(tree, state, limit)
 

@@ -1,14 +1,12 @@
 from __future__ import annotations
 
-import ast
-import inspect
-from dataclasses import fields, replace
+from dataclasses import replace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.menu.effects import SMSCopyRequested, SubscribeRequested, UnsubscribeRequested
-from gateway.menu.engine import RESUME_SCREEN, SessionState, _evolve, start, step
+from gateway.menu.engine import RESUME_SCREEN, SessionState, start, step
 from gateway.menu.model import Tree
 from gateway.menu.pages import Limit, pages_of
 from gateway.sms.encoding import length_in
@@ -218,50 +216,3 @@ def _sample() -> Tree:
     if "t" not in _TREE:
         _TREE["t"] = load_tree_file(SAMPLE_TREE, load_catalogs(CONTENT))
     return _TREE["t"]
-
-
-STATES = st.builds(
-    SessionState,
-    screen=st.sampled_from(["home", "main", RESUME_SCREEN]),
-    language=st.sampled_from(["en", "fr"]),
-    page=st.integers(0, 3),
-    history=st.lists(st.sampled_from(["home", "main"]), max_size=3).map(tuple),
-    country=st.sampled_from(["", "KE"]),
-    variables=st.lists(st.tuples(st.sampled_from(["a", "b"]), st.text(max_size=3))).map(tuple),
-    resume=st.none() | st.builds(SessionState, screen=st.just("main"), language=st.just("en")),
-    ended=st.booleans(),
-    home=st.sampled_from(["", "IT"]),
-    hinted=st.booleans(),
-    offered=st.booleans(),
-)
-
-
-@settings(max_examples=200, deadline=None)
-@given(STATES, STATES, st.sets(st.sampled_from([f.name for f in fields(SessionState)])))
-def test_the_engines_evolve_is_dataclasses_replace(
-    state: SessionState, other: SessionState, names: set[str]
-) -> None:
-    changes = {name: getattr(other, name) for name in names}
-    evolved = _evolve(state, **changes)
-    expected = replace(state, **changes)
-    assert type(evolved) is SessionState
-    assert evolved == expected and hash(evolved) == hash(expected)
-    assert repr(evolved) == repr(expected)
-    assert evolved.to_dict() == expected.to_dict()
-    assert vars(evolved) == vars(expected)
-    assert evolved is not state and vars(state) == vars(replace(state))  # the original is kept
-
-
-def test_the_engine_evolves_states_by_their_fields_only() -> None:
-    """``_evolve`` takes any keyword (no ``replace`` check): every call names fields."""
-    import gateway.menu.engine as engine
-
-    names = {f.name for f in fields(SessionState)}
-    calls = [
-        node
-        for node in ast.walk(ast.parse(inspect.getsource(engine)))
-        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "_evolve"
-    ]
-    assert len(calls) >= 10
-    for call in calls:
-        assert {keyword.arg for keyword in call.keywords} <= names
