@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 from aiohttp import web
@@ -19,6 +19,9 @@ from gateway.console.progress import Timelines
 from gateway.console.sign_in_gate import SignInGate
 from gateway.settings import Settings
 from gateway.store.port import Store
+
+if TYPE_CHECKING:
+    from gateway.console.service_scope import Scope
 
 SESSION_COOKIE = "console_session"
 # With Secure cookies the name carries the __Host- prefix: the browser then accepts it
@@ -52,10 +55,13 @@ class ConsoleContext:
 
 
 CONTEXT = web.AppKey("console_context", ConsoleContext)
-SESSION = "console_session"  # request key: ConsoleSession | None
-NEW_COOKIE = "console_new_cookie"  # request key: a session whose cookie must be set
+# The request's console session; None for a request that has none.
+SESSION: web.RequestKey[ConsoleSession | None] = web.RequestKey("console_session")
+NEW_COOKIE = web.RequestKey("console_new_cookie", ConsoleSession)  # its cookie must be set
 STATIC_RESOURCE = "console_static"
-SCOPE = "console_scope"  # request key: the service the request is about (service_scope)
+# The service the request is about (gateway.console.service_scope.Scope, which imports
+# this module: the key carries its type for the type checker only).
+SCOPE: web.RequestKey[Scope] = web.RequestKey("console_scope")
 
 
 def context(request: web.Request) -> ConsoleContext:
