@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jinja2
 from aiohttp import web
@@ -14,14 +14,11 @@ from gateway.broadcast.alert_service import AlertService
 from gateway.console.client_address import client_address
 from gateway.console.operator_sessions import ConsoleSession, SessionStore
 from gateway.console.passwords import Passwords
-from gateway.console.ports import ConsoleHooks
+from gateway.console.ports import ConsoleHooks, ServiceInfo
 from gateway.console.progress import Timelines
 from gateway.console.sign_in_gate import SignInGate
 from gateway.settings import Settings
 from gateway.store.port import Store
-
-if TYPE_CHECKING:
-    from gateway.console.service_scope import Scope
 
 SESSION_COOKIE = "console_session"
 # With Secure cookies the name carries the __Host- prefix: the browser then accepts it
@@ -59,9 +56,18 @@ CONTEXT = web.AppKey("console_context", ConsoleContext)
 SESSION: web.RequestKey[ConsoleSession | None] = web.RequestKey("console_session")
 NEW_COOKIE = web.RequestKey("console_new_cookie", ConsoleSession)  # its cookie must be set
 STATIC_RESOURCE = "console_static"
-# The service the request is about (gateway.console.service_scope.Scope, which imports
-# this module: the key carries its type for the type checker only).
-SCOPE: web.RequestKey[Scope] = web.RequestKey("console_scope")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The service a console request is about, set by gateway.console.service_scope."""
+
+    service: ServiceInfo  # the service this request is about
+    role: str  # the operator's role on it
+    visible: tuple[tuple[ServiceInfo, str], ...]  # every service they may see, with role
+
+
+SCOPE = web.RequestKey("console_scope", Scope)
 
 
 def context(request: web.Request) -> ConsoleContext:
@@ -137,7 +143,7 @@ def render(
     ctx = context(request)
     session = current_session(request)
     warning = ctx.hooks.serving_warning
-    scope = request.get(SCOPE)  # gateway.console.service_scope.Scope, once signed in
+    scope = request.get(SCOPE)  # once signed in
     listed = ctx.hooks.services
     services = list(listed()) if listed is not None else []
     down = [s for s in services if s.down]

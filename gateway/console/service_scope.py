@@ -15,23 +15,15 @@ a service that shares the default's) is refused with 403. Handlers read the scop
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from aiohttp import web
 
-from gateway.console.context import SCOPE, ConsoleContext, context, current_session
+from gateway.console.context import SCOPE, ConsoleContext, Scope, context, current_session
 from gateway.console.operator_sessions import ConsoleSession
 from gateway.console.ports import DEFAULT_SERVICE, ServiceInfo
 from gateway.console.roles import Role
 
 NONE = "none"
-
-
-@dataclass(frozen=True)
-class Scope:
-    service: ServiceInfo  # the service this request is about
-    role: str  # the operator's role on it
-    visible: tuple[tuple[ServiceInfo, str], ...]  # every service they may see, with role
 
 
 def services_of(ctx: ConsoleContext) -> list[ServiceInfo]:
