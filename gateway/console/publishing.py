@@ -172,9 +172,9 @@ async def menu_freshness(source: ContentSource, checked: CheckedDraft, now: floa
 async def publish_menu(act: VersionAct) -> Outcome:
     source, name, approver, now = act.source, act.name, act.actor, act.now
     store = source.store
-    history = await _newest_first(act)
-    if name.startswith(CONTENT_VERSIONS):
+    if name.startswith(CONTENT_VERSIONS):  # the content's versions: publish_content's
         return Outcome(False, NOT_NEWEST)
+    history = await _newest_first(act)
     draft = _draft_to_publish(history, act)
     if isinstance(draft, Outcome):
         return draft
