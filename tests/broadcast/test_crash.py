@@ -175,11 +175,10 @@ async def test_restart_after_expiry_sends_nothing_more(rig: Rig) -> None:
     await wait_exit(first)
     # The alert expires while no worker runs (after the last message the killed worker
     # sent). Its expiry is moved to now rather than waited for, so a worker slow to
-    # start on a loaded machine cannot expire it before sending anything.
-    with sqlite3.connect(rig.db_path, timeout=60) as connection:  # waits out a busy writer
-        connection.execute(
-            "UPDATE broadcasts SET expires_at = ? WHERE id = ?", (time.time(), alert)
-        )
+    # start on a loaded machine cannot expire it before sending anything. The write runs
+    # off the event loop: receipts still arriving are stored by this process's loop, and
+    # blocking it while their transaction waits would lock the file until the timeout.
+    await asyncio.to_thread(_expire_now, rig.db_path, alert)
     await asyncio.sleep(0.05)
     broadcast = await rig.store.get_broadcast(alert)
     assert broadcast is not None and broadcast.expires_at < time.time()
@@ -191,6 +190,13 @@ async def test_restart_after_expiry_sends_nothing_more(rig: Rig) -> None:
     counts = await wait_final(rig, alert)
     assert set(counts) <= {"delivered", "expired"} and counts["expired"] > 0
     assert sum(counts.values()) == 2_000
+
+
+def _expire_now(db_path: Path, alert: int) -> None:
+    with sqlite3.connect(db_path, timeout=60) as connection:  # waits out a busy writer
+        connection.execute(
+            "UPDATE broadcasts SET expires_at = ? WHERE id = ?", (time.time(), alert)
+        )
 
 
 async def _dump(rig: Rig) -> str:
