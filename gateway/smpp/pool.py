@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -325,27 +325,40 @@ class SMPPPool:
         # Every message's first submission is queued before any answer is awaited (the
         # window fills), without a task per message; a message that goes on to another
         # target, or whose route is paced or uses AT, continues in a task of its own.
+        # A caller that gives up (cancelled) takes those tasks with it: nobody is left
+        # to record what they would send.
         begun = [self._begin(message) for message in messages]
         results: list[SendResult | None] = []
-        later: dict[int, Awaitable[SendResult]] = {}
-        for index, item in enumerate(begun):
-            if isinstance(item, SendResult):
-                results.append(item)
-            elif isinstance(item, _Submitted):
-                answered = self._answer(item.route, item.target, await self._settle(item))
-                step = item.attempt.answered(item.target, answered[1], answered[2])
-                if step is Step.DONE:
-                    results.append(answered[0])
+        later: dict[int, asyncio.Future[SendResult]] = {}
+        try:
+            for index, item in enumerate(begun):
+                if isinstance(item, SendResult):
+                    results.append(item)
+                elif isinstance(item, _Submitted):
+                    answered = self._answer(item.route, item.target, await self._settle(item))
+                    step = item.attempt.answered(item.target, answered[1], answered[2])
+                    if step is Step.DONE:
+                        results.append(answered[0])
+                    else:
+                        self._passed_on(item.route, item.target, answered)
+                        later[index] = asyncio.ensure_future(
+                            self._carry_on(item.message, item.attempt, answered[0])
+                        )
+                        results.append(None)
                 else:
-                    self._passed_on(item.route, item.target, answered)
-                    later[index] = self._carry_on(item.message, item.attempt, answered[0])
+                    later[index] = item
                     results.append(None)
-            else:
-                later[index] = item
-                results.append(None)
-        if later:
-            for index, result in zip(later, await asyncio.gather(*later.values()), strict=True):
-                results[index] = result
+            if later:
+                settled = await asyncio.gather(*later.values())
+                for index, result in zip(later, settled, strict=True):
+                    results[index] = result
+        except BaseException:
+            for item in begun:
+                if isinstance(item, asyncio.Future):
+                    item.cancel()
+            for task in later.values():
+                task.cancel()
+            raise
         return [result for result in results if result is not None]
 
     def _begin(self, message: OutboundSMS) -> SendResult | _Submitted | asyncio.Future[SendResult]:

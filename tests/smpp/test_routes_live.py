@@ -3,7 +3,10 @@ fails over between two node-smpp simulators (GATEWAY_ROUTES, by country)."""
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import json
+import warnings
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -105,3 +108,58 @@ async def test_status_and_metrics_show_each_route_its_targets_and_counts(
     assert found[series(messages, route="kenya", target="second", kind="failover")] == 11
     status = await (await client.get("/status")).json()
     assert status["routes"][0]["current"] == "second"
+
+
+async def test_a_failover_goes_on_at_once_and_a_caller_that_gives_up_stops_it(
+    aiohttp_client: Any, settings: Settings, two_smscs: tuple[Simulator, Simulator]
+) -> None:
+    """A refused message goes to the next target without waiting for the batch's
+    other answers; when the caller is cancelled (a worker stopping), no failover is
+    left running and no coroutine is dropped unawaited."""
+    first, second = two_smscs
+    silent = await Simulator.start()
+    try:
+        await first.configure(refuse=[{"prefix": "25470000001", "status": ESME_RINVDSTADR}])
+        await silent.configure(silent_after_bind=True)  # takes submits, never answers
+        smscs = [
+            smsc_bind(smsc.port, name=name, source_addr="InfoLine", tps=1000)
+            for name, smsc in (("first", first), ("second", second), ("silent", silent))
+        ]
+        routes = [
+            {"name": "refused-range", "prefixes": ["+25470000001"], "targets": ["first", "second"]},
+            {"name": "rest", "targets": ["silent"]},
+        ]
+        app = await create_app(
+            settings_with(settings, SMSC=json.dumps(smscs), ROUTES=json.dumps(routes))
+        )
+        await aiohttp_client(app)
+        runtime = app[RUNTIME]
+        await eventually(lambda: all(s["bound"] for s in runtime.link_status()), within=20)
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            sending = asyncio.ensure_future(
+                runtime.sender.send(
+                    [
+                        OutboundSMS("refused", number(10), "Road closed (sample)"),
+                        OutboundSMS("unanswered", number(1), "Road closed (sample)"),
+                    ]
+                )
+            )
+            # the refused one reaches the second SMSC while the other is still unanswered
+            await eventually(second.messages, within=10)
+            assert not sending.done()
+            sending.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await sending
+            await asyncio.sleep(0)
+            carrying_on = [
+                task
+                for task in asyncio.all_tasks()
+                if "_carry_on" in getattr(task.get_coro(), "__qualname__", "")
+            ]
+            assert carrying_on == []
+            gc.collect()
+        assert [str(w.message) for w in caught if "never awaited" in str(w.message)] == []
+    finally:
+        await silent.stop()
