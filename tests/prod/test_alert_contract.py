@@ -10,6 +10,8 @@ selector in it must match at least one scraped sample.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 import sqlite3
 from pathlib import Path
@@ -85,6 +87,11 @@ async def scrape(client: Any) -> list[Sample]:
         for family in text_string_to_metric_families(text)
         for sample in family.samples
     ]
+
+
+def _drop_outbox(db_path: Path) -> None:
+    with contextlib.closing(sqlite3.connect(db_path, timeout=60)) as damage:  # waits out a writer
+        damage.execute("DROP TABLE outbox")
 
 
 def value(samples: list[Sample], name: str, **labels: str) -> float:
@@ -163,9 +170,12 @@ async def test_every_alert_rule_selects_series_the_running_gateway_emits(
         )
         assert (await busy.text()).startswith("END ")
 
-        # A store error: the schema damaged under the running gateway.
-        with sqlite3.connect(db_path) as damage:
-            damage.execute("DROP TABLE outbox")
+        # A store error: the schema damaged under the running gateway. Off the event
+        # loop: the gateway's broadcast worker, still retrying the pending rows, runs on
+        # this loop, and a write transaction of its (BEGIN IMMEDIATE held across awaits)
+        # can only finish there; a write blocking the loop would wait for it until the
+        # timeout ('database is locked').
+        await asyncio.to_thread(_drop_outbox, db_path)
         found = await scrape(client)
     finally:
         redis_server.stop()
