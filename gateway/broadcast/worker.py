@@ -223,6 +223,10 @@ class BroadcastWorker:
         if now >= broadcast.expires_at:
             return 0  # never sent: the expiry closes these rows
         withdrawn = await self._store.withdraw_opted_out([c.outbox_id for c in claimed], now)
+        if self._clock() >= broadcast.expires_at:
+            # It expired while the withdrawal waited for the store's write lock (another
+            # writer, up to the busy timeout): still never sent.
+            return 0
         sender = options.sender_of(broadcast.audience.service)
         messages: list[OutboundSMS] = []
         undecryptable: list[Submission] = []
@@ -241,6 +245,7 @@ class BroadcastWorker:
                     number,
                     compose(options.sms_prefix, body),
                     sender=sender,
+                    valid_until=broadcast.expires_at,
                 )
             )
         results: list[SendResult] = []

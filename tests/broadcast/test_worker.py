@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from gateway.broadcast.worker import BroadcastWorker, WorkerOptions
 from gateway.privacy.numbers import PhoneHasher
 from gateway.settings import Secret
@@ -130,6 +132,34 @@ async def test_nothing_is_sent_after_expiry(harness: Harness) -> None:
     counts = await harness.store.outbox_counts(alert)
     assert counts["expired"] > 0 and counts.pending == 0
     assert broadcast.state == "done"
+
+
+async def test_a_batch_that_expires_while_its_withdrawal_waits_is_not_sent(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The withdrawal of opted-out rows is a write: it can wait behind another writer
+    (up to the store's busy timeout) after the batch's expiry check. An alert that
+    expired in that wait sends nothing; its rows end expired."""
+    await harness.seed(20)
+    alert = await approved_alert(harness)
+    broadcast = await harness.store.get_broadcast(alert)
+    assert broadcast is not None
+    now = [time.time()]
+    withdraw = harness.store.withdraw_opted_out
+
+    async def withdraw_past_the_expiry(ids: list[int], at: float) -> set[int]:
+        withdrawn = await withdraw(ids, at)
+        now[0] = broadcast.expires_at + 1.0  # the write lock came after the expiry
+        return withdrawn
+
+    monkeypatch.setattr(harness.store, "withdraw_opted_out", withdraw_past_the_expiry)
+    worker = BroadcastWorker(
+        harness.store, harness.sender, harness.vault, options(), clock=lambda: now[0]
+    )
+    await asyncio.wait_for(worker.run(until_idle=True), 30)
+    assert harness.double.total == 0
+    counts = await harness.store.outbox_counts(alert)
+    assert counts["expired"] == 20 and counts.pending == 0
 
 
 async def test_paused_alert_stops_and_resumes(harness: Harness) -> None:
