@@ -93,6 +93,9 @@ class SMSCSettings:
     response_timeout: float = 10.0
     split_mode: str = "udh"  # udh | sar | payload
     request_dlr: bool = True
+    # Give each alert's expiry as the submit's validity_period (the network drops what
+    # it could not deliver by then); off for an SMSC that refuses the field.
+    send_validity: bool = True
     # The operator's grant for the whole account, shared through Redis by every bind of
     # every worker (needs GATEWAY_REDIS_URL); 0 = no shared budget, only ``tps`` per bind.
     shared_tps: float = 0.0
@@ -436,6 +439,7 @@ class _SMSCSchema(FileSchema):
     response_timeout: float = 10.0
     split_mode: str = "udh"
     request_dlr: bool = True
+    send_validity: bool = True
     shared_tps: float = 0.0
     receipt_id: str = "auto"
     receipt_timeout: float = 172_800.0

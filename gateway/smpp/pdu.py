@@ -13,6 +13,8 @@ parameters in wire order (unknown tags kept raw so a PDU re-encodes byte for byt
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 from dataclasses import dataclass
 from enum import Enum
 from typing import ClassVar
@@ -251,6 +253,17 @@ class ShortMessagePDU(PDU):
     short_message: bytes = b""
 
     LAYOUT: ClassVar[tuple[tuple[str, Kind], ...]] = _SHORT_MESSAGE_LAYOUT
+
+
+def absolute_time(moment: float) -> str:
+    """``moment`` (Unix time) as an SMPP 3.4 absolute time (section 7.1.1), in UTC:
+    ``YYMMDDhhmmsst00+`` (t: tenths of a second; 00+: no offset from UTC). Never later
+    than ``moment``: the tenths are cut, not rounded, so a validity period written from
+    an alert's expiry never outlives it."""
+    second = math.floor(moment)
+    tenths = min(9, math.floor((moment - second) * 10))
+    at = dt.datetime.fromtimestamp(second, dt.UTC)
+    return at.strftime("%y%m%d%H%M%S") + f"{tenths}00+"
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,7 @@ from gateway.settings import RouteSettings, SettingsError, SMSCSettings
 from gateway.smpp.durable_receipts import DurableReceipts, ReceiptMatchingStore
 from gateway.smpp.esme import ESMEBind
 from gateway.smpp.inbound import InboundRouter, process_number_key
-from gateway.smpp.pdu import TAGS, TLV, SubmitSM, integer_tlv
+from gateway.smpp.pdu import TAGS, TLV, SubmitSM, absolute_time, integer_tlv
 from gateway.smpp.receipt_ids import ReceiptIdFormat
 from gateway.smpp.receipt_tracker import ReceiptTracker, scoped_id
 from gateway.smpp.routes import (
@@ -622,10 +622,19 @@ def _submit_sm(bind: ESMEBind, message: OutboundSMS, part: SMSPart, receipt: boo
         dest_addr_ton=1 if message.recipient.startswith("+") else 0,
         esm_class=part.esm_class,
         registered_delivery=1 if receipt else 0,
+        validity_period=_validity(bind, message),
         data_coding=part.data_coding,
         short_message=part.short_message,
         tlvs=tlvs,
     )
+
+
+def _validity(bind: ESMEBind, message: OutboundSMS) -> str:
+    """The submit's validity_period: the message's own end (an alert's expiry) unless
+    this SMSC is set not to get one; "" leaves it to the SMSC's default."""
+    if message.valid_until is None or not bind.settings.send_validity:
+        return ""
+    return absolute_time(message.valid_until)
 
 
 def _source_ton(source: str) -> int:

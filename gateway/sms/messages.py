@@ -68,6 +68,9 @@ class OutboundSMS:
     # back to the number the person texted; "" = the channel's configured sender
     # (GATEWAY_AT_SENDER_ID, the SMSC's source_addr), as for the default service.
     sender: str = ""
+    # Unix time after which the network should stop trying to deliver it (an alert's
+    # expiry): on SMPP the submit's validity_period. None: the SMSC's own default.
+    valid_until: float | None = None
 
 
 class SendOutcome(Enum):

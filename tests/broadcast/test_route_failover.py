@@ -12,7 +12,9 @@ node-smpp simulators and the Africa's Talking double.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -27,6 +29,7 @@ from gateway.africastalking.sms_sender import AfricasTalkingSMS
 from gateway.broadcast.worker import BroadcastWorker, WorkerOptions
 from gateway.settings import RouteSettings, Secret
 from gateway.smpp.pool import receipt_timeouts
+from gateway.sms.messages import OutboundSMS, SendOutcome
 from tests.at_double import MESSAGING_PATH, ATDouble
 from tests.broadcast.conftest import CALLBACK_SECRET, Rig, seed
 from tests.smpp.smsc_driver import Simulator, eventually, smsc_settings
@@ -75,6 +78,14 @@ async def test_an_error_class_of_the_route_hands_the_message_to_the_next_smsc(
         throttled = (await first.stats())["throttled"]
     by_first, by_second = accepted(first_record), accepted(second_record)
     states = pool_rig.states_by_number(alert, numbers)
+    # Each submit's validity period is the alert's expiry as the SMSC read it (to the
+    # tenth of a second, never later): the network drops what it could not deliver by then.
+    broadcast = await pool_rig.store.get_broadcast(alert)
+    assert broadcast is not None
+    for record in (first_record, second_record):
+        for line in record.read_text().splitlines():
+            valid_until = dt.datetime.fromisoformat(json.loads(line)["validity"]).timestamp()
+            assert broadcast.expires_at - 0.1 < valid_until <= broadcast.expires_at
     assert sorted(by_first) == numbers[:100]  # each once: throttled ones were sent again
     assert sorted(by_second) == numbers[100:200]  # exactly the refused-for-a-reason range
     assert {states[n] for n in numbers[:200]} == {"delivered"}
@@ -87,6 +98,40 @@ async def test_an_error_class_of_the_route_hands_the_message_to_the_next_smsc(
     assert target(route, "first")["refused"] == 200  # both ranges; 100 went on
     assert target(route, "second")["failover"] == 100
     assert target(route, "second")["accepted"] == 100
+
+
+async def test_an_smsc_set_not_to_get_a_validity_period_gets_none(
+    pool_rig: Rig, tmp_path: Path
+) -> None:
+    """``send_validity: false``, for an SMSC that refuses the field: its submits carry
+    no validity_period (the SMSC's default applies); the other SMSC's still do."""
+    records = {name: tmp_path / f"{name}.jsonl" for name in ("plain", "dated")}
+    plain = await Simulator.start(record=records["plain"])
+    dated = await Simulator.start(record=records["dated"])
+    expiry = time.time() + 3600
+    async with pool_rig.bound_pool(
+        [
+            smsc_settings(plain.port, name="plain", send_validity=False),
+            smsc_settings(dated.port, name="dated"),
+        ],
+        [
+            RouteSettings("kenya", ("plain",), countries=("KE",)),
+            RouteSettings("uganda", ("dated",), countries=("UG",)),
+        ],
+        stop_after=[plain, dated],
+    ) as pool:
+        results = await pool.send(
+            [
+                # Kenya's calling code is 254, Uganda's 256 (ITU-T E.164 list)
+                OutboundSMS("ke", "+254700000001", "Road closed (sample)", valid_until=expiry),
+                OutboundSMS("ug", "+256700000001", "Road closed (sample)", valid_until=expiry),
+            ]
+        )
+    assert {r.outcome for r in results} == {SendOutcome.ACCEPTED}
+    (plain_submit,) = [json.loads(line) for line in records["plain"].read_text().splitlines()]
+    (dated_submit,) = [json.loads(line) for line in records["dated"].read_text().splitlines()]
+    assert plain_submit["validity"] is None
+    assert expiry - 0.1 < dt.datetime.fromisoformat(dated_submit["validity"]).timestamp() <= expiry
 
 
 async def test_killing_the_first_smsc_mid_broadcast_fails_over_to_the_second(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime as dt
 import struct
 
 import pytest
@@ -25,6 +26,7 @@ from gateway.smpp.pdu import (
     EnquireLink,
     Kind,
     SubmitSM,
+    absolute_time,
     integer_tlv,
 )
 
@@ -192,3 +194,18 @@ def test_values_that_cannot_go_on_the_wire_are_local_errors() -> None:
         codec.encode(SubmitSM(sequence=1, destination_addr="€"))
     with pytest.raises(LocalProtocolError):
         codec.encode(dataclasses.replace(EnquireLink(), sequence=-1))
+
+
+def test_absolute_time_is_smpp_utc_with_tenths() -> None:
+    # 2026-12-03 13:00:00.56 UTC (SMPP 3.4, 7.1.1: YYMMDDhhmmss, tenths, 00 quarter
+    # hours from UTC, "+")
+    assert absolute_time(1796302800.56) == "261203130000500+"
+
+
+@given(st.floats(946_684_800, 3_000_000_000))  # the two-digit year's 2000-2065
+def test_an_absolute_time_reads_back_to_the_tenth_never_later(moment: float) -> None:
+    written = absolute_time(moment)
+    assert len(written) == 16 and written.endswith("00+")
+    at = dt.datetime.strptime(written[:12], "%y%m%d%H%M%S").replace(tzinfo=dt.UTC)
+    read = at.timestamp() + int(written[12]) / 10
+    assert moment - 0.1 < read <= moment + 1e-6  # 1e-6: the float sum's own rounding

@@ -122,6 +122,8 @@ function collect(pdu, messageId) {
     dc: pdu.data_coding, esm: pdu.esm_class, hex: body.toString('hex'),
     ref: part ? part.ref : null, total: part ? part.total : 1, seq: part ? part.seq : 1,
     via: udh ? 'udh' : (part ? 'sar' : (pdu.message_payload ? 'payload' : 'single')),
+    // validity_period as node-smpp read it (a Date for an absolute or relative time)
+    validity: pdu.validity_period instanceof Date ? pdu.validity_period.toISOString() : null,
   };
   if (recordFd !== null) {
     fs.writeSync(recordFd, JSON.stringify(record) + '\n');
